@@ -1,0 +1,243 @@
+package cdr
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/store"
+)
+
+// recordColumns are the cdr columns a Record maps to, in bind order.
+const recordColumns = `tenant, node, accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, "end", duration, billsec, disposition, amaflags, userfield, uniqueid, linkedid, peeraccount, sequence`
+
+const numRecordColumns = 23
+
+// upsertRowsPerStatement bounds a multi-row INSERT: 40 rows × 23 columns
+// stays far below SQLite's and PostgreSQL's parameter limits.
+const upsertRowsPerStatement = 40
+
+// upsertTail makes the insert idempotent by uniqueid (the distributed tier
+// redelivers): a second delivery updates the row in place, keeping its id.
+var upsertTail = func() string {
+	var b strings.Builder
+	b.WriteString(" ON CONFLICT (uniqueid) DO UPDATE SET ")
+	first := true
+	for c := range strings.SplitSeq(recordColumns, ", ") {
+		if c == "uniqueid" {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.WriteString(c + " = excluded." + c)
+	}
+	return b.String()
+}()
+
+// upsertSQL returns the INSERT for n rows with `?` placeholders.
+func upsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO cdr (" + recordColumns + ") VALUES ")
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", numRecordColumns), ", ") + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	b.WriteString(upsertTail)
+	return b.String()
+}
+
+func appendArgs(args []any, st *store.Store, r *Record) []any {
+	return append(args, r.Tenant, r.Node, r.AccountCode, r.Src, r.Dst, r.DContext, r.CLID, r.Channel,
+		r.DstChannel, r.LastApp, r.LastData, st.TimeArg(r.Start), st.TimeArg(r.Answer), st.TimeArg(r.End),
+		r.Duration, r.BillSec, r.Disposition, r.AMAFlags, r.UserField, r.UniqueID, r.LinkedID,
+		r.PeerAccount, r.Sequence)
+}
+
+// upsertTx upserts recs (already normalized) in one transaction. Records
+// repeating a uniqueid within recs collapse to the last one first, since
+// PostgreSQL refuses to update one row twice in a statement.
+func upsertTx(ctx context.Context, st *store.Store, recs []*Record) error {
+	recs = dedupe(recs)
+	tx, err := st.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cdr: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var full *sql.Stmt
+	args := make([]any, 0, upsertRowsPerStatement*numRecordColumns)
+	for len(recs) > 0 {
+		n := min(len(recs), upsertRowsPerStatement)
+		args = args[:0]
+		for _, r := range recs[:n] {
+			args = appendArgs(args, st, r)
+		}
+		if n == upsertRowsPerStatement {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, st.Rebind(upsertSQL(n))); err != nil {
+					return fmt.Errorf("cdr: prepare upsert: %w", err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, st.Rebind(upsertSQL(n)), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("cdr: upsert: %w", err)
+		}
+		recs = recs[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("cdr: commit: %w", err)
+	}
+	return nil
+}
+
+func dedupe(recs []*Record) []*Record {
+	if len(recs) < 2 {
+		return recs
+	}
+	last := make(map[string]int, len(recs))
+	for i, r := range recs {
+		last[r.UniqueID] = i
+	}
+	if len(last) == len(recs) {
+		return recs
+	}
+	out := make([]*Record, 0, len(last))
+	for i, r := range recs {
+		if last[r.UniqueID] == i {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Filter selects rows for List and Export. Empty strings and zero times
+// do not filter. An empty Tenant matches every tenant: callers serving a
+// tenant must set it.
+type Filter struct {
+	Tenant      string
+	Src         string
+	Dst         string
+	Disposition string
+	// From and To bound start: From <= start < To.
+	From, To time.Time
+	// After is the cursor: only rows with id > After.
+	After int64
+	// Limit is the page size; <= 0 means DefaultLimit, capped at MaxLimit.
+	Limit int
+}
+
+// Page sizes for List.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// List returns rows matching f in id order, at most f.Limit of them, and
+// the cursor for the next page (the last id) or 0 when this page is the
+// last.
+func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.After > 0 {
+		add("id > ?", f.After)
+	}
+	if f.Tenant != "" {
+		add("tenant = ?", f.Tenant)
+	}
+	if f.Src != "" {
+		add("src = ?", f.Src)
+	}
+	if f.Dst != "" {
+		add("dst = ?", f.Dst)
+	}
+	if f.Disposition != "" {
+		add("disposition = ?", f.Disposition)
+	}
+	if !f.From.IsZero() {
+		add("start >= ?", st.TimeArg(f.From))
+	}
+	if !f.To.IsZero() {
+		add("start < ?", st.TimeArg(f.To))
+	}
+	q := "SELECT id, " + recordColumns + " FROM cdr"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// One extra row tells whether another page exists.
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cdr: list: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := make([]Row, 0, min(limit, 64))
+	for rows.Next() {
+		var r Row
+		var start, answer, end store.NullTime
+		if err := rows.Scan(&r.ID, &r.Tenant, &r.Node, &r.AccountCode, &r.Src, &r.Dst, &r.DContext, &r.CLID,
+			&r.Channel, &r.DstChannel, &r.LastApp, &r.LastData, &start, &answer, &end, &r.Duration,
+			&r.BillSec, &r.Disposition, &r.AMAFlags, &r.UserField, &r.UniqueID, &r.LinkedID,
+			&r.PeerAccount, &r.Sequence); err != nil {
+			return nil, 0, fmt.Errorf("cdr: list scan: %w", err)
+		}
+		r.Start, r.Answer, r.End = start.Time, answer.Time, end.Time
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("cdr: list: %w", err)
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// exportPage is the page size Export reads with.
+const exportPage = MaxLimit
+
+// Export streams every row matching f (f.After and f.Limit are the start
+// cursor and ignored, respectively) to w as Master.csv lines in id order,
+// one page at a time.
+func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CSVOptions) error {
+	f.Limit = exportPage
+	var line []byte
+	for {
+		rows, next, err := List(ctx, st, f)
+		if err != nil {
+			return err
+		}
+		line = line[:0]
+		for i := range rows {
+			line = AppendMasterCSV(line, rows[i].Record, opts)
+		}
+		if _, err := w.Write(line); err != nil {
+			return fmt.Errorf("cdr: export: %w", err)
+		}
+		if next == 0 {
+			return nil
+		}
+		f.After = next
+	}
+}
