@@ -1,0 +1,518 @@
+// Package config loads the node's YAML configuration file and turns it into a
+// validated Config. Every key is documented in docs/config.md; the keys under
+// sip, rtp, data_dir, sounds_dir, dialplan, users and trunks are a contract
+// that acceptance tests rely on.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of one entvoice process.
+type Config struct {
+	// SystemName identifies this node (Asterisk's systemname); it prefixes
+	// uniqueids when set.
+	SystemName string `yaml:"system_name"`
+	SIP        SIP    `yaml:"sip"`
+	RTP        RTP    `yaml:"rtp"`
+	// DataDir holds the SQLite store, CDR spool and recordings.
+	DataDir string `yaml:"data_dir"`
+	// SoundsDir is where prompts are looked up, by language.
+	SoundsDir string `yaml:"sounds_dir"`
+	// Dialplan is an extensions.conf file, relative to the config file.
+	Dialplan string   `yaml:"dialplan"`
+	Users    []User   `yaml:"users"`
+	Trunks   []Trunk  `yaml:"trunks"`
+	Log      Log      `yaml:"log"`
+	Shutdown Shutdown `yaml:"shutdown"`
+	CDR      CDR      `yaml:"cdr"`
+
+	// path is the file the configuration was read from ("" for the demo).
+	path string
+}
+
+// SIP configures the SIP transports and registrar.
+type SIP struct {
+	// Listen lists transports as "udp:IP:PORT" or "tcp:IP:PORT".
+	Listen []string `yaml:"listen"`
+	// Realm is the digest realm (Asterisk PJSIP's default is "asterisk").
+	Realm string `yaml:"realm"`
+	// UserAgent is sent in User-Agent and Server headers.
+	UserAgent string `yaml:"user_agent"`
+	// MinExpires, MaxExpires and DefaultExpires bound REGISTER expiry (seconds).
+	MinExpires     int `yaml:"min_expires"`
+	MaxExpires     int `yaml:"max_expires"`
+	DefaultExpires int `yaml:"default_expires"`
+	// NonceLifetime is how long a digest nonce stays valid (Go duration).
+	NonceLifetime string `yaml:"nonce_lifetime"`
+	// FloodRate and FloodBurst bound the requests per second one source IP may send.
+	FloodRate  int `yaml:"flood_rate"`
+	FloodBurst int `yaml:"flood_burst"`
+	// MaxAuthFailures within AuthFailureWindow bans a source for BanTime.
+	MaxAuthFailures   int    `yaml:"max_auth_failures"`
+	AuthFailureWindow string `yaml:"auth_failure_window"`
+	BanTime           string `yaml:"ban_time"`
+	// SessionTimers is the Session-Expires (RFC 4028) offered and accepted, seconds.
+	SessionExpires int `yaml:"session_expires"`
+}
+
+// RTP configures media.
+type RTP struct {
+	// Ports is the inclusive range "MIN-MAX" RTP ports are taken from.
+	Ports string `yaml:"ports"`
+	// Address is the IP media binds to and advertises; defaults to the
+	// first SIP listen address.
+	Address string `yaml:"address"`
+}
+
+// User is a static SIP user (Asterisk's static mode).
+type User struct {
+	Name     string   `yaml:"name"`
+	Secret   string   `yaml:"secret"`
+	Context  string   `yaml:"context"`
+	CallerID string   `yaml:"callerid"`
+	Language string   `yaml:"language"`
+	Permit   []string `yaml:"permit"`
+	Deny     []string `yaml:"deny"`
+	// MaxContacts bounds simultaneous registrations (default 5).
+	MaxContacts int `yaml:"max_contacts"`
+	// Codecs lists allowed codecs in preference order (default pcmu, pcma).
+	Codecs      []string `yaml:"codecs"`
+	AccountCode string   `yaml:"accountcode"`
+}
+
+// Trunk is an IP-identified peer: carrier, gateway or load generator.
+type Trunk struct {
+	Name    string   `yaml:"name"`
+	Match   []string `yaml:"match"`
+	Context string   `yaml:"context"`
+	// Host is where Dial(PJSIP/exten@trunk) sends calls, "IP:PORT".
+	Host      string   `yaml:"host"`
+	Transport string   `yaml:"transport"`
+	Codecs    []string `yaml:"codecs"`
+	Language  string   `yaml:"language"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Shutdown configures graceful shutdown on SIGTERM.
+type Shutdown struct {
+	// Grace is how long live calls may go on after SIGTERM (Go duration).
+	Grace string `yaml:"grace"`
+}
+
+// CDR configures call detail records.
+type CDR struct {
+	// Unanswered logs CDRs of calls that were never answered (cdr.conf
+	// unanswered); default true, as a PBX operator expects every attempt.
+	Unanswered *bool `yaml:"unanswered"`
+	// Congestion reports CONGESTION rather than FAILED (cdr.conf congestion).
+	Congestion bool `yaml:"congestion"`
+}
+
+// Error names the file and line of a configuration mistake.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and validates a YAML configuration file.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse validates the YAML document b read from path. Unknown keys are errors.
+func Parse(path string, b []byte) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(path, err)
+	}
+	c.path = path
+	if err := c.applyDefaults(); err != nil {
+		return nil, err
+	}
+	if err := c.validate(&root); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func yamlError(path string, err error) error {
+	msg := err.Error()
+	// yaml.v3 messages read "yaml: line N: ..." or "line N: ..."
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n  ")
+	if strings.HasPrefix(msg, "line ") {
+		rest := msg[len("line "):]
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				return &Error{File: path, Line: n, Msg: strings.TrimSpace(rest[i+1:])}
+			}
+		}
+	}
+	return &Error{File: path, Msg: msg}
+}
+
+// Path is the file the configuration came from, or "" for the demo.
+func (c *Config) Path() string { return c.path }
+
+// Resolve makes p absolute relative to the config file's directory.
+func (c *Config) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if c.path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+func (c *Config) applyDefaults() error {
+	if len(c.SIP.Listen) == 0 {
+		c.SIP.Listen = []string{"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}
+	}
+	if c.SIP.Realm == "" {
+		c.SIP.Realm = "entvoice"
+	}
+	if c.SIP.UserAgent == "" {
+		c.SIP.UserAgent = "entVoice"
+	}
+	if c.SIP.MinExpires == 0 {
+		c.SIP.MinExpires = 60
+	}
+	if c.SIP.MaxExpires == 0 {
+		c.SIP.MaxExpires = 7200
+	}
+	if c.SIP.DefaultExpires == 0 {
+		c.SIP.DefaultExpires = 3600
+	}
+	if c.SIP.NonceLifetime == "" {
+		c.SIP.NonceLifetime = "30s"
+	}
+	if c.SIP.FloodRate == 0 {
+		c.SIP.FloodRate = 20000
+	}
+	if c.SIP.FloodBurst == 0 {
+		c.SIP.FloodBurst = 2 * c.SIP.FloodRate
+	}
+	if c.SIP.MaxAuthFailures == 0 {
+		c.SIP.MaxAuthFailures = 20
+	}
+	if c.SIP.AuthFailureWindow == "" {
+		c.SIP.AuthFailureWindow = "60s"
+	}
+	if c.SIP.BanTime == "" {
+		c.SIP.BanTime = "300s"
+	}
+	if c.SIP.SessionExpires == 0 {
+		c.SIP.SessionExpires = 1800
+	}
+	if c.RTP.Ports == "" {
+		c.RTP.Ports = "10000-20000"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	c.DataDir = c.Resolve(c.DataDir)
+	if c.SoundsDir == "" {
+		c.SoundsDir = "/usr/share/asterisk/sounds"
+	}
+	c.SoundsDir = c.Resolve(c.SoundsDir)
+	if c.Dialplan != "" {
+		c.Dialplan = c.Resolve(c.Dialplan)
+	}
+	if c.Shutdown.Grace == "" {
+		c.Shutdown.Grace = "10s"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	for i := range c.Users {
+		u := &c.Users[i]
+		if u.Context == "" {
+			u.Context = "default"
+		}
+		if u.Language == "" {
+			u.Language = "en"
+		}
+		if u.MaxContacts == 0 {
+			u.MaxContacts = 5
+		}
+		if len(u.Codecs) == 0 {
+			u.Codecs = []string{"pcmu", "pcma"}
+		}
+	}
+	for i := range c.Trunks {
+		t := &c.Trunks[i]
+		if t.Context == "" {
+			t.Context = "from-trunk"
+		}
+		if t.Transport == "" {
+			t.Transport = "udp"
+		}
+		if len(t.Codecs) == 0 {
+			t.Codecs = []string{"pcmu", "pcma"}
+		}
+		if t.Language == "" {
+			t.Language = "en"
+		}
+	}
+	return nil
+}
+
+// Listener is one parsed sip.listen entry.
+type Listener struct {
+	Transport string // "udp" or "tcp"
+	Addr      netip.AddrPort
+}
+
+// Listeners parses sip.listen.
+func (c *Config) Listeners() ([]Listener, error) {
+	var out []Listener
+	for _, l := range c.SIP.Listen {
+		tr, hp, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, fmt.Errorf("sip.listen %q: want transport:ip:port", l)
+		}
+		tr = strings.ToLower(tr)
+		if tr != "udp" && tr != "tcp" {
+			return nil, fmt.Errorf("sip.listen %q: transport %q is not udp or tcp", l, tr)
+		}
+		ap, err := netip.ParseAddrPort(hp)
+		if err != nil {
+			return nil, fmt.Errorf("sip.listen %q: %w", l, err)
+		}
+		out = append(out, Listener{Transport: tr, Addr: ap})
+	}
+	return out, nil
+}
+
+// RTPRange parses rtp.ports.
+func (c *Config) RTPRange() (lo, hi int, err error) {
+	a, b, ok := strings.Cut(c.RTP.Ports, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX", c.RTP.Ports)
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || hi-lo < 3 {
+		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX within 1024-65535, at least 4 ports", c.RTP.Ports)
+	}
+	return lo, hi, nil
+}
+
+// MediaAddr is the IP address RTP binds to and advertises in SDP.
+func (c *Config) MediaAddr() (netip.Addr, error) {
+	if c.RTP.Address != "" {
+		a, err := netip.ParseAddr(c.RTP.Address)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("rtp.address: %w", err)
+		}
+		return a, nil
+	}
+	ls, err := c.Listeners()
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(ls) == 0 || ls[0].Addr.Addr().IsUnspecified() {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
+	}
+	return ls[0].Addr.Addr(), nil
+}
+
+// Duration parses one of the Go-duration keys, naming it on error.
+func Duration(key, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", key, v, err)
+	}
+	return d, nil
+}
+
+func (c *Config) validate(root *yaml.Node) error {
+	lineOf := func(path ...string) int { return findLine(root, path...) }
+	fail := func(line int, format string, a ...any) error {
+		return &Error{File: c.path, Line: line, Msg: fmt.Sprintf(format, a...)}
+	}
+	if _, err := c.Listeners(); err != nil {
+		return fail(lineOf("sip", "listen"), "%v", err)
+	}
+	if _, _, err := c.RTPRange(); err != nil {
+		return fail(lineOf("rtp", "ports"), "%v", err)
+	}
+	if _, err := c.MediaAddr(); err != nil {
+		return fail(lineOf("rtp", "address"), "%v", err)
+	}
+	for _, kv := range [][2]string{{"sip.nonce_lifetime", c.SIP.NonceLifetime}, {"sip.auth_failure_window", c.SIP.AuthFailureWindow}, {"sip.ban_time", c.SIP.BanTime}, {"shutdown.grace", c.Shutdown.Grace}} {
+		if _, err := Duration(kv[0], kv[1]); err != nil {
+			parts := strings.Split(kv[0], ".")
+			return fail(lineOf(parts...), "%v", err)
+		}
+	}
+	if c.SIP.MinExpires > c.SIP.MaxExpires {
+		return fail(lineOf("sip", "min_expires"), "sip.min_expires %d is above sip.max_expires %d", c.SIP.MinExpires, c.SIP.MaxExpires)
+	}
+	seen := map[string]bool{}
+	for i, u := range c.Users {
+		line := seqItemLine(root, "users", i)
+		if u.Name == "" {
+			return fail(line, "users[%d]: name is required", i)
+		}
+		if strings.ContainsAny(u.Name, " \t@:;,<>\"") {
+			return fail(line, "users[%d]: name %q contains characters not allowed in a SIP user", i, u.Name)
+		}
+		if seen[u.Name] {
+			return fail(line, "users[%d]: user %q is defined twice", i, u.Name)
+		}
+		seen[u.Name] = true
+		if u.Secret == "" {
+			return fail(line, "user %q: secret is required", u.Name)
+		}
+		for _, p := range append(append([]string{}, u.Permit...), u.Deny...) {
+			if _, err := ParsePrefix(p); err != nil {
+				return fail(line, "user %q: %v", u.Name, err)
+			}
+		}
+		for _, cd := range u.Codecs {
+			if !knownCodec(cd) {
+				return fail(line, "user %q: unknown codec %q (want pcmu or pcma)", u.Name, cd)
+			}
+		}
+	}
+	for i, t := range c.Trunks {
+		line := seqItemLine(root, "trunks", i)
+		if t.Name == "" {
+			return fail(line, "trunks[%d]: name is required", i)
+		}
+		if seen[t.Name] {
+			return fail(line, "trunks[%d]: name %q is already used by a user or trunk", i, t.Name)
+		}
+		seen[t.Name] = true
+		for _, p := range t.Match {
+			if _, err := ParsePrefix(p); err != nil {
+				return fail(line, "trunk %q: %v", t.Name, err)
+			}
+		}
+		if t.Host != "" {
+			if _, err := netip.ParseAddrPort(t.Host); err != nil {
+				return fail(line, "trunk %q: host %q: want IP:PORT", t.Name, t.Host)
+			}
+		}
+		if t.Transport != "udp" && t.Transport != "tcp" {
+			return fail(line, "trunk %q: transport %q is not udp or tcp", t.Name, t.Transport)
+		}
+		for _, cd := range t.Codecs {
+			if !knownCodec(cd) {
+				return fail(line, "trunk %q: unknown codec %q (want pcmu or pcma)", t.Name, cd)
+			}
+		}
+	}
+	return nil
+}
+
+func knownCodec(c string) bool {
+	switch strings.ToLower(c) {
+	case "pcmu", "ulaw", "pcma", "alaw":
+		return true
+	}
+	return false
+}
+
+// ParsePrefix accepts a CIDR or a bare address (a host prefix).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("bad CIDR %q: %w", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("bad address %q: %w", s, err)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// findLine returns the line of the value at a mapping path, or 0.
+func findLine(root *yaml.Node, path ...string) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := 0
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				line = n.Content[i].Line
+				n = n.Content[i+1]
+				found = true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+func seqItemLine(root *yaml.Node, key string, i int) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return 0
+	}
+	for j := 0; j+1 < len(n.Content); j += 2 {
+		if n.Content[j].Value == key {
+			seq := n.Content[j+1]
+			if seq.Kind == yaml.SequenceNode && i < len(seq.Content) {
+				return seq.Content[i].Line
+			}
+			return n.Content[j].Line
+		}
+	}
+	return 0
+}

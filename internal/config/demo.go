@@ -1,0 +1,30 @@
+package config
+
+import _ "embed"
+
+// DemoDialplan is the dialplan of `entvoice serve` without --config: users
+// 1001-1003 call each other by number, and 500 is an IVR.
+//
+//go:embed demo/extensions.conf
+var DemoDialplan string
+
+// DemoFileName is the name the demo dialplan is written under in data_dir.
+const DemoFileName = "demo-extensions.conf"
+
+// Demo returns the configuration of the demo: three users on 127.0.0.1
+// and the demo IVR. dialplanPath is where the caller wrote DemoDialplan.
+func Demo(dataDir, dialplanPath string) *Config {
+	c := &Config{
+		DataDir:  dataDir,
+		Dialplan: dialplanPath,
+		Users: []User{
+			{Name: "1001", Secret: "pass1001", Context: "demo", CallerID: `"Alice" <1001>`},
+			{Name: "1002", Secret: "pass1002", Context: "demo", CallerID: `"Bob" <1002>`},
+			{Name: "1003", Secret: "pass1003", Context: "demo", CallerID: `"Carol" <1003>`, Language: "es"},
+		},
+	}
+	if err := c.applyDefaults(); err != nil {
+		panic(err) // the demo is a constant: an error here is a programming error
+	}
+	return c
+}

@@ -1,0 +1,149 @@
+// Package events is the node's typed in-process event bus. Channels publish
+// what happens to them; AMI, CDR, metrics and webhooks subscribe. Publishing
+// never blocks the call path: each subscriber has a bounded queue and a
+// subscriber that falls behind loses events (counted) rather than slowing
+// calls down.
+package events
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Kind names an event; the names are Asterisk 22's AMI event names so the
+// AMI server can map them one to one.
+type Kind string
+
+// Channel and dial events, in the vocabulary of Asterisk's stasis messages.
+const (
+	Newchannel       Kind = "Newchannel"
+	Newstate         Kind = "Newstate"
+	Newexten         Kind = "Newexten"
+	VarSet           Kind = "VarSet"
+	DialBegin        Kind = "DialBegin"
+	DialEnd          Kind = "DialEnd"
+	BridgeEnter      Kind = "BridgeEnter"
+	BridgeLeave      Kind = "BridgeLeave"
+	DTMFEnd          Kind = "DTMFEnd"
+	HangupRequest    Kind = "HangupRequest"
+	Hangup           Kind = "Hangup"
+	CDR              Kind = "Cdr"
+	PeerStatus       Kind = "PeerStatus"
+	ContactStatus    Kind = "ContactStatus"
+	FullyBooted      Kind = "FullyBooted"
+	InvalidPassword  Kind = "InvalidPassword"
+	SuccessfulAuth   Kind = "SuccessfulAuth"
+	ChallengeSent    Kind = "ChallengeSent"
+	RequestNotAllowd Kind = "RequestNotAllowed"
+)
+
+// Snapshot is the state of a channel when an event happened: the fields of
+// Asterisk's standard channel block (manager_channels.c).
+type Snapshot struct {
+	Channel          string
+	State            int
+	StateDesc        string
+	CallerIDNum      string
+	CallerIDName     string
+	ConnectedLineNum string
+	ConnectedLineNam string
+	Language         string
+	AccountCode      string
+	Context          string
+	Exten            string
+	Priority         int
+	UniqueID         string
+	LinkedID         string
+	Tenant           string
+}
+
+// Event is one thing that happened. Fields irrelevant to a Kind are zero.
+type Event struct {
+	Kind    Kind
+	Time    time.Time
+	Channel *Snapshot // the channel the event is about
+	Dest    *Snapshot // the other channel of two-channel events (DialBegin...)
+
+	App, AppData string // Newexten
+	Variable     string // VarSet
+	Value        string
+	DialString   string // DialBegin
+	DialStatus   string // DialEnd
+	Cause        int    // Hangup, HangupRequest
+	Digit        rune   // DTMFEnd
+	Duration     time.Duration
+	Direction    string // DTMF: Received or Sent
+	Peer         string // PeerStatus/ContactStatus: "PJSIP/1001"
+	Status       string // PeerStatus (Reachable...), ContactStatus (Created, Removed...)
+	Address      string // remote address of security and contact events
+	Fields       map[string]string
+}
+
+// Bus fans events out to subscribers. The zero value is not usable; use New.
+type Bus struct {
+	mu   sync.RWMutex
+	subs map[*Subscription]struct{}
+}
+
+// New returns an empty bus.
+func New() *Bus { return &Bus{subs: map[*Subscription]struct{}{}} }
+
+// Subscription receives events on C until Close.
+type Subscription struct {
+	C       chan Event
+	bus     *Bus
+	dropped atomic.Uint64
+	filter  func(*Event) bool
+	once    sync.Once
+}
+
+// Subscribe returns a subscription with a queue of size events. filter, if
+// not nil, selects the events delivered.
+func (b *Bus) Subscribe(size int, filter func(*Event) bool) *Subscription {
+	s := &Subscription{C: make(chan Event, size), bus: b, filter: filter}
+	b.mu.Lock()
+	b.subs[s] = struct{}{}
+	b.mu.Unlock()
+	return s
+}
+
+// Dropped is how many events this subscriber lost because its queue was full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close unsubscribes and closes C.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		s.bus.mu.Lock()
+		delete(s.bus.subs, s)
+		s.bus.mu.Unlock()
+		close(s.C)
+	})
+}
+
+// Publish delivers e to every subscriber without blocking.
+func (b *Bus) Publish(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs {
+		if s.filter != nil && !s.filter(&e) {
+			continue
+		}
+		select {
+		case s.C <- e:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
+
+// HasSubscribers reports whether anyone listens, so publishers can skip
+// building snapshots nobody reads.
+func (b *Bus) HasSubscribers() bool {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.subs) > 0
+}
