@@ -1,0 +1,117 @@
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/events"
+)
+
+// ErrHangup is returned by operations on a channel that has been hung up.
+var ErrHangup = errors.New("channel hung up")
+
+// Registry creates channels with Asterisk-style names and ids and keeps the
+// live ones (core show channels, Hangup by name).
+type Registry struct {
+	systemName string
+	bus        *events.Bus
+	log        *slog.Logger
+	nameSeq    atomic.Uint32
+	idSeq      atomic.Uint64
+	epoch      int64
+
+	mu   sync.RWMutex
+	live map[string]*Channel // by name
+}
+
+// NewRegistry returns a registry. systemName, when set, prefixes uniqueids
+// as Asterisk's systemname does ("node1-1700000000.1").
+func NewRegistry(systemName string, bus *events.Bus, log *slog.Logger) *Registry {
+	return &Registry{systemName: systemName, bus: bus, log: log, epoch: time.Now().Unix(), live: map[string]*Channel{}}
+}
+
+// Bus is the event bus channels publish on.
+func (r *Registry) Bus() *events.Bus { return r.bus }
+
+// New creates a channel and publishes Newchannel.
+func (r *Registry) New(o Options) *Channel {
+	// Asterisk names channels Tech/endpoint-%08x with a global counter and
+	// uniqueids "<startup epoch>.<counter>".
+	name := fmt.Sprintf("%s/%s-%08x", o.Tech, o.Endpoint, r.nameSeq.Add(1))
+	uid := fmt.Sprintf("%d.%d", r.epoch, r.idSeq.Add(1))
+	if r.systemName != "" {
+		uid = r.systemName + "-" + uid
+	}
+	c := &Channel{
+		Name:        name,
+		UniqueID:    uid,
+		Tech:        o.Tech,
+		Endpoint:    o.Endpoint,
+		Direction:   o.Direction,
+		Created:     time.Now(),
+		registry:    r,
+		log:         r.log.With("channel", name),
+		done:        make(chan struct{}),
+		driver:      o.Driver,
+		state:       o.State,
+		linkedID:    o.LinkedID,
+		callerNum:   o.CallerNum,
+		callerName:  o.CallerName,
+		language:    o.Language,
+		accountCode: o.AccountCode,
+		tenant:      o.Tenant,
+		context:     o.Context,
+		exten:       o.Exten,
+		priority:    1,
+	}
+	if c.linkedID == "" {
+		c.linkedID = uid
+	}
+	if c.language == "" {
+		c.language = "en"
+	}
+	r.mu.Lock()
+	r.live[name] = c
+	r.mu.Unlock()
+	c.publish(events.Event{Kind: events.Newchannel})
+	return c
+}
+
+// Remove forgets a channel that has been destroyed.
+func (r *Registry) Remove(c *Channel) {
+	r.mu.Lock()
+	delete(r.live, c.Name)
+	r.mu.Unlock()
+}
+
+// Get finds a live channel by name.
+func (r *Registry) Get(name string) (*Channel, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.live[name]
+	return c, ok
+}
+
+// List returns the live channels ordered by creation.
+func (r *Registry) List() []*Channel {
+	r.mu.RLock()
+	out := make([]*Channel, 0, len(r.live))
+	for _, c := range r.live {
+		out = append(out, c)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out
+}
+
+// Count is the number of live channels.
+func (r *Registry) Count() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.live)
+}

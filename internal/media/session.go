@@ -1,0 +1,264 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrSessionClosed is returned by operations on a closed Session.
+var ErrSessionClosed = errors.New("media: session closed")
+
+// dtmfQueue is the DTMF channel's buffer; digits beyond it are dropped with
+// a warning rather than blocking the RTP reader.
+const dtmfQueue = 32
+
+// learnPackets is how many consecutive packets from one new source address
+// switch the send address to it (symmetric RTP, RFC 4961; Asterisk's
+// "comedia"/rtp_symmetric).
+const learnPackets = 2
+
+// Session is one RTP endpoint of a call leg: an RTP/RTCP socket pair from the
+// pool, a reader goroutine decoding what arrives, and a sender used by
+// WriteFrame, Play, SendDTMF and the Bridge.
+type Session struct {
+	pool   *PortPool
+	pacer  *Pacer
+	logger *slog.Logger
+	rtp    *net.UDPConn
+	rtcp   *net.UDPConn
+	local  netip.AddrPort
+
+	// params is what the sender and reader use; replaced by SetRemote.
+	params atomic.Pointer[sessionParams]
+	// dest is where RTP goes: the signalled address, or the learned one.
+	dest atomic.Pointer[netip.AddrPort]
+
+	sink atomic.Pointer[func([]int16)]
+	fwd  atomic.Pointer[bridgeLeg]
+
+	tx        sender
+	stats     counters
+	rtcpState rtcpState
+
+	dtmfMu     sync.Mutex
+	dtmf       chan DTMF
+	dtmfClosed bool
+
+	closeOnce sync.Once
+	closing   chan struct{}
+	wg        sync.WaitGroup
+}
+
+// sessionParams is the negotiated state, immutable once published.
+type sessionParams struct {
+	neg Negotiated
+	// generation changes on every SetRemote; the reader restarts learning.
+	generation uint64
+}
+
+// NewSession allocates ports from pool and starts receiving. pacer clocks
+// Play and SendDTMF. Until SetRemote (or symmetric RTP learning) gives a
+// destination nothing is sent; received audio is decoded as PCMU/PCMA by
+// payload type.
+func NewSession(pool *PortPool, pacer *Pacer, logger *slog.Logger) (*Session, error) {
+	if pool == nil || pacer == nil {
+		return nil, errors.New("media: NewSession needs a port pool and a pacer")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rtpConn, rtcpConn, err := pool.Allocate()
+	if err != nil {
+		return nil, fmt.Errorf("media: new session: %w", err)
+	}
+	local := rtpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	s := &Session{
+		pool:    pool,
+		pacer:   pacer,
+		logger:  logger.With("rtp", local.String()),
+		rtp:     rtpConn,
+		rtcp:    rtcpConn,
+		local:   netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
+		dtmf:    make(chan DTMF, dtmfQueue),
+		closing: make(chan struct{}),
+	}
+	s.tx.init(rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
+	s.params.Store(&sessionParams{neg: Negotiated{Codec: PCMU, Direction: SendRecv}})
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.rtcpLoop()
+	return s, nil
+}
+
+// LocalAddr is the RTP address to put in our SDP.
+func (s *Session) LocalAddr() netip.AddrPort { return s.local }
+
+// SSRC is the synchronisation source of what this session sends.
+func (s *Session) SSRC() uint32 { return s.tx.ssrc }
+
+// SetRemote applies an offer/answer outcome. It may be called again on a
+// re-INVITE (hold, resume, new address or codec); symmetric-RTP learning
+// restarts each time.
+func (s *Session) SetRemote(n Negotiated) {
+	old := s.params.Load()
+	s.params.Store(&sessionParams{neg: n, generation: old.generation + 1})
+	var dest netip.AddrPort
+	if n.Remote.IsValid() && !n.Remote.Addr().IsUnspecified() && n.Remote.Port() != 0 {
+		dest = netip.AddrPortFrom(n.Remote.Addr().Unmap(), n.Remote.Port())
+	}
+	s.dest.Store(&dest)
+}
+
+// Negotiated returns the parameters last given to SetRemote.
+func (s *Session) Negotiated() Negotiated { return s.params.Load().neg }
+
+// Remote returns where RTP is currently sent (the learned source after
+// symmetric RTP latched), or an invalid AddrPort when nowhere.
+func (s *Session) Remote() netip.AddrPort {
+	if d := s.dest.Load(); d != nil {
+		return *d
+	}
+	return netip.AddrPort{}
+}
+
+// SetSink sets the function that receives decoded audio (linear PCM, 8 kHz)
+// of every received audio packet, on the reader goroutine. The slice is only
+// valid during the call. It must not block; nil discards audio.
+func (s *Session) SetSink(f func(pcm []int16)) {
+	if f == nil {
+		s.sink.Store(nil)
+		return
+	}
+	s.sink.Store(&f)
+}
+
+func (s *Session) currentSink() func([]int16) {
+	if p := s.sink.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// DTMF delivers received digits (RFC 4733 and injected SIP INFO). It is
+// closed after Close.
+func (s *Session) DTMF() <-chan DTMF { return s.dtmf }
+
+// InjectDTMF queues a digit received by other means (SIP INFO,
+// application/dtmf-relay) on the DTMF channel. Source defaults to "info".
+func (s *Session) InjectDTMF(d DTMF) {
+	if d.Source == "" {
+		d.Source = DTMFSourceInfo
+	}
+	s.deliverDTMF(d)
+}
+
+func (s *Session) deliverDTMF(d DTMF) {
+	s.dtmfMu.Lock()
+	defer s.dtmfMu.Unlock()
+	if s.dtmfClosed {
+		return
+	}
+	select {
+	case s.dtmf <- d:
+	default:
+		s.logger.Warn("media: DTMF queue full, digit dropped", "digit", string(d.Digit))
+	}
+}
+
+// Done is closed when the session starts closing.
+func (s *Session) Done() <-chan struct{} { return s.closing }
+
+// Close stops the session: running Play/SendDTMF calls return
+// ErrSessionClosed, the goroutines exit, the ports return to the pool and
+// the DTMF channel is closed. It is idempotent.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		// Closing the sockets unblocks the readers.
+		_ = s.rtp.Close()
+		_ = s.rtcp.Close()
+		s.wg.Wait()
+		s.pool.Release(s.rtp, s.rtcp)
+		s.dtmfMu.Lock()
+		s.dtmfClosed = true
+		close(s.dtmf)
+		s.dtmfMu.Unlock()
+	})
+	return nil
+}
+
+func (s *Session) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stats is a snapshot of a session's counters.
+type Stats struct {
+	PacketsIn, BytesIn   uint64
+	PacketsOut, BytesOut uint64
+	// Lost is expected minus received audio packets from sequence numbers
+	// (RFC 3550 A.3), never negative.
+	Lost int64
+	// Jitter is the RFC 3550 A.8 interarrival jitter estimate.
+	Jitter time.Duration
+	// JitterUnits is the same estimate in timestamp units, as sent in RTCP.
+	JitterUnits uint32
+	// DTMFIn counts digits received from RFC 4733 events.
+	DTMFIn uint64
+	// Dropped counts packets ignored (wrong source, malformed, unknown PT).
+	Dropped uint64
+	// RTCP: reports sent and received, and what the peer last reported
+	// about our stream (cumulative loss, jitter in timestamp units).
+	RTCPOut, RTCPIn          uint64
+	RemoteLost, RemoteJitter uint32
+}
+
+// Stats returns the current counters.
+func (s *Session) Stats() Stats {
+	st := s.stats.snapshot()
+	st.RTCPOut = s.rtcpState.reportsOut.Load()
+	st.RTCPIn = s.rtcpState.reportsIn.Load()
+	st.RemoteLost = s.rtcpState.remoteLost.Load()
+	st.RemoteJitter = s.rtcpState.remoteJitter.Load()
+	return st
+}
+
+type counters struct {
+	packetsIn, bytesIn   atomic.Uint64
+	packetsOut, bytesOut atomic.Uint64
+	lost                 atomic.Int64
+	jitterUnits          atomic.Uint32
+	clockRate            atomic.Uint32
+	dtmfIn               atomic.Uint64
+	dropped              atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	rate := c.clockRate.Load()
+	if rate == 0 {
+		rate = SampleRate
+	}
+	j := c.jitterUnits.Load()
+	return Stats{
+		PacketsIn:   c.packetsIn.Load(),
+		BytesIn:     c.bytesIn.Load(),
+		PacketsOut:  c.packetsOut.Load(),
+		BytesOut:    c.bytesOut.Load(),
+		Lost:        max(0, c.lost.Load()),
+		Jitter:      time.Duration(j) * time.Second / time.Duration(rate),
+		JitterUnits: j,
+		DTMFIn:      c.dtmfIn.Load(),
+		Dropped:     c.dropped.Load(),
+	}
+}
