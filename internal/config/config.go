@@ -54,6 +54,10 @@ type SIP struct {
 	MinExpires     int `yaml:"min_expires"`
 	MaxExpires     int `yaml:"max_expires"`
 	DefaultExpires int `yaml:"default_expires"`
+	// AuthAlgorithms lists the digest algorithms offered, one
+	// WWW-Authenticate each, in this order (RFC 8760). MD5 comes first by
+	// default because SIPp and many phones answer only the first challenge.
+	AuthAlgorithms []string `yaml:"auth_algorithms"`
 	// NonceLifetime is how long a digest nonce stays valid (Go duration).
 	NonceLifetime string `yaml:"nonce_lifetime"`
 	// FloodRate and FloodBurst bound the requests per second one source IP may send.
@@ -219,6 +223,9 @@ func (c *Config) applyDefaults() error {
 	if c.SIP.DefaultExpires == 0 {
 		c.SIP.DefaultExpires = 3600
 	}
+	if len(c.SIP.AuthAlgorithms) == 0 {
+		c.SIP.AuthAlgorithms = []string{"MD5", "SHA-256"}
+	}
 	if c.SIP.NonceLifetime == "" {
 		c.SIP.NonceLifetime = "30s"
 	}
@@ -383,6 +390,11 @@ func (c *Config) validate(root *yaml.Node) error {
 		if _, err := Duration(kv[0], kv[1]); err != nil {
 			parts := strings.Split(kv[0], ".")
 			return fail(lineOf(parts...), "%v", err)
+		}
+	}
+	for _, a := range c.SIP.AuthAlgorithms {
+		if a != "MD5" && a != "SHA-256" {
+			return fail(lineOf("sip", "auth_algorithms"), "sip.auth_algorithms: %q is not MD5 or SHA-256", a)
 		}
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {

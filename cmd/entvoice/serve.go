@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/node"
+)
+
+func newServe() *cobra.Command {
+	var cfgPath, dataDir string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the all-in-one PBX (without --config: a demo on 127.0.0.1)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, demo, err := loadConfig(cfgPath, dataDir)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+			defer stop()
+			n, err := node.New(ctx, cfg, log)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if err := n.Start(ctx); err != nil {
+				n.Shutdown(0)
+				return err
+			}
+			if demo {
+				printDemo(cmd.OutOrStdout(), cfg)
+			}
+			log.Info("entvoice serving", "version", version, "sip", strings.Join(cfg.SIP.Listen, ","), "data_dir", cfg.DataDir)
+			<-ctx.Done()
+			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)
+			log.Info("shutting down", "grace", grace)
+			n.Shutdown(grace)
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML configuration file")
+	cmd.Flags().StringVar(&dataDir, "data", "", "data directory for the demo (default ./data)")
+	return cmd
+}
+
+// loadConfig reads the configuration file, or builds the demo.
+func loadConfig(path, dataDir string) (*config.Config, bool, error) {
+	if path != "" {
+		cfg, err := config.Load(path)
+		return cfg, false, err
+	}
+	if dataDir == "" {
+		dataDir = "./data"
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, false, fmt.Errorf("data dir: %w", err)
+	}
+	plan := filepath.Join(dataDir, config.DemoFileName)
+	if err := os.WriteFile(plan, []byte(config.DemoDialplan), 0o644); err != nil {
+		return nil, false, fmt.Errorf("write demo dialplan: %w", err)
+	}
+	return config.Demo(dataDir, plan), true, nil
+}
+
+func printDemo(w io.Writer, cfg *config.Config) {
+	fmt.Fprintf(w, `
+entVoice demo is running.
+  SIP:        %s   (realm %q)
+  Users:      1001/pass1001, 1002/pass1002, 1003/pass1003
+  Call:       1001 <-> 1002 <-> 1003 by number
+              500  demo IVR (press 1 or 2)
+              600  echo test, 700 says your number
+  Dialplan:   %s
+  CDRs:       entvoice cdr export --data %s
+Stop with Ctrl-C.
+`, strings.Join(cfg.SIP.Listen, ", "), cfg.SIP.Realm, cfg.Dialplan, cfg.DataDir)
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,284 @@
+package apps
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/sipua"
+)
+
+// dialed is one outbound leg of a Dial.
+type dialed struct {
+	out    *sipua.Outbound
+	done   bool
+	cause  int
+	code   int
+	status string
+}
+
+// Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]]) calls
+// the targets at once; the first to answer is bridged to the caller, the
+// others are cancelled (app_dial.c). Sets DIALSTATUS (ANSWER, BUSY,
+// NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL, INVALIDARGS), DIALEDPEERNAME,
+// DIALEDTIME, ANSWEREDTIME (and their _MS forms) and HANGUPCAUSE.
+//
+// Options: g (go on in the dialplan when the called party hangs up), r
+// (indicate ringing to the caller at once), t/T (transfer features: accepted,
+// no transfer is performed yet), L is not supported.
+func Dial(e *pbx.Exec, data string) error {
+	a := args(data)
+	start := time.Now()
+	var answeredAt time.Time
+	setTimes := func() {
+		end := time.Now()
+		e.Ch.SetVar("DIALEDTIME", strconv.Itoa(int(end.Sub(start).Seconds())))
+		e.Ch.SetVar("DIALEDTIME_MS", strconv.FormatInt(end.Sub(start).Milliseconds(), 10))
+		if answeredAt.IsZero() {
+			e.Ch.SetVar("ANSWEREDTIME", "")
+			e.Ch.SetVar("ANSWEREDTIME_MS", "")
+		} else {
+			e.Ch.SetVar("ANSWEREDTIME", strconv.Itoa(int(end.Sub(answeredAt).Seconds())))
+			e.Ch.SetVar("ANSWEREDTIME_MS", strconv.FormatInt(end.Sub(answeredAt).Milliseconds(), 10))
+		}
+	}
+	finish := func(status, peer string) error {
+		e.Ch.SetVar("DIALSTATUS", status)
+		setTimes()
+		e.SetDialResult(peer, answeredAt, status)
+		return nil
+	}
+	targets := strings.Split(arg(a, 0), "&")
+	if arg(a, 0) == "" {
+		e.Ch.Log().Warn("Dial requires an argument (technology/resource)")
+		return finish("INVALIDARGS", "")
+	}
+	var timeout <-chan time.Time
+	if f, err := strconv.ParseFloat(arg(a, 1), 64); err == nil && f > 0 {
+		t := time.NewTimer(time.Duration(f * float64(time.Second)))
+		defer t.Stop()
+		timeout = t.C
+	}
+	opts := arg(a, 2)
+	svc := services(e)
+	num, name := e.Ch.CallerID()
+
+	var legs []*dialed
+	var lastPeer string
+	for _, t := range targets {
+		tech, res, ok := strings.Cut(strings.TrimSpace(t), "/")
+		if !ok || res == "" {
+			e.Ch.Log().Warn("Dial: bad dial string", "target", t)
+			continue
+		}
+		if !strings.EqualFold(tech, "PJSIP") && !strings.EqualFold(tech, "SIP") {
+			e.Ch.Log().Warn("Dial: no such technology", "tech", tech)
+			continue
+		}
+		out, err := svc.Dialer.Call(e.Ctx, sipua.ParseTarget(res), sipua.CallOptions{Parent: e.Ch, CallerNum: num, CallerName: name, Tenant: e.Ch.Tenant()})
+		if err != nil {
+			e.Ch.Log().Info("Dial: unable to create channel", "target", t, "err", err)
+			continue
+		}
+		e.Ch.Publish(events.Event{Kind: events.DialBegin, Dest: out.Channel.Snapshot(), DialString: res})
+		legs = append(legs, &dialed{out: out})
+		lastPeer = out.Channel.Name
+	}
+	if len(legs) == 0 {
+		e.Ch.SetHangupCause(channel.CauseSubscriberAbsent)
+		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseSubscriberAbsent))
+		return finish("CHANUNAVAIL", "")
+	}
+	e.Ch.SetVar("DIALEDPEERNAME", "")
+	if hasOption(opts, 'r') {
+		_ = e.Ch.Indicate(channel.IndicateRinging)
+	}
+
+	ended := func(d *dialed, status string) {
+		if d.done {
+			return
+		}
+		d.done = true
+		d.status = status
+		e.Ch.Publish(events.Event{Kind: events.DialEnd, Dest: d.out.Channel.Snapshot(), DialStatus: status})
+	}
+	abandon := func(except *dialed, cause int, status string) {
+		for _, d := range legs {
+			if d == except || d.done {
+				continue
+			}
+			d.out.Channel.Hangup(cause)
+			ended(d, status)
+			e.PBX.Destroy(d.out.Channel)
+		}
+	}
+
+	// Merge leg events into one stream the loop can select on.
+	type legEvent struct {
+		d  *dialed
+		ev sipua.LegEvent
+	}
+	evs := make(chan legEvent, 8*len(legs))
+	for _, d := range legs {
+		go func(d *dialed) {
+			for ev := range d.out.Events {
+				evs <- legEvent{d, ev}
+				if ev.Kind == sipua.LegAnswered || ev.Kind == sipua.LegFailed {
+					return
+				}
+			}
+		}(d)
+	}
+	var early func()
+	defer func() {
+		if early != nil {
+			early()
+		}
+	}()
+	pending := len(legs)
+	var winner *dialed
+	for winner == nil && pending > 0 {
+		select {
+		case le := <-evs:
+			d, ev := le.d, le.ev
+			switch ev.Kind {
+			case sipua.LegRinging:
+				_ = e.Ch.Indicate(channel.IndicateRinging)
+				e.Ch.Publish(events.Event{Kind: events.Newstate, Dest: d.out.Channel.Snapshot()})
+			case sipua.LegProgress:
+				// Early media from the callee reaches the caller.
+				_ = e.Ch.Indicate(channel.IndicateProgress)
+				if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
+					early = media.Bridge(e.Ch.Media(), d.out.Channel.Media())
+				}
+			case sipua.LegAnswered:
+				winner = d
+			case sipua.LegFailed:
+				pending--
+				d.cause, d.code = ev.Cause, ev.Code
+				ended(d, statusForCause(ev.Cause))
+				e.PBX.Destroy(d.out.Channel)
+			}
+		case <-timeout:
+			abandon(nil, channel.CauseNormalClearing, "NOANSWER")
+			// A caller hung up after this gets 480 (PJSIP's cause 19).
+			e.Ch.SetHangupCause(channel.CauseNoAnswer)
+			e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseNoAnswer))
+			return finish("NOANSWER", lastPeer)
+		case <-e.Ctx.Done():
+			abandon(nil, channel.CauseNormalClearing, "CANCEL")
+			_ = finish("CANCEL", lastPeer)
+			return channel.ErrHangup
+		}
+	}
+	if winner == nil {
+		// Every leg failed: report the most telling cause, as app_dial
+		// keeps the "best" status among the outgoing channels.
+		status, cause := "CHANUNAVAIL", 0
+		for _, d := range legs {
+			s := statusForCause(d.cause)
+			if rank(s) > rank(status) {
+				status, cause = s, d.cause
+			}
+			if cause == 0 {
+				cause = d.cause
+			}
+		}
+		if cause != 0 {
+			e.Ch.SetHangupCause(cause)
+		}
+		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
+		return finish(status, lastPeer)
+	}
+	abandon(winner, channel.CauseAnsweredElsewhere, "CANCEL")
+	peer := winner.out.Channel
+	answeredAt = time.Now()
+	ended(winner, "ANSWER")
+	e.Ch.SetVar("DIALEDPEERNAME", peer.Name)
+	e.Ch.SetVar("DIALSTATUS", "ANSWER")
+	e.SetDialResult(peer.Name, answeredAt, "ANSWER")
+	if early != nil {
+		early()
+		early = nil
+	}
+	if err := e.Ch.Answer(e.Ctx); err != nil {
+		peer.Hangup(channel.CauseNormalClearing)
+		e.PBX.Destroy(peer)
+		_ = finish("CANCEL", peer.Name)
+		return channel.ErrHangup
+	}
+	peerHungUp, err := bridge(e, peer)
+	cause := peer.HangupCause()
+	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
+	_ = finish("ANSWER", peer.Name)
+	e.PBX.Destroy(peer)
+	if err != nil {
+		return err
+	}
+	if peerHungUp && !hasOption(opts, 'g') {
+		// Without g, the caller is hung up when the callee hangs up.
+		e.Ch.Hangup(channel.CauseNormalClearing)
+		return pbx.ErrStop()
+	}
+	return nil
+}
+
+// bridge anchors media between the caller and the peer until one hangs up.
+func bridge(e *pbx.Exec, peer *channel.Channel) (peerHungUp bool, err error) {
+	a, b := e.Ch.Media(), peer.Media()
+	if a == nil || b == nil {
+		peer.Hangup(channel.CauseNormalClearing)
+		return true, errors.New("bridge: a leg has no media")
+	}
+	stop := media.Bridge(a, b)
+	defer stop()
+	e.Ch.SetPeer(peer)
+	peer.SetPeer(e.Ch)
+	e.Ch.Publish(events.Event{Kind: events.BridgeEnter, Dest: peer.Snapshot()})
+	defer func() {
+		e.Ch.SetPeer(nil)
+		peer.SetPeer(nil)
+		e.Ch.Publish(events.Event{Kind: events.BridgeLeave, Dest: peer.Snapshot()})
+	}()
+	select {
+	case <-peer.Done():
+		return true, nil
+	case <-e.Ctx.Done():
+		peer.Hangup(channel.CauseNormalClearing)
+		return false, channel.ErrHangup
+	}
+}
+
+func statusForCause(cause int) string {
+	switch cause {
+	case channel.CauseUserBusy:
+		return "BUSY"
+	case channel.CauseNoAnswer, channel.CauseNoUserResponse:
+		return "NOANSWER"
+	case channel.CauseCongestion, channel.CauseSwitchCongestion, channel.CauseTemporaryFailure, channel.CauseNetworkOutOfOrder:
+		return "CONGESTION"
+	case channel.CauseNormalClearing:
+		return "CANCEL"
+	}
+	return "CHANUNAVAIL"
+}
+
+// rank orders dial results so the most informative one is reported.
+func rank(status string) int {
+	switch status {
+	case "BUSY":
+		return 4
+	case "NOANSWER":
+		return 3
+	case "CONGESTION":
+		return 2
+	case "CANCEL":
+		return 1
+	}
+	return 0
+}

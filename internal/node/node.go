@@ -1,0 +1,264 @@
+// Package node assembles a PBX node: SIP, media, dialplan, applications and
+// the CDR writer, configured from a snapshot of the configuration.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/apps"
+	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/dialplan"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/store"
+)
+
+// Node is one running PBX node.
+type Node struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	Bus      *events.Bus
+	Channels *channel.Registry
+	PBX      *pbx.PBX
+	SIP      *sipua.Server
+	Store    *store.Store
+	CDR      *cdr.Writer
+	pacer    *media.Pacer
+}
+
+// New builds a node from a configuration. It fails, naming file and line,
+// when the dialplan or the configuration has errors.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, error) {
+	plan, err := LoadDialplan(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := BuildDirectory(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New()}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeStore()
+		}
+	}()
+	n.CDR = cdr.NewWriter(st, log, cdr.WriterOptions{SpoolPath: filepath.Join(cfg.DataDir, "cdr-spool.jsonl")})
+	if _, err := n.CDR.ReplaySpool(ctx); err != nil {
+		log.Error("CDR spool replay failed; the spool is kept", "err", err)
+	}
+	n.Channels = channel.NewRegistry(cfg.SystemName, n.Bus, log)
+
+	lo, hi, _ := cfg.RTPRange()
+	maddr, _ := cfg.MediaAddr()
+	pool, err := media.NewPortPool(maddr, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("rtp.ports: %w", err)
+	}
+	n.pacer = media.NewPacer(log)
+
+	nonceLife, _ := config.Duration("sip.nonce_lifetime", cfg.SIP.NonceLifetime)
+	window, _ := config.Duration("sip.auth_failure_window", cfg.SIP.AuthFailureWindow)
+	ban, _ := config.Duration("sip.ban_time", cfg.SIP.BanTime)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("nonce key: %w", err)
+	}
+	guard := acl.NewGuard(acl.GuardOptions{
+		RequestsPerSecond: cfg.SIP.FloodRate, Burst: cfg.SIP.FloodBurst,
+		MaxAuthFailures: cfg.SIP.MaxAuthFailures, FailureWindow: window, BanTime: ban,
+	})
+	files := media.NewFileCache(64 << 20)
+	n.PBX = pbx.New(pbx.Options{
+		Channels:      n.Channels,
+		CDR:           n.CDR,
+		Logger:        log,
+		Node:          cfg.SystemName,
+		LogUnanswered: cfg.CDR.Unanswered == nil || *cfg.CDR.Unanswered,
+		Congestion:    cfg.CDR.Congestion,
+	})
+	apps.Register(n.PBX)
+	if err := checkApps(plan, n.PBX); err != nil {
+		return nil, err
+	}
+	n.PBX.SetDialplan(plan)
+
+	ls, _ := cfg.Listeners()
+	var listeners []sipua.Listener
+	for _, l := range ls {
+		listeners = append(listeners, sipua.Listener{Transport: l.Transport, Addr: l.Addr})
+	}
+	n.SIP, err = sipua.New(sipua.Options{
+		Listeners: listeners, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
+		MediaAddr: maddr, Ports: pool, Pacer: n.pacer, Channels: n.Channels, Handler: n.PBX,
+		Guard:      guard,
+		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: nonceLife, Algorithms: cfg.SIP.AuthAlgorithms}),
+		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
+		SessionExpires: cfg.SIP.SessionExpires, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.SIP.SetDirectory(dir)
+	n.PBX.SetServices(&apps.Services{
+		Prompts:       prompts.NewLibrary(cfg.SoundsDir),
+		Files:         files,
+		Dialer:        n.SIP,
+		RecordingsDir: filepath.Join(cfg.DataDir, "recordings"),
+		Logger:        log,
+	})
+	ok = true
+	return n, nil
+}
+
+// LoadDialplan parses the configured extensions.conf (an empty plan when
+// none is set).
+func LoadDialplan(cfg *config.Config) (*dialplan.Dialplan, error) {
+	if cfg.Dialplan == "" {
+		return dialplan.Parse("(none)", strings.NewReader(""))
+	}
+	return dialplan.ParseFile(cfg.Dialplan)
+}
+
+// checkApps refuses a dialplan that names an application the node lacks,
+// naming file and line, as a typo would otherwise only show at call time.
+func checkApps(plan *dialplan.Dialplan, p *pbx.PBX) error {
+	var errs []error
+	for _, c := range plan.Contexts() {
+		for _, x := range plan.Extensions(c) {
+			for _, st := range plan.Steps(c, x) {
+				if !p.HasApp(st.App) {
+					errs = append(errs, fmt.Errorf("%s:%d: unknown application %q in %s@%s priority %d", st.File, st.Line, st.App, st.Exten, st.Context, st.Priority))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// BuildDirectory turns static users and trunks into SIP endpoints, hashing
+// secrets into HA1s.
+func BuildDirectory(cfg *config.Config) (*sipua.Directory, error) {
+	var eps []*sipua.Endpoint
+	for _, u := range cfg.Users {
+		list, err := acl.ParseList(u.Permit, u.Deny)
+		if err != nil {
+			return nil, fmt.Errorf("%s: user %q: %w", cfg.Path(), u.Name, err)
+		}
+		if len(u.Permit) == 0 && len(u.Deny) == 0 {
+			list = nil
+		}
+		name, num := pbx.SplitCallerID(u.CallerID)
+		eps = append(eps, &sipua.Endpoint{
+			Name: u.Name, Enabled: true,
+			Credentials: sipauth.Credentials{
+				HA1MD5:    sipauth.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
+				HA1SHA256: sipauth.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
+			},
+			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
+			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
+		})
+	}
+	for _, t := range cfg.Trunks {
+		var match []netip.Prefix
+		for _, m := range t.Match {
+			p, _ := config.ParsePrefix(m)
+			match = append(match, p)
+		}
+		host, _ := netip.ParseAddrPort(t.Host)
+		eps = append(eps, &sipua.Endpoint{
+			Name: t.Name, Trunk: true, Enabled: true, Context: t.Context, Language: t.Language,
+			Codecs: codecs(t.Codecs), Match: match, Host: host, Transport: t.Transport,
+		})
+	}
+	return sipua.NewDirectory(eps), nil
+}
+
+func codecs(names []string) []media.Codec {
+	var out []media.Codec
+	for _, n := range names {
+		switch strings.ToLower(n) {
+		case "pcmu", "ulaw":
+			out = append(out, media.PCMU)
+		case "pcma", "alaw":
+			out = append(out, media.PCMA)
+		}
+	}
+	return out
+}
+
+// Start makes the node listen.
+func (n *Node) Start(ctx context.Context) error {
+	if err := n.SIP.Start(ctx); err != nil {
+		return err
+	}
+	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
+	return nil
+}
+
+// Shutdown stops the node gracefully: new INVITEs get 503, live calls have
+// grace to end, then are hung up; every CDR is flushed before it returns.
+func (n *Node) Shutdown(grace time.Duration) {
+	n.SIP.Drain()
+	deadline := time.Now().Add(grace)
+	for n.PBX.Active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if live := n.PBX.Active(); live > 0 {
+		n.log.Warn("grace period over, hanging up live calls", "calls", live)
+		for _, ch := range n.Channels.List() {
+			ch.Hangup(channel.CauseNormalClearing)
+		}
+		end := time.Now().Add(5 * time.Second)
+		for n.PBX.Active() > 0 && time.Now().Before(end) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// Let BYEs go out before the transports close.
+	end := time.Now().Add(2 * time.Second)
+	for n.SIP.LegCount() > 0 && time.Now().Before(end) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.SIP.Close(); err != nil {
+		n.log.Debug("sip close", "err", err)
+	}
+	n.pacer.Close()
+	n.closeStore()
+}
+
+func (n *Node) closeStore() {
+	if n.CDR != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := n.CDR.Close(ctx); err != nil {
+			n.log.Error("CDR flush failed", "err", err)
+		}
+		cancel()
+	}
+	if err := n.Store.Close(); err != nil {
+		n.log.Error("store close", "err", err)
+	}
+}

@@ -1,0 +1,367 @@
+package sipua
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/sipauth"
+)
+
+// onInvite handles a new INVITE (a re-INVITE carries a To tag and goes to
+// its leg). Identification follows Asterisk's endpoint_identifier_order=
+// username,ip: a From user that is a known user is challenged as that
+// user; otherwise a trunk matching the source address takes the call;
+// otherwise it is refused.
+func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			if l := s.findLeg(req); l != nil {
+				l.onReinvite(req, tx)
+				return
+			}
+			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+	}
+	src := source(req)
+	if g := s.opts.Guard; g != nil {
+		if g.Banned(src.Addr()) {
+			return // a banned source gets nothing back, as fail2ban would do
+		}
+		if !g.Allow(src.Addr()) {
+			s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
+			return
+		}
+	}
+	if s.draining.Load() {
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	ep, ok := s.identify(req, tx, src.String())
+	if !ok {
+		return
+	}
+	exten := req.Recipient.User
+	if exten == "" {
+		exten = "s"
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		s.log.Warn("INVITE with unusable SDP", "from", src, "err", err)
+		s.respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	neg, err := media.Negotiate(offer, ep.Codecs)
+	if err != nil {
+		s.log.Info("no common codec", "endpoint", ep.Name, "from", src)
+		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 entvoice "Media type not available"`))
+		return
+	}
+	if !s.opts.Handler.Exists(ep.Context, exten) {
+		s.log.Info("call to unknown extension", "endpoint", ep.Name, "exten", exten, "context", ep.Context)
+		s.respond(req, tx, 404, "Not Found")
+		return
+	}
+	sess, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
+	if err != nil {
+		s.log.Error("no RTP port for call", "err", err)
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	sess.SetRemote(neg)
+	dtx, err := s.dialogUAs[transportOf(req)].ReadInvite(req, tx)
+	if err != nil {
+		sess.Close()
+		s.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	s.respond(req, tx, 100, "Trying")
+
+	callerNum, callerName := ep.CallerNum, ep.CallerName
+	if callerNum == "" {
+		callerNum = req.From().Address.User
+		callerName = strings.Trim(req.From().DisplayName, `"`)
+	}
+	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1}
+	l.sessionExpires = sessionExpires(req, s.opts.SessionExpires)
+	ch := s.opts.Channels.New(channel.Options{
+		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound,
+		CallerNum: callerNum, CallerName: callerName,
+		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: ep.Tenant,
+		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
+	})
+	l.ch = ch
+	s.addLeg(dtx.ID, l)
+	defer s.removeLeg(dtx.ID)
+	defer sess.Close()
+	tx.OnCancel(func(*sip.Request) {
+		// CANCEL before answer: the caller gave up (NO ANSWER in the CDR).
+		ch.RemoteHangup(channel.CauseNormalClearing)
+	})
+	s.opts.Handler.HandleCall(ch)
+	l.wait()
+}
+
+// identify finds the endpoint an INVITE comes from and authenticates it,
+// answering the request itself when it is refused or challenged.
+func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, src string) (*Endpoint, bool) {
+	dir := s.dir.Load()
+	addr := source(req).Addr()
+	fromUser := ""
+	if f := req.From(); f != nil {
+		fromUser = f.Address.User
+	}
+	if u, ok := dir.User(fromUser); ok {
+		if u.ACL != nil && !u.ACL.Allowed(addr) {
+			s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
+			s.bus.Publish(events.Event{Kind: events.RequestNotAllowd, Peer: "PJSIP/" + u.Name, Address: src})
+			s.respond(req, tx, 403, "Forbidden")
+			return nil, false
+		}
+		res := s.opts.Challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
+			e, ok := dir.User(name)
+			if !ok {
+				return sipauth.Credentials{}, false
+			}
+			return e.Credentials, true
+		})
+		switch res.Status {
+		case sipauth.OK:
+			if res.Username != u.Name {
+				s.log.Warn("INVITE authenticated as another user", "from", u.Name, "auth", res.Username, "source", src)
+				s.respond(req, tx, 403, "Forbidden")
+				return nil, false
+			}
+			if s.opts.Guard != nil {
+				s.opts.Guard.AuthSucceeded(addr)
+			}
+		case sipauth.NoCredentials:
+			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(false)...)
+			return nil, false
+		case sipauth.Stale:
+			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(true)...)
+			return nil, false
+		case sipauth.Malformed:
+			s.respond(req, tx, 400, "Bad Request")
+			return nil, false
+		default: // wrong password, unknown auth user
+			s.log.Warn("failed to authenticate INVITE", "endpoint", u.Name, "source", src, "result", res.Status)
+			s.bus.Publish(events.Event{Kind: events.InvalidPassword, Peer: "PJSIP/" + u.Name, Address: src})
+			if s.opts.Guard != nil && s.opts.Guard.AuthFailed(addr) {
+				s.log.Warn("source banned after repeated authentication failures", "source", src)
+			}
+			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(false)...)
+			return nil, false
+		}
+		if !u.Enabled {
+			s.log.Info("call from disabled user refused", "endpoint", u.Name, "source", src)
+			s.respond(req, tx, 403, "Forbidden")
+			return nil, false
+		}
+		return u, true
+	}
+	if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
+		return t, true
+	}
+	s.log.Warn("INVITE from unknown endpoint refused", "from", fromUser, "source", src)
+	s.respond(req, tx, 403, "Forbidden")
+	return nil, false
+}
+
+// sessionExpires returns the session interval to confirm in the 200 OK
+// (RFC 4028 section 9), or 0 when the UAC did not ask for session timers.
+func sessionExpires(req *sip.Request, ours int) int {
+	h := req.GetHeader("Session-Expires")
+	if h == nil {
+		return 0
+	}
+	v, _, _ := strings.Cut(h.Value(), ";")
+	n := 0
+	for _, c := range strings.TrimSpace(v) {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return 0
+	}
+	if ours > 0 && n > ours {
+		return ours
+	}
+	return n
+}
+
+// inLeg is the UAS side of a call: the caller's leg.
+type inLeg struct {
+	srv            *Server
+	dtx            dialogServer
+	req            *sip.Request
+	ch             *channel.Channel
+	media          *media.Session
+	neg            media.Negotiated
+	sessionExpires int
+
+	mu         sync.Mutex
+	sdpVersion uint64
+	answered   bool
+	finalSent  bool
+	pending    sync.WaitGroup
+}
+
+// dialogServer is the part of sipgo's DialogServerSession the leg uses.
+type dialogServer interface {
+	Respond(statusCode int, reason string, body []byte, headers ...sip.Header) error
+	RespondSDP(sdp []byte) error
+	Bye(ctx context.Context) error
+	ReadAck(req *sip.Request, tx sip.ServerTransaction) error
+	ReadBye(req *sip.Request, tx sip.ServerTransaction) error
+}
+
+func (l *inLeg) Media() *media.Session { return l.media }
+
+func (l *inLeg) localSDP() []byte {
+	l.mu.Lock()
+	v := l.sdpVersion
+	l.mu.Unlock()
+	return media.LocalDescription{
+		Addr:      l.media.LocalAddr(),
+		Codecs:    []media.Codec{l.neg.Codec},
+		DTMF:      l.neg.DTMF,
+		Direction: l.neg.Direction,
+		SessionID: sessionIDFor(l.ch),
+		Version:   v,
+	}.Marshal()
+}
+
+func (l *inLeg) Indicate(ind channel.Indication) error {
+	l.mu.Lock()
+	if l.answered || l.finalSent {
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	switch ind {
+	case channel.IndicateRinging:
+		return l.dtx.Respond(180, "Ringing", nil, l.srv.serverHeader())
+	case channel.IndicateProgress:
+		return l.dtx.Respond(183, "Session Progress", l.localSDP(), sip.NewHeader("Content-Type", "application/sdp"), l.srv.serverHeader())
+	case channel.IndicateBusy:
+		// chan_pjsip answers an unanswered channel's busy indication
+		// with 486 at once.
+		l.sendFinal(486, "Busy Here")
+	case channel.IndicateCongestion:
+		l.sendFinal(503, "Service Unavailable")
+	}
+	return nil
+}
+
+func (l *inLeg) Answer(ctx context.Context) error {
+	l.mu.Lock()
+	if l.answered {
+		l.mu.Unlock()
+		return nil
+	}
+	if l.finalSent {
+		l.mu.Unlock()
+		return channel.ErrHangup
+	}
+	l.answered = true
+	l.mu.Unlock()
+	sdp := l.localSDP()
+	hdrs := []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), l.srv.serverHeader()}
+	if l.sessionExpires > 0 {
+		hdrs = append(hdrs, sip.NewHeader("Session-Expires", itoa(l.sessionExpires)+";refresher=uac"), sip.NewHeader("Require", "timer"))
+	}
+	// sipgo retransmits the 2xx until the ACK arrives (RFC 3261 13.3.1.4)
+	// and reports a missing ACK; that wait must not hold the dialplan.
+	l.pending.Add(1)
+	go func() {
+		defer l.pending.Done()
+		if err := l.dtx.Respond(200, "OK", sdp, hdrs...); err != nil {
+			l.ch.Log().Warn("answer failed", "err", err)
+			l.ch.RemoteHangup(channel.CauseNormalClearing)
+		}
+	}()
+	return nil
+}
+
+func (l *inLeg) sendFinal(code int, reason string) {
+	l.mu.Lock()
+	if l.answered || l.finalSent {
+		l.mu.Unlock()
+		return
+	}
+	l.finalSent = true
+	l.mu.Unlock()
+	l.pending.Add(1)
+	go func() {
+		defer l.pending.Done()
+		// sipgo waits for the ACK of a final error response.
+		_ = l.dtx.Respond(code, reason, nil, l.srv.serverHeader())
+	}()
+}
+
+func (l *inLeg) Hangup(cause int) {
+	l.mu.Lock()
+	answered := l.answered
+	l.mu.Unlock()
+	if !answered {
+		l.sendFinal(channel.CauseToSIP(cause), reasonFor(channel.CauseToSIP(cause)))
+		return
+	}
+	l.pending.Add(1)
+	go func() {
+		defer l.pending.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), signallingTimeout)
+		defer cancel()
+		if err := l.dtx.Bye(ctx); err != nil {
+			l.ch.Log().Debug("BYE failed", "err", err)
+		}
+	}()
+}
+
+// wait lets the last signalling (200 retransmissions, BYE) finish.
+func (l *inLeg) wait() { l.pending.Wait() }
+
+func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	_ = l.dtx.ReadAck(req, tx)
+}
+
+func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if err := l.dtx.ReadBye(req, tx); err != nil {
+		l.srv.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.ch.RemoteHangup(channel.CauseNormalClearing)
+}
+
+// onReinvite handles hold/unhold and session refreshes (RFC 3264 section 8,
+// RFC 4028). Media is anchored, so hold is handled on this leg alone.
+func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	neg, ok := l.srv.renegotiate(req, tx, l.neg)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	changed := neg != l.neg
+	l.neg = neg
+	if changed {
+		l.sdpVersion++
+	}
+	l.mu.Unlock()
+	if changed {
+		l.media.SetRemote(neg)
+	}
+	l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
+}
+
+func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	l.srv.handleInfo(req, tx, l.media, l.ch)
+}

@@ -1,0 +1,412 @@
+// Package sipua is the node's SIP side on emiago/sipgo: transports, the
+// registrar, endpoint identification, digest authentication of calls and the
+// B2BUA legs that back channels. Applications never see SIP: an inbound
+// INVITE becomes a channel handed to the CallHandler, and Dial asks Call for
+// an outbound leg.
+package sipua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/registrar"
+	"github.com/entvoice/entvoice/internal/sipauth"
+)
+
+// CallHandler receives inbound calls.
+type CallHandler interface {
+	// Exists reports whether the dialplan has context/exten (PJSIP answers
+	// 404 to an INVITE for an extension that does not exist).
+	Exists(context, exten string) bool
+	// HandleCall runs the dialplan on a new inbound channel. It is called
+	// on its own goroutine and returns when the channel is gone.
+	HandleCall(ch *channel.Channel)
+}
+
+// Listener is one transport the server listens on.
+type Listener struct {
+	Transport string // udp or tcp
+	Addr      netip.AddrPort
+}
+
+// Options configure a Server.
+type Options struct {
+	Listeners      []Listener
+	Realm          string
+	UserAgent      string
+	MediaAddr      netip.Addr
+	Ports          *media.PortPool
+	Pacer          *media.Pacer
+	Channels       *channel.Registry
+	Handler        CallHandler
+	Guard          *acl.Guard
+	Challenger     *sipauth.Challenger
+	MinExpires     int
+	MaxExpires     int
+	DefaultExpires int
+	SessionExpires int
+	Logger         *slog.Logger
+}
+
+// Server is the SIP user agent of a node.
+type Server struct {
+	opts      Options
+	log       *slog.Logger
+	ua        *sipgo.UserAgent
+	srv       *sipgo.Server
+	clients   map[string]*sipgo.Client // by transport
+	dialogUAs map[string]*sipgo.DialogUA
+	reg       *registrar.Registrar
+	dir       atomic.Pointer[Directory]
+	bus       *events.Bus
+	draining  atomic.Bool
+	contact   map[string]sip.ContactHeader
+	laddr     map[string]netip.AddrPort
+
+	mu   sync.Mutex
+	legs map[string]leg // by dialog id
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	closed chan struct{}
+}
+
+// leg is what in-dialog requests are routed to.
+type leg interface {
+	onBye(req *sip.Request, tx sip.ServerTransaction)
+	onAck(req *sip.Request, tx sip.ServerTransaction)
+	onReinvite(req *sip.Request, tx sip.ServerTransaction)
+	onInfo(req *sip.Request, tx sip.ServerTransaction)
+}
+
+// New builds a server; Start makes it listen.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if len(opts.Listeners) == 0 {
+		return nil, errors.New("sipua: no listeners")
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.Listeners[0].Addr.Addr().String()))
+	if err != nil {
+		return nil, fmt.Errorf("sipua: user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(opts.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("sipua: server: %w", err)
+	}
+	s := &Server{
+		opts:      opts,
+		log:       opts.Logger,
+		ua:        ua,
+		srv:       srv,
+		clients:   map[string]*sipgo.Client{},
+		dialogUAs: map[string]*sipgo.DialogUA{},
+		bus:       opts.Channels.Bus(),
+		legs:      map[string]leg{},
+		contact:   map[string]sip.ContactHeader{},
+		laddr:     map[string]netip.AddrPort{},
+		closed:    make(chan struct{}),
+	}
+	s.dir.Store(NewDirectory(nil))
+	for _, l := range opts.Listeners {
+		if _, ok := s.clients[l.Transport]; ok {
+			continue
+		}
+		copts := []sipgo.ClientOption{sipgo.WithClientAddr(l.Addr.String()), sipgo.WithClientLogger(opts.Logger)}
+		if l.Transport == "udp" {
+			// Send from the listening socket so replies and NAT bindings
+			// use the address phones registered to.
+			copts = append(copts, sipgo.WithClientConnectionAddr(l.Addr.String()))
+		}
+		c, err := sipgo.NewClient(ua, copts...)
+		if err != nil {
+			return nil, fmt.Errorf("sipua: client: %w", err)
+		}
+		s.clients[l.Transport] = c
+		ch := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: l.Addr.Addr().String(), Port: int(l.Addr.Port())}}
+		if l.Transport != "udp" {
+			ch.Address.UriParams = sip.NewParams()
+			ch.Address.UriParams.Add("transport", l.Transport)
+		}
+		s.contact[l.Transport] = ch
+		s.laddr[l.Transport] = l.Addr
+		s.dialogUAs[l.Transport] = &sipgo.DialogUA{Client: c, ContactHDR: ch}
+	}
+	s.reg = registrar.NewRegistrar(registrar.Options{
+		Realm:          opts.Realm,
+		Challenger:     opts.Challenger,
+		Lookup:         s.lookupAccount,
+		MinExpires:     time.Duration(opts.MinExpires) * time.Second,
+		MaxExpires:     time.Duration(opts.MaxExpires) * time.Second,
+		DefaultExpires: time.Duration(opts.DefaultExpires) * time.Second,
+		Guard:          opts.Guard,
+		Logger:         opts.Logger,
+		OnChange:       s.onRegistrationChange,
+	})
+	srv.OnInvite(s.onInvite)
+	srv.OnAck(s.onAck)
+	srv.OnBye(s.onBye)
+	srv.OnCancel(s.onCancel)
+	srv.OnRegister(s.onRegister)
+	srv.OnOptions(s.onOptions)
+	srv.OnInfo(s.onInfo)
+	srv.OnUpdate(s.onUpdate)
+	srv.OnNoRoute(s.onNoRoute)
+	return s, nil
+}
+
+// Registrar is the node's location service.
+func (s *Server) Registrar() *registrar.Registrar { return s.reg }
+
+// SetDirectory swaps in a new endpoint snapshot. Registrations of users that
+// were removed or disabled are dropped (realtime: a disabled user loses its
+// registrations at once).
+func (s *Server) SetDirectory(d *Directory) {
+	old := s.dir.Swap(d)
+	if old == nil {
+		return
+	}
+	for _, u := range old.Users() {
+		if nu, ok := d.User(u.Name); !ok || !nu.Enabled {
+			s.reg.Unregister(u.Name)
+		}
+	}
+}
+
+// Directory returns the current endpoint snapshot.
+func (s *Server) Directory() *Directory { return s.dir.Load() }
+
+func (s *Server) lookupAccount(user string) (registrar.Account, bool) {
+	e, ok := s.dir.Load().User(user)
+	if !ok {
+		return registrar.Account{}, false
+	}
+	return registrar.Account{Username: e.Name, Credentials: e.Credentials, ACL: e.ACL, MaxContacts: e.MaxContacts, Enabled: e.Enabled}, true
+}
+
+func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
+	status := "Reachable"
+	if len(bindings) == 0 {
+		status = "Unreachable"
+	}
+	s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status})
+}
+
+// Start listens on every configured transport. It returns once the sockets
+// are bound; serving goes on until ctx is cancelled or Close.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	for _, l := range s.opts.Listeners {
+		switch l.Transport {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Addr.String())
+			if err != nil {
+				s.cancel()
+				return fmt.Errorf("sipua: listen udp %s: %w", l.Addr, err)
+			}
+			// REGISTER is answered statelessly on UDP before sipgo's
+			// transaction layer sees it (DESIGN: REGISTER floods need a
+			// stateless path).
+			wrapped := registrar.WrapPacketConn(pc, s.reg)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := s.srv.ServeUDP(wrapped); err != nil && ctx.Err() == nil {
+					s.log.Error("sip udp server stopped", "addr", l.Addr, "err", err)
+				}
+			}()
+			context.AfterFunc(ctx, func() { _ = pc.Close() })
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr.String())
+			if err != nil {
+				s.cancel()
+				return fmt.Errorf("sipua: listen tcp %s: %w", l.Addr, err)
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				if err := s.srv.ServeTCP(ln); err != nil && ctx.Err() == nil {
+					s.log.Error("sip tcp server stopped", "addr", l.Addr, "err", err)
+				}
+			}()
+			context.AfterFunc(ctx, func() { _ = ln.Close() })
+		default:
+			s.cancel()
+			return fmt.Errorf("sipua: transport %q not supported", l.Transport)
+		}
+	}
+	return nil
+}
+
+// Drain makes new INVITEs get 503 (graceful shutdown).
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close stops listening and releases sipgo's resources.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	err := s.srv.Close()
+	for _, c := range s.clients {
+		_ = c.Close()
+	}
+	_ = s.ua.Close()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) addLeg(id string, l leg) {
+	s.mu.Lock()
+	s.legs[id] = l
+	s.mu.Unlock()
+}
+
+func (s *Server) removeLeg(id string) {
+	s.mu.Lock()
+	delete(s.legs, id)
+	s.mu.Unlock()
+}
+
+// findLeg matches an in-dialog request to a leg, as UAS then as UAC.
+func (s *Server) findLeg(req *sip.Request) leg {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, err := sip.DialogIDFromRequestUAS(req); err == nil {
+		if l, ok := s.legs[id]; ok {
+			return l
+		}
+	}
+	if id, err := sip.DialogIDFromRequestUAC(req); err == nil {
+		if l, ok := s.legs[id]; ok {
+			return l
+		}
+	}
+	return nil
+}
+
+// LegCount is the number of live SIP call legs.
+func (s *Server) LegCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.legs)
+}
+
+func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	s.decorate(res)
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("respond failed", "code", code, "err", err)
+	}
+}
+
+func (s *Server) decorate(res *sip.Response) {
+	if s.opts.UserAgent != "" && res.GetHeader("Server") == nil {
+		res.AppendHeader(sip.NewHeader("Server", s.opts.UserAgent))
+	}
+}
+
+// source returns the address a request came from.
+func source(req *sip.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func transportOf(req *sip.Request) string {
+	switch sip.NetworkToLower(req.Transport()) {
+	case "tcp":
+		return "tcp"
+	default:
+		return "udp"
+	}
+}
+
+func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	res := s.reg.Handle(req, source(req), transportOf(req))
+	if res == nil {
+		return
+	}
+	s.decorate(res)
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("register respond failed", "err", err)
+	}
+}
+
+// onOptions answers OPTIONS pings (RFC 3261 section 11) with our capabilities.
+func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if s.opts.Guard != nil && !s.opts.Guard.Allow(source(req).Addr()) {
+		return
+	}
+	s.respond(req, tx, 200, "OK",
+		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"),
+		sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"),
+		sip.NewHeader("Supported", "timer, replaces"))
+}
+
+func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"))
+}
+
+func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if l := s.findLeg(req); l != nil {
+		l.onAck(req, tx)
+	}
+}
+
+func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.findLeg(req)
+	if l == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.onBye(req, tx)
+}
+
+// onCancel sees only CANCELs that matched no INVITE transaction: sipgo's
+// transaction layer answers the others (200, then 487 to the INVITE).
+func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.findLeg(req)
+	if l == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.onInfo(req, tx)
+}
+
+// onUpdate accepts session refreshes (RFC 4028 with UPDATE, RFC 3311)
+// without a body; an UPDATE with SDP is handled like a re-INVITE.
+func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	l := s.findLeg(req)
+	if l == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	l.onReinvite(req, tx)
+}
+
+// deadline bounds the time a signalling goroutine may take.
+const signallingTimeout = 32 * time.Second

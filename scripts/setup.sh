@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what entVoice and its tests need on Debian 12: Debian packages
+# (SIP test peers, prompts, sox) and the Go modules. Go 1.26 itself must be
+# on PATH (Debian 12 ships an older Go; install it from go.dev or your
+# image). Safe to run again; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    if [ -x /usr/local/go/bin/go ]; then
+      export PATH=/usr/local/go/bin:$PATH
+    else
+      echo "setup: Go 1.26 is required (https://go.dev/doc/install); put it on PATH and run again" >&2
+      exit 1
+    fi
+  fi
+}
+
+packages=(sip-tester baresip-core sox libsox-fmt-all espeak-ng
+  asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+need_go
+go mod download
+mkdir -p bin
+go build -o bin/entvoice ./cmd/entvoice
+echo "setup: built bin/entvoice ($(bin/entvoice version))"

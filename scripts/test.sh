@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: unit, fuzz (briefly) and end-to-end tests with
+# real SIPp and baresip peers, on SQLite and, when ENTVOICE_TEST_PG_DSN is
+# set, on PostgreSQL too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
+
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
+echo "== fuzz (10 s each)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1" >/dev/null; echo "fuzz $1 $2 ok"; }
+fuzz ./internal/dialplan FuzzParse
+fuzz ./internal/dialplan FuzzSubstitute
+fuzz ./internal/dialplan FuzzExpr
+fuzz ./internal/dialplan FuzzMatch
+fuzz ./internal/media FuzzParseSDP
+fuzz ./internal/media FuzzReadWAV
+fuzz ./internal/sipauth FuzzParseAuthorization
+echo "== all tests passed"
