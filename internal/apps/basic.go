@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
 )
 
@@ -132,19 +133,6 @@ func trimAll(a []string) []string {
 	return out
 }
 
-// Truth is pbx_checkcondition: empty is false, a number is true when not
-// zero, any other string is true.
-func Truth(s string) bool {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return false
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return n != 0
-	}
-	return true
-}
-
 // splitCondition splits "cond?iftrue:iffalse" at the first '?' and the first
 // ':' after it.
 func splitCondition(data string) (cond, ifTrue, ifFalse string, ok bool) {
@@ -164,7 +152,7 @@ func GotoIf(e *pbx.Exec, data string) error {
 		return nil
 	}
 	target := f
-	if Truth(cond) {
+	if dialplan.CheckCondition(cond) {
 		target = t
 	}
 	if strings.TrimSpace(target) == "" {
@@ -180,7 +168,7 @@ func ExecIf(e *pbx.Exec, data string) error {
 		return nil
 	}
 	call := f
-	if Truth(cond) {
+	if dialplan.CheckCondition(cond) {
 		call = t
 	}
 	call = strings.TrimSpace(call)

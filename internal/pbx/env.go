@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 )
 
 // GetVar resolves a ${NAME}: Asterisk's builtin channel variables first
@@ -112,7 +113,8 @@ func (e *Exec) CallFunction(name, args string) (string, error) {
 	case "LANGUAGE":
 		return ch.Language(), nil
 	}
-	return "", fmt.Errorf("function %s is not available", name)
+	// The dialplan's builtins (LEN, IF, CUT...) take what is not ours.
+	return "", fmt.Errorf("%w: %s", dialplan.ErrNoFunction, name)
 }
 
 // SetFunction implements Set(FUNC(args)=value) for the writable functions.
