@@ -104,6 +104,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 		}
 		dest, transport = b.Source, b.Transport
 	}
+	transport = strings.ToLower(transport)
 	if transport == "" {
 		transport = "udp"
 	}

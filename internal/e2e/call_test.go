@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/testpeer"
+)
+
+const twoUsers = `users:
+  - {name: "1001", secret: pass1001, context: phones, callerid: '"Alice" <1001>', codecs: [pcmu]}
+  - {name: "1002", secret: pass1002, context: phones, callerid: '"Bob" <1002>', codecs: [pcma]}
+`
+
+const phonesPlan = `[phones]
+exten => _100X,1,Dial(PJSIP/${EXTEN},4)
+ same => n,Hangup()
+`
+
+// TestCallWithAudioBothWays: two phones register and call each other
+// through entVoice; each hears the other's tone (1001 speaks PCMU, 1002
+// PCMA, so the bridge transcodes), and the CDR says ANSWERED with the
+// billsec of the call.
+func TestCallWithAudioBothWays(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	alice.register(ctx)
+	bob.register(ctx)
+
+	c, code, err := alice.dial(ctx, "1002")
+	if err != nil || code != 200 {
+		t.Fatalf("dial: code %d err %v", code, err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if a, b := alice.heardTone(700), alice.heardTone(1000); a < 3000 || b > 800 {
+		t.Errorf("alice should hear bob's 700 Hz: 700 Hz %.0f, 1000 Hz %.0f (%d samples)", a, b, alice.heardSamples())
+	}
+	if a, b := bob.heardTone(1000), bob.heardTone(700); a < 3000 || b > 800 {
+		t.Errorf("bob should hear alice's 1000 Hz: 1000 Hz %.0f, 700 Hz %.0f (%d samples)", a, b, bob.heardSamples())
+	}
+	c.hangup(ctx)
+	n.waitIdle(t)
+	rows := n.cdrs(t, 1)
+	if len(rows) != 1 {
+		t.Fatalf("want 1 CDR, got %d: %+v", len(rows), rows)
+	}
+	r := rows[0]
+	if r.Disposition != "ANSWERED" || r.Src != "1001" || r.Dst != "1002" || r.LastApp != "Dial" {
+		t.Errorf("CDR %+v", r)
+	}
+	if !strings.HasPrefix(r.Channel, "PJSIP/1001-") || !strings.HasPrefix(r.DstChannel, "PJSIP/1002-") {
+		t.Errorf("channels %q -> %q", r.Channel, r.DstChannel)
+	}
+	if r.BillSec < 2 || r.BillSec > 4 {
+		t.Errorf("billsec %d, want about 3", r.BillSec)
+	}
+	if r.CLID != `"Alice" <1001>` {
+		t.Errorf("clid %q", r.CLID)
+	}
+}
+
+// TestCallBusy: the callee answers 486; the caller gets 486 and the CDR says BUSY.
+func TestCallBusy(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	bob.onInvite = "busy"
+	alice.register(ctx)
+	bob.register(ctx)
+	_, code, err := alice.dial(ctx, "1002")
+	if err != nil || code != 486 {
+		t.Fatalf("dial: code %d err %v, want 486", code, err)
+	}
+	n.waitIdle(t)
+	rows := n.cdrs(t, 1)
+	if len(rows) != 1 || rows[0].Disposition != "BUSY" {
+		t.Fatalf("CDRs %+v, want one BUSY", rows)
+	}
+}
+
+// TestCallNoAnswer: the callee rings past Dial's timeout; the caller gets
+// 480 and the CDR says NO ANSWER.
+func TestCallNoAnswer(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	bob.onInvite = "ignore"
+	alice.register(ctx)
+	bob.register(ctx)
+	_, code, err := alice.dial(ctx, "1002")
+	if err != nil || code != 480 {
+		t.Fatalf("dial: code %d err %v, want 480", code, err)
+	}
+	n.waitIdle(t)
+	rows := n.cdrs(t, 1)
+	if len(rows) != 1 || rows[0].Disposition != "NO ANSWER" {
+		t.Fatalf("CDRs %+v, want one NO ANSWER", rows)
+	}
+}
+
+// TestCallCancel: the caller gives up while the callee rings; the callee
+// sees CANCEL and the CDR says NO ANSWER.
+func TestCallCancel(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	bob.onInvite = "ignore"
+	alice.register(ctx)
+	bob.register(ctx)
+	dctx, dcancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, code, err := alice.dial(dctx, "1002")
+	dcancel()
+	if code == 200 {
+		t.Fatalf("call was answered")
+	}
+	t.Logf("dial ended with code %d err %v", code, err)
+	n.waitIdle(t)
+	rows := n.cdrs(t, 1)
+	if len(rows) != 1 || rows[0].Disposition != "NO ANSWER" {
+		t.Fatalf("CDRs %+v, want one NO ANSWER", rows)
+	}
+}

@@ -1,0 +1,139 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/testpeer"
+)
+
+// testNode is an entVoice node running inside the test.
+type testNode struct {
+	*node.Node
+	Port    int    // SIP port (UDP and TCP)
+	Addr    string // 127.0.0.1:Port
+	DataDir string
+	cfg     *config.Config
+}
+
+// nodeSpec describes the node a test needs: its YAML (without the sip,
+// rtp, data_dir and dialplan keys, which the harness fills in) and its
+// dialplan.
+type nodeSpec struct {
+	yaml     string
+	dialplan string
+	sounds   string // sounds_dir; default: the installed Asterisk sounds
+}
+
+// startNode starts a node on free ports and stops it at cleanup, checking
+// that every call ended.
+func startNode(t *testing.T, spec nodeSpec) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	port := testpeer.FreePorts(t, 1)[0]
+	rtp := testpeer.FreePortBlock(t, 200)
+	if err := os.WriteFile(filepath.Join(dir, "extensions.conf"), []byte(spec.dialplan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sounds := spec.sounds
+	if sounds == "" {
+		sounds = "/usr/share/asterisk/sounds"
+	}
+	doc := fmt.Sprintf(`sip:
+  listen: ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]
+rtp:
+  ports: "%d-%d"
+data_dir: ./data
+sounds_dir: %s
+dialplan: extensions.conf
+log: {level: %s}
+%s`, port, port, rtp, rtp+199, sounds, logLevel(), spec.yaml)
+	path := filepath.Join(dir, "entvoice.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := node.New(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("node: %v", err)
+	}
+	if err := n.Start(ctx); err != nil {
+		cancel()
+		n.Shutdown(0)
+		t.Fatalf("start: %v", err)
+	}
+	tn := &testNode{Node: n, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), DataDir: cfg.DataDir, cfg: cfg}
+	t.Cleanup(func() {
+		n.Shutdown(2 * time.Second)
+		cancel()
+	})
+	return tn
+}
+
+func logLevel() string {
+	if os.Getenv("ENTVOICE_TEST_DEBUG") != "" {
+		return "debug"
+	}
+	return "warn"
+}
+
+func levelOf(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s))
+	return l
+}
+
+// testWriter sends node logs to the test log, so they show on failure.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// cdrs returns every CDR stored so far, waiting up to 5 s for want of them.
+func (n *testNode) cdrs(t *testing.T, want int) []cdr.Record {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rows, _, err := cdr.List(context.Background(), n.Store, cdr.Filter{Limit: 1000})
+		if err != nil {
+			t.Fatalf("list CDRs: %v", err)
+		}
+		if len(rows) >= want || time.Now().After(deadline) {
+			out := make([]cdr.Record, len(rows))
+			for i, r := range rows {
+				out[i] = r.Record
+			}
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitIdle waits until no channel is live.
+func (n *testNode) waitIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Channels.Count() > 0 || n.PBX.Active() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("channels still live: %d", n.Channels.Count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
