@@ -63,25 +63,33 @@ func (s *Server) respondReinvite(req *sip.Request, tx sip.ServerTransaction, sdp
 // handleInfo takes DTMF sent as SIP INFO: application/dtmf-relay
 // ("Signal=5\r\nDuration=160") and application/dtmf (the digit alone).
 func (s *Server) handleInfo(req *sip.Request, tx sip.ServerTransaction, sess *media.Session, ch *channel.Channel) {
+	// Answer before the digit is handed on: the digit may end the call,
+	// and the 200 must not follow our BYE.
+	var digit media.DTMF
+	defer func() {
+		if digit.Digit != 0 {
+			sess.InjectDTMF(digit)
+		}
+	}()
 	ct := ""
 	if h := req.ContentType(); h != nil {
 		ct = strings.ToLower(strings.TrimSpace(h.Value()))
 	}
 	switch {
 	case strings.HasPrefix(ct, "application/dtmf-relay"):
-		digit, dur, ok := parseDTMFRelay(req.Body())
+		d, dur, ok := parseDTMFRelay(req.Body())
 		if !ok {
 			s.respond(req, tx, 400, "Bad Request")
 			return
 		}
-		sess.InjectDTMF(media.DTMF{Digit: digit, Duration: dur, Source: "info"})
+		digit = media.DTMF{Digit: d, Duration: dur, Source: "info"}
 	case strings.HasPrefix(ct, "application/dtmf"):
 		b := bytes.TrimSpace(req.Body())
 		if len(b) != 1 || !isDTMF(rune(b[0])) {
 			s.respond(req, tx, 400, "Bad Request")
 			return
 		}
-		sess.InjectDTMF(media.DTMF{Digit: rune(b[0]), Duration: 100 * time.Millisecond, Source: "info"})
+		digit = media.DTMF{Digit: rune(b[0]), Duration: 100 * time.Millisecond, Source: "info"}
 	case len(req.Body()) == 0:
 		// An empty INFO is a keep-alive probe.
 	default:
