@@ -126,7 +126,6 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 // cdr export prints Master.csv for the records in the data directory.
 func TestCDRExport(t *testing.T) {
 	dir := t.TempDir()

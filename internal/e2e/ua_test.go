@@ -37,7 +37,7 @@ type phone struct {
 	dua    *sipgo.DialogUA
 
 	// Behaviour when called: "answer", "busy" (486), "ignore" (ring forever).
-	onInvite string
+	onInvite    string
 	answerAfter time.Duration
 
 	mu       sync.Mutex
