@@ -10,13 +10,16 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
-echo "== fuzz (10 s each)"
-fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-10s}" "$1" >/dev/null; echo "fuzz $1 $2 ok"; }
+echo "== fuzz (5 s each; FUZZTIME=30s for longer)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1" >/dev/null; echo "fuzz $1 $2 ok"; }
 fuzz ./internal/dialplan FuzzParse
 fuzz ./internal/dialplan FuzzSubstitute
 fuzz ./internal/dialplan FuzzExpr
 fuzz ./internal/dialplan FuzzMatch
 fuzz ./internal/media FuzzParseSDP
 fuzz ./internal/media FuzzReadWAV
-fuzz ./internal/sipauth FuzzParseAuthorization
+fuzz ./internal/sipauth FuzzParseDigest
+fuzz ./internal/registrar FuzzHandle
+fuzz ./internal/prompts FuzzSayNumber
+fuzz ./internal/prompts FuzzSayAlpha
 echo "== all tests passed"
