@@ -13,6 +13,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -136,4 +137,27 @@ func (n *testNode) waitIdle(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func reopenStore(t *testing.T, dataDir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func listCDRs(t *testing.T, st *store.Store) []cdr.Record {
+	t.Helper()
+	rows, _, err := cdr.List(context.Background(), st, cdr.Filter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]cdr.Record, len(rows))
+	for i, r := range rows {
+		out[i] = r.Record
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/acl"
@@ -40,6 +41,7 @@ type Node struct {
 	Store    *store.Store
 	CDR      *cdr.Writer
 	pacer    *media.Pacer
+	stopOnce sync.Once
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -223,6 +225,10 @@ func (n *Node) Start(ctx context.Context) error {
 // Shutdown stops the node gracefully: new INVITEs get 503, live calls have
 // grace to end, then are hung up; every CDR is flushed before it returns.
 func (n *Node) Shutdown(grace time.Duration) {
+	n.stopOnce.Do(func() { n.shutdown(grace) })
+}
+
+func (n *Node) shutdown(grace time.Duration) {
 	n.SIP.Drain()
 	deadline := time.Now().Add(grace)
 	for n.PBX.Active() > 0 && time.Now().Before(deadline) {
