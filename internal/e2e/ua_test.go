@@ -342,3 +342,22 @@ func (p *phone) heardSamples() int {
 	defer p.mu.Unlock()
 	return len(p.heard)
 }
+
+// sendDigits sends DTMF as SIP INFO application/dtmf-relay on a call the
+// phone placed, waiting for each 200.
+func (c *call) sendDigits(ctx context.Context, digits string) error {
+	for _, d := range digits {
+		req := sip.NewRequest(sip.INFO, c.cli.InviteRequest.Recipient)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+		req.SetBody([]byte("Signal=" + string(d) + "\r\nDuration=160\r\n"))
+		res, err := c.cli.Do(ctx, req)
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != 200 {
+			return fmt.Errorf("INFO %c: %d", d, res.StatusCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+const menuUsers = `users:
+  - {name: "1001", secret: pass1001, context: menu}
+`
+
+const menuPlan = `[menu]
+exten => 700,1,Answer()
+ same => n,Set(__INHERIT=yes)
+ same => n,Gosub(sub,s,1(hello,world))
+ same => n,Background(beep)
+ same => n,WaitExten(2)
+exten => 1,1,Set(CDR(userfield)=one-${GOSUB_RETVAL})
+ same => n,Hangup()
+exten => 12,1,Set(CDR(userfield)=twelve-${GOSUB_RETVAL}-${LEN(${EXTEN})}-$[${LEN(${EXTEN})} * 10])
+ same => n,Hangup()
+exten => t,1,Set(CDR(userfield)=timeout-${INHERIT})
+ same => n,Hangup()
+exten => i,1,Set(CDR(userfield)=invalid-${INVALID_EXTEN})
+ same => n,Hangup()
+exten => h,1,Set(CDR(userfield)=${CDR(userfield)}+h)
+
+[sub]
+exten => s,1,Return(${ARG1}-${ARG2})
+`
+
+// TestDialplanMenu walks Background/WaitExten with digits sent as SIP
+// INFO: a two-digit extension that shares a prefix with a one-digit one,
+// an invalid digit (i), no digit (t), Gosub/Return with arguments, LEN and
+// $[...] in the data, and the h extension running after the hangup.
+func TestDialplanMenu(t *testing.T) {
+	cases := []struct{ digits, want string }{
+		{"12", "twelve-hello-world-2-20+h"},
+		{"9", "invalid-9+h"},
+		{"", "timeout-yes+h"},
+	}
+	for _, tc := range cases {
+		t.Run("digits="+tc.digits, func(t *testing.T) {
+			n := startNode(t, nodeSpec{yaml: menuUsers, dialplan: menuPlan})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, c := dialApp(t, n, "700")
+			if tc.digits != "" {
+				time.Sleep(300 * time.Millisecond)
+				if err := c.sendDigits(ctx, tc.digits); err != nil {
+					t.Fatal(err)
+				}
+			}
+			n.waitIdle(t)
+			rows := n.cdrs(t, 1)
+			if len(rows) != 1 || rows[0].UserField != tc.want {
+				t.Fatalf("CDRs %+v, want userfield %q", rows, tc.want)
+			}
+		})
+	}
+}
