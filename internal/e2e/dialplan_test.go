@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
 const menuUsers = `users:
@@ -58,5 +60,34 @@ func TestDialplanMenu(t *testing.T) {
 				t.Fatalf("CDRs %+v, want userfield %q", rows, tc.want)
 			}
 		})
+	}
+}
+
+// TestDemoIVR runs the demo configuration of `entvoice serve` (moved to
+// free ports): 1001 calls the IVR on 500, presses 2 and hears the thanks
+// prompt before the IVR hangs up.
+func TestDemoIVR(t *testing.T) {
+	n := startDemo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	c, code, err := p.dial(ctx, "500")
+	if err != nil || code != 200 {
+		t.Fatalf("dial 500: code %d err %v", code, err)
+	}
+	// Read plays the menu prompts; a digit interrupts them.
+	time.Sleep(500 * time.Millisecond)
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Channels.Count() > 0 && time.Now().Before(deadline) {
+		_ = c.sendDigits(ctx, "2")
+		time.Sleep(time.Second)
+	}
+	n.waitIdle(t)
+	rows := n.cdrs(t, 1)
+	if len(rows) != 1 || rows[0].Dst != "2" || rows[0].DContext != "ivr" || rows[0].Disposition != "ANSWERED" || rows[0].LastApp != "Hangup" {
+		t.Fatalf("CDRs %+v, want the call to end in ivr,2", rows)
+	}
+	if p.heardSamples() < 8000 {
+		t.Errorf("heard only %d samples of prompts", p.heardSamples())
 	}
 }

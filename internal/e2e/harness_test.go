@@ -66,6 +66,12 @@ log: {level: %s}
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	return runNode(t, cfg, port)
+}
+
+// runNode starts a node from a configuration and stops it at cleanup.
+func runNode(t *testing.T, cfg *config.Config, port int) *testNode {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := node.New(ctx, cfg, log)
@@ -160,4 +166,22 @@ func listCDRs(t *testing.T, st *store.Store) []cdr.Record {
 		out[i] = r.Record
 	}
 	return out
+}
+
+// startDemo runs the configuration `entvoice serve` uses without --config,
+// on free ports.
+func startDemo(t *testing.T) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, config.DemoFileName)
+	if err := os.WriteFile(plan, []byte(config.DemoDialplan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Demo(filepath.Join(dir, "data"), plan)
+	port := testpeer.FreePorts(t, 1)[0]
+	rtp := testpeer.FreePortBlock(t, 100)
+	cfg.SIP.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+	cfg.RTP.Ports = fmt.Sprintf("%d-%d", rtp, rtp+99)
+	cfg.Log.Level = logLevel()
+	return runNode(t, cfg, port)
 }
