@@ -93,6 +93,12 @@ func newPhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, 
 		_ = p.srv.ServeUDP(pc)
 	}()
 	<-ready
+	for i := 0; i < 200; i++ { // until sipgo has the socket in its pool
+		if c, err := p.srv.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		p.mu.Lock()
 		c := p.lastCall

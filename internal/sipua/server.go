@@ -231,6 +231,7 @@ func (s *Server) Start(ctx context.Context) error {
 				}
 			}()
 			context.AfterFunc(ctx, func() { _ = pc.Close() })
+			waitServing(s.srv.TransportLayer(), pc.LocalAddr().String())
 		case "tcp":
 			ln, err := net.Listen("tcp", l.Addr.String())
 			if err != nil {
@@ -251,6 +252,17 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// waitServing waits until sipgo has taken the UDP socket into its pool:
+// until then a request sent from that address would try to bind it again.
+func waitServing(tl *sip.TransportLayer, addr string) {
+	for i := 0; i < 200; i++ {
+		if c, err := tl.GetConnection("udp", addr); err == nil && c != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Drain makes new INVITEs get 503 (graceful shutdown).
