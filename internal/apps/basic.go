@@ -11,13 +11,32 @@ import (
 	"github.com/entvoice/entvoice/internal/pbx"
 )
 
-// Answer([delay]) answers the channel, then waits delay milliseconds.
+// Answer([delay]) answers the channel. Like Asterisk's __ast_answer it
+// then waits for media to start flowing, but no longer than delay
+// milliseconds or 500 ms, whichever is longer.
 func Answer(e *pbx.Exec, data string) error {
+	wasUp := e.Ch.State() == channel.StateUp
 	if err := e.Ch.Answer(e.Ctx); err != nil {
 		return channel.ErrHangup
 	}
-	if ms, err := strconv.Atoi(arg(args(data), 0)); err == nil && ms > 0 {
-		return sleep(e, time.Duration(ms)*time.Millisecond)
+	if wasUp {
+		return nil
+	}
+	wait := 500 * time.Millisecond
+	if ms, err := strconv.Atoi(arg(args(data), 0)); err == nil && time.Duration(ms)*time.Millisecond > wait {
+		wait = time.Duration(ms) * time.Millisecond
+	}
+	s := e.Ch.Media()
+	if s == nil {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.MediaStarted():
+	case <-t.C:
+	case <-e.Ctx.Done():
+		return channel.ErrHangup
 	}
 	return nil
 }

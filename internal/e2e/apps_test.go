@@ -35,7 +35,7 @@ func dialApp(t *testing.T, n *testNode, exten string) (*phone, *call) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	c, code, err := p.dial(ctx, exten)
 	if err != nil || code != 200 {
 		t.Fatalf("dial %s: code %d err %v", exten, code, err)
@@ -111,7 +111,7 @@ func TestGracefulShutdown(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	late := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	late := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	if _, code, _ := late.dial(ctx, "601"); code != 503 {
 		t.Errorf("INVITE while draining: %d, want 503", code)
 	}

@@ -27,8 +27,8 @@ func TestCallWithAudioBothWays(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
 	alice.register(ctx)
 	bob.register(ctx)
 
@@ -69,8 +69,8 @@ func TestCallBusy(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
 	bob.onInvite = "busy"
 	alice.register(ctx)
 	bob.register(ctx)
@@ -91,8 +91,8 @@ func TestCallNoAnswer(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
 	bob.onInvite = "ignore"
 	alice.register(ctx)
 	bob.register(ctx)
@@ -113,8 +113,8 @@ func TestCallCancel(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
+	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
 	bob.onInvite = "ignore"
 	alice.register(ctx)
 	bob.register(ctx)

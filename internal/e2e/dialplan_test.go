@@ -70,7 +70,7 @@ func TestDemoIVR(t *testing.T) {
 	n := startDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
+	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	c, code, err := p.dial(ctx, "500")
 	if err != nil || code != 200 {
 		t.Fatalf("dial 500: code %d err %v", code, err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
@@ -24,6 +26,8 @@ type testNode struct {
 	Addr    string // 127.0.0.1:Port
 	DataDir string
 	cfg     *config.Config
+	// afterStop runs after the node has stopped (phones made by n.phone).
+	afterStop []func()
 }
 
 // nodeSpec describes the node a test needs: its YAML (without the sip,
@@ -72,6 +76,7 @@ log: {level: %s}
 // runNode starts a node from a configuration and stops it at cleanup.
 func runNode(t *testing.T, cfg *config.Config, port int) *testNode {
 	t.Helper()
+	before := goleak.IgnoreCurrent()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := node.New(ctx, cfg, log)
@@ -87,7 +92,15 @@ func runNode(t *testing.T, cfg *config.Config, port int) *testNode {
 	tn := &testNode{Node: n, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), DataDir: cfg.DataDir, cfg: cfg}
 	t.Cleanup(func() {
 		n.Shutdown(2 * time.Second)
+		for _, f := range tn.afterStop {
+			f()
+		}
 		cancel()
+		// Phones were stopped before (cleanups run last first): nothing
+		// this test started may still run.
+		if err := goleak.Find(before); err != nil {
+			t.Errorf("goroutines left behind: %v", err)
+		}
 	})
 	return tn
 }

@@ -45,6 +45,7 @@ type phone struct {
 	invites  int
 	lastCall *call
 	incoming chan *call
+	close    func()
 }
 
 // call is one call of a phone.
@@ -58,7 +59,24 @@ type call struct {
 	once   sync.Once
 }
 
+// newPhone starts a phone that stops at the test's cleanup.
 func newPhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, tone float64) *phone {
+	t.Helper()
+	p := makePhone(t, registrar, user, pass, codec, tone)
+	t.Cleanup(p.close)
+	return p
+}
+
+// phone starts a phone that stops after the node: the node's last
+// signalling (BYEs at shutdown) still finds it listening.
+func (n *testNode) phone(t *testing.T, user, pass string, codec testpeer.Codec, tone float64) *phone {
+	t.Helper()
+	p := makePhone(t, n.Addr, user, pass, codec, tone)
+	n.afterStop = append(n.afterStop, p.close)
+	return p
+}
+
+func makePhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, tone float64) *phone {
 	t.Helper()
 	p := &phone{t: t, user: user, pass: pass, registar: registrar, codec: codec, tone: tone, onInvite: "answer", incoming: make(chan *call, 4)}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("e2e-phone-" + user))
@@ -75,7 +93,7 @@ func newPhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, 
 	}
 	p.dua = &sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: p.port}}}
 	p.srv.OnInvite(p.handleInvite)
-	p.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	p.srv.OnAck(p.handleAck)
 	p.srv.OnBye(p.handleBye)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
@@ -99,7 +117,7 @@ func newPhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Cleanup(func() {
+	p.close = func() {
 		p.mu.Lock()
 		c := p.lastCall
 		p.mu.Unlock()
@@ -111,7 +129,7 @@ func newPhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec, 
 		p.client.Close()
 		p.srv.Close()
 		ua.Close()
-	})
+	}
 	return p
 }
 
@@ -223,6 +241,16 @@ func (p *phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	p.incoming <- c
 	<-c.done
+}
+
+// handleAck confirms the answered dialog, which stops sipgo resending 200.
+func (p *phone) handleAck(req *sip.Request, tx sip.ServerTransaction) {
+	p.mu.Lock()
+	c := p.lastCall
+	p.mu.Unlock()
+	if c != nil && c.srv != nil {
+		_ = c.srv.ReadAck(req, tx)
+	}
 }
 
 func (p *phone) handleBye(req *sip.Request, tx sip.ServerTransaction) {

@@ -69,7 +69,9 @@ func (s *Session) handlePacket(rx *receiver, b []byte, src netip.AddrPort, now t
 		return
 	}
 	pkt := &rx.pkt
-	s.stats.packetsIn.Add(1)
+	if s.stats.packetsIn.Add(1) == 1 {
+		close(s.mediaIn)
+	}
 	s.stats.bytesIn.Add(uint64(len(pkt.Payload)))
 	neg := p.neg
 	if neg.DTMF != nil && pkt.PayloadType == neg.DTMF.PayloadType ||

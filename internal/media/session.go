@@ -53,6 +53,7 @@ type Session struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
+	mediaIn   chan struct{} // closed on the first accepted packet
 	wg        sync.WaitGroup
 }
 
@@ -88,6 +89,7 @@ func NewSession(pool *PortPool, pacer *Pacer, logger *slog.Logger) (*Session, er
 		local:   netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		dtmf:    make(chan DTMF, dtmfQueue),
 		closing: make(chan struct{}),
+		mediaIn: make(chan struct{}),
 	}
 	s.tx.init(rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
 	s.params.Store(&sessionParams{neg: Negotiated{Codec: PCMU, Direction: SendRecv}})
@@ -149,6 +151,10 @@ func (s *Session) currentSink() func([]int16) {
 // DTMF delivers received digits (RFC 4733 and injected SIP INFO). It is
 // closed after Close.
 func (s *Session) DTMF() <-chan DTMF { return s.dtmf }
+
+// MediaStarted is closed when the first RTP packet from the peer has been
+// accepted (Asterisk's Answer waits for it, see apps.Answer).
+func (s *Session) MediaStarted() <-chan struct{} { return s.mediaIn }
 
 // InjectDTMF queues a digit received by other means (SIP INFO,
 // application/dtmf-relay) on the DTMF channel. Source defaults to "info".
