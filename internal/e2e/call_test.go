@@ -64,70 +64,48 @@ func TestCallWithAudioBothWays(t *testing.T) {
 	}
 }
 
-// TestCallBusy: the callee answers 486; the caller gets 486 and the CDR says BUSY.
-func TestCallBusy(t *testing.T) {
+// callFailure has alice call bob, who behaves as bobMode ("busy",
+// "ignore"), with dial's context ending after dialFor; it returns the SIP
+// code alice got and checks the CDR's disposition.
+func callFailure(t *testing.T, bobMode string, dialFor time.Duration, disposition string) int {
+	t.Helper()
 	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), dialFor)
 	defer cancel()
 	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
-	bob.onInvite = "busy"
+	bob.onInvite = bobMode
 	alice.register(ctx)
 	bob.register(ctx)
 	_, code, err := alice.dial(ctx, "1002")
-	if err != nil || code != 486 {
-		t.Fatalf("dial: code %d err %v, want 486", code, err)
-	}
+	t.Logf("dial ended with code %d err %v", code, err)
 	n.waitIdle(t)
 	rows := n.cdrs(t, 1)
-	if len(rows) != 1 || rows[0].Disposition != "BUSY" {
-		t.Fatalf("CDRs %+v, want one BUSY", rows)
+	if len(rows) != 1 || rows[0].Disposition != disposition {
+		t.Fatalf("CDRs %+v, want one %s", rows, disposition)
+	}
+	return code
+}
+
+// TestCallBusy: the callee answers 486; the caller gets 486 and the CDR says BUSY.
+func TestCallBusy(t *testing.T) {
+	if code := callFailure(t, "busy", 30*time.Second, "BUSY"); code != 486 {
+		t.Fatalf("caller got %d, want 486", code)
 	}
 }
 
 // TestCallNoAnswer: the callee rings past Dial's timeout; the caller gets
 // 480 and the CDR says NO ANSWER.
 func TestCallNoAnswer(t *testing.T) {
-	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
-	bob.onInvite = "ignore"
-	alice.register(ctx)
-	bob.register(ctx)
-	_, code, err := alice.dial(ctx, "1002")
-	if err != nil || code != 480 {
-		t.Fatalf("dial: code %d err %v, want 480", code, err)
-	}
-	n.waitIdle(t)
-	rows := n.cdrs(t, 1)
-	if len(rows) != 1 || rows[0].Disposition != "NO ANSWER" {
-		t.Fatalf("CDRs %+v, want one NO ANSWER", rows)
+	if code := callFailure(t, "ignore", 30*time.Second, "NO ANSWER"); code != 480 {
+		t.Fatalf("caller got %d, want 480", code)
 	}
 }
 
 // TestCallCancel: the caller gives up while the callee rings; the callee
 // sees CANCEL and the CDR says NO ANSWER.
 func TestCallCancel(t *testing.T) {
-	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
-	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
-	bob.onInvite = "ignore"
-	alice.register(ctx)
-	bob.register(ctx)
-	dctx, dcancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	_, code, err := alice.dial(dctx, "1002")
-	dcancel()
-	if code == 200 {
-		t.Fatalf("call was answered")
-	}
-	t.Logf("dial ended with code %d err %v", code, err)
-	n.waitIdle(t)
-	rows := n.cdrs(t, 1)
-	if len(rows) != 1 || rows[0].Disposition != "NO ANSWER" {
-		t.Fatalf("CDRs %+v, want one NO ANSWER", rows)
+	if code := callFailure(t, "ignore", 1500*time.Millisecond, "NO ANSWER"); code == 200 {
+		t.Fatal("call was answered")
 	}
 }
