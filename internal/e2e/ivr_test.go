@@ -49,14 +49,14 @@ func checkIVR(t *testing.T, n *testNode, log string, want string) {
 // RTP stream; Read collects "42" and the IVR takes the right branch.
 func TestIVRWithRFC4733Digits(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: ivrUsers, dialplan: ivrPlan})
-	dir := sippDir(t)
-	if err := testpeer.WriteRTPPcap(filepath.Join(dir, "pcap", "dtmf.pcap"), testpeer.PcapOptions{
+	pcap := filepath.Join(t.TempDir(), "dtmf.pcap")
+	if err := testpeer.WriteRTPPcap(pcap, testpeer.PcapOptions{
 		Audio: testpeer.GenerateSilence(600 * time.Millisecond), DTMF: "42#",
 	}); err != nil {
 		t.Fatal(err)
 	}
-	code, log := sippRun(t, dir, n.Addr, "-sf", "uac_ivr_rfc4733.xml", "-s", "500", "-key", "caller", "1001",
-		"-au", "1001", "-ap", "pass1001", "-m", "1")
+	code, log := sipp(t, testpeer.SIPpOptions{Target: n.Addr, Scenario: scenario("uac_ivr_rfc4733.xml"), Service: "500",
+		Keys: map[string]string{"caller": "1001"}, AuthUser: "1001", AuthPass: "pass1001", Pcap: pcap})
 	if code != 0 {
 		t.Fatalf("sipp exit %d", code)
 	}
@@ -67,9 +67,9 @@ func TestIVRWithRFC4733Digits(t *testing.T) {
 // application/dtmf-relay; 7 7 # takes the wrong branch.
 func TestIVRWithSIPInfoDigits(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: ivrUsers, dialplan: ivrPlan})
-	dir := sippDir(t)
-	code, log := sippRun(t, dir, n.Addr, "-sf", "uac_ivr_info.xml", "-s", "500", "-key", "caller", "1001",
-		"-key", "d1", "7", "-key", "d2", "7", "-key", "d3", "#", "-au", "1001", "-ap", "pass1001", "-m", "1")
+	code, log := sipp(t, testpeer.SIPpOptions{Target: n.Addr, Scenario: scenario("uac_ivr_info.xml"), Service: "500",
+		Keys:     map[string]string{"caller": "1001", "d1": "7", "d2": "7", "d3": "#"},
+		AuthUser: "1001", AuthPass: "pass1001"})
 	if code != 0 {
 		t.Fatalf("sipp exit %d", code)
 	}
@@ -85,7 +85,7 @@ func TestIVRWithSIPInfoDigits(t *testing.T) {
 func TestRegisterWithSIPp(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: ivrUsers, dialplan: ivrPlan})
 	scen, _ := filepath.Abs("../registrar/testdata/uac_register.xml")
-	code, log := sippRun(t, sippDir(t), n.Addr, "-sf", scen, "-s", "1001", "-au", "1001", "-ap", "pass1001", "-m", "1")
+	code, log := sipp(t, testpeer.SIPpOptions{Target: n.Addr, Scenario: scen, Service: "1001", AuthUser: "1001", AuthPass: "pass1001"})
 	if code != 0 {
 		t.Fatalf("register: sipp exit %d", code)
 	}
@@ -93,7 +93,7 @@ func TestRegisterWithSIPp(t *testing.T) {
 		t.Errorf("flow %v", got)
 	}
 	bad, _ := filepath.Abs("../registrar/testdata/uac_register_wrong_password.xml")
-	code, log = sippRun(t, sippDir(t), n.Addr, "-sf", bad, "-s", "1001", "-au", "1001", "-ap", "wrong", "-m", "1")
+	code, log = sipp(t, testpeer.SIPpOptions{Target: n.Addr, Scenario: bad, Service: "1001", AuthUser: "1001", AuthPass: "wrong"})
 	if code != 0 {
 		t.Fatalf("wrong password: sipp exit %d", code)
 	}

@@ -113,6 +113,7 @@ func makePhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec,
 	<-ready
 	for i := 0; i < 200; i++ { // until sipgo has the socket in its pool
 		if c, err := p.srv.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
+			_, _ = c.TryClose() // GetConnection took a reference; the listener stays open
 			break
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -76,6 +76,7 @@ type Server struct {
 	draining  atomic.Bool
 	contact   map[string]sip.ContactHeader
 	laddr     map[string]netip.AddrPort
+	udp       net.PacketConn // first UDP listener, set by Start
 
 	mu   sync.Mutex
 	legs map[string]leg // by dialog id
@@ -158,14 +159,15 @@ func New(opts Options) (*Server, error) {
 		Logger:         opts.Logger,
 		OnChange:       s.onRegistrationChange,
 	})
-	srv.OnInvite(s.onInvite)
+	// ACK and CANCEL are exempt from the checks (RFC 3261 8.2.2.3).
+	srv.OnInvite(s.validated(s.onInvite))
 	srv.OnAck(s.onAck)
-	srv.OnBye(s.onBye)
+	srv.OnBye(s.validated(s.onBye))
 	srv.OnCancel(s.onCancel)
-	srv.OnRegister(s.onRegister)
-	srv.OnOptions(s.onOptions)
-	srv.OnInfo(s.onInfo)
-	srv.OnUpdate(s.onUpdate)
+	srv.OnRegister(s.validated(s.onRegister))
+	srv.OnOptions(s.validated(s.onOptions))
+	srv.OnInfo(s.validated(s.onInfo))
+	srv.OnUpdate(s.validated(s.onUpdate))
 	srv.OnNoRoute(s.onNoRoute)
 	return s, nil
 }
@@ -222,6 +224,9 @@ func (s *Server) Start(ctx context.Context) error {
 			// REGISTER is answered statelessly on UDP before sipgo's
 			// transaction layer sees it (DESIGN: REGISTER floods need a
 			// stateless path).
+			if s.udp == nil {
+				s.udp = pc
+			}
 			wrapped := registrar.WrapPacketConn(pc, s.reg)
 			s.wg.Add(1)
 			go func() {
@@ -241,7 +246,9 @@ func (s *Server) Start(ctx context.Context) error {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				if err := s.srv.ServeTCP(ln); err != nil && ctx.Err() == nil {
+				// ServeTCP always returns an error, the listener's close
+				// among them.
+				if err := s.srv.ServeTCP(ln); ctx.Err() == nil {
 					s.log.Error("sip tcp server stopped", "addr", l.Addr, "err", err)
 				}
 			}()
@@ -259,6 +266,7 @@ func (s *Server) Start(ctx context.Context) error {
 func waitServing(tl *sip.TransportLayer, addr string) {
 	for i := 0; i < 200; i++ {
 		if c, err := tl.GetConnection("udp", addr); err == nil && c != nil {
+			_, _ = c.TryClose() // GetConnection took a reference; the listener stays open
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -325,8 +333,32 @@ func (s *Server) respond(req *sip.Request, tx sip.ServerTransaction, code int, r
 	}
 	s.decorate(res)
 	if err := tx.Respond(res); err != nil {
+		if errors.Is(err, sip.ErrUDPMTUCongestion) && s.sendLargeUDP(res) {
+			return
+		}
 		s.log.Debug("respond failed", "code", code, "err", err)
 	}
+}
+
+// sendLargeUDP sends a response sipgo refused to write because it exceeds
+// 1300 bytes. That limit is RFC 3261 18.1.1's rule for requests, which can
+// move to TCP; a response to a request that came over UDP can only go back
+// over UDP (18.2.2), so it is sent as one (fragmented) datagram rather
+// than not at all: a request carrying many Vias or long headers would
+// otherwise never be answered.
+func (s *Server) sendLargeUDP(res *sip.Response) bool {
+	if s.udp == nil || sip.NetworkToLower(res.Transport()) != "udp" {
+		return false
+	}
+	dst, err := netip.ParseAddrPort(res.Destination())
+	if err != nil {
+		return false
+	}
+	if _, err := s.udp.WriteTo([]byte(res.String()), net.UDPAddrFromAddrPort(dst)); err != nil {
+		s.log.Debug("large UDP response not sent", "destination", dst, "err", err)
+		return false
+	}
+	return true
 }
 
 func (s *Server) decorate(res *sip.Response) {
@@ -372,7 +404,7 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 200, "OK",
 		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"),
 		sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"),
-		sip.NewHeader("Supported", "timer, replaces"))
+		sip.NewHeader("Supported", "timer"))
 }
 
 func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
