@@ -37,6 +37,7 @@ type nodeSpec struct {
 	yaml     string
 	dialplan string
 	sounds   string // sounds_dir; default: the installed Asterisk sounds
+	sip      string // extra keys under sip:, e.g. "max_auth_failures: 1000"
 }
 
 // startNode starts a node on free ports and stops it at cleanup, checking
@@ -55,13 +56,14 @@ func startNode(t *testing.T, spec nodeSpec) *testNode {
 	}
 	doc := fmt.Sprintf(`sip:
   listen: ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]
+  %s
 rtp:
   ports: "%d-%d"
 data_dir: ./data
 sounds_dir: %s
 dialplan: extensions.conf
 log: {level: %s}
-%s`, port, port, rtp, rtp+199, sounds, logLevel(), spec.yaml)
+%s`, port, port, spec.sip, rtp, rtp+199, sounds, logLevel(), spec.yaml)
 	path := filepath.Join(dir, "entvoice.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)

@@ -102,7 +102,11 @@ func New(opts Options) (*Server, error) {
 	if len(opts.Listeners) == 0 {
 		return nil, errors.New("sipua: no listeners")
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent), sipgo.WithUserAgentHostname(opts.Listeners[0].Addr.Addr().String()))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent),
+		sipgo.WithUserAgentHostname(opts.Listeners[0].Addr.Addr().String()),
+		// sipgo's layers log to slog.Default unless told otherwise.
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(opts.Logger)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(opts.Logger)))
 	if err != nil {
 		return nil, fmt.Errorf("sipua: user agent: %w", err)
 	}
