@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only when ENTVOICE_PPROF is set
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +44,17 @@ func newServe() *cobra.Command {
 			}
 			if demo {
 				printDemo(cmd.OutOrStdout(), cfg)
+			}
+			if addr := os.Getenv("ENTVOICE_PPROF"); addr != "" {
+				// Profiling for benchmarks and field diagnosis, on an
+				// address the operator chooses (keep it on loopback).
+				srv := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+				go func() {
+					if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+						log.Warn("pprof listener failed", "addr", addr, "err", err)
+					}
+				}()
+				defer srv.Close()
 			}
 			log.Info("entvoice serving", "version", version, "sip", strings.Join(cfg.SIP.Listen, ","), "data_dir", cfg.DataDir)
 			<-ctx.Done()
