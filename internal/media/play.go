@@ -59,11 +59,48 @@ type playStream struct {
 	stop     atomic.Bool
 	complete atomic.Bool
 	finished chan struct{}
+
+	// direct is set for sources whose G.711 encoding is in memory (cached
+	// prompts): the pacer thread copies each frame itself, so a playing
+	// prompt costs no goroutine hand-off per packet. The ring is unused.
+	direct EncodedSource
+	buf    [FrameSamples]byte
+}
+
+// tickDirect sends the next frame of a cached prompt.
+func (ps *playStream) tickDirect(now int64) bool {
+	codec := ps.s.params.Load().neg.Codec
+	if !codec.IsG711() {
+		codec = PCMU
+	}
+	n, ok, err := ps.direct.ReadEncoded(codec, ps.buf[:])
+	if !ok || n == 0 {
+		return false
+	}
+	if n < FrameSamples {
+		var zero [FrameSamples]int16
+		n += Encode(codec, ps.buf[n:], zero[:FrameSamples-n])
+	}
+	_ = ps.s.sendEncoded(codec, ps.buf[:n], now)
+	return err == nil
 }
 
 func (ps *playStream) tick(now int64) (int64, bool) {
 	if ps.stop.Load() {
 		return 0, false
+	}
+	if ps.direct != nil {
+		if !ps.tickDirect(now) {
+			ps.complete.Store(true)
+			return 0, false
+		}
+		ps.frame++
+		next := ps.start + ps.frame*int64(FrameDuration)
+		if lag := now - next; lag > int64(behindLimit) {
+			ps.start += lag
+			next += lag
+		}
+		return next, true
 	}
 	select {
 	case b, ok := <-ps.ready:
@@ -107,6 +144,11 @@ func (s *Session) Play(ctx context.Context, src Source) error {
 	}
 	var pcm [FrameSamples]int16
 	enc, _ := src.(EncodedSource)
+	if enc != nil {
+		if ok, err := s.playDirect(ctx, ps, enc); ok {
+			return err
+		}
+	}
 	// produce fills one buffer; it reports eof once the source is done.
 	produce := func(b *frameBuf) (eof bool, err error) {
 		codec := s.params.Load().neg.Codec
@@ -194,6 +236,41 @@ func (s *Session) Play(ctx context.Context, src Source) error {
 			ps.rewind(src)
 			return ErrSessionClosed
 		}
+	}
+}
+
+// playDirect plays a source whose encoding is in memory from the pacer
+// thread (see playStream.direct). It reports ok=false, having sent
+// nothing, when the source cannot serve G.711 directly.
+func (s *Session) playDirect(ctx context.Context, ps *playStream, enc EncodedSource) (bool, error) {
+	// Probe with an empty read: it builds the cached encoding here rather
+	// than on the pacer thread, and tells whether the fast path applies.
+	codec := s.params.Load().neg.Codec
+	if !codec.IsG711() {
+		codec = PCMU
+	}
+	if _, ok, _ := enc.ReadEncoded(codec, nil); !ok {
+		return false, nil
+	}
+	ps.direct = enc
+	ps.start = monotonicNow() + int64(startDelay)
+	if err := s.pacer.schedule(ps.start, ps); err != nil {
+		return true, err
+	}
+	select {
+	case <-ps.finished:
+		if ps.complete.Load() {
+			return true, nil
+		}
+		return true, ErrPacerClosed
+	case <-ctx.Done():
+		ps.stop.Store(true)
+		<-ps.finished
+		return true, ctx.Err()
+	case <-s.closing:
+		ps.stop.Store(true)
+		<-ps.finished
+		return true, ErrSessionClosed
 	}
 }
 
