@@ -58,7 +58,6 @@ type Channel struct {
 	Created   time.Time
 
 	registry *Registry
-	log      *slog.Logger
 	done     chan struct{}
 
 	mu            sync.Mutex
@@ -99,8 +98,9 @@ type Options struct {
 	State          State
 }
 
-// Log returns the channel's logger (it carries the channel name).
-func (c *Channel) Log() *slog.Logger { return c.log }
+// Log returns a logger that carries the channel name. It is built on
+// demand: logging is rare on the call path, a handler clone per call is not.
+func (c *Channel) Log() *slog.Logger { return c.registry.log.With("channel", c.Name) }
 
 // Done is closed when the channel has been hung up, by either side.
 func (c *Channel) Done() <-chan struct{} { return c.done }

@@ -55,7 +55,6 @@ func (r *Registry) New(o Options) *Channel {
 		Direction:   o.Direction,
 		Created:     time.Now(),
 		registry:    r,
-		log:         r.log.With("channel", name),
 		done:        make(chan struct{}),
 		driver:      o.Driver,
 		state:       o.State,

@@ -143,7 +143,7 @@ func (s *Session) sendReport(peer netip.AddrPort) {
 	}}}
 	b, err := rtcp.Marshal([]rtcp.Packet{first, sdes})
 	if err != nil {
-		s.logger.Debug("media: marshal RTCP", "err", err)
+		s.logger.Debug("media: marshal RTCP", "rtp", s.local, "err", err)
 		return
 	}
 	if _, err := s.rtcp.WriteToUDPAddrPort(b, dest); err == nil {

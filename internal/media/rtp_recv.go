@@ -47,7 +47,7 @@ func (s *Session) readLoop() {
 			if errors.Is(err, net.ErrClosed) || s.isClosing() {
 				return
 			}
-			s.logger.Debug("media: RTP read", "err", err)
+			s.logger.Debug("media: RTP read", "rtp", s.local, "err", err)
 			continue
 		}
 		s.handlePacket(&rx, buf[:n], netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), time.Now())
@@ -144,7 +144,7 @@ func (s *Session) acceptSource(rx *receiver, src netip.AddrPort) bool {
 	if rx.learnCount >= learnPackets {
 		s.dest.Store(&src)
 		rx.latched = true
-		s.logger.Debug("media: symmetric RTP latched", "from", cur.String(), "to", src.String())
+		s.logger.Debug("media: symmetric RTP latched", "rtp", s.local, "from", cur.String(), "to", src.String())
 	}
 	return true
 }
@@ -213,6 +213,6 @@ func (s *Session) handleEvent(rx *receiver, pkt *rtp.Packet, neg Negotiated, now
 
 func (s *Session) emitDigit(d DTMF) {
 	s.stats.dtmfIn.Add(1)
-	s.logger.Debug("media: DTMF received", "digit", string(d.Digit), "duration", d.Duration)
+	s.logger.Debug("media: DTMF received", "rtp", s.local, "digit", string(d.Digit), "duration", d.Duration)
 	s.deliverDTMF(d)
 }

@@ -83,7 +83,7 @@ func NewSession(pool *PortPool, pacer *Pacer, logger *slog.Logger) (*Session, er
 	s := &Session{
 		pool:    pool,
 		pacer:   pacer,
-		logger:  logger.With("rtp", local.String()),
+		logger:  logger, // "rtp" is added per message: a With per call costs a handler clone
 		rtp:     rtpConn,
 		rtcp:    rtcpConn,
 		local:   netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
@@ -174,7 +174,7 @@ func (s *Session) deliverDTMF(d DTMF) {
 	select {
 	case s.dtmf <- d:
 	default:
-		s.logger.Warn("media: DTMF queue full, digit dropped", "digit", string(d.Digit))
+		s.logger.Warn("media: DTMF queue full, digit dropped", "rtp", s.local, "digit", string(d.Digit))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -100,9 +101,17 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.addLeg(dtx.ID, l)
 	defer s.removeLeg(dtx.ID)
 	defer sess.Close()
+	// sipgo keeps the INVITE transaction, and so this callback, for up to
+	// 32 s after the call (RFC 6026 Timer L): it must not hold the call's
+	// channel, leg and media session that long.
+	var live atomic.Pointer[channel.Channel]
+	live.Store(ch)
+	defer live.Store(nil)
 	tx.OnCancel(func(*sip.Request) {
 		// CANCEL before answer: the caller gave up (NO ANSWER in the CDR).
-		ch.RemoteHangup(channel.CauseNormalClearing)
+		if c := live.Load(); c != nil {
+			c.RemoteHangup(channel.CauseNormalClearing)
+		}
 	})
 	s.opts.Handler.HandleCall(ch)
 	l.wait()
@@ -213,6 +222,8 @@ type inLeg struct {
 	answered   bool
 	finalSent  bool
 	pending    sync.WaitGroup
+	// acked is closed when the 200 was ACKed or sipgo gave up waiting.
+	acked chan struct{}
 }
 
 // dialogServer is the part of sipgo's DialogServerSession the leg uses.
@@ -273,6 +284,7 @@ func (l *inLeg) Answer(ctx context.Context) error {
 		return channel.ErrHangup
 	}
 	l.answered = true
+	l.acked = make(chan struct{})
 	l.mu.Unlock()
 	sdp := l.localSDP()
 	hdrs := []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), l.srv.serverHeader()}
@@ -284,6 +296,7 @@ func (l *inLeg) Answer(ctx context.Context) error {
 	l.pending.Add(1)
 	go func() {
 		defer l.pending.Done()
+		defer close(l.acked)
 		if err := l.dtx.Respond(200, "OK", sdp, hdrs...); err != nil {
 			l.ch.Log().Warn("answer failed", "err", err)
 			l.ch.RemoteHangup(channel.CauseNormalClearing)
@@ -310,7 +323,7 @@ func (l *inLeg) sendFinal(code int, reason string) {
 
 func (l *inLeg) Hangup(cause int) {
 	l.mu.Lock()
-	answered := l.answered
+	answered, acked := l.answered, l.acked
 	l.mu.Unlock()
 	if !answered {
 		l.sendFinal(channel.CauseToSIP(cause), reasonFor(channel.CauseToSIP(cause)))
@@ -319,6 +332,10 @@ func (l *inLeg) Hangup(cause int) {
 	l.pending.Add(1)
 	go func() {
 		defer l.pending.Done()
+		// RFC 3261 section 15: the callee must not send BYE before its 2xx
+		// is ACKed (or the transaction gave up); sipgo's dialog has no
+		// final response to build the BYE from before then.
+		<-acked
 		ctx, cancel := context.WithTimeout(context.Background(), signallingTimeout)
 		defer cancel()
 		if err := l.dtx.Bye(ctx); err != nil {
