@@ -158,6 +158,7 @@ func (p *Pacer) loop(started chan<- struct{}) {
 		if !ok || next > now+maxNapNs {
 			next = now + maxNapNs
 		}
+		next = next / slotNs * slotNs // wake at the start of the slot
 		if next <= now {
 			continue
 		}
@@ -202,8 +203,8 @@ func (p *Pacer) insert(e paceEntry) {
 	p.count++
 }
 
-// fire runs every task whose deadline is <= now, visiting the slots from the
-// last visited tick up to now's tick.
+// fire runs every task whose deadline falls in a slot that has begun,
+// visiting the slots from the last visited tick up to now's tick.
 func (p *Pacer) fire(now int64) {
 	cur := now / slotNs
 	from := p.lastTick
@@ -221,7 +222,11 @@ func (p *Pacer) fire(now int64) {
 		keep := slot[:0]
 		due := p.due[:0]
 		for _, e := range slot {
-			if e.deadline <= now {
+			// A whole slot fires at its start: every stream's period is a
+			// whole number of slots, so each keeps the same phase within
+			// its slot and its gaps stay exact, while the thread wakes at
+			// most once per slot rather than once per deadline.
+			if e.deadline/slotNs <= cur {
 				due = append(due, e)
 			} else {
 				keep = append(keep, e)
