@@ -102,11 +102,12 @@ func New(opts Options) (*Server, error) {
 	if len(opts.Listeners) == 0 {
 		return nil, errors.New("sipua: no listeners")
 	}
+	// sipgo's layers log to slog.Default unless told otherwise.
+	sipgoLog := slog.New(quietParseErrors{opts.Logger.Handler()})
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent),
 		sipgo.WithUserAgentHostname(opts.Listeners[0].Addr.Addr().String()),
-		// sipgo's layers log to slog.Default unless told otherwise.
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(opts.Logger)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(opts.Logger)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipgoLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipgoLog)))
 	if err != nil {
 		return nil, fmt.Errorf("sipua: user agent: %w", err)
 	}
