@@ -315,3 +315,19 @@ func appendNumber(out []string, n int64, language, gender string) ([]string, err
 	}
 	return append(out, names...), nil
 }
+
+// signed says zero, refuses |n| >= limit as say.c does for each language,
+// says "minus" for a negative n, then the positive part with say.
+func signed(out []string, n, limit int64, say func([]string, int64) []string) ([]string, error) {
+	if n == 0 {
+		return append(out, "digits/0"), nil
+	}
+	if n >= limit || n <= -limit {
+		return nil, ErrNumberTooBig
+	}
+	if n < 0 {
+		out = append(out, "digits/minus")
+		n = -n
+	}
+	return say(out, n), nil
+}

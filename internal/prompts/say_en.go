@@ -12,17 +12,7 @@ func digit(n int64) string { return "digits/" + strconv.FormatInt(n, 10) }
 // tens, "N hundred", then thousand/million/billion groups said recursively,
 // with no "and". say.c works on a C int and refuses INT_MAX and above.
 func numberEN(out []string, n int64) ([]string, error) {
-	if n == 0 {
-		return append(out, "digits/0"), nil
-	}
-	if n >= math.MaxInt32 || n <= -math.MaxInt32 {
-		return nil, ErrNumberTooBig
-	}
-	if n < 0 {
-		out = append(out, "digits/minus")
-		n = -n
-	}
-	return positiveEN(out, n), nil
+	return signed(out, n, math.MaxInt32, positiveEN)
 }
 
 func positiveEN(out []string, n int64) []string {
@@ -55,17 +45,7 @@ func positiveEN(out []string, n int64) []string {
 // "and" (vm-and) after "hundred" and before a final group below 100, and no
 // billions (refused from 10^9).
 func numberENGB(out []string, n int64) ([]string, error) {
-	if n == 0 {
-		return append(out, "digits/0"), nil
-	}
-	if n >= 1_000_000_000 || n <= -1_000_000_000 {
-		return nil, ErrNumberTooBig
-	}
-	if n < 0 {
-		out = append(out, "digits/minus")
-		n = -n
-	}
-	return positiveENGB(out, n), nil
+	return signed(out, n, 1_000_000_000, positiveENGB)
 }
 
 func positiveENGB(out []string, n int64) []string {

@@ -15,17 +15,7 @@ const esMaxNumber = 2147483640
 // Deviation: say.c plays digits/100 for exactly one hundred ("cien"), which
 // the core Spanish set does not ship; digits/hundred ("cien") is used instead.
 func numberES(out []string, n int64, gender string) ([]string, error) {
-	if n == 0 {
-		return append(out, "digits/0"), nil
-	}
-	if n >= esMaxNumber || n <= -esMaxNumber {
-		return nil, ErrNumberTooBig
-	}
-	if n < 0 {
-		out = append(out, "digits/minus")
-		n = -n
-	}
-	return positiveES(out, n, gender), nil
+	return signed(out, n, esMaxNumber, func(out []string, n int64) []string { return positiveES(out, n, gender) })
 }
 
 func positiveES(out []string, n int64, gender string) []string {

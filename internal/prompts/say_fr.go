@@ -9,17 +9,7 @@ package prompts
 // French set (fr_CA_f_June) does not ship, so Asterisk would skip the word;
 // digits/1 is played instead, so gender has no effect in French.
 func numberFR(out []string, n int64) ([]string, error) {
-	if n == 0 {
-		return append(out, "digits/0"), nil
-	}
-	if n >= 1_000_000_000 || n <= -1_000_000_000 {
-		return nil, ErrNumberTooBig
-	}
-	if n < 0 {
-		out = append(out, "digits/minus")
-		n = -n
-	}
-	return positiveFR(out, n), nil
+	return signed(out, n, 1_000_000_000, positiveFR)
 }
 
 func positiveFR(out []string, n int64) []string {

@@ -167,12 +167,14 @@ func New(opts Options) (*Server, error) {
 	// ACK and CANCEL are exempt from the checks (RFC 3261 8.2.2.3).
 	srv.OnInvite(s.validated(s.onInvite))
 	srv.OnAck(s.onAck)
-	srv.OnBye(s.validated(s.onBye))
+	srv.OnBye(s.validated(s.inDialog(leg.onBye)))
 	srv.OnCancel(s.onCancel)
 	srv.OnRegister(s.validated(s.onRegister))
 	srv.OnOptions(s.validated(s.onOptions))
-	srv.OnInfo(s.validated(s.onInfo))
-	srv.OnUpdate(s.validated(s.onUpdate))
+	srv.OnInfo(s.validated(s.inDialog(leg.onInfo)))
+	// UPDATE (RFC 3311) refreshes a session (RFC 4028) or carries an offer
+	// like a re-INVITE.
+	srv.OnUpdate(s.validated(s.inDialog(leg.onReinvite)))
 	srv.OnNoRoute(s.onNoRoute)
 	return s, nil
 }
@@ -422,13 +424,17 @@ func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
-func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
-	l := s.findLeg(req)
-	if l == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
+// inDialog routes an in-dialog request to its leg; a request that matches
+// no dialog gets 481 (RFC 3261 section 12.2.2).
+func (s *Server) inDialog(handle func(leg, *sip.Request, sip.ServerTransaction)) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		l := s.findLeg(req)
+		if l == nil {
+			s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		handle(l, req, tx)
 	}
-	l.onBye(req, tx)
 }
 
 // onCancel sees only CANCELs that matched no INVITE transaction: sipgo's
@@ -437,25 +443,7 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 }
 
-func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	l := s.findLeg(req)
-	if l == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	l.onInfo(req, tx)
-}
 
-// onUpdate accepts session refreshes (RFC 4028 with UPDATE, RFC 3311)
-// without a body; an UPDATE with SDP is handled like a re-INVITE.
-func (s *Server) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
-	l := s.findLeg(req)
-	if l == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	l.onReinvite(req, tx)
-}
 
 // deadline bounds the time a signalling goroutine may take.
 const signallingTimeout = 32 * time.Second
