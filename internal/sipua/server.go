@@ -443,7 +443,5 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 }
 
-
-
 // deadline bounds the time a signalling goroutine may take.
 const signallingTimeout = 32 * time.Second
