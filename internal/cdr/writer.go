@@ -72,6 +72,8 @@ type Writer struct {
 	records, batches, spooled, failed atomic.Int64
 
 	hook func(batchLen int) // tests only; nil in production
+	// stmts is used by the writer goroutine only.
+	stmts stmtCache
 }
 
 type request struct {
@@ -112,6 +114,7 @@ func newWriterHook(st *store.Store, logger *slog.Logger, opts WriterOptions, hoo
 		queue: make(chan *request, opts.QueueSize),
 		done:  make(chan struct{}),
 		hook:  hook,
+		stmts: stmtCache{},
 	}
 	go w.run()
 	return w
@@ -178,6 +181,7 @@ func (w *Writer) Close(ctx context.Context) error {
 
 func (w *Writer) run() {
 	defer close(w.done)
+	defer w.stmts.close()
 	batch := make([]*request, 0, w.opts.MaxBatch)
 	recs := make([]*Record, 0, w.opts.MaxBatch)
 	for {
@@ -244,7 +248,7 @@ func (w *Writer) run() {
 func (w *Writer) commit(recs []*Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	defer cancel()
-	dbErr := upsertTx(ctx, w.st, recs)
+	dbErr := upsertTxCached(ctx, w.st, recs, w.stmts)
 	if dbErr == nil {
 		w.records.Add(int64(len(recs)))
 		w.batches.Add(1)
