@@ -54,9 +54,10 @@ type SIP struct {
 	MinExpires     int `yaml:"min_expires"`
 	MaxExpires     int `yaml:"max_expires"`
 	DefaultExpires int `yaml:"default_expires"`
-	// AuthAlgorithms lists the digest algorithms offered, one
-	// WWW-Authenticate each, in this order (RFC 8760). MD5 comes first by
-	// default because SIPp and many phones answer only the first challenge.
+	// AuthAlgorithms lists the digest algorithms challenged, one
+	// WWW-Authenticate each, in this order (RFC 8760). The default is MD5
+	// alone, as Asterisk's: SIPp answers only the first challenge and
+	// baresip 1.0 (libre) fails to register when SHA-256 is offered too.
 	AuthAlgorithms []string `yaml:"auth_algorithms"`
 	// NonceLifetime is how long a digest nonce stays valid (Go duration).
 	NonceLifetime string `yaml:"nonce_lifetime"`
@@ -224,7 +225,7 @@ func (c *Config) applyDefaults() error {
 		c.SIP.DefaultExpires = 3600
 	}
 	if len(c.SIP.AuthAlgorithms) == 0 {
-		c.SIP.AuthAlgorithms = []string{"MD5", "SHA-256"}
+		c.SIP.AuthAlgorithms = []string{"MD5"}
 	}
 	if c.SIP.NonceLifetime == "" {
 		c.SIP.NonceLifetime = "30s"

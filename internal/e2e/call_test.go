@@ -109,3 +109,27 @@ func TestCallCancel(t *testing.T) {
 		t.Fatal("call was answered")
 	}
 }
+
+// TestRegisterAndCallSHA256: with SHA-256 required (RFC 8760), phones
+// register and call with SHA-256 digests; a wrong password gets 401.
+func TestRegisterAndCallSHA256(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: phonesPlan, sip: "auth_algorithms: [SHA-256]"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
+	if code := alice.tryRegister(ctx, "wrong"); code != 401 {
+		t.Fatalf("wrong password: %d, want 401", code)
+	}
+	alice.register(ctx)
+	bob.register(ctx)
+	c, code, err := alice.dial(ctx, "1002")
+	if err != nil || code != 200 {
+		t.Fatalf("dial: code %d err %v", code, err)
+	}
+	c.hangup(ctx)
+	n.waitIdle(t)
+	if rows := n.cdrs(t, 1); len(rows) != 1 || rows[0].Disposition != "ANSWERED" {
+		t.Fatalf("CDRs %+v", rows)
+	}
+}
