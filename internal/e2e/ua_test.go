@@ -46,6 +46,8 @@ type phone struct {
 	lastCall *call
 	incoming chan *call
 	close    func()
+	// inviteHeaders are added to the INVITEs the phone sends.
+	inviteHeaders []sip.Header
 }
 
 // call is one call of a phone.
@@ -271,6 +273,9 @@ func (p *phone) dial(ctx context.Context, target string) (*call, int, error) {
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: target, Host: "127.0.0.1", Port: portOf(p.registar)})
 	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: "127.0.0.1"}, Params: tagParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	for _, h := range p.inviteHeaders {
+		req.AppendHeader(h)
+	}
 	req.SetBody(p.sdp(c.rtp))
 	dlg, err := p.dua.WriteInvite(ctx, req)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -114,6 +115,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	})
 	s.opts.Handler.HandleCall(ch)
+	l.stopSessionTimer()
 	l.wait()
 }
 
@@ -224,6 +226,38 @@ type inLeg struct {
 	pending    sync.WaitGroup
 	// acked is closed when the 200 was ACKed or sipgo gave up waiting.
 	acked chan struct{}
+	// expiry ends a session the caller stops refreshing (RFC 4028).
+	expiry *time.Timer
+}
+
+// armSessionTimer (re)starts the RFC 4028 session timer: the caller, as
+// refresher, must refresh within the interval; otherwise we send BYE a
+// little before it runs out (section 10: max(interval-32, interval/3)
+// seconds early at most; we keep a third).
+func (l *inLeg) armSessionTimer() {
+	if l.sessionExpires <= 0 {
+		return
+	}
+	d := time.Duration(l.sessionExpires) * time.Second
+	d -= min(32*time.Second, d/3)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.expiry != nil {
+		l.expiry.Reset(d)
+		return
+	}
+	l.expiry = time.AfterFunc(d, func() {
+		l.ch.Log().Warn("session timer expired: the caller stopped refreshing the session", "interval", l.sessionExpires)
+		l.ch.Hangup(channel.CauseNormalClearing)
+	})
+}
+
+func (l *inLeg) stopSessionTimer() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.expiry != nil {
+		l.expiry.Stop()
+	}
 }
 
 // dialogServer is the part of sipgo's DialogServerSession the leg uses.
@@ -286,6 +320,7 @@ func (l *inLeg) Answer(ctx context.Context) error {
 	l.answered = true
 	l.acked = make(chan struct{})
 	l.mu.Unlock()
+	l.armSessionTimer()
 	sdp := l.localSDP()
 	hdrs := []sip.Header{sip.NewHeader("Content-Type", "application/sdp"), l.srv.serverHeader()}
 	if l.sessionExpires > 0 {
@@ -376,6 +411,7 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if changed {
 		l.media.SetRemote(neg)
 	}
+	l.armSessionTimer() // a re-INVITE or UPDATE refreshes the session
 	l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
 }
 
