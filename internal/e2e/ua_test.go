@@ -127,11 +127,12 @@ func makePhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec,
 		if c != nil {
 			c.stop()
 		}
+		// Transactions first, then the socket: see sipua.Server.Close.
+		ua.Close()
 		cancel()
 		<-served
 		p.client.Close()
 		p.srv.Close()
-		ua.Close()
 	}
 	return p
 }

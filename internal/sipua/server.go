@@ -285,14 +285,19 @@ func (s *Server) Drain() { s.draining.Store(true) }
 
 // Close stops listening and releases sipgo's resources.
 func (s *Server) Close() error {
+	// Transactions go first: a retransmission timer that fired after the
+	// listening socket closed would make sipgo open a new socket to send
+	// from, one nothing would ever close.
+	err := s.ua.Close()
 	if s.cancel != nil {
 		s.cancel()
 	}
-	err := s.srv.Close()
+	if cerr := s.srv.Close(); err == nil {
+		err = cerr
+	}
 	for _, c := range s.clients {
 		_ = c.Close()
 	}
-	_ = s.ua.Close()
 	s.wg.Wait()
 	return err
 }
