@@ -29,8 +29,9 @@ type dialed struct {
 // DIALEDTIME, ANSWEREDTIME (and their _MS forms) and HANGUPCAUSE.
 //
 // Options: g (go on in the dialplan when the called party hangs up), r
-// (indicate ringing to the caller at once), t/T (transfer features: accepted,
-// no transfer is performed yet), L is not supported.
+// (indicate ringing to the caller at once), t and T (the called or the
+// calling party may blind-transfer the other with # and an extension, as
+// features.conf's default blindxfer). L is not supported.
 func Dial(e *pbx.Exec, data string) error {
 	a := args(data)
 	start := time.Now()
@@ -212,11 +213,29 @@ func Dial(e *pbx.Exec, data string) error {
 		_ = finish("CANCEL", peer.Name)
 		return channel.ErrHangup
 	}
-	peerHungUp, err := bridge(e, peer)
+	res, err := bridge(e, peer, hasOption(opts, 't'), hasOption(opts, 'T'))
 	cause := peer.HangupCause()
 	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
 	_ = finish("ANSWER", peer.Name)
+	switch {
+	case res.callerTo != "":
+		// The callee transferred the caller (t): the caller goes on in
+		// the dialplan at the dialled extension; the callee is hung up.
+		peer.Hangup(channel.CauseNormalClearing)
+		e.PBX.Destroy(peer)
+		ctxName, _, _ := e.Ch.Location()
+		return e.Goto(ctxName, res.callerTo, "1")
+	case res.calleeTo != "":
+		// The caller transferred the callee (T): the callee runs the
+		// dialplan at the extension, on its own; the caller is done.
+		ctxName, _, _ := e.Ch.Location()
+		peer.SetLocation(ctxName, res.calleeTo, 1)
+		go e.PBX.HandleCall(peer)
+		e.Ch.Hangup(channel.CauseNormalClearing)
+		return pbx.ErrStop()
+	}
 	e.PBX.Destroy(peer)
+	peerHungUp := res.peerHungUp
 	if err != nil {
 		return err
 	}
@@ -228,12 +247,29 @@ func Dial(e *pbx.Exec, data string) error {
 	return nil
 }
 
-// bridge anchors media between the caller and the peer until one hangs up.
-func bridge(e *pbx.Exec, peer *channel.Channel) (peerHungUp bool, err error) {
+// bridgeResult tells how a bridge ended.
+type bridgeResult struct {
+	peerHungUp bool
+	callerTo   string // t: the callee sent the caller to this extension
+	calleeTo   string // T: the caller sent the callee to this extension
+}
+
+// blindTransferKey starts a blind transfer (features.conf's default
+// blindxfer => #).
+const blindTransferKey = '#'
+
+// transferDigitTimeout is features.conf's transferdigittimeout.
+const transferDigitTimeout = 3 * time.Second
+
+// bridge anchors media between the caller and the peer until one hangs up
+// or, with Dial's t (callee may transfer) or T (caller may transfer), one
+// side blind-transfers the other by pressing # and an extension of the
+// caller's context. An extension that does not exist resumes the bridge.
+func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
 		peer.Hangup(channel.CauseNormalClearing)
-		return true, errors.New("bridge: a leg has no media")
+		return bridgeResult{peerHungUp: true}, errors.New("bridge: a leg has no media")
 	}
 	stop := media.Bridge(a, b)
 	defer stop()
@@ -245,13 +281,70 @@ func bridge(e *pbx.Exec, peer *channel.Channel) (peerHungUp bool, err error) {
 		peer.SetPeer(nil)
 		e.Ch.Publish(events.Event{Kind: events.BridgeLeave, Dest: peer.Snapshot()})
 	}()
-	select {
-	case <-peer.Done():
-		return true, nil
-	case <-e.Ctx.Done():
-		peer.Hangup(channel.CauseNormalClearing)
-		return false, channel.ErrHangup
+	var callerKeys, calleeKeys <-chan media.DTMF
+	if callerMayTransfer {
+		callerKeys = a.DTMF()
 	}
+	if calleeMayTransfer {
+		calleeKeys = b.DTMF()
+	}
+	ctxName, _, _ := e.Ch.Location()
+	for {
+		select {
+		case <-peer.Done():
+			return bridgeResult{peerHungUp: true}, nil
+		case <-e.Ctx.Done():
+			peer.Hangup(channel.CauseNormalClearing)
+			return bridgeResult{}, channel.ErrHangup
+		case d := <-callerKeys:
+			if d.Digit == blindTransferKey {
+				if x := transferTarget(e, a, peer.Done(), ctxName); x != "" {
+					return bridgeResult{calleeTo: x}, nil
+				}
+			}
+		case d := <-calleeKeys:
+			if d.Digit == blindTransferKey {
+				if x := transferTarget(e, b, peer.Done(), ctxName); x != "" {
+					return bridgeResult{callerTo: x}, nil
+				}
+			}
+		}
+	}
+}
+
+// transferTarget collects the extension a transferer dials after the
+// transfer key, digit by digit while more digits could still match; it
+// returns "" when the extension does not exist or the collection stops.
+func transferTarget(e *pbx.Exec, from *media.Session, gone <-chan struct{}, ctxName string) string {
+	plan := e.PBX.Dialplan()
+	digits := ""
+	for {
+		t := time.NewTimer(transferDigitTimeout)
+		select {
+		case d := <-from.DTMF():
+			t.Stop()
+			digits += string(d.Digit)
+			if !plan.MatchMore(ctxName, digits) {
+				goto done
+			}
+			continue
+		case <-t.C:
+		case <-gone:
+			t.Stop()
+			return ""
+		case <-e.Ctx.Done():
+			t.Stop()
+			return ""
+		}
+		break
+	}
+done:
+	if digits != "" && plan.Exists(ctxName, digits, 1) {
+		e.Ch.Log().Info("blind transfer", "context", ctxName, "exten", digits)
+		return digits
+	}
+	e.Ch.Log().Info("blind transfer to an invalid extension, resuming the call", "context", ctxName, "exten", digits)
+	return ""
 }
 
 func statusForCause(cause int) string {

@@ -133,3 +133,65 @@ func TestRegisterAndCallSHA256(t *testing.T) {
 		t.Fatalf("CDRs %+v", rows)
 	}
 }
+
+const transferPlan = `[phones]
+exten => _100X,1,Dial(PJSIP/${EXTEN},10,tT)
+ same => n,Hangup()
+exten => 601,1,Answer()
+ same => n,Echo()
+`
+
+// TestBlindTransfer: with Dial's t the callee sends the caller elsewhere
+// by pressing # and an extension; with T the caller sends the callee.
+// Here the target is an echo: whoever was transferred then hears their own
+// tone, and the transferring side is hung up.
+func TestBlindTransfer(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		byCallee   bool
+		transferee float64 // tone of the party that lands on the echo
+	}{{"callee transfers caller (t)", true, 1000}, {"caller transfers callee (T)", false, 700}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := startNode(t, nodeSpec{yaml: twoUsers, dialplan: transferPlan})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+			bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
+			alice.register(ctx)
+			bob.register(ctx)
+			ac, code, err := alice.dial(ctx, "1002")
+			if err != nil || code != 200 {
+				t.Fatalf("dial: code %d err %v", code, err)
+			}
+			var bc *call
+			select {
+			case bc = <-bob.incoming:
+			case <-ctx.Done():
+				t.Fatal("bob got no call")
+			}
+			time.Sleep(500 * time.Millisecond)
+			transferer, transferee, ended := bc, alice, bc
+			if !tc.byCallee {
+				transferer, transferee, ended = ac, bob, ac
+			}
+			if err := transferer.sendDigits(ctx, "#601"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-ended.done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the transferring party was not hung up")
+			}
+			time.Sleep(2 * time.Second)
+			if a := transferee.heardTone(tc.transferee); a < 3000 {
+				t.Errorf("the transferred party should hear its own tone from the echo: %.0f Hz at %.0f", tc.transferee, a)
+			}
+			if tc.byCallee {
+				ac.hangup(ctx)
+			} else {
+				bc.hangup(ctx)
+			}
+			n.waitIdle(t)
+		})
+	}
+}

@@ -384,14 +384,22 @@ func (p *phone) heardSamples() int {
 	return len(p.heard)
 }
 
-// sendDigits sends DTMF as SIP INFO application/dtmf-relay on a call the
-// phone placed, waiting for each 200.
+// sendDigits sends DTMF as SIP INFO application/dtmf-relay on the call,
+// waiting for each 200.
 func (c *call) sendDigits(ctx context.Context, digits string) error {
+	// The caller's dialog sends to the Request-URI, the callee's to the
+	// caller's Contact.
+	target, do := sip.Uri{}, (func(context.Context, *sip.Request) (*sip.Response, error))(nil)
+	if c.cli != nil {
+		target, do = c.cli.InviteRequest.Recipient, c.cli.Do
+	} else {
+		target, do = c.srv.InviteRequest.Contact().Address, c.srv.Do
+	}
 	for _, d := range digits {
-		req := sip.NewRequest(sip.INFO, c.cli.InviteRequest.Recipient)
+		req := sip.NewRequest(sip.INFO, target)
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
 		req.SetBody([]byte("Signal=" + string(d) + "\r\nDuration=160\r\n"))
-		res, err := c.cli.Do(ctx, req)
+		res, err := do(ctx, req)
 		if err != nil {
 			return err
 		}
