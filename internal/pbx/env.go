@@ -31,7 +31,7 @@ func (e *Exec) GetVar(name string) (string, bool) {
 		return ch.UniqueID, true
 	case "LANGUAGE":
 		return ch.Language(), true
-	case "CALLERID(num)", "CALLERIDNUM":
+	case "CALLERIDNUM":
 		n, _ := ch.CallerID()
 		return n, true
 	case "CALLERIDNAME":

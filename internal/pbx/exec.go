@@ -21,7 +21,6 @@ type Exec struct {
 	Ctx context.Context
 
 	jumped    bool
-	inHangup  bool
 	cdrFrozen bool
 	gosub     []frame
 
@@ -50,15 +49,8 @@ func newExec(p *PBX, ch *channel.Channel) *Exec {
 	return &Exec{PBX: p, Ch: ch, Ctx: ctx, cdrDst: x, cdrContext: c}
 }
 
-// NewExec returns an execution context for a channel run outside HandleCall
-// (tests, originate); its context ends when the channel hangs up.
-func NewExec(p *PBX, ch *channel.Channel) *Exec { return newExec(p, ch) }
-
 // Services returns the PBX's application services.
 func (e *Exec) Services() any { return e.PBX.opts.Services }
-
-// InHangup reports whether the channel is running its h extension.
-func (e *Exec) InHangup() bool { return e.inHangup }
 
 // Goto moves the channel to a dialplan position; the step after the current
 // application is then that position rather than priority+1. The priority

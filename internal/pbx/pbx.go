@@ -75,9 +75,6 @@ func (p *PBX) HasApp(name string) bool {
 	return ok
 }
 
-// Services returns the services handed to applications.
-func (p *PBX) Services() any { return p.opts.Services }
-
 // SetServices sets the services handed to applications; call it before
 // the PBX runs calls.
 func (p *PBX) SetServices(s any) { p.opts.Services = s }
@@ -200,7 +197,6 @@ func (p *PBX) runHangupExten(e *Exec) {
 	if plan == nil || !plan.Exists(ctx, "h", 1) {
 		return
 	}
-	e.inHangup = true
 	e.cdrFrozen = true
 	e.Ch.SetLocation(ctx, "h", 1)
 	for steps := 0; steps < 1000; steps++ {

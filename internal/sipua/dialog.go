@@ -62,7 +62,7 @@ func (s *Server) respondReinvite(req *sip.Request, tx sip.ServerTransaction, sdp
 
 // handleInfo takes DTMF sent as SIP INFO: application/dtmf-relay
 // ("Signal=5\r\nDuration=160") and application/dtmf (the digit alone).
-func (s *Server) handleInfo(req *sip.Request, tx sip.ServerTransaction, sess *media.Session, ch *channel.Channel) {
+func (s *Server) handleInfo(req *sip.Request, tx sip.ServerTransaction, sess *media.Session) {
 	// Answer before the digit is handed on: the digit may end the call,
 	// and the 200 must not follow our BYE.
 	var digit media.DTMF

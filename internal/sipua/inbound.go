@@ -416,5 +416,5 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	l.srv.handleInfo(req, tx, l.media, l.ch)
+	l.srv.handleInfo(req, tx, l.media)
 }

@@ -390,5 +390,5 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (l *outLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
-	l.srv.handleInfo(req, tx, l.media, l.ch)
+	l.srv.handleInfo(req, tx, l.media)
 }
