@@ -98,9 +98,9 @@ entVoice demo is running.
               500  demo IVR (press 1 or 2)
               600  echo test, 700 says your number
   Dialplan:   %s
-  CDRs:       entvoice cdr export --data %s
+  CDRs:       %s cdr export --data %s
 Stop with Ctrl-C.
-`, strings.Join(cfg.SIP.Listen, ", "), cfg.SIP.Realm, cfg.Dialplan, cfg.DataDir)
+`, strings.Join(cfg.SIP.Listen, ", "), cfg.SIP.Realm, cfg.Dialplan, os.Args[0], cfg.DataDir)
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {
