@@ -62,6 +62,21 @@ func FuzzExpr(f *testing.F) {
 	})
 }
 
+// setsClosed reports whether every '[' in s has a ']' after it.
+func setsClosed(s string) bool {
+	for {
+		i := strings.IndexByte(s, '[')
+		if i < 0 {
+			return true
+		}
+		j := strings.IndexByte(s[i+1:], ']')
+		if j < 0 {
+			return false
+		}
+		s = s[i+1+j+1:]
+	}
+}
+
 // refRegexp translates an Asterisk pattern to a Go regexp independently of
 // the bitmap matcher, for differential fuzzing. ok is false for patterns
 // Asterisk rejects.
@@ -89,11 +104,17 @@ loop:
 			b.WriteString("[1-9]")
 		case 'N', 'n':
 			b.WriteString("[2-9]")
-		case '.':
-			b.WriteString(".+")
-			break loop
-		case '!':
-			b.WriteString(".*")
+		case '.', '!':
+			// Matching stops here, but the pattern loader still rejects a
+			// malformed set after it, as it does anywhere in a pattern.
+			if !setsClosed(body[i+1:]) {
+				return nil, false
+			}
+			if c == '.' {
+				b.WriteString(".+")
+			} else {
+				b.WriteString(".*")
+			}
 			break loop
 		case '[':
 			end := strings.IndexByte(body[i+1:], ']')
