@@ -71,6 +71,7 @@ type Channel struct {
 	language      string
 	accountCode   string
 	tenant        string
+	services      Service
 	context       string
 	exten         string
 	priority      int
@@ -93,6 +94,9 @@ type Options struct {
 	Language       string
 	AccountCode    string
 	Tenant         string
+	// Services is the set of switchable services the channel may use;
+	// zero means AllServices.
+	Services       Service
 	Context, Exten string
 	Driver         Driver
 	State          State

@@ -68,6 +68,10 @@ func (r *Registry) New(o Options) *Channel {
 		exten:       o.Exten,
 		priority:    1,
 	}
+	c.services = o.Services
+	if c.services == 0 {
+		c.services = AllServices
+	}
 	if c.linkedID == "" {
 		c.linkedID = uid
 	}

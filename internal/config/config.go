@@ -37,6 +37,13 @@ type Config struct {
 	Log      Log      `yaml:"log"`
 	Shutdown Shutdown `yaml:"shutdown"`
 	CDR      CDR      `yaml:"cdr"`
+	Database Database `yaml:"database"`
+	HTTP     HTTP     `yaml:"http"`
+	AMI      AMI      `yaml:"ami"`
+	// AGIDir is where AGI() looks up scripts named by a relative path
+	// (Asterisk's astagidir).
+	AGIDir string `yaml:"agi_dir"`
+	AGI    AGI    `yaml:"agi"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -128,6 +135,69 @@ type CDR struct {
 	Unanswered *bool `yaml:"unanswered"`
 	// Congestion reports CONGESTION rather than FAILED (cdr.conf congestion).
 	Congestion bool `yaml:"congestion"`
+}
+
+// Database selects the store.
+type Database struct {
+	// DSN selects PostgreSQL (postgres://...); empty means SQLite in
+	// data_dir. ENTVOICE_DATABASE_DSN overrides it.
+	DSN string `yaml:"dsn"`
+}
+
+// HTTP configures the REST API listener.
+type HTTP struct {
+	// Listen is the API's "IP:PORT" (default 127.0.0.1:8080); "off" disables it.
+	Listen string `yaml:"listen"`
+}
+
+// AMI configures the Asterisk Manager Interface server (manager.conf).
+type AMI struct {
+	// Listen is the plain TCP "IP:PORT" (default 127.0.0.1:5038); "off" disables it.
+	Listen string `yaml:"listen"`
+	// TLSListen is the TLS "IP:PORT" (Asterisk's tlsbindaddr, 5039); empty disables it.
+	TLSListen string `yaml:"tls_listen"`
+	// TLSCert and TLSKey are PEM files for TLSListen.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// AuthTimeout is how long a connection may stay unauthenticated (Go duration, default 30s).
+	AuthTimeout string `yaml:"authtimeout"`
+	// AuthLimit bounds concurrent unauthenticated connections (default 50).
+	AuthLimit int `yaml:"authlimit"`
+	// TimestampEvents adds Timestamp: to every event (manager.conf timestampevents).
+	TimestampEvents bool `yaml:"timestampevents"`
+	// MaxAuthFailures from one address within AuthFailureWindow bans it for BanTime.
+	MaxAuthFailures   int    `yaml:"max_auth_failures"`
+	AuthFailureWindow string `yaml:"auth_failure_window"`
+	BanTime           string `yaml:"ban_time"`
+	// QueueSize is each session's event queue; a client that lets it fill is disconnected.
+	QueueSize int       `yaml:"queue_size"`
+	Users     []AMIUser `yaml:"users"`
+}
+
+// AMIUser is a static manager.conf user.
+type AMIUser struct {
+	Name   string `yaml:"name"`
+	Secret string `yaml:"secret"`
+	// Read and Write are class lists as in manager.conf ("all", "system,call,...").
+	Read   string   `yaml:"read"`
+	Write  string   `yaml:"write"`
+	Permit []string `yaml:"permit"`
+	Deny   []string `yaml:"deny"`
+	// Tenant binds the user to one tenant's calls and events; empty is a global admin.
+	Tenant string `yaml:"tenant"`
+	// AllowMultipleLogin (default true) as in manager.conf.
+	AllowMultipleLogin *bool `yaml:"allowmultiplelogin"`
+	// Events is the initial event mask ("on", "off" or a class list); default on.
+	Events string `yaml:"events"`
+}
+
+// AGI configures AGI and FastAGI sessions.
+type AGI struct {
+	// ConnectTimeout bounds a FastAGI connect (Go duration, default 5s).
+	ConnectTimeout string `yaml:"connect_timeout"`
+	// IdleTimeout hangs up a session whose script sends no command for this
+	// long (Go duration, default 0: no limit, as Asterisk).
+	IdleTimeout string `yaml:"idle_timeout"`
 }
 
 // Error names the file and line of a configuration mistake.
@@ -265,6 +335,43 @@ func (c *Config) applyDefaults() error {
 	if c.Shutdown.Grace == "" {
 		c.Shutdown.Grace = "10s"
 	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = "127.0.0.1:8080"
+	}
+	if c.AMI.Listen == "" {
+		c.AMI.Listen = "127.0.0.1:5038"
+	}
+	if c.AMI.AuthTimeout == "" {
+		c.AMI.AuthTimeout = "30s"
+	}
+	if c.AMI.AuthLimit == 0 {
+		c.AMI.AuthLimit = 50
+	}
+	if c.AMI.MaxAuthFailures == 0 {
+		c.AMI.MaxAuthFailures = 5
+	}
+	if c.AMI.AuthFailureWindow == "" {
+		c.AMI.AuthFailureWindow = "60s"
+	}
+	if c.AMI.BanTime == "" {
+		c.AMI.BanTime = "300s"
+	}
+	if c.AMI.QueueSize == 0 {
+		c.AMI.QueueSize = 10000
+	}
+	if c.AGIDir == "" {
+		c.AGIDir = "/var/lib/asterisk/agi-bin"
+	}
+	c.AGIDir = c.Resolve(c.AGIDir)
+	if c.AGI.ConnectTimeout == "" {
+		c.AGI.ConnectTimeout = "5s"
+	}
+	if c.AGI.IdleTimeout == "" {
+		c.AGI.IdleTimeout = "0s"
+	}
+	if v := os.Getenv("ENTVOICE_DATABASE_DSN"); v != "" {
+		c.Database.DSN = v
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
@@ -387,7 +494,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	if _, err := c.MediaAddr(); err != nil {
 		return fail(lineOf("rtp", "address"), "%v", err)
 	}
-	for _, kv := range [][2]string{{"sip.nonce_lifetime", c.SIP.NonceLifetime}, {"sip.auth_failure_window", c.SIP.AuthFailureWindow}, {"sip.ban_time", c.SIP.BanTime}, {"shutdown.grace", c.Shutdown.Grace}} {
+	for _, kv := range [][2]string{{"sip.nonce_lifetime", c.SIP.NonceLifetime}, {"sip.auth_failure_window", c.SIP.AuthFailureWindow}, {"sip.ban_time", c.SIP.BanTime}, {"shutdown.grace", c.Shutdown.Grace},
+		{"ami.authtimeout", c.AMI.AuthTimeout}, {"ami.auth_failure_window", c.AMI.AuthFailureWindow}, {"ami.ban_time", c.AMI.BanTime},
+		{"agi.connect_timeout", c.AGI.ConnectTimeout}, {"agi.idle_timeout", c.AGI.IdleTimeout}} {
 		if _, err := Duration(kv[0], kv[1]); err != nil {
 			parts := strings.Split(kv[0], ".")
 			return fail(lineOf(parts...), "%v", err)

@@ -58,7 +58,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
-	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, Logger: log})
+	st, err := store.Open(ctx, store.Options{DSN: cfg.Database.DSN, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

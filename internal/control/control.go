@@ -1,0 +1,72 @@
+// Package control is how the API and AMI act on live calls: list channels,
+// originate, hang up, redirect, read and set variables. Local implements it
+// on one node's PBX; the distributed tier implements it over the node link
+// (one interface, a local and a distributed implementation).
+//
+// Every method takes the caller's tenant scope: "" is an admin who sees
+// every call; any other value sees and touches only that tenant's channels,
+// and a channel of another tenant is reported as not found.
+package control
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/events"
+)
+
+// ErrNoChannel is returned for a channel that does not exist or is not
+// visible in the caller's tenant scope.
+var ErrNoChannel = errors.New("no such channel")
+
+// ChannelInfo is a live channel as CoreShowChannels and the API list it.
+type ChannelInfo struct {
+	events.Snapshot
+	Application     string
+	ApplicationData string
+	Duration        time.Duration
+	BridgedChannel  string
+	BridgeID        string
+}
+
+// OriginateRequest is AMI Originate's or the API's originate.
+type OriginateRequest struct {
+	Tenant string // scope of the caller
+	// Channel is the dial string of the first leg: PJSIP/1001,
+	// PJSIP/exten@trunk or Local/exten@context.
+	Channel string
+	// Either Context/Exten/Priority or Application/Data runs on the first
+	// leg once it answers.
+	Context, Exten, Priority string
+	Application, Data        string
+	Timeout                  time.Duration // default 30 s
+	CallerID                 string        // "Name" <num>
+	Account                  string
+	Variables                map[string]string
+	// ChannelID, when set, is the uniqueid given to the first leg.
+	ChannelID string
+}
+
+// OriginateResult says how the first leg ended up, with AMI's
+// OriginateResponse Reason codes (0 no such channel or failure, 1 no answer,
+// 3 ringing, 4 answered, 5 busy, 8 congestion).
+type OriginateResult struct {
+	Reason   int
+	Channel  string
+	UniqueID string
+}
+
+// Controller acts on live calls.
+type Controller interface {
+	Channels(ctx context.Context, tenant string) ([]ChannelInfo, error)
+	// Originate returns once the first leg has answered or failed; the
+	// dialplan or application then runs on it in the background.
+	Originate(ctx context.Context, r OriginateRequest) (OriginateResult, error)
+	Hangup(ctx context.Context, tenant, channel string, cause int) error
+	// Redirect moves a channel (and, if extra is not empty, a second one)
+	// to a dialplan position, interrupting what it was doing.
+	Redirect(ctx context.Context, tenant, channel, extra, context, exten, priority string) error
+	GetVar(ctx context.Context, tenant, channel, name string) (string, error)
+	SetVar(ctx context.Context, tenant, channel, name, value string) error
+}
