@@ -18,8 +18,12 @@ need_go() {
 }
 
 packages=(sip-tester baresip-core sox libsox-fmt-all espeak-ng
+  libasterisk-agi-perl python3-panoramisk
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav)
 missing=()
+# Node.js may come from elsewhere (nodesource bundles npm); Debian's
+# nodejs and npm only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -30,6 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# npm AMI/AGI clients the tests drive (asterisk-manager, asterisk-ami-client,
+# ding-dong), pinned by internal/testpeer/npm/package-lock.json.
+(cd internal/testpeer/npm && npm ci --no-audit --no-fund --loglevel=error)
 
 need_go
 go mod download
