@@ -42,6 +42,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(), newVersion(), newCDR())
+	root.AddCommand(newAPIVerbs()...)
 	return root
 }
 

@@ -1,0 +1,453 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/entvoice/entvoice/internal/apiclient"
+)
+
+// The API verbs: one cobra group per resource, each a thin layer over
+// /api/v1 (see docs/api.md). Flags map to JSON fields one to one; update
+// sends only the flags given, so the API's PATCH leaves the rest alone.
+
+func newAPIVerbs() []*cobra.Command {
+	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newCallCmd()}
+}
+
+// fieldFlag binds a flag to a JSON field of a create or update body.
+type fieldFlag struct {
+	flag, field, usage string
+	kind               string // string, int, bool, list
+}
+
+func addFields(cmd *cobra.Command, fields []fieldFlag) {
+	for _, f := range fields {
+		switch f.kind {
+		case "int":
+			cmd.Flags().Int(f.flag, 0, f.usage)
+		case "bool":
+			cmd.Flags().Bool(f.flag, false, f.usage)
+		case "list":
+			cmd.Flags().StringSlice(f.flag, nil, f.usage+" (comma-separated)")
+		default:
+			cmd.Flags().String(f.flag, "", f.usage)
+		}
+	}
+}
+
+// body collects the flags the user set into a JSON object.
+func body(cmd *cobra.Command, fields []fieldFlag) map[string]any {
+	out := map[string]any{}
+	for _, f := range fields {
+		fl := cmd.Flags().Lookup(f.flag)
+		if fl == nil || !fl.Changed {
+			continue
+		}
+		switch f.kind {
+		case "int":
+			v, _ := cmd.Flags().GetInt(f.flag)
+			out[f.field] = v
+		case "bool":
+			v, _ := cmd.Flags().GetBool(f.flag)
+			out[f.field] = v
+		case "list":
+			v, _ := cmd.Flags().GetStringSlice(f.flag)
+			if v == nil {
+				v = []string{}
+			}
+			out[f.field] = v
+		default:
+			out[f.field] = fl.Value.String()
+		}
+	}
+	return out
+}
+
+// tenantFlag adds --tenant (env ENTVOICE_TENANT) and returns its reader.
+func tenantFlag(cmd *cobra.Command) func() (string, error) {
+	var t string
+	cmd.PersistentFlags().StringVar(&t, "tenant", "", "tenant id (env ENTVOICE_TENANT)")
+	return func() (string, error) {
+		if t == "" {
+			t = os.Getenv("ENTVOICE_TENANT")
+		}
+		if t == "" {
+			return "", &exitError{code: exitUsage, err: fmt.Errorf("%s: --tenant is required (or set ENTVOICE_TENANT)", cmd.CommandPath())}
+		}
+		return t, nil
+	}
+}
+
+func seg(s string) string { return url.PathEscape(s) }
+
+// run makes a RunE that performs one request and prints its result.
+func (f *apiFlags) run(build func(cmd *cobra.Command, args []string) (apiclient.Request, error), columns []string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		req, err := build(cmd, args)
+		if err != nil {
+			return err
+		}
+		var out any
+		if err := f.call(req, &out); err != nil {
+			return err
+		}
+		if out == nil {
+			return nil
+		}
+		return printResult(cmd.OutOrStdout(), f.output, out, columns)
+	}
+}
+
+func listQuery(cmd *cobra.Command) url.Values {
+	q := url.Values{}
+	if v, _ := cmd.Flags().GetInt("limit"); v > 0 {
+		q.Set("limit", strconv.Itoa(v))
+	}
+	if v, _ := cmd.Flags().GetString("cursor"); v != "" {
+		q.Set("cursor", v)
+	}
+	return q
+}
+
+func addPaging(cmd *cobra.Command) {
+	cmd.Flags().Int("limit", 0, "page size")
+	cmd.Flags().String("cursor", "", "page cursor (next_cursor of the previous page)")
+}
+
+var tenantFields = []fieldFlag{
+	{"name", "name", "display name", "string"},
+	{"domain", "domain", "SIP domain phones register to", "string"},
+	{"status", "status", "active or suspended", "string"},
+	{"max-calls", "max_calls", "concurrent call limit (0: none)", "int"},
+	{"max-users", "max_users", "SIP user limit (0: none)", "int"},
+	{"language", "language", "prompt language (en, es, fr...)", "string"},
+}
+
+func newTenantCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (hosted customers)"}
+	f.register(cmd)
+	cols := []string{"id", "name", "domain", "status", "max_calls", "max_users", "language"}
+	list := &cobra.Command{Use: "list", Short: "List tenants", Args: cobra.NoArgs,
+		RunE: f.run(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/tenants", Query: listQuery(cmd)}, nil
+		}, cols)}
+	addPaging(list)
+	get := &cobra.Command{Use: "get ID", Short: "Show a tenant", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/tenants/" + seg(a[0])}, nil
+		}, cols)}
+	create := &cobra.Command{Use: "create ID", Short: "Create a tenant", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			b := body(cmd, tenantFields)
+			b["id"] = a[0]
+			return apiclient.Request{Method: http.MethodPost, Path: "/tenants", Body: b}, nil
+		}, cols)}
+	addFields(create, tenantFields)
+	update := &cobra.Command{Use: "update ID", Short: "Change a tenant (only the flags given)", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodPatch, Path: "/tenants/" + seg(a[0]), Body: body(cmd, tenantFields)}, nil
+		}, cols)}
+	addFields(update, tenantFields)
+	del := &cobra.Command{Use: "delete ID", Short: "Delete a tenant", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodDelete, Path: "/tenants/" + seg(a[0])}, nil
+		}, cols)}
+	cmd.AddCommand(list, get, create, update, del)
+	return cmd
+}
+
+var userFields = []fieldFlag{
+	{"password", "password", "SIP password (stored only as digest HA1s)", "string"},
+	{"context", "context", "dialplan context calls start in", "string"},
+	{"callerid", "callerid", `caller ID, "Name" <number>`, "string"},
+	{"language", "language", "prompt language", "string"},
+	{"codecs", "codecs", "allowed codecs in order (pcmu, pcma)", "list"},
+	{"permit", "permit", "CIDRs the user may connect from", "list"},
+	{"deny", "deny", "CIDRs refused", "list"},
+	{"max-contacts", "max_contacts", "simultaneous registrations", "int"},
+	{"accountcode", "accountcode", "CDR account code", "string"},
+	{"enabled", "enabled", "whether the user may register and call", "bool"},
+}
+
+func newUserCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "user", Short: "Manage SIP users of a tenant"}
+	f.register(cmd)
+	tenant := tenantFlag(cmd)
+	cols := []string{"name", "tenant", "context", "callerid", "language", "enabled", "max_contacts"}
+	path := func(a []string) (string, error) {
+		t, err := tenant()
+		if err != nil {
+			return "", err
+		}
+		p := "/tenants/" + seg(t) + "/users"
+		if len(a) > 0 {
+			p += "/" + seg(a[0])
+		}
+		return p, nil
+	}
+	simple := func(method string, fields []fieldFlag, extra map[string]any) func(*cobra.Command, []string) (apiclient.Request, error) {
+		return func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path(a)
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			r := apiclient.Request{Method: method, Path: p}
+			if method == http.MethodGet {
+				r.Query = listQuery(cmd)
+			}
+			if fields != nil || extra != nil {
+				b := body(cmd, fields)
+				for k, v := range extra {
+					b[k] = v
+				}
+				r.Body = b
+			}
+			return r, nil
+		}
+	}
+	list := &cobra.Command{Use: "list", Short: "List users", Args: cobra.NoArgs, RunE: f.run(simple(http.MethodGet, nil, nil), cols)}
+	addPaging(list)
+	get := &cobra.Command{Use: "get NAME", Short: "Show a user", Args: cobra.ExactArgs(1), RunE: f.run(simple(http.MethodGet, nil, nil), cols)}
+	create := &cobra.Command{Use: "create NAME", Short: "Create a user", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path(nil)
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			b := body(cmd, userFields)
+			b["name"] = a[0]
+			return apiclient.Request{Method: http.MethodPost, Path: p, Body: b}, nil
+		}, cols)}
+	addFields(create, userFields)
+	update := &cobra.Command{Use: "update NAME", Short: "Change a user (only the flags given)", Args: cobra.ExactArgs(1),
+		RunE: f.run(simple(http.MethodPatch, userFields, nil), cols)}
+	addFields(update, userFields)
+	disable := &cobra.Command{Use: "disable NAME", Short: "Disable a user: drops its registrations, refuses its calls", Args: cobra.ExactArgs(1),
+		RunE: f.run(simple(http.MethodPatch, nil, map[string]any{"enabled": false}), cols)}
+	enable := &cobra.Command{Use: "enable NAME", Short: "Enable a user", Args: cobra.ExactArgs(1),
+		RunE: f.run(simple(http.MethodPatch, nil, map[string]any{"enabled": true}), cols)}
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: f.run(simple(http.MethodDelete, nil, nil), cols)}
+	imp := &cobra.Command{Use: "import FILE.csv", Short: "Import users from CSV in one transaction (all or nothing)", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path(nil)
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			data, err := os.ReadFile(a[0])
+			if err != nil {
+				return apiclient.Request{}, &exitError{code: exitUsage, err: err}
+			}
+			return apiclient.Request{Method: http.MethodPost, Path: p + "/import", Body: bytes.NewReader(data), ContentType: "text/csv"}, nil
+		}, nil)}
+	cmd.AddCommand(list, get, create, update, disable, enable, del, imp)
+	return cmd
+}
+
+var extFields = []fieldFlag{
+	{"context", "context", "context (the tenant's own name for it)", "string"},
+	{"exten", "exten", "extension or _pattern", "string"},
+	{"priority", "priority", "priority", "int"},
+	{"app", "app", "application, e.g. Dial", "string"},
+	{"appdata", "appdata", "application arguments", "string"},
+}
+
+func newExtCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "ext", Short: "Manage a tenant's realtime dialplan (extensions table)"}
+	f.register(cmd)
+	tenant := tenantFlag(cmd)
+	cols := []string{"id", "context", "exten", "priority", "app", "appdata"}
+	path := func(a []string) (string, error) {
+		t, err := tenant()
+		if err != nil {
+			return "", err
+		}
+		p := "/tenants/" + seg(t) + "/extensions"
+		if len(a) > 0 {
+			p += "/" + seg(a[0])
+		}
+		return p, nil
+	}
+	req := func(method string, fields []fieldFlag) func(*cobra.Command, []string) (apiclient.Request, error) {
+		return func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path(a)
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			r := apiclient.Request{Method: method, Path: p}
+			if method == http.MethodGet && len(a) == 0 {
+				r.Query = listQuery(cmd)
+				if c, _ := cmd.Flags().GetString("context"); c != "" {
+					r.Query.Set("context", c)
+				}
+			}
+			if fields != nil {
+				r.Body = body(cmd, fields)
+			}
+			return r, nil
+		}
+	}
+	list := &cobra.Command{Use: "list", Short: "List extension rows", Args: cobra.NoArgs, RunE: f.run(req(http.MethodGet, nil), cols)}
+	addPaging(list)
+	list.Flags().String("context", "", "only this context")
+	get := &cobra.Command{Use: "get ID", Short: "Show an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodGet, nil), cols)}
+	add := &cobra.Command{Use: "add", Short: "Add an extension row", Args: cobra.NoArgs, RunE: f.run(req(http.MethodPost, extFields), cols)}
+	addFields(add, extFields)
+	update := &cobra.Command{Use: "update ID", Short: "Change an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodPatch, extFields), cols)}
+	addFields(update, extFields)
+	del := &cobra.Command{Use: "delete ID", Short: "Delete an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodDelete, nil), cols)}
+	var replace bool
+	imp := &cobra.Command{Use: "import FILE", Short: "Import an extensions.conf or a CSV file in one transaction (all or nothing)", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path(nil)
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			data, err := os.ReadFile(a[0])
+			if err != nil {
+				return apiclient.Request{}, &exitError{code: exitUsage, err: err}
+			}
+			ct := "text/plain"
+			if strings.EqualFold(filepath.Ext(a[0]), ".csv") {
+				ct = "text/csv"
+			}
+			r := apiclient.Request{Method: http.MethodPost, Path: p + "/import", Body: bytes.NewReader(data), ContentType: ct}
+			if replace {
+				r.Query = url.Values{"replace": {"true"}}
+			}
+			return r, nil
+		}, nil)}
+	imp.Flags().BoolVar(&replace, "replace", false, "replace the contexts the file defines instead of adding to them")
+	cmd.AddCommand(list, get, add, update, del, imp)
+	return cmd
+}
+
+func newServiceCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "service", Short: "Show or switch services (recording, voicemail, agi, speech, outbound, international)"}
+	f.register(cmd)
+	tenant := tenantFlag(cmd)
+	var user string
+	cmd.PersistentFlags().StringVar(&user, "user", "", "a user of the tenant (default: the tenant's own switches)")
+	path := func() (string, error) {
+		t, err := tenant()
+		if err != nil {
+			return "", err
+		}
+		p := "/tenants/" + seg(t)
+		if user != "" {
+			p += "/users/" + seg(user)
+		}
+		return p + "/services", nil
+	}
+	get := &cobra.Command{Use: "get", Short: "Show the switches", Args: cobra.NoArgs,
+		RunE: f.run(func(*cobra.Command, []string) (apiclient.Request, error) {
+			p, err := path()
+			return apiclient.Request{Method: http.MethodGet, Path: p}, err
+		}, nil)}
+	set := &cobra.Command{Use: "set SERVICE=on|off|inherit...", Short: "Switch services on or off (inherit: follow the tenant)", Args: cobra.MinimumNArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := path()
+			if err != nil {
+				return apiclient.Request{}, err
+			}
+			b := map[string]any{}
+			for _, kv := range a {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return apiclient.Request{}, &exitError{code: exitUsage, err: fmt.Errorf("%q: want SERVICE=on|off|inherit", kv)}
+				}
+				switch strings.ToLower(v) {
+				case "on", "true", "yes":
+					b[k] = true
+				case "off", "false", "no":
+					b[k] = false
+				case "inherit", "unset":
+					b[k] = nil
+				default:
+					return apiclient.Request{}, &exitError{code: exitUsage, err: fmt.Errorf("%q: the value must be on, off or inherit", kv)}
+				}
+			}
+			return apiclient.Request{Method: http.MethodPatch, Path: p, Body: b}, nil
+		}, nil)}
+	cmd.AddCommand(get, set)
+	return cmd
+}
+
+func newTokenCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
+	f.register(cmd)
+	cols := []string{"id", "name", "tenant", "created_at", "last_used"}
+	list := &cobra.Command{Use: "list", Short: "List tokens", Args: cobra.NoArgs,
+		RunE: f.run(func(*cobra.Command, []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/tokens"}, nil
+		}, cols)}
+	var tenant string
+	create := &cobra.Command{Use: "create NAME", Short: "Create a token (its value is printed once)", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			b := map[string]any{"name": a[0]}
+			if tenant != "" {
+				b["tenant"] = tenant
+			}
+			return apiclient.Request{Method: http.MethodPost, Path: "/tokens", Body: b}, nil
+		}, append([]string{"token"}, cols...))}
+	create.Flags().StringVar(&tenant, "tenant", "", "scope the token to this tenant (default: admin)")
+	del := &cobra.Command{Use: "delete ID", Short: "Revoke a token", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodDelete, Path: "/tokens/" + seg(a[0])}, nil
+		}, cols)}
+	cmd.AddCommand(list, create, del)
+	return cmd
+}
+
+var originateFields = []fieldFlag{
+	{"channel", "channel", "first leg: PJSIP/1001, PJSIP/number@trunk or Local/exten@context", "string"},
+	{"context", "context", "dialplan context run once it answers", "string"},
+	{"exten", "exten", "extension", "string"},
+	{"priority", "priority", "priority (default 1)", "string"},
+	{"app", "application", "application to run instead of the dialplan", "string"},
+	{"data", "data", "application arguments", "string"},
+	{"callerid", "callerid", `caller ID, "Name" <number>`, "string"},
+	{"tenant", "tenant", "tenant of the call (admin tokens)", "string"},
+}
+
+func newCallCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "call", Short: "List, originate and hang up live calls"}
+	f.register(cmd)
+	cols := []string{"channel", "tenant", "state", "callerid_num", "context", "exten", "application", "duration_seconds"}
+	list := &cobra.Command{Use: "list", Short: "List live channels", Args: cobra.NoArgs,
+		RunE: f.run(func(*cobra.Command, []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/calls"}, nil
+		}, cols)}
+	var timeout time.Duration
+	orig := &cobra.Command{Use: "originate", Short: "Call a channel and connect it to an extension or application", Args: cobra.NoArgs,
+		RunE: f.run(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
+			b := body(cmd, originateFields)
+			if timeout > 0 {
+				b["timeout_seconds"] = int(timeout.Seconds())
+			}
+			return apiclient.Request{Method: http.MethodPost, Path: "/calls", Body: b}, nil
+		}, nil)}
+	addFields(orig, originateFields)
+	orig.Flags().DurationVar(&timeout, "timeout", 0, "how long the first leg may ring (default 30s)")
+	hang := &cobra.Command{Use: "hangup CHANNEL", Short: "Hang up a channel by name", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodDelete, Path: "/calls/" + seg(a[0])}, nil
+		}, nil)}
+	cmd.AddCommand(list, orig, hang)
+	return cmd
+}
