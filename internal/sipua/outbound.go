@@ -137,7 +137,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 		recipient = sip.Uri{Scheme: "sip", User: exten, Host: ep.Host.Addr().String(), Port: int(ep.Host.Port())}
 		dest, transport = ep.Host, ep.Transport
 	} else {
-		b, ok := latestBinding(s.reg.Lookup(ep.Name))
+		b, ok := latestBinding(s.reg.Lookup(ep.AOR()))
 		if !ok {
 			return nil, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
 		}
