@@ -380,7 +380,7 @@ func TestRealtimeRecordingSwitch(t *testing.T) {
 		t.Errorf("RECORD_STATUS with the tenant's recording off: %q, want ERROR", got)
 	}
 	on := true
-	rev = h.src.PutTenant(provision.Tenant{ID: "acme", Name: "acme", Domain: "acme.example", Status: "active", Services: provision.Switches{Recording: &on}})
+	h.src.PutTenant(provision.Tenant{ID: "acme", Name: "acme", Domain: "acme.example", Status: "active", Services: provision.Switches{Recording: &on}})
 	u, _ := h.src.User(h.ids["acme/1002"])
 	u.Services.Recording = &off
 	_, rev = h.src.PutUser(u)
