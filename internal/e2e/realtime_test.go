@@ -106,12 +106,29 @@ func (h *hosted) waitInForce(t *testing.T, rev int64) {
 }
 
 func cdrFor(rows []cdr.Record, src, dst string) (cdr.Record, bool) {
+	var last cdr.Record
+	found := false
 	for _, r := range rows {
-		if r.Src == src && r.Dst == dst {
-			return r, true
+		if r.Src == src && r.Dst == dst && (!found || r.Sequence > last.Sequence) {
+			last, found = r, true
 		}
 	}
-	return cdr.Record{}, false
+	return last, found
+}
+
+// waitCDR waits for a CDR from src to dst and returns the latest one.
+func waitCDR(t *testing.T, n *testNode, src, dst string) cdr.Record {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if r, ok := cdrFor(n.cdrs(t, 0), src, dst); ok {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no CDR %s -> %s", src, dst)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestHostedTenantsCallWithinTenant: two tenants both have 1001 and 1002
@@ -217,9 +234,8 @@ func TestHostedIsolation(t *testing.T) {
 	if n := beta3003.inviteCount(); n != 0 {
 		t.Errorf("beta's 3003 got %d INVITEs from acme", n)
 	}
-	r, ok := cdrFor(h.cdrs(t, 2), "1001", "7000")
-	if !ok || r.UserField != "CHANUNAVAIL" || r.Tenant != "acme" {
-		t.Errorf("7000 CDR %+v (found %v), want userfield CHANUNAVAIL", r, ok)
+	if r := waitCDR(t, h.testNode, "1001", "7000"); r.UserField != "CHANUNAVAIL" || r.Tenant != "acme" {
+		t.Errorf("7000 CDR %+v, want userfield CHANUNAVAIL", r)
 	}
 	// Beta's 3003 itself is reachable within beta.
 	beta1001 := h.tenantPhone(t, "beta", "1001", 900)
@@ -362,13 +378,11 @@ func TestRealtimeRecordingSwitch(t *testing.T) {
 		if len(rows) <= before {
 			t.Fatal("no CDR")
 		}
-		for _, r := range rows {
-			if r.Dst == "2100" && r.Src == ph.user && r.Tenant == "acme" && r.Sequence == maxSeq(rows, "2100", ph.user) {
-				return r.UserField
-			}
+		r, ok := cdrFor(rows, ph.user, "2100")
+		if !ok || r.Tenant != "acme" {
+			t.Fatalf("no 2100 CDR of acme in %+v", rows)
 		}
-		t.Fatalf("no 2100 CDR in %+v", rows)
-		return ""
+		return r.UserField
 	}
 	if got := record(p); got == "ERROR" || got == "" {
 		t.Fatalf("RECORD_STATUS with recording on: %q", got)
@@ -391,16 +405,6 @@ func TestRealtimeRecordingSwitch(t *testing.T) {
 	if got := record(p); got == "ERROR" {
 		t.Errorf("another user's switch turned recording off for 1001")
 	}
-}
-
-func maxSeq(rows []cdr.Record, dst, src string) int64 {
-	var m int64
-	for _, r := range rows {
-		if r.Dst == dst && r.Src == src && r.Sequence > m {
-			m = r.Sequence
-		}
-	}
-	return m
 }
 
 // TestHostedMaxCalls: a tenant at max_calls gets 503 for its next INVITE;
@@ -483,9 +487,9 @@ func TestRealtimeSIPpBeforeAndAfter(t *testing.T) {
 		}
 	}
 	n.waitIdle(t)
-	r, ok := cdrFor(n.cdrs(t, 2), "2001", "700")
-	if !ok || r.Disposition != "ANSWERED" || r.Tenant != provision.DefaultTenant || r.DContext != "phones" {
-		t.Errorf("CDR of the realtime call: %+v (found %v)", r, ok)
+	r := waitCDR(t, n, "2001", "700")
+	if r.Disposition != "ANSWERED" || r.Tenant != provision.DefaultTenant || r.DContext != "phones" {
+		t.Errorf("CDR of the realtime call: %+v", r)
 	}
 
 	u, _ := src.User(id)
@@ -499,4 +503,72 @@ func (p *phone) inviteCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.invites
+}
+
+// TestHostedTrunkServices: a tenant's calls go out through the platform's
+// static trunk only while its outbound service is on, and to international
+// numbers (00...) only while international is on too; a refused Dial is
+// CHANUNAVAIL and the trunk never sees an INVITE.
+func TestHostedTrunkServices(t *testing.T) {
+	carrier := newPhone(t, "127.0.0.1:9", "carrier", "", testpeer.PCMU, 300)
+	src := memfeed.New()
+	src.PutTenant(provision.Tenant{ID: "acme", Name: "acme", Domain: "acme.example", Status: "active"})
+	uid, _ := src.PutUser(tenantUser("acme", "acme.example", "1001", "acme-1001"))
+	for _, x := range []provision.Extension{
+		{Context: "internal", Exten: "_9.", Priority: 1, App: "Dial", AppData: "PJSIP/${EXTEN:1}@carrier1,5"},
+		{Context: "internal", Exten: "_9.", Priority: 2, App: "Set", AppData: "CDR(userfield)=${DIALSTATUS}"},
+		{Context: "internal", Exten: "_9.", Priority: 3, App: "Hangup"},
+	} {
+		x.Tenant = "acme"
+		src.PutExtension(x)
+	}
+	n := startNode(t, nodeSpec{yaml: fmt.Sprintf("trunks:\n  - {name: carrier1, host: \"127.0.0.1:%d\", context: from-trunk}\n", carrier.port),
+		dialplan: "[from-trunk]\nexten => s,1,Hangup()\n", source: src})
+	h := &hosted{testNode: n, src: src}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := h.tenantPhone(t, "acme", "1001", 500)
+	p.register(ctx)
+
+	dial := func(number string) (int, string) {
+		t.Helper()
+		c, code, err := p.dial(ctx, number)
+		if err != nil {
+			t.Fatalf("dial %s: %v", number, err)
+		}
+		if c != nil {
+			c.hangup(ctx)
+		}
+		h.waitIdle(t)
+		r := waitCDR(t, h.testNode, "1001", number)
+		return code, r.UserField
+	}
+	if code, _ := dial("9555"); code != 200 {
+		t.Fatalf("call through the trunk with every service on: %d", code)
+	}
+	if carrier.inviteCount() != 1 {
+		t.Fatalf("carrier got %d INVITEs", carrier.inviteCount())
+	}
+	off := false
+	h.waitInForce(t, src.PutTenant(provision.Tenant{ID: "acme", Name: "acme", Domain: "acme.example", Status: "active", Services: provision.Switches{Outbound: &off}}))
+	if code, status := dial("9556"); code == 200 || status != "CHANUNAVAIL" {
+		t.Errorf("outbound off: code %d DIALSTATUS %q, want CHANUNAVAIL", code, status)
+	}
+	h.waitInForce(t, src.PutTenant(provision.Tenant{ID: "acme", Name: "acme", Domain: "acme.example", Status: "active"}))
+	u, _ := src.User(uid)
+	u.Services.International = &off
+	_, rev := src.PutUser(u)
+	h.waitInForce(t, rev)
+	if code, status := dial("900441234"); code == 200 || status != "CHANUNAVAIL" {
+		t.Errorf("international off, 00 number: code %d DIALSTATUS %q, want CHANUNAVAIL", code, status)
+	}
+	if code, status := dial("9+441234"); code == 200 || status != "CHANUNAVAIL" {
+		t.Errorf("international off, + number: code %d DIALSTATUS %q, want CHANUNAVAIL", code, status)
+	}
+	if code, _ := dial("9557"); code != 200 {
+		t.Errorf("national call with international off: %d", code)
+	}
+	if carrier.inviteCount() != 2 {
+		t.Errorf("carrier got %d INVITEs, want 2", carrier.inviteCount())
+	}
 }
