@@ -452,6 +452,28 @@ func TestHostedMaxCalls(t *testing.T) {
 	}
 	c.hangup(ctx)
 	h.waitIdle(t)
+
+	// A Dial leg past the limit: the caller's channel is beta's one call,
+	// so the leg to 1002 is refused with CONGESTION and 1002 never rings.
+	for p, x := range []provision.Extension{
+		{Exten: "3000", App: "Dial", AppData: "PJSIP/1002,5"},
+		{Exten: "3000", App: "Set", AppData: "CDR(userfield)=${DIALSTATUS}"},
+		{Exten: "3000", App: "Hangup"},
+	} {
+		x.Tenant, x.Context, x.Priority = "beta", "internal", p+1
+		_, rev := h.src.PutExtension(x)
+		h.waitInForce(t, rev)
+	}
+	if _, code, _ := b1.dial(ctx, "3000"); code == 200 {
+		t.Error("Dial past max_calls answered")
+	}
+	h.waitIdle(t)
+	if r := waitCDR(t, h.testNode, "1001", "3000"); r.UserField != "CONGESTION" || r.Tenant != "beta" {
+		t.Errorf("Dial past max_calls: CDR %+v, want DIALSTATUS CONGESTION", r)
+	}
+	if n := b2.inviteCount(); n != 0 {
+		t.Errorf("beta's 1002 rang %d times past the limit", n)
+	}
 }
 
 // TestRealtimeSIPpBeforeAndAfter: a real SIPp UAC, as a realtime user of
