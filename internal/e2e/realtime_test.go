@@ -175,6 +175,12 @@ func TestHostedTenantsCallWithinTenant(t *testing.T) {
 		}
 		c.hangup(ctx)
 		h.waitIdle(t)
+		callee.mu.Lock()
+		from := callee.lastFrom
+		callee.mu.Unlock()
+		if from != tn+".example" {
+			t.Errorf("%s: the callee was called from host %q, want its domain", tn, from)
+		}
 	}
 	for k, p := range phones {
 		want := 0

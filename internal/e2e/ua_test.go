@@ -51,6 +51,8 @@ type phone struct {
 	// domain is the host of the phone's From and To URIs (hosted mode:
 	// its tenant's SIP domain); empty is 127.0.0.1.
 	domain string
+	// lastFrom is the From host of the last INVITE the phone received.
+	lastFrom string
 }
 
 // host is the domain part of the phone's address-of-record.
@@ -218,6 +220,9 @@ func remoteOf(body []byte) (*net.UDPAddr, int, error) {
 func (p *phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.mu.Lock()
 	p.invites++
+	if f := req.From(); f != nil {
+		p.lastFrom = f.Address.Host
+	}
 	mode, delay := p.onInvite, p.answerAfter
 	p.mu.Unlock()
 	dlg, err := p.dua.ReadInvite(req, tx)

@@ -183,9 +183,14 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	l.ch = ch
 
 	laddr := s.laddr[transport]
+	fromHost := laddr.Addr().String()
+	if t := dir.Tenant(legTenant); !ep.Trunk && t != nil && t.Domain != "" && legTenant != DefaultTenant {
+		// A hosted tenant's phone is called from its own domain.
+		fromHost = t.Domain
+	}
 	from := &sip.FromHeader{
 		DisplayName: o.CallerName,
-		Address:     sip.Uri{Scheme: "sip", User: orDefault(o.CallerNum, "anonymous"), Host: laddr.Addr().String()},
+		Address:     sip.Uri{Scheme: "sip", User: orDefault(o.CallerNum, "anonymous"), Host: fromHost},
 		Params:      sip.NewParams(),
 	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
