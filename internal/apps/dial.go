@@ -71,6 +71,7 @@ func Dial(e *pbx.Exec, data string) error {
 
 	var legs []*dialed
 	var lastPeer string
+	congested := false
 	for _, t := range targets {
 		tech, res, ok := strings.Cut(strings.TrimSpace(t), "/")
 		if !ok || res == "" {
@@ -83,12 +84,26 @@ func Dial(e *pbx.Exec, data string) error {
 		}
 		out, err := svc.Dialer.Call(e.Ctx, sipua.ParseTarget(res), sipua.CallOptions{Parent: e.Ch, CallerNum: num, CallerName: name, Tenant: e.Ch.Tenant()})
 		if err != nil {
-			e.Ch.Log().Info("Dial: unable to create channel", "target", t, "err", err)
+			switch {
+			case errors.Is(err, sipua.ErrCallLimit):
+				// Hosted mode: the tenant is at max_calls.
+				congested = true
+				e.Ch.Log().Warn("Dial: tenant at its limit of concurrent calls", "target", t, "tenant", e.Ch.Tenant())
+			case errors.Is(err, sipua.ErrServiceOff):
+				e.Ch.Log().Warn("Dial: refused, service switched off", "target", t, "tenant", e.Ch.Tenant(), "err", err)
+			default:
+				e.Ch.Log().Info("Dial: unable to create channel", "target", t, "err", err)
+			}
 			continue
 		}
 		e.Ch.Publish(events.Event{Kind: events.DialBegin, Dest: out.Channel.Snapshot(), DialString: res})
 		legs = append(legs, &dialed{out: out})
 		lastPeer = out.Channel.Name
+	}
+	if len(legs) == 0 && congested {
+		e.Ch.SetHangupCause(channel.CauseCongestion)
+		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseCongestion))
+		return finish("CONGESTION", "")
 	}
 	if len(legs) == 0 {
 		e.Ch.SetHangupCause(channel.CauseSubscriberAbsent)

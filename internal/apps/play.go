@@ -198,6 +198,11 @@ func Background(e *pbx.Exec, data string) error {
 	ctxName := arg(a, 3)
 	if ctxName == "" {
 		ctxName, _, _ = e.Ch.Location()
+	} else if q, ok := e.QualifyContext(ctxName); ok {
+		ctxName = q
+	} else {
+		e.Ch.Log().Warn("Background: context not reachable from the channel's tenant", "context", ctxName)
+		return channel.ErrHangup
 	}
 	if e.Ch.State() != channel.StateUp {
 		if hasOption(opts, 's') {

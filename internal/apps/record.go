@@ -51,6 +51,11 @@ func Record(e *pbx.Exec, data string) error {
 		e.Ch.SetVar("RECORD_STATUS", s)
 		return nil
 	}
+	if !e.Ch.Allowed(channel.ServiceRecording) {
+		// Hosted mode: the tenant's or user's recording service is off.
+		e.Ch.Log().Warn("Record: recording is switched off for this tenant or user", "tenant", e.Ch.Tenant(), "endpoint", e.Ch.Endpoint)
+		return status("ERROR")
+	}
 	dot := strings.LastIndexByte(spec, '.')
 	if spec == "" || dot <= 0 {
 		e.Ch.Log().Warn("Record requires an argument (filename.format)", "data", data)

@@ -40,8 +40,8 @@ func (s Service) String() string {
 }
 
 // Allowed reports whether every service in s is switched on for the
-// channel. The set is fixed when the channel is created (Options.Services);
-// a switch changed mid-call applies from the next call.
+// channel. The set is given when the channel is created (Options.Services)
+// and replaced by SetServices when a realtime change lands mid-call.
 func (c *Channel) Allowed(s Service) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -54,4 +54,11 @@ func (c *Channel) SetServices(s Service) {
 	c.mu.Lock()
 	c.services = s
 	c.mu.Unlock()
+}
+
+// Services returns the channel's service set.
+func (c *Channel) Services() Service {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.services
 }

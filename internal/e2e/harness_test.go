@@ -15,6 +15,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
@@ -38,6 +39,8 @@ type nodeSpec struct {
 	dialplan string
 	sounds   string // sounds_dir; default: the installed Asterisk sounds
 	sip      string // extra keys under sip:, e.g. "max_auth_failures: 1000"
+	// source, when set, is the node's realtime provisioning Source.
+	source provision.Source
 }
 
 // startNode starts a node on free ports and stops it at cleanup, checking
@@ -72,11 +75,17 @@ log: {level: %s}
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return runNode(t, cfg, port)
+	return runNodeWith(t, cfg, port, spec.source)
 }
 
 // runNode starts a node from a configuration and stops it at cleanup.
 func runNode(t *testing.T, cfg *config.Config, port int) *testNode {
+	t.Helper()
+	return runNodeWith(t, cfg, port, nil)
+}
+
+// runNodeWith is runNode with a realtime Source (nil: none).
+func runNodeWith(t *testing.T, cfg *config.Config, port int, src provision.Source) *testNode {
 	t.Helper()
 	before := goleak.IgnoreCurrent()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
@@ -85,6 +94,9 @@ func runNode(t *testing.T, cfg *config.Config, port int) *testNode {
 	if err != nil {
 		cancel()
 		t.Fatalf("node: %v", err)
+	}
+	if src != nil {
+		n.SetSource(src)
 	}
 	if err := n.Start(ctx); err != nil {
 		cancel()

@@ -48,6 +48,19 @@ type phone struct {
 	close    func()
 	// inviteHeaders are added to the INVITEs the phone sends.
 	inviteHeaders []sip.Header
+	// domain is the host of the phone's From and To URIs (hosted mode:
+	// its tenant's SIP domain); empty is 127.0.0.1.
+	domain string
+	// lastFrom is the From host of the last INVITE the phone received.
+	lastFrom string
+}
+
+// host is the domain part of the phone's address-of-record.
+func (p *phone) host() string {
+	if p.domain != "" {
+		return p.domain
+	}
+	return "127.0.0.1"
 }
 
 // call is one call of a phone.
@@ -147,8 +160,8 @@ func (p *phone) register(ctx context.Context) {
 
 func (p *phone) tryRegister(ctx context.Context, pass string) int {
 	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: portOf(p.registar)})
-	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: "127.0.0.1"}, Params: tagParams()})
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: "127.0.0.1"}})
+	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: p.host()}, Params: tagParams()})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: p.host()}})
 	req.AppendHeader(&p.dua.ContactHDR)
 	req.AppendHeader(sip.NewHeader("Expires", "300"))
 	res, err := p.client.Do(ctx, req)
@@ -207,6 +220,9 @@ func remoteOf(body []byte) (*net.UDPAddr, int, error) {
 func (p *phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.mu.Lock()
 	p.invites++
+	if f := req.From(); f != nil {
+		p.lastFrom = f.Address.Host
+	}
 	mode, delay := p.onInvite, p.answerAfter
 	p.mu.Unlock()
 	dlg, err := p.dua.ReadInvite(req, tx)
@@ -272,7 +288,7 @@ func (p *phone) handleBye(req *sip.Request, tx sip.ServerTransaction) {
 func (p *phone) dial(ctx context.Context, target string) (*call, int, error) {
 	c := &call{p: p, rtp: p.newRTP(), done: make(chan struct{})}
 	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: target, Host: "127.0.0.1", Port: portOf(p.registar)})
-	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: "127.0.0.1"}, Params: tagParams()})
+	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: p.host()}, Params: tagParams()})
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	for _, h := range p.inviteHeaders {
 		req.AppendHeader(h)

@@ -25,6 +25,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
@@ -42,6 +43,12 @@ type Node struct {
 	CDR      *cdr.Writer
 	pacer    *media.Pacer
 	stopOnce sync.Once
+
+	// Realtime provisioning (SetSource).
+	staticPlan *dialplan.Dialplan
+	staticEPs  []*sipua.Endpoint
+	source     provision.Source
+	rt         *realtime
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -51,10 +58,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 	if err != nil {
 		return nil, err
 	}
-	dir, err := BuildDirectory(cfg)
+	eps, err := staticEndpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
+	dir := sipua.NewDirectory(eps)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -62,7 +70,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New()}
+	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New(), staticPlan: plan, staticEPs: eps}
 	ok := false
 	defer func() {
 		if !ok {
@@ -165,6 +173,14 @@ func checkApps(plan *dialplan.Dialplan, p *pbx.PBX) error {
 // BuildDirectory turns static users and trunks into SIP endpoints, hashing
 // secrets into HA1s.
 func BuildDirectory(cfg *config.Config) (*sipua.Directory, error) {
+	eps, err := staticEndpoints(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sipua.NewDirectory(eps), nil
+}
+
+func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 	var eps []*sipua.Endpoint
 	for _, u := range cfg.Users {
 		list, err := acl.ParseList(u.Permit, u.Deny)
@@ -197,7 +213,7 @@ func BuildDirectory(cfg *config.Config) (*sipua.Directory, error) {
 			Codecs: codecs(t.Codecs), Match: match, Host: host, Transport: t.Transport,
 		})
 	}
-	return sipua.NewDirectory(eps), nil
+	return eps, nil
 }
 
 func codecs(names []string) []media.Codec {
@@ -213,9 +229,40 @@ func codecs(names []string) []media.Codec {
 	return out
 }
 
-// Start makes the node listen.
+// SetSource makes the node apply realtime provisioning from src (tenants,
+// users, extension rows) on top of its static configuration, from Start
+// on. Call it before Start.
+func (n *Node) SetSource(src provision.Source) { n.source = src }
+
+// Revision is the realtime revision in force (0 without a Source).
+func (n *Node) Revision() int64 {
+	if n.rt == nil {
+		return 0
+	}
+	return n.rt.inForce.Load()
+}
+
+// WaitRevision waits until realtime revision rev (or a later one) is in
+// force on the node.
+func (n *Node) WaitRevision(ctx context.Context, rev int64) error {
+	if n.rt == nil {
+		return errors.New("node has no realtime source")
+	}
+	return n.rt.waitRevision(ctx, rev)
+}
+
+// Start makes the node listen. With a realtime Source it first takes its
+// snapshot (a Source that fails is retried while the node serves its
+// static configuration).
 func (n *Node) Start(ctx context.Context) error {
+	if n.source != nil {
+		n.rt = newRealtime(n.source, n, n.staticPlan, n.staticEPs)
+		n.rt.start(ctx)
+	}
 	if err := n.SIP.Start(ctx); err != nil {
+		if n.rt != nil {
+			n.rt.stop()
+		}
 		return err
 	}
 	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
@@ -229,6 +276,9 @@ func (n *Node) Shutdown(grace time.Duration) {
 }
 
 func (n *Node) shutdown(grace time.Duration) {
+	if n.rt != nil {
+		n.rt.stop()
+	}
 	n.SIP.Drain()
 	deadline := time.Now().Add(grace)
 	for n.PBX.Active() > 0 && time.Now().Before(deadline) {

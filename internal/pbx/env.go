@@ -20,8 +20,10 @@ func (e *Exec) GetVar(name string) (string, bool) {
 		_, x, _ := ch.Location()
 		return x, true
 	case "CONTEXT":
+		// A hosted tenant sees its own context names, without the
+		// node's namespace (Goto qualifies them again).
 		c, _, _ := ch.Location()
-		return c, true
+		return dialplan.BareContext(ch.Tenant(), c), true
 	case "PRIORITY":
 		_, _, p := ch.Location()
 		return strconv.Itoa(p), true

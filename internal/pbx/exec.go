@@ -59,6 +59,12 @@ func (e *Exec) Goto(context, exten, priority string) error {
 	cur, curExten, _ := e.Ch.Location()
 	if context == "" {
 		context = cur
+	} else {
+		q, ok := e.QualifyContext(context)
+		if !ok {
+			return fmt.Errorf("context %q is not reachable from tenant %q", context, e.Ch.Tenant())
+		}
+		context = q
 	}
 	if exten == "" {
 		exten = curExten
@@ -71,6 +77,15 @@ func (e *Exec) Goto(context, exten, priority string) error {
 	e.jumped = true
 	e.noteLocation(context, exten)
 	return nil
+}
+
+// QualifyContext turns a context named in dialplan data (Goto, Gosub,
+// Background's context, ...) into the node's name for it. In hosted mode
+// a tenant's contexts are namespaced ("acme~internal"): a tenant channel's
+// bare names are its own tenant's, so no dialplan of one tenant reaches
+// another's; ok is false for a name the channel may not reach.
+func (e *Exec) QualifyContext(name string) (string, bool) {
+	return dialplan.TenantContext(e.Ch.Tenant(), name)
 }
 
 func (e *Exec) resolvePriority(context, exten, priority string) (int, error) {
@@ -271,7 +286,7 @@ func (p *PBX) buildCDRAt(e *Exec, end time.Time) (cdr.Record, bool) {
 		AccountCode: ch.AccountCode(),
 		Src:         num,
 		Dst:         dst,
-		DContext:    dctx,
+		DContext:    dialplan.BareContext(ch.Tenant(), dctx),
 		CLID:        MergeCallerID(name, num),
 		Channel:     ch.Name,
 		DstChannel:  dstChan,

@@ -72,8 +72,12 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 		acct   Account
 		denied string
 	)
-	v := r.ch.Verify(req, func(user string) (sipauth.Credentials, bool) {
-		a, ok := r.lookup(user)
+	sc := Scope{Challenger: r.ch, Lookup: r.lookup}
+	if r.scope != nil {
+		sc = r.scope(req)
+	}
+	v := sc.Challenger.Verify(req, func(user string) (sipauth.Credentials, bool) {
+		a, ok := sc.Lookup(user)
 		switch {
 		case !ok:
 			denied = "unknown user"
@@ -91,9 +95,9 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 	case sipauth.OK:
 		r.guard.AuthSucceeded(ip)
 	case sipauth.NoCredentials:
-		return r.challenge(req, src, false)
+		return r.challenge(sc.Challenger, req, src, false)
 	case sipauth.Stale:
-		return r.challenge(req, src, true)
+		return r.challenge(sc.Challenger, req, src, true)
 	case sipauth.NoAlgorithm:
 		var algs []string
 		if acct.Credentials.HA1SHA256 != "" {
@@ -107,13 +111,13 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 			return r.reply(req, src, sip.StatusForbidden, "Forbidden")
 		}
 		res := r.reply(req, src, sip.StatusUnauthorized, "Unauthorized")
-		for _, h := range r.ch.ChallengeAlgorithms(false, algs...) {
+		for _, h := range sc.Challenger.ChallengeAlgorithms(false, algs...) {
 			res.AppendHeader(h)
 		}
 		return res
 	case sipauth.BadPassword:
 		r.authFailed(ip, src, v.Username, "wrong password")
-		return r.challenge(req, src, false)
+		return r.challenge(sc.Challenger, req, src, false)
 	case sipauth.UnknownUser:
 		r.authFailed(ip, src, v.Username, denied)
 		return r.reply(req, src, sip.StatusForbidden, "Forbidden")
@@ -124,10 +128,13 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 
 	// Step 5 (and Asterisk's AOR match): the authenticated user may only
 	// register its own address-of-record.
-	aor := acct.Username
-	if to := req.To(); to.Address.User != aor {
-		r.log.Warn("REGISTER for another user's AOR refused", "source", src.String(), "user", aor, "to", to.Address.User)
+	if to := req.To(); to.Address.User != acct.Username {
+		r.log.Warn("REGISTER for another user's AOR refused", "source", src.String(), "user", acct.Username, "to", to.Address.User)
 		return r.reply(req, src, sip.StatusForbidden, "Forbidden")
+	}
+	aor := acct.AOR
+	if aor == "" {
+		aor = acct.Username
 	}
 
 	// Steps 6 and 7: resolve contacts and their expiry.
@@ -238,9 +245,9 @@ func (r *Registrar) authFailed(ip netip.Addr, src netip.AddrPort, user, reason s
 	}
 }
 
-func (r *Registrar) challenge(req *sip.Request, src netip.AddrPort, stale bool) *sip.Response {
+func (r *Registrar) challenge(ch *sipauth.Challenger, req *sip.Request, src netip.AddrPort, stale bool) *sip.Response {
 	res := r.reply(req, src, sip.StatusUnauthorized, "Unauthorized")
-	for _, h := range r.ch.Challenge(stale) {
+	for _, h := range ch.Challenge(stale) {
 		res.AppendHeader(h)
 	}
 	return res

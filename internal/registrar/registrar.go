@@ -29,6 +29,17 @@ type Account struct {
 	// bindings that expire soonest, like remove_existing=yes.
 	MaxContacts int
 	Enabled     bool
+	// AOR is the key the account's bindings are stored under (Lookup,
+	// Unregister, OnChange); empty means Username. Hosted mode gives each
+	// tenant's users their own keys, as two tenants may both have 1001.
+	AOR string
+}
+
+// Scope is what the domain of one REGISTER selects in hosted mode: the
+// realm it is challenged with and the users it may authenticate as.
+type Scope struct {
+	Challenger *sipauth.Challenger
+	Lookup     func(user string) (Account, bool)
 }
 
 // DefaultMaxContacts is used when Account.MaxContacts is 0.
@@ -61,6 +72,9 @@ type Options struct {
 	Realm      string
 	Challenger *sipauth.Challenger
 	Lookup     func(user string) (Account, bool)
+	// Scope, when set, picks the Challenger and Lookup for each request
+	// (by its To domain, the address-of-record's); nil uses the two above.
+	Scope func(req *sip.Request) Scope
 	// MinExpires (default 60 s), MaxExpires (default 3600 s) and
 	// DefaultExpires (default 3600 s) bound registration lifetimes
 	// (Asterisk AOR minimum_expiration, maximum_expiration,
@@ -83,6 +97,7 @@ type Registrar struct {
 	realm          string
 	ch             *sipauth.Challenger
 	lookup         func(string) (Account, bool)
+	scope          func(*sip.Request) Scope
 	minExp, maxExp time.Duration
 	defExp         time.Duration
 	guard          *acl.Guard
@@ -106,6 +121,7 @@ func NewRegistrar(o Options) *Registrar {
 		realm:    o.Realm,
 		ch:       o.Challenger,
 		lookup:   o.Lookup,
+		scope:    o.Scope,
 		minExp:   o.MinExpires,
 		maxExp:   o.MaxExpires,
 		defExp:   o.DefaultExpires,

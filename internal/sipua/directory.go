@@ -2,28 +2,41 @@ package sipua
 
 import (
 	"net/netip"
+	"strings"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/sipauth"
 )
 
+// DefaultTenant is the tenant of static users and trunks
+// (provision.DefaultTenant). An Endpoint with an empty Tenant belongs to it.
+const DefaultTenant = "default"
+
 // Endpoint is a SIP user (digest-authenticated, registers) or a trunk
 // (identified by source address), as PJSIP endpoints are.
 type Endpoint struct {
-	Name        string
-	Trunk       bool
-	Enabled     bool
+	Name    string
+	Trunk   bool
+	Enabled bool
+	// Tenant owns the endpoint (hosted mode); "" is the default tenant.
+	// Trunks belong to the default tenant and serve every tenant.
 	Tenant      string
 	Credentials sipauth.Credentials
 	ACL         *acl.List // nil: any source
 	MaxContacts int
+	// Context is the dialplan context calls from the endpoint start in,
+	// already namespaced for a hosted tenant (dialplan.TenantContext).
 	Context     string
 	Language    string
 	AccountCode string
 	CallerNum   string
 	CallerName  string
 	Codecs      []media.Codec
+	// Denied are the services switched off for the endpoint (tenant and
+	// user switches together); the zero value allows every service.
+	Denied channel.Service
 
 	// Trunks only.
 	Match     []netip.Prefix
@@ -31,38 +44,121 @@ type Endpoint struct {
 	Transport string
 }
 
+// tenantOf normalizes an endpoint's tenant.
+func tenantOf(t string) string {
+	if t == "" {
+		return DefaultTenant
+	}
+	return t
+}
+
+// AOR is the key of the endpoint's registrations: its name in the default
+// tenant, "tenant~name" in a hosted tenant (two tenants may both have 1001).
+func (e *Endpoint) AOR() string {
+	if t := tenantOf(e.Tenant); t != DefaultTenant {
+		return t + "~" + e.Name
+	}
+	return e.Name
+}
+
+// Services is the set of services channels of the endpoint may use.
+func (e *Endpoint) Services() channel.Service { return channel.AllServices &^ e.Denied }
+
+// Tenant is a hosted tenant as the SIP side needs it.
+type Tenant struct {
+	ID string
+	// Domain is the tenant's SIP domain: REGISTER and INVITE for it are
+	// the tenant's, and it is the digest realm of the tenant's users.
+	Domain string
+	// MaxCalls bounds the tenant's live channels; 0 is unlimited.
+	MaxCalls int
+}
+
 // Directory is an immutable snapshot of the endpoints the node serves. A new
 // configuration revision builds a new Directory and swaps it in.
 type Directory struct {
-	users  map[string]*Endpoint
-	trunks []*Endpoint
-	byName map[string]*Endpoint
+	users    map[userKey]*Endpoint
+	trunks   []*Endpoint
+	byName   map[string]*Endpoint // trunks by name
+	tenants  map[string]*Tenant
+	byDomain map[string]*Tenant
 }
 
-// NewDirectory indexes endpoints.
+type userKey struct{ tenant, name string }
+
+// NewDirectory indexes endpoints of the default tenant (and of any tenant
+// they name, without a domain of its own).
 func NewDirectory(endpoints []*Endpoint) *Directory {
-	d := &Directory{users: map[string]*Endpoint{}, byName: map[string]*Endpoint{}}
+	return NewHostedDirectory(nil, endpoints)
+}
+
+// NewHostedDirectory indexes tenants and endpoints. A tenant's domain is
+// matched case-insensitively. Trunks always belong to the default tenant.
+func NewHostedDirectory(tenants []*Tenant, endpoints []*Endpoint) *Directory {
+	d := &Directory{
+		users:    make(map[userKey]*Endpoint, len(endpoints)),
+		byName:   map[string]*Endpoint{},
+		tenants:  map[string]*Tenant{},
+		byDomain: map[string]*Tenant{},
+	}
+	for _, t := range tenants {
+		d.tenants[t.ID] = t
+		if t.Domain != "" && t.ID != DefaultTenant {
+			d.byDomain[strings.ToLower(t.Domain)] = t
+		}
+	}
 	for _, e := range endpoints {
-		d.byName[e.Name] = e
 		if e.Trunk {
 			d.trunks = append(d.trunks, e)
-		} else {
-			d.users[e.Name] = e
+			d.byName[e.Name] = e
+			continue
 		}
+		d.users[userKey{tenantOf(e.Tenant), e.Name}] = e
 	}
 	return d
 }
 
-// User finds a user endpoint by name.
+// User finds a user endpoint of the default tenant by name.
 func (d *Directory) User(name string) (*Endpoint, bool) {
-	e, ok := d.users[name]
+	return d.UserIn(DefaultTenant, name)
+}
+
+// UserIn finds a user endpoint of a tenant by name.
+func (d *Directory) UserIn(tenant, name string) (*Endpoint, bool) {
+	e, ok := d.users[userKey{tenantOf(tenant), name}]
 	return e, ok
 }
 
-// Endpoint finds a user or trunk by name.
+// Endpoint finds a user of the default tenant or a trunk by name.
 func (d *Directory) Endpoint(name string) (*Endpoint, bool) {
+	return d.EndpointIn(DefaultTenant, name)
+}
+
+// EndpointIn resolves a dial target for a channel of tenant: the tenant's
+// own user of that name, else a trunk. Another tenant's users are never
+// found (hosted mode: no tenant reaches another's users).
+func (d *Directory) EndpointIn(tenant, name string) (*Endpoint, bool) {
+	if e, ok := d.users[userKey{tenantOf(tenant), name}]; ok {
+		return e, true
+	}
 	e, ok := d.byName[name]
 	return e, ok
+}
+
+// Tenant returns a tenant by id (nil for one with no entry, such as the
+// default tenant without limits).
+func (d *Directory) Tenant(id string) *Tenant { return d.tenants[tenantOf(id)] }
+
+// TenantForHost returns the tenant whose SIP domain is host, or the
+// default tenant for any other host (an IP address, an unknown domain).
+func (d *Directory) TenantForHost(host string) (string, bool) {
+	if len(d.byDomain) == 0 || host == "" {
+		return DefaultTenant, false
+	}
+	if t, ok := d.byDomain[strings.ToLower(host)]; ok {
+		return t.ID, true
+	}
+	return DefaultTenant, false
 }
 
 // TrunkFor finds the first trunk whose match list contains addr
@@ -79,7 +175,7 @@ func (d *Directory) TrunkFor(addr netip.Addr) (*Endpoint, bool) {
 	return nil, false
 }
 
-// Users returns every user endpoint.
+// Users returns every user endpoint of every tenant.
 func (d *Directory) Users() []*Endpoint {
 	out := make([]*Endpoint, 0, len(d.users))
 	for _, e := range d.users {

@@ -45,10 +45,19 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
-	ep, ok := s.identify(req, tx, src.String())
+	dir := s.dir.Load()
+	ep, ok := s.identify(dir, req, tx, src.String())
 	if !ok {
 		return
 	}
+	// Hosted mode: a tenant past its max_calls gets 503 (the INVITE's
+	// channel would be one too many).
+	if !s.calls.acquire(ep.Tenant, maxCalls(dir, ep.Tenant)) {
+		s.log.Warn("call refused: tenant at its limit of concurrent calls", "tenant", tenantOf(ep.Tenant), "endpoint", ep.Name, "max_calls", maxCalls(dir, ep.Tenant))
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	defer s.calls.release(ep.Tenant)
 	exten := req.Recipient.User
 	if exten == "" {
 		exten = "s"
@@ -95,9 +104,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound,
 		CallerNum: callerNum, CallerName: callerName,
-		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: ep.Tenant,
+		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenantOf(ep.Tenant),
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
+		Services: ep.Services(),
 	})
+	if ep.Services() == 0 {
+		ch.SetServices(0) // Options.Services zero means every service
+	}
 	l.ch = ch
 	s.addLeg(dtx.ID, l)
 	defer s.removeLeg(dtx.ID)
@@ -121,22 +134,30 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 // identify finds the endpoint an INVITE comes from and authenticates it,
 // answering the request itself when it is refused or challenged.
-func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, src string) (*Endpoint, bool) {
-	dir := s.dir.Load()
+//
+// Hosted mode: the caller's tenant is the one whose domain the From URI
+// (else the Request-URI) names, and the From user is looked up among that
+// tenant's users only and challenged in its realm (Asterisk identifies
+// by From user alone; its endpoint names are global).
+func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransaction, src string) (*Endpoint, bool) {
 	addr := source(req).Addr()
 	fromUser := ""
+	var fromURI *sip.Uri
 	if f := req.From(); f != nil {
 		fromUser = f.Address.User
+		fromURI = &f.Address
 	}
-	if u, ok := dir.User(fromUser); ok {
+	tenant := tenantOfRequest(dir, fromURI, req)
+	if u, ok := dir.UserIn(tenant, fromUser); ok {
+		challenger := s.challengerFor(dir, tenant)
 		if u.ACL != nil && !u.ACL.Allowed(addr) {
 			s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
 			s.bus.Publish(events.Event{Kind: events.RequestNotAllowd, Peer: "PJSIP/" + u.Name, Address: src})
 			s.respond(req, tx, 403, "Forbidden")
 			return nil, false
 		}
-		res := s.opts.Challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
-			e, ok := dir.User(name)
+		res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
+			e, ok := dir.UserIn(tenant, name)
 			if !ok {
 				return sipauth.Credentials{}, false
 			}
@@ -153,10 +174,10 @@ func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, src string
 				s.opts.Guard.AuthSucceeded(addr)
 			}
 		case sipauth.NoCredentials:
-			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(false)...)
+			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
 			return nil, false
 		case sipauth.Stale:
-			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(true)...)
+			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(true)...)
 			return nil, false
 		case sipauth.Malformed:
 			s.respond(req, tx, 400, "Bad Request")
@@ -167,11 +188,11 @@ func (s *Server) identify(req *sip.Request, tx sip.ServerTransaction, src string
 			if s.opts.Guard != nil && s.opts.Guard.AuthFailed(addr) {
 				s.log.Warn("source banned after repeated authentication failures", "source", src)
 			}
-			s.respond(req, tx, 401, "Unauthorized", s.opts.Challenger.Challenge(false)...)
+			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
 			return nil, false
 		}
 		if !u.Enabled {
-			s.log.Info("call from disabled user refused", "endpoint", u.Name, "source", src)
+			s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenantOf(u.Tenant), "source", src)
 			s.respond(req, tx, 403, "Forbidden")
 			return nil, false
 		}

@@ -22,7 +22,20 @@ var (
 	ErrUnknownEndpoint = errors.New("no such endpoint")
 	ErrNotRegistered   = errors.New("endpoint has no registered contact")
 	ErrNoHost          = errors.New("trunk has no host to send calls to")
+	// ErrServiceOff: the calling channel's tenant or user has the service
+	// a trunk call needs switched off (outbound, or international for a
+	// number starting with 00 or +).
+	ErrServiceOff = errors.New("service switched off")
+	// ErrCallLimit: the tenant is at its max_calls (Dial reports
+	// CONGESTION).
+	ErrCallLimit = errors.New("tenant at its limit of concurrent calls")
 )
+
+// IsInternational reports whether a dialled number is international: it
+// starts with the international prefix 00 or with +.
+func IsInternational(exten string) bool {
+	return strings.HasPrefix(exten, "+") || strings.HasPrefix(exten, "00")
+}
 
 // LegEventKind is a step of an outbound call.
 type LegEventKind int
@@ -63,7 +76,9 @@ type CallOptions struct {
 	Parent     *channel.Channel // caller channel: linkedid, inheritance
 	CallerNum  string
 	CallerName string
-	Tenant     string
+	// Tenant is the calling channel's tenant: a user target is looked up
+	// among its users only (hosted mode); trunks serve every tenant.
+	Tenant string
 }
 
 // Outbound is a call leg the node places.
@@ -74,11 +89,38 @@ type Outbound struct {
 
 // Call places an outbound leg to a registered user or through a trunk. It
 // returns as soon as the INVITE is sent; progress arrives on Events.
-func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, error) {
-	ep, ok := s.dir.Load().Endpoint(t.Endpoint)
+func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbound, err error) {
+	dir := s.dir.Load()
+	tenant := o.Tenant
+	if tenant == "" && o.Parent != nil {
+		tenant = o.Parent.Tenant()
+	}
+	ep, ok := dir.EndpointIn(tenant, t.Endpoint)
 	if !ok || !ep.Enabled {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownEndpoint, t.Endpoint)
 	}
+	// A user leg belongs to the user's tenant; a trunk leg to the tenant
+	// that places it.
+	legTenant := tenantOf(ep.Tenant)
+	if ep.Trunk {
+		legTenant = tenantOf(tenant)
+		if o.Parent != nil && !o.Parent.Allowed(channel.ServiceOutbound) {
+			return nil, fmt.Errorf("%w: outbound calls through %s", ErrServiceOff, ep.Name)
+		}
+		if o.Parent != nil && IsInternational(t.Exten) && !o.Parent.Allowed(channel.ServiceInternational) {
+			return nil, fmt.Errorf("%w: international call to %s through %s", ErrServiceOff, t.Exten, ep.Name)
+		}
+	}
+	if !s.calls.acquire(legTenant, maxCalls(dir, legTenant)) {
+		return nil, fmt.Errorf("%w: %s", ErrCallLimit, legTenant)
+	}
+	release := func() { s.calls.release(legTenant) }
+	handedOver := false // to the leg, which releases the count when done
+	defer func() {
+		if !handedOver {
+			release()
+		}
+	}()
 	var (
 		recipient sip.Uri
 		dest      netip.AddrPort
@@ -95,7 +137,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 		recipient = sip.Uri{Scheme: "sip", User: exten, Host: ep.Host.Addr().String(), Port: int(ep.Host.Port())}
 		dest, transport = ep.Host, ep.Transport
 	} else {
-		b, ok := latestBinding(s.reg.Lookup(ep.Name))
+		b, ok := latestBinding(s.reg.Lookup(ep.AOR()))
 		if !ok {
 			return nil, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
 		}
@@ -120,13 +162,20 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan LegEvent, 8)}
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan LegEvent, 8), release: release}
+	svc := ep.Services()
+	if ep.Trunk && o.Parent != nil {
+		svc = o.Parent.Services()
+	}
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Outbound, LinkedID: linked,
 		CallerNum: o.CallerNum, CallerName: o.CallerName, Language: ep.Language,
-		AccountCode: ep.AccountCode, Tenant: ep.Tenant, Context: ep.Context, Exten: t.Exten,
-		Driver: l, State: channel.StateDown,
+		AccountCode: ep.AccountCode, Tenant: legTenant, Context: ep.Context, Exten: t.Exten,
+		Driver: l, State: channel.StateDown, Services: svc,
 	})
+	if svc == 0 {
+		ch.SetServices(0) // Options.Services zero means every service
+	}
 	if o.Parent != nil {
 		ch.InheritFrom(o.Parent)
 	}
@@ -134,9 +183,14 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 	l.ch = ch
 
 	laddr := s.laddr[transport]
+	fromHost := laddr.Addr().String()
+	if t := dir.Tenant(legTenant); !ep.Trunk && t != nil && t.Domain != "" && legTenant != DefaultTenant {
+		// A hosted tenant's phone is called from its own domain.
+		fromHost = t.Domain
+	}
 	from := &sip.FromHeader{
 		DisplayName: o.CallerName,
-		Address:     sip.Uri{Scheme: "sip", User: orDefault(o.CallerNum, "anonymous"), Host: laddr.Addr().String()},
+		Address:     sip.Uri{Scheme: "sip", User: orDefault(o.CallerNum, "anonymous"), Host: fromHost},
 		Params:      sip.NewParams(),
 	}
 	from.Params.Add("tag", sip.GenerateTagN(16))
@@ -171,6 +225,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 		return nil, fmt.Errorf("INVITE to %s: %w", ep.Name, err)
 	}
 	l.dcs = dcs
+	handedOver = true
 	l.pending.Add(1)
 	go l.run(lctx)
 	return &Outbound{Channel: ch, Events: l.events}, nil
@@ -207,6 +262,7 @@ type outLeg struct {
 	dcs     *sipgo.DialogClientSession
 	events  chan LegEvent
 	cancel  context.CancelFunc
+	release func() // the tenant's call count
 	pending sync.WaitGroup
 
 	mu       sync.Mutex
@@ -355,6 +411,7 @@ func (l *outLeg) cleanupWhenDone() {
 		}
 		l.media.Close()
 		l.srv.opts.Channels.Remove(l.ch)
+		l.release()
 	}()
 }
 

@@ -81,6 +81,11 @@ type Server struct {
 	mu   sync.Mutex
 	legs map[string]leg // by dialog id
 
+	calls tenantCalls
+
+	realmMu sync.Mutex
+	realms  map[string]*sipauth.Challenger // hosted tenants' challengers by realm
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	closed chan struct{}
@@ -127,6 +132,8 @@ func New(opts Options) (*Server, error) {
 		contact:   map[string]sip.ContactHeader{},
 		laddr:     map[string]netip.AddrPort{},
 		closed:    make(chan struct{}),
+		calls:     tenantCalls{n: map[string]int{}},
+		realms:    map[string]*sipauth.Challenger{},
 	}
 	s.dir.Store(NewDirectory(nil))
 	for _, l := range opts.Listeners {
@@ -157,6 +164,7 @@ func New(opts Options) (*Server, error) {
 		Realm:          opts.Realm,
 		Challenger:     opts.Challenger,
 		Lookup:         s.lookupAccount,
+		Scope:          s.registerScope,
 		MinExpires:     time.Duration(opts.MinExpires) * time.Second,
 		MaxExpires:     time.Duration(opts.MaxExpires) * time.Second,
 		DefaultExpires: time.Duration(opts.DefaultExpires) * time.Second,
@@ -183,16 +191,16 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Registrar() *registrar.Registrar { return s.reg }
 
 // SetDirectory swaps in a new endpoint snapshot. Registrations of users that
-// were removed or disabled are dropped (realtime: a disabled user loses its
-// registrations at once).
+// were removed or disabled (or whose tenant was suspended) are dropped
+// (realtime: a disabled user loses its registrations at once).
 func (s *Server) SetDirectory(d *Directory) {
 	old := s.dir.Swap(d)
 	if old == nil {
 		return
 	}
 	for _, u := range old.Users() {
-		if nu, ok := d.User(u.Name); !ok || !nu.Enabled {
-			s.reg.Unregister(u.Name)
+		if nu, ok := d.UserIn(u.Tenant, u.Name); !ok || !nu.Enabled {
+			s.reg.Unregister(u.AOR())
 		}
 	}
 }
@@ -201,11 +209,110 @@ func (s *Server) SetDirectory(d *Directory) {
 func (s *Server) Directory() *Directory { return s.dir.Load() }
 
 func (s *Server) lookupAccount(user string) (registrar.Account, bool) {
-	e, ok := s.dir.Load().User(user)
+	return accountOf(s.dir.Load().User(user))
+}
+
+func accountOf(e *Endpoint, ok bool) (registrar.Account, bool) {
 	if !ok {
 		return registrar.Account{}, false
 	}
-	return registrar.Account{Username: e.Name, Credentials: e.Credentials, ACL: e.ACL, MaxContacts: e.MaxContacts, Enabled: e.Enabled}, true
+	return registrar.Account{Username: e.Name, Credentials: e.Credentials, ACL: e.ACL, MaxContacts: e.MaxContacts, Enabled: e.Enabled, AOR: e.AOR()}, true
+}
+
+// tenantOfRequest picks the tenant a request is for in hosted mode: the
+// tenant whose domain is the host of the first URI that names one (for
+// REGISTER the To URI, the address-of-record; for an INVITE the From URI,
+// the caller's), else the Request-URI's; any other host (an IP address,
+// an unknown domain) is the default tenant's.
+func tenantOfRequest(d *Directory, first *sip.Uri, req *sip.Request) string {
+	if first != nil {
+		if t, ok := d.TenantForHost(first.Host); ok {
+			return t
+		}
+	}
+	t, _ := d.TenantForHost(req.Recipient.Host)
+	return t
+}
+
+// challengerFor returns the digest challenger of a tenant: the configured
+// one (sip.realm) for the default tenant, one whose realm is the tenant's
+// SIP domain for a hosted tenant (the realm its users' HA1s are made with:
+// MD5(user:domain:password)).
+func (s *Server) challengerFor(d *Directory, tenant string) *sipauth.Challenger {
+	t := d.Tenant(tenant)
+	if tenantOf(tenant) == DefaultTenant || t == nil || t.Domain == "" {
+		return s.opts.Challenger
+	}
+	realm := t.Domain
+	s.realmMu.Lock()
+	defer s.realmMu.Unlock()
+	c, ok := s.realms[realm]
+	if !ok {
+		base := s.opts.Challenger
+		c = sipauth.NewChallenger(sipauth.Options{Realm: realm, NonceLifetime: base.NonceLifetime(), Algorithms: base.Algorithms()})
+		s.realms[realm] = c
+	}
+	return c
+}
+
+// registerScope selects the realm and users of a REGISTER by its AOR's
+// domain (hosted mode).
+func (s *Server) registerScope(req *sip.Request) registrar.Scope {
+	d := s.dir.Load()
+	var aor *sip.Uri
+	if to := req.To(); to != nil {
+		aor = &to.Address
+	}
+	tenant := tenantOfRequest(d, aor, req)
+	return registrar.Scope{
+		Challenger: s.challengerFor(d, tenant),
+		Lookup:     func(user string) (registrar.Account, bool) { return accountOf(d.UserIn(tenant, user)) },
+	}
+}
+
+// tenantCalls counts each tenant's live SIP legs, for its max_calls limit.
+type tenantCalls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// acquire counts one more leg of tenant unless it already has limit
+// (limit <= 0: no limit).
+func (c *tenantCalls) acquire(tenant string, limit int) bool {
+	tenant = tenantOf(tenant)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if limit > 0 && c.n[tenant] >= limit {
+		return false
+	}
+	c.n[tenant]++
+	return true
+}
+
+func (c *tenantCalls) release(tenant string) {
+	tenant = tenantOf(tenant)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n[tenant] <= 1 {
+		delete(c.n, tenant)
+		return
+	}
+	c.n[tenant]--
+}
+
+// TenantCalls is the number of live SIP legs of a tenant.
+func (s *Server) TenantCalls(tenant string) int {
+	s.calls.mu.Lock()
+	defer s.calls.mu.Unlock()
+	return s.calls.n[tenantOf(tenant)]
+}
+
+// maxCalls is a tenant's limit of live legs (0: none).
+func maxCalls(d *Directory, tenant string) int {
+	if t := d.Tenant(tenant); t != nil {
+		return t.MaxCalls
+	}
+	return 0
 }
 
 func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
