@@ -278,3 +278,15 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CS
 		f.After = next
 	}
 }
+
+// Insert upserts recs by uniqueid in one transaction, without the
+// writer's queue or spool: for bulk loads (benchmarks, imports) and tests.
+func Insert(ctx context.Context, st *store.Store, recs []Record) error {
+	ps := make([]*Record, len(recs))
+	for i := range recs {
+		r := recs[i]
+		normalize(&r)
+		ps[i] = &r
+	}
+	return upsertTx(ctx, st, ps)
+}

@@ -178,3 +178,10 @@ func bulkInsert(ctx context.Context, st *store.Store, tx *sql.Tx, table string, 
 }
 
 type storeTime = store.NullTime
+
+// IsUniqueViolation reports whether err is a unique-constraint violation
+// on either engine.
+func IsUniqueViolation(err error) bool {
+	_, ok := isUnique(err)
+	return ok
+}
