@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
@@ -88,7 +89,10 @@ func (a *API) listCDRs(w http.ResponseWriter, r *http.Request, p *principal) err
 	if f.Limit, err = pageLimit(r); err != nil {
 		return err
 	}
-	if f.After, err = cursorID(r); err != nil {
+	// A time range pages in (start, id) order, off the (tenant, start, id)
+	// index; otherwise pages are in id order.
+	f.ByStart = !f.From.IsZero() || !f.To.IsZero()
+	if err := parseCDRCursor(r.URL.Query().Get("cursor"), &f); err != nil {
 		return err
 	}
 	rows, next, err := cdr.List(r.Context(), a.st, f)
@@ -98,6 +102,9 @@ func (a *API) listCDRs(w http.ResponseWriter, r *http.Request, p *principal) err
 	out := list[cdr.Row]{Items: rows}
 	if next != 0 {
 		out.NextCursor = strconv.FormatInt(next, 10)
+		if f.ByStart {
+			out.NextCursor = "t" + strconv.FormatInt(rows[len(rows)-1].Start.UnixMicro(), 10) + "-" + out.NextCursor
+		}
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -113,6 +120,7 @@ func (a *API) exportCDRs(w http.ResponseWriter, r *http.Request, p *principal) e
 	if _, _, err := cdr.List(r.Context(), a.st, cdr.Filter{Tenant: f.Tenant, Limit: 1}); err != nil {
 		return err
 	}
+	f.ByStart = !f.From.IsZero() || !f.To.IsZero()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="Master.csv"`)
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -122,5 +130,33 @@ func (a *API) exportCDRs(w http.ResponseWriter, r *http.Request, p *principal) e
 		return nil
 	}
 	_ = bw.Flush()
+	return nil
+}
+
+// parseCDRCursor reads a next_cursor: "<id>" for id order,
+// "t<start unix µs>-<id>" for (start, id) order.
+func parseCDRCursor(v string, f *cdr.Filter) error {
+	if v == "" {
+		return nil
+	}
+	bad := badField("cursor", "is not a cursor this query returned (cursors of a time range are only valid with from/to)")
+	if !f.ByStart {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return bad
+		}
+		f.After = n
+		return nil
+	}
+	us, id, ok := strings.Cut(strings.TrimPrefix(v, "t"), "-")
+	if !ok || !strings.HasPrefix(v, "t") {
+		return bad
+	}
+	u, err1 := strconv.ParseInt(us, 10, 64)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if err1 != nil || err2 != nil || n < 0 {
+		return bad
+	}
+	f.After, f.AfterStart = n, time.UnixMicro(u).UTC()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -77,6 +78,8 @@ func unavailable(err error) bool {
 	switch {
 	case errors.Is(err, sql.ErrConnDone), errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		// A connection cut mid-reply (pgx reports the short read as is).
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		errors.As(err, &op), errors.As(err, &ce), errors.As(err, &ne):
 		return true
 	}

@@ -141,3 +141,13 @@ CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
 
 -- The API pages CDRs of one tenant in id order (cursor pagination).
 CREATE INDEX cdr_tenant_id ON cdr (tenant, id);
+-- A tenant's CDRs to or from one number, in id order: without these a
+-- page of one destination scans every CDR of the tenant.
+CREATE INDEX cdr_tenant_dst_id ON cdr (tenant, dst, id);
+CREATE INDEX cdr_tenant_src_id ON cdr (tenant, src, id);
+-- Time-range pages run in (start, id) order (cdr.Filter.ByStart) off
+-- these, replacing 0001's (tenant, start) and (start).
+DROP INDEX cdr_tenant_start;
+DROP INDEX cdr_start;
+CREATE INDEX cdr_tenant_start_id ON cdr (tenant, start, id);
+CREATE INDEX cdr_start_id ON cdr (start, id);
