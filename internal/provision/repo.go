@@ -19,8 +19,8 @@ import (
 )
 
 // DefaultRealm is the digest realm of users of tenants without a SIP
-// domain when Options.Realm is empty (Asterisk PJSIP's default).
-const DefaultRealm = "asterisk"
+// domain when Options.Realm is empty (the sip.realm default).
+const DefaultRealm = "entvoice"
 
 // Options configures a Repo.
 type Options struct {
@@ -117,6 +117,13 @@ func (r *Repo) write(ctx context.Context, fn func(tx *wtx) error) error {
 	defer func() { _ = sqlTx.Rollback() }()
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if tx.moved && r.st.Dialect() == store.Postgres {
+		// Delivered at commit to every LISTENer (ListenPostgres in other
+		// processes); dropped with a rollback.
+		if _, err := sqlTx.ExecContext(ctx, "SELECT pg_notify('"+NotifyChannel+"', '')"); err != nil {
+			return fmt.Errorf("provision: notify: %w", err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("provision: commit: %w", err)

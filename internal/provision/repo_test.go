@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/store"
@@ -417,4 +418,41 @@ func TestConcurrentWritersRevisionsInOrder(t *testing.T) {
 			t.Fatalf("revision %d, want %d", rev, base+writers*each)
 		}
 	})
+}
+
+// TestListenPostgres: a write through one process's Repo wakes another
+// process's subscribers through LISTEN/NOTIFY.
+func TestListenPostgres(t *testing.T) {
+	opts := storetest.PostgresOptions(t)
+	writer := newRepo(t, opts)
+	opts2 := opts
+	opts2.DataDir = t.TempDir()
+	reader := newRepo(t, opts2)
+	ch := reader.Notify()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- reader.ListenPostgres(ctx, opts.DSN) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	select { // the wake-up after LISTEN is in place
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no wake-up after LISTEN")
+	}
+	if _, err := writer.CreateTenant(context.Background(), Tenant{ID: "remote"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other Repo's write did not wake this one")
+	}
+	cs, err := reader.Changes(context.Background(), 0, 100)
+	if err != nil || cs[len(cs)-1].Tenant == nil || cs[len(cs)-1].Tenant.ID != "remote" {
+		t.Fatalf("reader's feed: %v %v", cs, err)
+	}
 }
