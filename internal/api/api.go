@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,6 +128,12 @@ func (a *API) routes() {
 		_, _ = w.Write(a.spec)
 	})
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := a.allowed(r.URL.EscapedPath()); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			a.fail(w, r, &problem{Status: http.StatusMethodNotAllowed, Type: typeNoRoute, Title: "Method Not Allowed",
+				Detail: fmt.Sprintf("%s does not take %s (it takes %s)", r.URL.Path, r.Method, strings.Join(allow, ", "))})
+			return
+		}
 		a.fail(w, r, &problem{Status: http.StatusNotFound, Type: typeNoRoute, Title: "Not Found",
 			Detail: fmt.Sprintf("no API route for %s %s (see %s/openapi.json)", r.Method, r.URL.Path, Prefix)})
 	})
@@ -168,6 +176,28 @@ func (a *API) routes() {
 
 	a.handle("GET", "/cdrs", a.listCDRs)
 	a.handle("GET", "/cdrs/export", a.exportCDRs)
+}
+
+// allowed lists the methods routed for an (escaped) path, for 405's Allow.
+func (a *API) allowed(path string) []string {
+	segs := strings.Split(path, "/")
+	var out []string
+next:
+	for _, rt := range a.route {
+		pat := strings.Split(rt.Pattern, "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		for i := range pat {
+			if !strings.HasPrefix(pat[i], "{") && pat[i] != segs[i] {
+				continue next
+			}
+		}
+		if !slices.Contains(out, rt.Method) {
+			out = append(out, rt.Method)
+		}
+	}
+	return out
 }
 
 // Server serves an API on a TCP listener.

@@ -140,6 +140,11 @@ func TestProblemsAndValidation(t *testing.T) {
 		e.must(403, "POST", "/api/v1/tenants", tok, map[string]any{"id": "mine"}).problem(t)
 		e.must(403, "PATCH", "/api/v1/tenants/acme", tok, map[string]any{"max_calls": 1000}).problem(t)
 		e.must(404, "GET", "/api/v1/nothing", tok, nil).problem(t)
+		r = e.must(405, "PUT", "/api/v1/tenants/acme/users/1001", tok, map[string]any{})
+		r.problem(t)
+		if r.header.Get("Allow") != "GET, PATCH, DELETE" {
+			t.Errorf("Allow = %q", r.header.Get("Allow"))
+		}
 		e.must(400, "GET", "/api/v1/tenants/acme/users?limit=0", tok, nil).problem(t)
 		e.must(400, "GET", "/api/v1/tenants/acme/users?color=red", tok, nil).problem(t)
 		e.must(400, "GET", "/api/v1/cdrs?from=yesterday", tok, nil).problem(t)
@@ -531,5 +536,39 @@ func TestBootstrapAdminToken(t *testing.T) {
 	created, err = Bootstrap(context.Background(), repo, func(k string) string { return env[k] }, &out, nil)
 	if err != nil || created {
 		t.Fatalf("second Bootstrap created a token: %v", err)
+	}
+}
+
+// TestIdempotencyAbandonedReservation: a key reserved by a request whose
+// server died (no response stored) answers 409 and is freed once stale.
+func TestIdempotencyAbandonedReservation(t *testing.T) {
+	e := newEnv(t, storetest.PostgresOptionsOrSQLite(t))
+	tok := e.tenantToken("acme", "acme.test")
+	body := map[string]any{"name": "1001", "password": "long-enough"}
+	e.must(201, "POST", "/api/v1/tenants/acme/users", tok, body, "Idempotency-Key", "k2")
+	// Make it a reservation from 3 minutes ago that never got its response.
+	reserved := time.Now().Add(-3 * time.Minute).Add(e.api.opts.IdempotencyTTL)
+	var n int
+	// A fresh reservation (a request still running) is kept.
+	if _, err := e.st.DB().Exec("UPDATE idempotency_keys SET status = 0"); err != nil {
+		t.Fatal(err)
+	}
+	e.must(409, "POST", "/api/v1/tenants/acme/users", tok, body, "Idempotency-Key", "k2").problem(t)
+	if _ = e.st.DB().QueryRow("SELECT COUNT(*) FROM idempotency_keys").Scan(&n); n != 1 {
+		t.Fatalf("fresh reservation freed: %d keys", n)
+	}
+	if _, err := e.st.DB().Exec(e.st.Rebind("UPDATE idempotency_keys SET status = 0, expires_at = ?"), e.st.TimeArg(reserved)); err != nil {
+		t.Fatal(err)
+	}
+	e.must(409, "POST", "/api/v1/tenants/acme/users", tok, body, "Idempotency-Key", "k2").problem(t)
+	_ = e.st.DB().QueryRow("SELECT COUNT(*) FROM idempotency_keys").Scan(&n)
+	if n != 0 {
+		t.Fatalf("stale reservation kept: %d keys", n)
+	}
+	// The retry runs afresh (and meets the user the first attempt made).
+	e.must(409, "POST", "/api/v1/tenants/acme/users", tok, body, "Idempotency-Key", "k2").problem(t)
+	_ = e.st.DB().QueryRow("SELECT status FROM idempotency_keys").Scan(&n)
+	if n != 409 {
+		t.Fatalf("retry stored status %d", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/store"
 )
 
 // idempotent runs a POST carrying an Idempotency-Key
@@ -109,8 +110,9 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request, p *principal, key, 
 	st := a.st
 	var storedHash, ctype, loc, body string
 	var status int
-	err := st.DB().QueryRowContext(r.Context(), st.Rebind("SELECT request_hash, status, content_type, location, body FROM idempotency_keys WHERE token_id = ? AND idem_key = ?"),
-		p.TokenID, key).Scan(&storedHash, &status, &ctype, &loc, &body)
+	var expires storeTime
+	err := st.DB().QueryRowContext(r.Context(), st.Rebind("SELECT request_hash, status, content_type, location, body, expires_at FROM idempotency_keys WHERE token_id = ? AND idem_key = ?"),
+		p.TokenID, key).Scan(&storedHash, &status, &ctype, &loc, &body, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		a.fail(w, r, &problem{Type: typeIdempotency, Title: "Conflict", Status: http.StatusConflict, Detail: "a request with this Idempotency-Key just failed; retry"})
 		return
@@ -125,8 +127,13 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request, p *principal, key, 
 			Detail: "this Idempotency-Key was used with a different request; use a new key for a new request",
 			Errors: []provision.FieldError{{Field: "Idempotency-Key", Message: "already used with a different request body"}}})
 	case status == 0:
+		// A reservation older than abandonAfter belongs to a request whose
+		// server went away before storing its response: free the key.
+		if time.Since(expires.Time.Add(-a.opts.IdempotencyTTL)) > abandonAfter {
+			_, _ = st.DB().ExecContext(r.Context(), st.Rebind("DELETE FROM idempotency_keys WHERE token_id = ? AND idem_key = ? AND status = 0"), p.TokenID, key)
+		}
 		a.fail(w, r, &problem{Type: typeIdempotency, Title: "Conflict", Status: http.StatusConflict,
-			Detail: "a request with this Idempotency-Key is still being processed"})
+			Detail: "a request with this Idempotency-Key is still being processed; retry later"})
 	default:
 		if ctype != "" {
 			w.Header().Set("Content-Type", ctype)
@@ -139,6 +146,11 @@ func (a *API) replay(w http.ResponseWriter, r *http.Request, p *principal, key, 
 		_, _ = io.WriteString(w, body)
 	}
 }
+
+// abandonAfter is how long a key may stay reserved without a response.
+const abandonAfter = 2 * time.Minute
+
+type storeTime = store.NullTime
 
 func isUniqueViolation(err error) bool {
 	return provision.IsUniqueViolation(err)

@@ -304,11 +304,15 @@ func (r *Repo) PruneChanges(ctx context.Context, through int64) error {
 
 // Snapshot implements Source: every tenant, user, extension and AMI user
 // as of one revision, read in one transaction (REPEATABLE READ on
-// PostgreSQL, so every table is seen at the same instant).
+// PostgreSQL, one WAL snapshot on SQLite, so every table is seen at the
+// same instant).
 func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
-	var opts *sql.TxOptions
+	// SQLite: a read-only (deferred) transaction reads one WAL snapshot
+	// without taking the write lock that the store's other transactions
+	// (BEGIN IMMEDIATE) take.
+	opts := &sql.TxOptions{ReadOnly: true}
 	if r.st.Dialect() == store.Postgres {
-		opts = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+		opts.Isolation = sql.LevelRepeatableRead
 	}
 	tx, err := r.st.DB().BeginTx(ctx, opts)
 	if err != nil {

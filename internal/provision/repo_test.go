@@ -372,6 +372,17 @@ func TestConcurrentWritersRevisionsInOrder(t *testing.T) {
 		go func() {
 			since := base
 			for {
+				// A snapshot sees every table at its revision: one tenant
+				// per revision since base, plus the default tenant.
+				snap, err := r.Snapshot(ctx)
+				if err != nil {
+					readerErr <- err
+					return
+				}
+				if int64(len(snap.Tenants)) != 1+snap.Revision-base {
+					readerErr <- fmt.Errorf("snapshot at revision %d has %d tenants", snap.Revision, len(snap.Tenants))
+					return
+				}
 				cs, err := r.Changes(ctx, since, 100)
 				if err != nil {
 					readerErr <- err
