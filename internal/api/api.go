@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -247,6 +248,9 @@ func (s *Server) Start() {
 // Shutdown stops accepting requests and waits for those in flight until
 // ctx ends, then closes the rest.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
@@ -257,4 +261,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	return nil
+}
+
+// Start is what a serving process runs: it creates the first admin token
+// when there is none (see Bootstrap; a random value is written to
+// stderr), builds the API and serves it on listen ("off": no server, nil
+// returned). Stop it with Shutdown, which is nil-safe.
+func Start(ctx context.Context, o Options, listen string, getenv func(string) string, stderr io.Writer) (*Server, error) {
+	if listen == "off" {
+		return nil, nil
+	}
+	if _, err := Bootstrap(ctx, o.Provision, getenv, stderr, o.Logger); err != nil {
+		return nil, fmt.Errorf("api: first admin token: %w", err)
+	}
+	a, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	s, err := Listen(listen, a, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s.Start()
+	return s, nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -570,5 +572,53 @@ func TestIdempotencyAbandonedReservation(t *testing.T) {
 	_ = e.st.DB().QueryRow("SELECT status FROM idempotency_keys").Scan(&n)
 	if n != 409 {
 		t.Fatalf("retry stored status %d", n)
+	}
+}
+
+// TestStartOnARealListener: Start bootstraps the admin token from the
+// environment, serves on a real TCP port and shuts down cleanly; "off"
+// starts nothing.
+func TestStartOnARealListener(t *testing.T) {
+	st := storetest.Open(t, store.Options{DataDir: t.TempDir()})
+	repo, err := provision.New(context.Background(), st, provision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Store: st, Provision: repo}
+	if s, err := Start(context.Background(), o, "off", nil, nil); s != nil || err != nil {
+		t.Fatalf("off: %v %v", s, err)
+	}
+	getenv := func(k string) string {
+		if k == EnvAdminToken {
+			return "start-admin-token-0123456789"
+		}
+		return ""
+	}
+	s, err := Start(context.Background(), o, "127.0.0.1:0", getenv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+s.Addr().String()+"/api/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer start-admin-token-0123456789")
+	cl := &http.Client{Timeout: 10 * time.Second}
+	res, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	cl.CloseIdleConnections()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"id":"default"`) {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if _, err := Start(context.Background(), o, s.Addr().String(), getenv, nil); err == nil {
+		t.Fatal("second Start on a bound port succeeded")
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var nilServer *Server
+	if err := nilServer.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }

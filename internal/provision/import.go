@@ -440,7 +440,7 @@ func ParseExtensionsCSV(rd io.Reader) ([]ImportExtension, error) {
 // (the parser stops at the first error, so a refused line is blanked and
 // the text parsed again). Constructs the realtime extensions table cannot
 // hold ([globals], include, switch, ignorepat, #include, #exec) are
-// reported as errors too.
+// reported as errors too; [general] options are left out.
 func ParseExtensionsConf(name string, text []byte) ([]ImportExtension, error) {
 	var e errs
 	lines := bytes.Split(text, []byte("\n"))
@@ -455,9 +455,12 @@ func ParseExtensionsConf(name string, text []byte) ([]ImportExtension, error) {
 			lines[i] = nil
 		case strings.HasPrefix(s, "["):
 			ctxName = strings.ToLower(strings.TrimSpace(strings.Trim(strings.SplitN(s, "]", 2)[0], "[")))
-		case ctxName == "globals" || ctxName == "general":
+		case ctxName == "general":
+			// Loader options (static, writeprotect, autofallthrough...):
+			// not rows, and harmless to leave out.
+		case ctxName == "globals":
 			if s != "" && !strings.HasPrefix(s, ";") {
-				e.add("conf", "[%s] settings cannot be stored in the realtime extensions table", ctxName)
+				e.add("conf", "[globals] variables cannot be stored in the realtime extensions table")
 				lines[i] = nil
 			}
 		default:

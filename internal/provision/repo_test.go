@@ -321,7 +321,7 @@ func TestImportAtomicAndReportsEveryLine(t *testing.T) {
 			t.Fatalf("failed imports stored users: %d", len(us))
 		}
 		// A good import stores all, with one revision per object.
-		rows, err = ParseExtensionsConf("import.conf", []byte("[internal]\nexten => 100,1,Answer()\n same => n(again),Playback(hello)\n same => n,Hangup()\nexten => _1XXX,hint,PJSIP/${EXTEN}\n"))
+		rows, err = ParseExtensionsConf("import.conf", []byte("[general]\nstatic=yes\nwriteprotect=no\n[internal]\nexten => 100,1,Answer()\n same => n(again),Playback(hello)\n same => n,Hangup()\nexten => _1XXX,hint,PJSIP/${EXTEN}\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -187,8 +187,8 @@ func ValidateUser(u *User) error {
 }
 
 func validateUser(e *errs, u *User) {
-	if !userNameRe.MatchString(u.Name) {
-		e.add("name", "%q must be 1-64 of A-Z a-z 0-9 . _ ~ + -", u.Name)
+	if !userNameRe.MatchString(u.Name) || strings.Trim(u.Name, ".") == "" {
+		e.add("name", "%q must be 1-64 of A-Z a-z 0-9 . _ ~ + -, not only dots", u.Name)
 	}
 	if !contextRe.MatchString(u.Context) {
 		e.add("context", "%q must be 1-79 of A-Z a-z 0-9 _ . + -", u.Context)
