@@ -203,11 +203,17 @@ next:
 
 // Server serves an API on a TCP listener.
 type Server struct {
-	srv *http.Server
-	ln  net.Listener
-	log *slog.Logger
-	wg  sync.WaitGroup
+	srv  *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+	wg   sync.WaitGroup
+	api  *API          // set by Start: expired idempotency keys are pruned hourly
+	stop chan struct{} // closed by Shutdown
+	once sync.Once
 }
+
+// pruneEvery is how often Start's server deletes expired idempotency keys.
+const pruneEvery = time.Hour
 
 // Listen binds addr ("IP:PORT"; "off" returns nil, nil) and returns a
 // Server ready to Start.
@@ -222,7 +228,7 @@ func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: listen %s: %w", addr, err)
 	}
-	return &Server{ln: ln, log: log, srv: &http.Server{
+	return &Server{ln: ln, log: log, stop: make(chan struct{}), srv: &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -243,6 +249,27 @@ func (s *Server) Start() {
 			s.log.Error("api: serve failed", "err", err)
 		}
 	}()
+	if s.api == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(pruneEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				if err := s.api.PruneIdempotencyKeys(ctx); err != nil {
+					s.log.Warn("api: pruning idempotency keys failed", "err", err)
+				}
+				cancel()
+			}
+		}
+	}()
 }
 
 // Shutdown stops accepting requests and waits for those in flight until
@@ -251,6 +278,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	s.once.Do(func() { close(s.stop) })
 	err := s.srv.Shutdown(ctx)
 	if err != nil {
 		_ = s.srv.Close()
@@ -282,6 +310,7 @@ func Start(ctx context.Context, o Options, listen string, getenv func(string) st
 	if err != nil {
 		return nil, err
 	}
+	s.api = a
 	s.Start()
 	return s, nil
 }

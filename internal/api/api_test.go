@@ -226,6 +226,13 @@ func TestTenantIsolation(t *testing.T) {
 		if _, err := e.repo.GetToken(ctx, bTok.ID); err != nil {
 			t.Fatal(err)
 		}
+		// A token for B, or an admin token, cannot be minted with A's token.
+		e.must(404, "POST", "/api/v1/tokens", ta, map[string]any{"name": "x", "tenant": "b"}).problem(t)
+		var mine tokenCreated
+		e.must(201, "POST", "/api/v1/tokens", ta, map[string]any{"name": "x"}).json(t, &mine)
+		if mine.Tenant != "a" || mine.Value == "" {
+			t.Fatalf("A's new token %+v", mine)
+		}
 		if len(e.ctl.hungup) != 0 || len(e.ctl.original) != 0 {
 			t.Fatalf("controller was reached: %v %v", e.ctl.hungup, e.ctl.original)
 		}
@@ -617,8 +624,40 @@ func TestStartOnARealListener(t *testing.T) {
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	var nilServer *Server
 	if err := nilServer.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestPruneIdempotencyKeys(t *testing.T) {
+	e := newEnv(t, storetest.PostgresOptionsOrSQLite(t))
+	tok := e.tenantToken("acme", "acme.test")
+	e.must(201, "POST", "/api/v1/tenants/acme/users", tok, map[string]any{"name": "1", "password": "long-enough"}, "Idempotency-Key", "old")
+	e.must(201, "POST", "/api/v1/tenants/acme/users", tok, map[string]any{"name": "2", "password": "long-enough"}, "Idempotency-Key", "new")
+	if _, err := e.st.DB().Exec(e.st.Rebind("UPDATE idempotency_keys SET expires_at = ? WHERE idem_key = 'old'"), e.st.TimeArg(time.Now().Add(-time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.api.PruneIdempotencyKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	rows, err := e.st.DB().Query("SELECT idem_key FROM idempotency_keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		keys = append(keys, k)
+	}
+	_ = rows.Close()
+	if len(keys) != 1 || keys[0] != "new" {
+		t.Fatalf("keys after prune: %v", keys)
+	}
+	// An expired key is a new request again.
+	e.must(201, "POST", "/api/v1/tenants/acme/users", tok, map[string]any{"name": "3", "password": "long-enough"}, "Idempotency-Key", "old")
 }
