@@ -167,8 +167,18 @@ type Filter struct {
 	Disposition string
 	// From and To bound start: From <= start < To.
 	From, To time.Time
-	// After is the cursor: only rows with id > After.
+	// After is the cursor: only rows with id > After (with ByStart: rows
+	// after (AfterStart, After) in (start, id) order).
 	After int64
+	// ByStart orders rows by (start, id) instead of id. Time-range queries
+	// should use it: rows are found by a range scan of the (tenant, start,
+	// id) index however far back the range lies, where id order makes the
+	// database skip every row before the range (ids follow call ends, but a
+	// planner cannot know that).
+	ByStart bool
+	// AfterStart is the start of the last row of the previous page, with
+	// ByStart.
+	AfterStart time.Time
 	// Limit is the page size; <= 0 means DefaultLimit, capped at MaxLimit.
 	Limit int
 }
@@ -179,9 +189,10 @@ const (
 	MaxLimit     = 1000
 )
 
-// List returns rows matching f in id order, at most f.Limit of them, and
-// the cursor for the next page (the last id) or 0 when this page is the
-// last.
+// List returns rows matching f in id order (or (start, id) order with
+// f.ByStart), at most f.Limit of them, and the cursor for the next page
+// (the last id; with ByStart also take the last row's Start) or 0 when
+// this page is the last.
 func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -194,7 +205,13 @@ func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) 
 		where = append(where, cond)
 		args = append(args, v)
 	}
-	if f.After > 0 {
+	if f.ByStart {
+		if f.After > 0 {
+			ts := st.TimeArg(f.AfterStart)
+			where = append(where, "(start > ? OR (start = ? AND id > ?))")
+			args = append(args, ts, ts, f.After)
+		}
+	} else if f.After > 0 {
 		add("id > ?", f.After)
 	}
 	if f.Tenant != "" {
@@ -220,7 +237,11 @@ func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) 
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	// One extra row tells whether another page exists.
-	q += " ORDER BY id LIMIT ?"
+	if f.ByStart {
+		q += " ORDER BY start, id LIMIT ?"
+	} else {
+		q += " ORDER BY id LIMIT ?"
+	}
 	args = append(args, limit+1)
 	rows, err := st.DB().QueryContext(ctx, st.Rebind(q), args...)
 	if err != nil {
@@ -275,6 +296,18 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CS
 		if next == 0 {
 			return nil
 		}
-		f.After = next
+		f.After, f.AfterStart = next, rows[len(rows)-1].Start
 	}
+}
+
+// Insert upserts recs by uniqueid in one transaction, without the
+// writer's queue or spool: for bulk loads (benchmarks, imports) and tests.
+func Insert(ctx context.Context, st *store.Store, recs []Record) error {
+	ps := make([]*Record, len(recs))
+	for i := range recs {
+		r := recs[i]
+		normalize(&r)
+		ps[i] = &r
+	}
+	return upsertTx(ctx, st, ps)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -323,8 +324,9 @@ func TestListFiltersAndCursor(t *testing.T) {
 		w := newWriter(t, st, WriterOptions{})
 		const n = 25
 		var all []Record
-		for i := range n {
-			r := testRecord(i)
+		for j := range n {
+			// Written out of start order, so (start, id) order differs from id order.
+			r := testRecord((j * 7) % n)
 			normalize(&r)
 			all = append(all, r)
 			if err := w.Write(ctx, r); err != nil {
@@ -359,41 +361,50 @@ func TestListFiltersAndCursor(t *testing.T) {
 				t.Fatalf("filter %+v matches nothing; fix the test data", f)
 			}
 			for _, limit := range []int{1, 4, 100} {
-				f.Limit = limit
-				var got []Record
-				after := int64(0)
-				pages := 0
-				for {
-					f.After = after
-					rows, next, err := List(ctx, st, f)
-					if err != nil {
-						t.Fatal(err)
+				for _, byStart := range []bool{false, true} {
+					f.Limit = limit
+					f.ByStart = byStart
+					want := match(f)
+					if byStart {
+						// (start, id) order: the records' starts are not in id order.
+						slices.SortStableFunc(want, func(a, b Record) int { return a.Start.Compare(b.Start) })
 					}
-					if len(rows) > limit {
-						t.Fatalf("page of %d rows, limit %d", len(rows), limit)
+					var got []Record
+					after := int64(0)
+					var afterStart time.Time
+					pages := 0
+					for {
+						f.After, f.AfterStart = after, afterStart
+						rows, next, err := List(ctx, st, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(rows) > limit {
+							t.Fatalf("page of %d rows, limit %d", len(rows), limit)
+						}
+						for _, r := range rows {
+							got = append(got, r.Record)
+						}
+						pages++
+						if next == 0 {
+							break
+						}
+						if next != rows[len(rows)-1].ID {
+							t.Fatalf("next %d is not the last id %d", next, rows[len(rows)-1].ID)
+						}
+						after, afterStart = next, rows[len(rows)-1].Start
 					}
-					for _, r := range rows {
-						got = append(got, r.Record)
+					if len(got) != len(want) {
+						t.Fatalf("filter %+v: %d rows, want %d", f, len(got), len(want))
 					}
-					pages++
-					if next == 0 {
-						break
+					for i := range got {
+						if got[i] != want[i] {
+							t.Fatalf("filter %+v row %d:\n got %+v\nwant %+v", f, i, got[i], want[i])
+						}
 					}
-					if next != rows[len(rows)-1].ID {
-						t.Fatalf("next %d is not the last id %d", next, rows[len(rows)-1].ID)
+					if wantPages := max(1, (len(want)+limit-1)/limit); pages != wantPages {
+						t.Fatalf("filter %+v limit %d: %d pages, want %d", f, limit, pages, wantPages)
 					}
-					after = next
-				}
-				if len(got) != len(want) {
-					t.Fatalf("filter %+v: %d rows, want %d", f, len(got), len(want))
-				}
-				for i := range got {
-					if got[i] != want[i] {
-						t.Fatalf("filter %+v row %d:\n got %+v\nwant %+v", f, i, got[i], want[i])
-					}
-				}
-				if wantPages := max(1, (len(want)+limit-1)/limit); pages != wantPages {
-					t.Fatalf("filter %+v limit %d: %d pages, want %d", f, limit, pages, wantPages)
 				}
 			}
 		}

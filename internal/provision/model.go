@@ -7,8 +7,13 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrResync is returned by Source.Changes when the revision asked for is
+// older than the retained change feed: the node must take a new Snapshot.
+var ErrResync = errors.New("provision: change feed no longer holds that revision; take a new snapshot")
 
 // DefaultTenant is the tenant of static YAML users and extensions.conf, and
 // of realtime rows created without one. It has no SIP domain of its own:
@@ -51,9 +56,13 @@ type Tenant struct {
 // User is a realtime SIP user (an ARA ps_endpoints + ps_auths + ps_aors row
 // in one). Only digest HA1s are stored; the password never is.
 type User struct {
-	ID          int64     `json:"id"`
-	Tenant      string    `json:"tenant"`
-	Name        string    `json:"name"` // SIP user part, unique within the tenant
+	ID     int64  `json:"id"`
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"` // SIP user part, unique within the tenant
+	// Realm is the digest realm the HA1s were computed for, fixed when the
+	// password was set (the tenant's SIP domain in hosted mode, else the
+	// node's sip.realm): HA1 = H(user:realm:password), RFC 7616 §3.4.2.
+	Realm       string    `json:"realm"`
 	HA1MD5      string    `json:"-"`
 	HA1SHA256   string    `json:"-"`
 	Context     string    `json:"context"`
@@ -79,6 +88,9 @@ type Extension struct {
 	Context  string `json:"context"`
 	Exten    string `json:"exten"`
 	Priority int    `json:"priority"`
+	// Label is the priority's optional label (extensions.conf's
+	// "n(label)"); the realtime table of Asterisk has none.
+	Label    string `json:"label,omitempty"`
 	App      string `json:"app"`
 	AppData  string `json:"appdata"`
 	Revision int64  `json:"revision"`

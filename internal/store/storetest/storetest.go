@@ -107,3 +107,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
 }
+
+// PostgresOptionsOrSQLite returns PostgreSQL Options when
+// ENTVOICE_TEST_PG_DSN is set, else SQLite Options, for tests that need
+// one store of either kind.
+func PostgresOptionsOrSQLite(t testing.TB) store.Options {
+	t.Helper()
+	if os.Getenv(EnvPGDSN) != "" {
+		return PostgresOptions(t)
+	}
+	return store.Options{DataDir: t.TempDir(), Logger: Logger(t)}
+}
