@@ -96,7 +96,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	port := testpeer.FreePorts(t, 1)[0]
 	rtp := testpeer.FreePortBlock(t, 20)
-	cfg := writeFile(t, dir, "entvoice.yaml", "sip:\n  listen: [\"udp:127.0.0.1:"+itoa(port)+"\"]\nrtp:\n  ports: \""+itoa(rtp)+"-"+itoa(rtp+19)+"\"\ndata_dir: ./data\n")
+	cfg := writeFile(t, dir, "entvoice.yaml", "sip:\n  listen: [\"udp:127.0.0.1:"+itoa(port)+"\"]\nrtp:\n  ports: \""+itoa(rtp)+"-"+itoa(rtp+19)+"\"\ndata_dir: ./data\nhttp: {listen: \"127.0.0.1:"+itoa(testpeer.FreePorts(t, 1)[0])+"\"}\nami: {listen: \"off\"}\n")
 	cmd := exec.Command(binary, "serve", "--config", cfg)
 	var e bytes.Buffer
 	cmd.Stderr = &e

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
 )
@@ -38,7 +39,15 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			c, err := central.Start(ctx, central.Options{Config: cfg, Store: n.Store, KnownApp: n.PBX.HasApp,
+				Logger: log, Stderr: cmd.ErrOrStderr()})
+			if err != nil {
+				n.Shutdown(0)
+				return err
+			}
+			n.SetSource(c.Repo)
 			if err := n.Start(ctx); err != nil {
+				c.Close(ctx)
 				n.Shutdown(0)
 				return err
 			}
@@ -56,10 +65,13 @@ func newServe() *cobra.Command {
 				}()
 				defer srv.Close()
 			}
-			log.Info("entvoice serving", "version", version, "sip", strings.Join(cfg.SIP.Listen, ","), "data_dir", cfg.DataDir)
+			log.Info("entvoice serving", "version", version, "sip", strings.Join(cfg.SIP.Listen, ","), "api", cfg.HTTP.Listen, "data_dir", cfg.DataDir)
 			<-ctx.Done()
 			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)
 			log.Info("shutting down", "grace", grace)
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			c.Close(sctx)
+			cancel()
 			n.Shutdown(grace)
 			log.Info("stopped")
 			return nil
@@ -99,8 +111,9 @@ entVoice demo is running.
               600  echo test, 700 says your number
   Dialplan:   %s
   CDRs:       %s cdr export --data %s
+  API:        http://%s/api/v1 (admin token: ENTVOICE_ADMIN_TOKEN, or printed above on first start)
 Stop with Ctrl-C.
-`, strings.Join(cfg.SIP.Listen, ", "), cfg.SIP.Realm, cfg.Dialplan, os.Args[0], cfg.DataDir)
+`, strings.Join(cfg.SIP.Listen, ", "), cfg.SIP.Realm, cfg.Dialplan, os.Args[0], cfg.DataDir, cfg.HTTP.Listen)
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,7 +41,7 @@ type SIPpOptions struct {
 	// sip:remote_ip:remote_port, test-peers.md §1.4).
 	AuthUser, AuthPass, AuthURI string
 	// Keys are scenario keywords (-key k v). The package scenarios use
-	// caller, rtp_port, hold_ms, ring_ms, digits, code and expires; the
+	// caller, domain, rtp_port, hold_ms, ring_ms, digits, code and expires; the
 	// runner fills in defaults for the ones not given (see defaultKeys).
 	// Key "pcap" is the same as Pcap.
 	Keys map[string]string
@@ -192,6 +193,14 @@ func prepare(t testing.TB, opts SIPpOptions, defTimeout time.Duration) *sippRun 
 	r := &sippRun{bin: bin, dir: dir, scenario: scen}
 	r.port, r.mport, r.cport = opts.Port, opts.MediaPort, opts.ControlPort
 	r.pickPorts(t, opts.Transport)
+	if _, ok := keys["domain"]; !ok {
+		// The SIP domain of From and To: the target's host unless a
+		// hosted-mode test names a tenant's domain.
+		keys["domain"] = sippLoopback
+		if h, _, err := net.SplitHostPort(opts.Target); err == nil {
+			keys["domain"] = h
+		}
+	}
 	defaultKeys(keys, r.mport, playDur)
 
 	var a []string
