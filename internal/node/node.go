@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/agi"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/channel"
@@ -104,6 +105,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		Congestion:    cfg.CDR.Congestion,
 	})
 	apps.Register(n.PBX)
+	agiConnect, _ := config.Duration("agi.connect_timeout", cfg.AGI.ConnectTimeout)
+	agiIdle, _ := config.Duration("agi.idle_timeout", cfg.AGI.IdleTimeout)
+	agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: agiConnect, IdleTimeout: agiIdle, Store: st})
 	if err := checkApps(plan, n.PBX); err != nil {
 		return nil, err
 	}

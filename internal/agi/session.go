@@ -1,0 +1,393 @@
+package agi
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/pbx"
+)
+
+// Reply texts of res_agi.c agi_handle_command.
+const (
+	msgInvalid    = "510 Invalid or unknown command\n"
+	msgDead       = "511 Command Not Permitted on a dead channel or intercept routine\n"
+	msgNoUsage    = "520 Invalid command syntax.  Proper usage not available.\n"
+	msgUsageStart = "520-Invalid command syntax.  Proper usage follows:\n"
+	msgUsageEnd   = "520 End of proper usage.\n"
+)
+
+// Protocol errors that end a session with AGISTATUS=FAILURE.
+var (
+	errLineTooLong = fmt.Errorf("command line longer than %d bytes", MaxLine)
+	errPartialLine = errors.New("peer closed the connection in the middle of a command line")
+	errGarbage     = errors.New("binary data on the command stream")
+)
+
+// session is one AGI run on a channel (run_agi).
+type session struct {
+	a        *AGI
+	e        *pbx.Exec
+	log      *slog.Logger
+	t        *transport
+	enhanced bool
+
+	buf      []byte // reply being built
+	writeErr error
+
+	// softHangup is set by the HANGUP command: the channel is hung up
+	// from the dialplan's point of view, but the BYE goes out only when
+	// the script has finished, as in Asterisk (ast_softhangup, then the
+	// channel is destroyed after AGI() returns).
+	softHangup chan struct{}
+	softHung   bool
+	dead       bool
+
+	// Dialplan position changes requested by SET CONTEXT/EXTENSION/PRIORITY.
+	moved       bool
+	newPriority int // 0: the step after the AGI() priority
+
+	speech bool // SPEECH CREATE succeeded (never: no engine is loaded)
+
+	eagi     chan []int16 // EAGI audio frames to write to fd 3
+	eagiStop chan struct{}
+	eagiEnd  chan struct{}
+
+	autoHangup *time.Timer // SET AUTOHANGUP
+}
+
+// run is agi_exec_full + run_agi.
+func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead bool) Result {
+	t, err := a.launch(e.Ctx, log, args, enhanced)
+	if err != nil {
+		if errors.Is(err, errNotFound) {
+			log.Warn("AGI script not found", "script", args[0], "err", err)
+			return NotFound
+		}
+		log.Warn("AGI failed to start", "script", args[0], "err", err)
+		return Failure
+	}
+	s := &session{a: a, e: e, log: log, t: t, enhanced: enhanced, dead: dead, softHangup: make(chan struct{})}
+	res := s.loop(args)
+	if s.softHung && !e.Ch.IsHungUp() {
+		// The script hung the channel up: now that it is done, the BYE.
+		e.Ch.Hangup(channel.CauseNormalClearing)
+	}
+	if s.moved && res != Hangup {
+		c, x, p := e.Ch.Location()
+		if s.newPriority > 0 {
+			p = s.newPriority
+		} else {
+			p++
+		}
+		if err := e.Goto(c, x, strconv.Itoa(p)); err != nil {
+			log.Warn("AGI: cannot continue at the position set by the script", "err", err)
+		}
+	}
+	return res
+}
+
+type lineMsg struct {
+	line []byte
+	err  error
+}
+
+// readLines delivers the script's lines until an error or stop.
+func readLines(r io.Reader, out chan<- lineMsg, stop <-chan struct{}) {
+	br := bufio.NewReaderSize(r, 4096)
+	var long []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		var msg lineMsg
+		switch {
+		case err == nil && long == nil:
+			msg.line = bytes.Clone(frag)
+		case err == nil:
+			msg.line = append(long, frag...)
+			long = nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			long = append(long, frag...)
+			if len(long) > MaxLine {
+				msg.err = errLineTooLong
+				break
+			}
+			continue
+		default:
+			if len(frag) > 0 || len(long) > 0 {
+				msg.err = errPartialLine
+			} else {
+				msg.err = err
+			}
+		}
+		if msg.err == nil && len(msg.line) > MaxLine {
+			msg.err = errLineTooLong
+			msg.line = nil
+		}
+		select {
+		case out <- msg:
+		case <-stop:
+			return
+		}
+		if msg.err != nil {
+			return
+		}
+	}
+}
+
+// clean strips the line end and checks for binary data: control
+// characters other than tab (and a carriage return before the newline,
+// which clients on other systems send) are not AGI.
+func clean(line []byte) ([]byte, error) {
+	line = bytes.TrimSuffix(line, []byte{'\n'})
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	for _, c := range line {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return nil, errGarbage
+		}
+	}
+	return line, nil
+}
+
+func (s *session) loop(args []string) Result {
+	e, t := s.e, s.t
+	s.write(s.a.envBlock(e, t, args, s.enhanced))
+	sighup := true
+	if v, ok := e.Ch.GetVar("AGISIGHUP"); ok && isFalse(v) {
+		sighup = false
+	}
+	exitOnHangup := false
+	if v, ok := e.Ch.GetVar("AGIEXITONHANGUP"); ok && isTrue(v) {
+		exitOnHangup = true
+	}
+	if s.enhanced {
+		s.startEAGI()
+	}
+
+	lines := make(chan lineMsg)
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		readLines(t.r, lines, stop)
+	}()
+
+	var idle *time.Timer
+	var idleC <-chan time.Time
+	if s.a.opts.IdleTimeout > 0 {
+		idle = time.NewTimer(s.a.opts.IdleTimeout)
+		idleC = idle.C
+	}
+	status := Success
+	needHup := false
+loop:
+	for s.writeErr == nil {
+		if needHup {
+			needHup = false
+			s.dead = true
+			if sighup {
+				if t.fast {
+					s.write([]byte("HANGUP\n"))
+				} else {
+					t.sighup()
+				}
+			}
+			if exitOnHangup {
+				break
+			}
+		}
+		var hup, soft <-chan struct{}
+		if !s.dead {
+			hup, soft = e.Ch.Done(), s.softHangup
+			if e.Ch.IsHungUp() || s.softHung {
+				needHup = true
+				if status == Success {
+					status = Hangup
+				}
+				continue
+			}
+		}
+		select {
+		case m := <-lines:
+			if m.err != nil {
+				if errors.Is(m.err, io.EOF) {
+					// The script closed: "AGI Script completed".
+					break loop
+				}
+				s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", m.err)
+				status = Failure
+				break loop
+			}
+			line, err := clean(m.line)
+			if err != nil {
+				s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", err)
+				status = Failure
+				break loop
+			}
+			if len(line) >= 7 && strings.EqualFold(string(line[:7]), "failure") {
+				// A local script that could not be executed.
+				status = Failure
+				break loop
+			}
+			if idle != nil {
+				idle.Reset(s.a.opts.IdleTimeout)
+			}
+			if s.handle(string(line)) == resultFailure {
+				if s.dead || !e.Ch.IsHungUp() {
+					status = Failure
+				}
+			}
+			if s.enhanced {
+				s.restoreEAGISink()
+			}
+		case <-hup:
+			needHup = true
+			if status == Success {
+				status = Hangup
+			}
+		case <-soft:
+			needHup = true
+			if status == Success {
+				status = Hangup
+			}
+		case <-idleC:
+			s.log.Warn("AGI script idle too long, ending the session", "script", args[0], "idle_timeout", s.a.opts.IdleTimeout)
+			status = Failure
+			break loop
+		}
+	}
+	if s.writeErr != nil && status == Success {
+		s.log.Warn("AGI session ends: cannot write to the script", "script", args[0], "err", s.writeErr)
+		status = Failure
+	}
+	if idle != nil {
+		idle.Stop()
+	}
+	if sighup {
+		if t.fast {
+			s.write([]byte("HANGUP\n"))
+		} else {
+			t.sighup()
+		}
+	}
+	s.stopEAGI()
+	if s.autoHangup != nil && (s.softHung || e.Ch.IsHungUp()) {
+		s.autoHangup.Stop()
+	}
+	close(stop)
+	exitErr := t.close(2 * time.Second)
+	<-readerDone
+	if exitErr != nil && status == Success && !t.fast {
+		// A script exiting non-zero makes AGISTATUS FAILURE.
+		s.log.Warn("AGI script failed", "script", args[0], "err", exitErr)
+		status = Failure
+	}
+	return status
+}
+
+// isTrue and isFalse are Asterisk's ast_true and ast_false.
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "true", "y", "t", "1", "on":
+		return true
+	}
+	return false
+}
+
+func isFalse(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "no", "false", "n", "f", "0", "off":
+		return true
+	}
+	return false
+}
+
+// write sends bytes to the script; the first error sticks and ends the
+// session.
+func (s *session) write(b []byte) {
+	if s.writeErr != nil {
+		return
+	}
+	if s.t.conn != nil {
+		// A peer that stops reading must not hold the channel forever.
+		_ = s.t.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	}
+	_, s.writeErr = s.t.w.Write(b)
+}
+
+// reply sends "200 result=<res>[ rest]\n".
+func (s *session) reply(res string, rest ...string) {
+	b := append(s.buf[:0], "200 result="...)
+	b = append(b, res...)
+	for _, r := range rest {
+		b = append(b, ' ')
+		b = append(b, r...)
+	}
+	b = append(b, '\n')
+	s.buf = b
+	s.write(b)
+}
+
+func (s *session) replyInt(n int, rest ...string) { s.reply(strconv.Itoa(n), rest...) }
+
+// cmdResult is what a handler returns (res_agi.c RESULT_*).
+type cmdResult int
+
+const (
+	resultSuccess cmdResult = iota
+	resultShowUsage
+	resultFailure
+)
+
+// handle runs one command line (agi_handle_command).
+func (s *session) handle(line string) cmdResult {
+	argv := ParseArgs(line)
+	c := findCommand(argv)
+	bus := s.e.PBX.Channels().Bus()
+	publish := bus != nil && bus.HasSubscribers()
+	var id string
+	if publish {
+		id = strconv.FormatInt(int64(rand.Int32()), 10)
+		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart, Fields: map[string]string{"Command": line, "CommandId": id}})
+	}
+	end := func(code int, result string) {
+		if publish {
+			s.e.Ch.Publish(events.Event{Kind: events.AGIExecEnd, Fields: map[string]string{
+				"Command": line, "CommandId": id, "ResultCode": strconv.Itoa(code), "Result": result}})
+		}
+	}
+	if c == nil {
+		s.write([]byte(msgInvalid))
+		end(510, "Invalid or unknown command")
+		return resultSuccess
+	}
+	if s.dead && !c.dead {
+		s.write([]byte(msgDead))
+		end(511, "Command Not Permitted on a dead channel or intercept routine")
+		return resultSuccess
+	}
+	res := c.handler(s, argv)
+	switch res {
+	case resultShowUsage:
+		end(520, "Usage")
+		if c.usage == "" {
+			s.write([]byte(msgNoUsage))
+		} else {
+			s.write([]byte(msgUsageStart + c.usage + "\n" + msgUsageEnd))
+		}
+		return resultSuccess
+	case resultFailure:
+		end(-1, "Failure")
+	default:
+		end(200, "Success")
+	}
+	return res
+}
