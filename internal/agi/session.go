@@ -122,10 +122,14 @@ func readLines(r io.Reader, out chan<- lineMsg, stop <-chan struct{}) {
 			}
 			continue
 		default:
+			// A read error between lines (EOF, or a reset from a peer
+			// that closed with our HANGUP line unread) ends the script
+			// normally, as fgets returning nothing does in run_agi; a
+			// peer that goes away in the middle of a line is a failure.
 			if len(frag) > 0 || len(long) > 0 {
 				msg.err = errPartialLine
 			} else {
-				msg.err = err
+				msg.err = io.EOF
 			}
 		}
 		if msg.err == nil && len(msg.line) > MaxLine {
