@@ -61,7 +61,6 @@ type AGI struct {
 	opts    Options
 	db      *astDB
 	threads atomic.Int64
-	ids     atomic.Int64
 }
 
 // New returns the AGI service.

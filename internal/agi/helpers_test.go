@@ -19,7 +19,6 @@ import (
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
-	"github.com/entvoice/entvoice/internal/store"
 )
 
 func TestMain(m *testing.M) {
@@ -218,15 +217,4 @@ func (a *agiConn) line() string {
 		return "read error: " + err.Error()
 	}
 	return l
-}
-
-// openStore opens a SQLite store in a temp dir.
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }

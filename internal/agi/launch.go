@@ -38,9 +38,17 @@ type transport struct {
 	conn   net.Conn
 
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.ReadCloser
+	stdin  *os.File // our ends of the script's stdin and stdout
+	stdout *os.File
 	audio  *os.File // EAGI: our end of the fd 3 pipe
+}
+
+// setReadDeadline bounds the wait for the script's next line.
+func (t *transport) setReadDeadline(d time.Time) error {
+	if t.conn != nil {
+		return t.conn.SetReadDeadline(d)
+	}
+	return t.stdout.SetReadDeadline(d)
 }
 
 // hangupSignal tells the script the channel hung up: SIGHUP to a local
@@ -189,38 +197,44 @@ func (a *AGI) launchLocal(args []string, enhanced bool) (*transport, error) {
 	}
 	cmd := &exec.Cmd{Path: path, Args: args, Dir: filepath.Dir(path)}
 	cmd.Env = append(os.Environ(), "AST_AGI_DIR="+a.opts.Dir)
-	stdin, err := cmd.StdinPipe()
+	// Our own pipes (not StdinPipe/StdoutPipe) so reads take deadlines:
+	// a hangup or the idle timeout interrupts the wait for a command.
+	var files []*os.File // the child's ends, closed once it has them
+	closeAll := func(fs ...*os.File) {
+		for _, f := range fs {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	outR, outW, err := os.Pipe()
 	if err != nil {
-		stdin.Close()
+		closeAll(inR, inW)
 		return nil, err
 	}
-	t := &transport{r: stdout, w: stdin, cmd: cmd, stdin: stdin, stdout: stdout}
-	var audioR *os.File
+	files = append(files, inR, outW)
+	t := &transport{r: outR, w: inW, cmd: cmd, stdin: inW, stdout: outR}
+	cmd.Stdin, cmd.Stdout = inR, outW
 	if enhanced {
-		audioR, t.audio, err = os.Pipe()
+		audioR, audioW, err := os.Pipe()
 		if err != nil {
-			stdin.Close()
-			stdout.Close()
+			closeAll(inR, inW, outR, outW)
 			return nil, err
 		}
+		t.audio = audioW
+		files = append(files, audioR)
 		cmd.ExtraFiles = []*os.File{audioR}
 	}
 	// The script's stderr goes where the node's goes, as Asterisk's does.
 	cmd.Stderr = os.Stderr
 	err = cmd.Start()
-	if audioR != nil {
-		audioR.Close()
-	}
+	closeAll(files...)
 	if err != nil {
-		stdin.Close()
-		stdout.Close()
-		if t.audio != nil {
-			t.audio.Close()
-		}
+		closeAll(inW, outR, t.audio)
 		return nil, fmt.Errorf("failed to execute %q: %w", path, err)
 	}
 	return t, nil

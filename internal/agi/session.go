@@ -3,11 +3,13 @@ package agi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -56,8 +58,6 @@ type session struct {
 	moved       bool
 	newPriority int // 0: the step after the AGI() priority
 
-	speech bool // SPEECH CREATE succeeded (never: no engine is loaded)
-
 	eagi     chan []int16 // EAGI audio frames to write to fd 3
 	eagiStop chan struct{}
 	eagiEnd  chan struct{}
@@ -96,53 +96,46 @@ func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead b
 	return res
 }
 
-type lineMsg struct {
-	line []byte
-	err  error
+// lineReader reads the script's command lines in the session goroutine.
+// A read may be interrupted by a deadline (the caller hung up, the idle
+// timeout): the part of a line read so far is kept for the next call.
+type lineReader struct {
+	br      *bufio.Reader
+	partial []byte
 }
 
-// readLines delivers the script's lines until an error or stop.
-func readLines(r io.Reader, out chan<- lineMsg, stop <-chan struct{}) {
-	br := bufio.NewReaderSize(r, 4096)
-	var long []byte
+// next returns one line with its "\n". A read error between lines (EOF,
+// or a reset from a peer that closed with our HANGUP line unread) is
+// io.EOF: the script ended normally, as fgets returning nothing does in
+// run_agi. A peer that goes away in the middle of a line is
+// errPartialLine. A deadline returns os.ErrDeadlineExceeded.
+func (lr *lineReader) next() ([]byte, error) {
 	for {
-		frag, err := br.ReadSlice('\n')
-		var msg lineMsg
+		frag, err := lr.br.ReadSlice('\n')
+		if err == nil {
+			if lr.partial == nil {
+				return frag, nil
+			}
+			line := append(lr.partial, frag...)
+			lr.partial = nil
+			if len(line) > MaxLine {
+				return nil, errLineTooLong
+			}
+			return line, nil
+		}
+		lr.partial = append(lr.partial, frag...)
+		if len(lr.partial) > MaxLine {
+			return nil, errLineTooLong
+		}
 		switch {
-		case err == nil && long == nil:
-			msg.line = bytes.Clone(frag)
-		case err == nil:
-			msg.line = append(long, frag...)
-			long = nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			long = append(long, frag...)
-			if len(long) > MaxLine {
-				msg.err = errLineTooLong
-				break
-			}
 			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, err
+		case len(lr.partial) > 0:
+			return nil, errPartialLine
 		default:
-			// A read error between lines (EOF, or a reset from a peer
-			// that closed with our HANGUP line unread) ends the script
-			// normally, as fgets returning nothing does in run_agi; a
-			// peer that goes away in the middle of a line is a failure.
-			if len(frag) > 0 || len(long) > 0 {
-				msg.err = errPartialLine
-			} else {
-				msg.err = io.EOF
-			}
-		}
-		if msg.err == nil && len(msg.line) > MaxLine {
-			msg.err = errLineTooLong
-			msg.line = nil
-		}
-		select {
-		case out <- msg:
-		case <-stop:
-			return
-		}
-		if msg.err != nil {
-			return
+			return nil, io.EOF
 		}
 	}
 }
@@ -176,20 +169,11 @@ func (s *session) loop(args []string) Result {
 		s.startEAGI()
 	}
 
-	lines := make(chan lineMsg)
-	stop := make(chan struct{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		readLines(t.r, lines, stop)
-	}()
-
-	var idle *time.Timer
-	var idleC <-chan time.Time
-	if s.a.opts.IdleTimeout > 0 {
-		idle = time.NewTimer(s.a.opts.IdleTimeout)
-		idleC = idle.C
-	}
+	lr := &lineReader{br: bufio.NewReaderSize(t.r, 4096)}
+	// A hangup interrupts a read that waits for the script.
+	stopWatch := context.AfterFunc(e.Ctx, func() { _ = t.setReadDeadline(time.Unix(1, 0)) })
+	defer stopWatch()
+	idle := s.a.opts.IdleTimeout
 	status := Success
 	needHup := false
 loop:
@@ -208,72 +192,64 @@ loop:
 				break
 			}
 		}
-		var hup, soft <-chan struct{}
-		if !s.dead {
-			hup, soft = e.Ch.Done(), s.softHangup
-			if e.Ch.IsHungUp() || s.softHung {
-				needHup = true
-				if status == Success {
-					status = Hangup
-				}
-				continue
-			}
+		// The deadline is set before the hangup check, so a hangup after
+		// the check always interrupts the read below.
+		var deadline time.Time
+		if idle > 0 {
+			deadline = time.Now().Add(idle)
 		}
-		select {
-		case m := <-lines:
-			if m.err != nil {
-				if errors.Is(m.err, io.EOF) {
-					// The script closed: "AGI Script completed".
+		_ = t.setReadDeadline(deadline)
+		if !s.dead && (e.Ch.IsHungUp() || s.softHung) {
+			needHup = true
+			if status == Success {
+				status = Hangup
+			}
+			continue
+		}
+		raw, err := lr.next()
+		if err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				if !s.dead && e.Ch.IsHungUp() {
+					continue
+				}
+				if idle > 0 && !time.Now().Before(deadline) {
+					s.log.Warn("AGI script idle too long, ending the session", "script", args[0], "idle_timeout", idle)
+					status = Failure
 					break loop
 				}
-				s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", m.err)
-				status = Failure
+				continue
+			case errors.Is(err, io.EOF):
+				// The script closed: "AGI Script completed".
 				break loop
 			}
-			line, err := clean(m.line)
-			if err != nil {
-				s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", err)
-				status = Failure
-				break loop
-			}
-			if len(line) >= 7 && strings.EqualFold(string(line[:7]), "failure") {
-				// A local script that could not be executed.
-				status = Failure
-				break loop
-			}
-			if idle != nil {
-				idle.Reset(s.a.opts.IdleTimeout)
-			}
-			if s.handle(string(line)) == resultFailure {
-				if s.dead || !e.Ch.IsHungUp() {
-					status = Failure
-				}
-			}
-			if s.enhanced {
-				s.restoreEAGISink()
-			}
-		case <-hup:
-			needHup = true
-			if status == Success {
-				status = Hangup
-			}
-		case <-soft:
-			needHup = true
-			if status == Success {
-				status = Hangup
-			}
-		case <-idleC:
-			s.log.Warn("AGI script idle too long, ending the session", "script", args[0], "idle_timeout", s.a.opts.IdleTimeout)
+			s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", err)
 			status = Failure
 			break loop
+		}
+		line, err := clean(raw)
+		if err != nil {
+			s.log.Warn("AGI session ends: bad input from the script", "script", args[0], "err", err)
+			status = Failure
+			break loop
+		}
+		if len(line) >= 7 && strings.EqualFold(string(line[:7]), "failure") {
+			// A local script that could not be executed.
+			status = Failure
+			break loop
+		}
+		if s.handle(string(line)) == resultFailure {
+			if s.dead || !e.Ch.IsHungUp() {
+				status = Failure
+			}
+		}
+		if s.enhanced {
+			s.restoreEAGISink()
 		}
 	}
 	if s.writeErr != nil && status == Success {
 		s.log.Warn("AGI session ends: cannot write to the script", "script", args[0], "err", s.writeErr)
 		status = Failure
-	}
-	if idle != nil {
-		idle.Stop()
 	}
 	if sighup {
 		if t.fast {
@@ -286,9 +262,7 @@ loop:
 	if s.autoHangup != nil && (s.softHung || e.Ch.IsHungUp()) {
 		s.autoHangup.Stop()
 	}
-	close(stop)
 	exitErr := t.close(2 * time.Second)
-	<-readerDone
 	if exitErr != nil && status == Success && !t.fast {
 		// A script exiting non-zero makes AGISTATUS FAILURE.
 		s.log.Warn("AGI script failed", "script", args[0], "err", exitErr)
