@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -568,5 +569,48 @@ func TestBurst(t *testing.T) {
 	}
 	if after := fds(); after > before+5 {
 		t.Errorf("file descriptors: %d before, %d after", before, after)
+	}
+}
+
+// TestConnectTimeout: a FastAGI server whose accept queue is full never
+// completes the TCP handshake; AGI gives up after agi.connect_timeout with
+// FAILURE and the dialplan goes on.
+func TestConnectTimeout(t *testing.T) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	// Backlog 0: one queued connection fills the queue; later SYNs are
+	// dropped and their connects hang.
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	var fillers []net.Conn
+	defer func() {
+		for _, c := range fillers {
+			c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, c)
+	}
+	p := newTestPBX(t, planFor("agi://"+addr), Options{ConnectTimeout: 300 * time.Millisecond})
+	start := time.Now()
+	ch, _ := p.call(t, "1", nil)
+	if agistatus(ch) != "FAILURE" || varOf(ch, "AFTER") != "yes" {
+		t.Errorf("AGISTATUS %q AFTER %q", agistatus(ch), varOf(ch, "AFTER"))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v with a 300 ms connect timeout", d)
 	}
 }
