@@ -614,3 +614,46 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("took %v with a 300 ms connect timeout", d)
 	}
 }
+
+// TestTenantScriptsStayInAGIDir: a tenant's dialplan cannot start a
+// program outside agi_dir; the default tenant can, as in Asterisk.
+func TestTenantScriptsStayInAGIDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ok.sh"), []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ tenant, script, want string }{
+		{"acme", "ok.sh", "SUCCESS"},
+		{"acme", "../ok.sh", "FAILURE"},
+		{"acme", "/bin/true", "FAILURE"},
+		{"", "/bin/true", "SUCCESS"},
+	} {
+		p := newTestPBX(t, planFor(tc.script), Options{Dir: dir})
+		ch, _ := p.call(t, "1", func(o *channel.Options) { o.Tenant = tc.tenant })
+		if got := agistatus(ch); got != tc.want {
+			t.Errorf("tenant %q script %q: AGISTATUS %q, want %q", tc.tenant, tc.script, got, tc.want)
+		}
+	}
+}
+
+// TestDeadFromTheStart: AGI in the h extension runs on a hung-up channel:
+// no HANGUP line, dead-safe commands only.
+func TestDeadFromTheStart(t *testing.T) {
+	results := make(chan string, 1)
+	srv := newFastAGI(t, func(c *agiConn) {
+		results <- c.cmd("NOOP") + c.cmd(`STREAM FILE beep ""`) + c.cmd("GET VARIABLE CALLERID(num)")
+	})
+	p := newTestPBX(t, "[t]\nexten => 1,1,Hangup()\nexten => h,1,AGI(agi://"+srv.addr+")\n", Options{})
+	ch, _ := p.call(t, "1", nil)
+	select {
+	case got := <-results:
+		if want := "200 result=0\n" + msgDead + "200 result=1 (1001)\n"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	default:
+		t.Fatalf("the script never ran; AGISTATUS %q", agistatus(ch))
+	}
+	if agistatus(ch) != "SUCCESS" {
+		t.Errorf("AGISTATUS %q", agistatus(ch))
+	}
+}

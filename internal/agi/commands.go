@@ -732,8 +732,14 @@ func cmdVerbose(s *session, argv []string) cmdResult {
 	if len(argv) > 2 {
 		level = atoi(argv[2])
 	}
+	// ast_verb(level, "<AGI data>: message"): the verbose levels above 2
+	// are debugging detail.
 	_, data := s.e.Ch.LastApp()
-	s.log.Info(data+": "+argv[1], "agi_verbose_level", level)
+	if level <= 2 {
+		s.log.Info(data+": "+argv[1], "agi_verbose_level", level)
+	} else {
+		s.log.Debug(data+": "+argv[1], "agi_verbose_level", level)
+	}
 	s.reply("1")
 	return resultSuccess
 }

@@ -89,7 +89,7 @@ var errNotFound = errors.New("agi script not found")
 
 // launch starts the script named by the AGI() command: launch_script in
 // res_agi.c.
-func (a *AGI) launch(ctx context.Context, log *slog.Logger, args []string, enhanced bool) (*transport, error) {
+func (a *AGI) launch(ctx context.Context, log *slog.Logger, args []string, enhanced bool, tenant string) (*transport, error) {
 	script := args[0]
 	switch {
 	case hasPrefixFold(script, "agi://"):
@@ -106,7 +106,7 @@ func (a *AGI) launch(ctx context.Context, log *slog.Logger, args []string, enhan
 	case hasPrefixFold(script, "agi:async"):
 		return nil, fmt.Errorf("AsyncAGI (agi:async) is not supported")
 	}
-	return a.launchLocal(args, enhanced)
+	return a.launchLocal(args, enhanced, tenant)
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -187,10 +187,17 @@ func (a *AGI) launchHA(ctx context.Context, log *slog.Logger, url string) (*tran
 // launchLocal starts a local script with the protocol on its stdin and
 // stdout and, for EAGI, the caller's audio on fd 3. Relative paths are
 // under agi_dir. argv is the AGI() arguments, as Asterisk's execv.
-func (a *AGI) launchLocal(args []string, enhanced bool) (*transport, error) {
+//
+// Hosted mode: a tenant's dialplan may only start scripts inside agi_dir,
+// so that no tenant can run an arbitrary program on the node.
+func (a *AGI) launchLocal(args []string, enhanced bool, tenant string) (*transport, error) {
 	path := args[0]
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(a.opts.Dir, path)
+	}
+	path = filepath.Clean(path)
+	if tenant != "" && !strings.HasPrefix(path, filepath.Clean(a.opts.Dir)+string(filepath.Separator)) {
+		return nil, fmt.Errorf("tenant %q may only run scripts in agi_dir %s, not %q", tenant, a.opts.Dir, args[0])
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("failed to execute %q: %w", path, errNotFound)

@@ -67,7 +67,9 @@ type session struct {
 
 // run is agi_exec_full + run_agi.
 func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead bool) Result {
-	t, err := a.launch(e.Ctx, log, args, enhanced)
+	// The connect is bounded by the connect timeout, not by the call: AGI
+	// in the h extension runs on a channel that is already hung up.
+	t, err := a.launch(context.WithoutCancel(e.Ctx), log, args, enhanced, e.Ch.Tenant())
 	if err != nil {
 		if errors.Is(err, errNotFound) {
 			log.Warn("AGI script not found", "script", args[0], "err", err)
