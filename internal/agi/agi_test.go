@@ -174,7 +174,9 @@ func TestHangupCommand(t *testing.T) {
 		got := []string{c.cmd("HANGUP"), c.cmd("NOOP"), c.line(), c.cmd(`STREAM FILE beep ""`), c.cmd("ANSWER"),
 			c.cmd("SET VARIABLE DEADVAR 1"), c.cmd("GET VARIABLE DEADVAR"), c.cmd("EXEC NoOp x")}
 		mu.Lock()
-		got = append(got, fmt.Sprint(drv.hangupCount()))
+		if drv != nil {
+			got = append(got, fmt.Sprint(drv.hangupCount()))
+		}
 		mu.Unlock()
 		results <- got
 	})
@@ -655,5 +657,52 @@ func TestDeadFromTheStart(t *testing.T) {
 	}
 	if agistatus(ch) != "SUCCESS" {
 		t.Errorf("AGISTATUS %q", agistatus(ch))
+	}
+}
+
+// TestAutoHangup: SET AUTOHANGUP hangs the channel up after the time; the
+// script then gets the HANGUP line.
+func TestAutoHangup(t *testing.T) {
+	results := make(chan string, 1)
+	srv := newFastAGI(t, func(c *agiConn) {
+		results <- c.cmd("SET AUTOHANGUP 0.2") + c.line()
+	})
+	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
+	ch, d := p.call(t, "1", nil)
+	if got, want := <-results, "200 result=0\nHANGUP\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if agistatus(ch) != "HANGUP" || d.hangupCount() != 1 {
+		t.Errorf("AGISTATUS %q hangups %d", agistatus(ch), d.hangupCount())
+	}
+}
+
+// TestExecHangup: EXEC Hangup(17) answers -1 and hangs up softly: the
+// HANGUP line comes, the BYE (driver hangup) waits for the script, and
+// the channel keeps cause 17.
+func TestExecHangup(t *testing.T) {
+	results := make(chan string, 1)
+	var mu sync.Mutex
+	var drv *legDriver
+	srv := newFastAGI(t, func(c *agiConn) {
+		s := c.cmd("EXEC Hangup 17") + c.cmd("NOOP") + c.line()
+		mu.Lock()
+		if drv != nil {
+			s += fmt.Sprint(drv.hangupCount())
+		}
+		mu.Unlock()
+		results <- s
+	})
+	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
+	ch, d, done := p.start("1", nil)
+	mu.Lock()
+	drv = d
+	mu.Unlock()
+	<-done
+	if got, want := <-results, "200 result=-1\nHANGUP\n200 result=0\n0"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if ch.HangupCause() != 17 || d.hangupCount() != 1 || agistatus(ch) != "HANGUP" {
+		t.Errorf("cause %d hangups %d AGISTATUS %q", ch.HangupCause(), d.hangupCount(), agistatus(ch))
 	}
 }

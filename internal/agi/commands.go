@@ -527,10 +527,7 @@ func cmdHangup(s *session, argv []string) cmdResult {
 	case 1:
 		// ast_softhangup: the dialplan sees a hung-up channel at once;
 		// the BYE goes out when the script is done (session.run).
-		if !s.softHung {
-			s.softHung = true
-			close(s.softHangup)
-		}
+		s.hangupSoftly()
 		s.reply("1")
 		return resultSuccess
 	case 2:
@@ -543,6 +540,14 @@ func cmdHangup(s *session, argv []string) cmdResult {
 		return resultSuccess
 	}
 	return resultShowUsage
+}
+
+// hangupSoftly is ast_softhangup on the session's own channel.
+func (s *session) hangupSoftly() {
+	if !s.softHung {
+		s.softHung = true
+		close(s.softHangup)
+	}
 }
 
 // findChannel finds a live channel by name within the caller's tenant.
@@ -570,6 +575,19 @@ func cmdExec(s *session, argv []string) cmdResult {
 	}
 	if v, ok := s.e.Ch.GetVar("AGIEXECFULL"); ok && isTrue(v) {
 		data = dialplan.Substitute(data, s.e)
+	}
+	if strings.EqualFold(app, "Hangup") {
+		// Asterisk's Hangup application soft-hangs the channel up and
+		// returns -1; the BYE goes out after the script, as for HANGUP.
+		if c := strings.TrimSpace(data); c != "" {
+			if n, ok := channel.ParseCause(c); ok {
+				s.e.Ch.SetHangupCause(n)
+			}
+		}
+		s.e.Ch.SetApp(app, data)
+		s.hangupSoftly()
+		s.reply("-1")
+		return resultSuccess
 	}
 	res := 0
 	if err := s.e.Run(app, data); err != nil {

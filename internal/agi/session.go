@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/pbx"
 )
@@ -81,8 +80,9 @@ func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead b
 	s := &session{a: a, e: e, log: log, t: t, enhanced: enhanced, dead: dead, softHangup: make(chan struct{})}
 	res := s.loop(args)
 	if s.softHung && !e.Ch.IsHungUp() {
-		// The script hung the channel up: now that it is done, the BYE.
-		e.Ch.Hangup(channel.CauseNormalClearing)
+		// The script hung the channel up: now that it is done, the BYE,
+		// with the cause EXEC Hangup(cause) recorded, else 16.
+		e.Ch.Hangup(0)
 	}
 	if s.moved && res != Hangup {
 		c, x, p := e.Ch.Location()
