@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,47 @@ type AGI struct {
 	opts    Options
 	db      *astDB
 	threads atomic.Int64
+
+	mu     sync.Mutex
+	live   map[*transport]struct{}
+	closed bool
+}
+
+// track registers a session's transport so Close can end it; it is false
+// once the service is closed.
+func (a *AGI) track(t *transport) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	if a.live == nil {
+		a.live = map[*transport]struct{}{}
+	}
+	a.live[t] = struct{}{}
+	return true
+}
+
+func (a *AGI) untrack(t *transport) {
+	a.mu.Lock()
+	delete(a.live, t)
+	a.mu.Unlock()
+}
+
+// Close ends every session still running (scripts that keep a dead
+// channel's session open when the node shuts down) with AGISTATUS
+// FAILURE, and makes later AGI() calls fail.
+func (a *AGI) Close() {
+	a.mu.Lock()
+	a.closed = true
+	live := make([]*transport, 0, len(a.live))
+	for t := range a.live {
+		live = append(live, t)
+	}
+	a.mu.Unlock()
+	for _, t := range live {
+		t.abort()
+	}
 }
 
 // New returns the AGI service.

@@ -706,3 +706,51 @@ func TestExecHangup(t *testing.T) {
 		t.Errorf("cause %d hangups %d AGISTATUS %q", ch.HangupCause(), d.hangupCount(), agistatus(ch))
 	}
 }
+
+// TestCloseEndsSessions: AGI.Close (node shutdown) ends a session whose
+// script never closes, FastAGI and local, with FAILURE; later AGI() calls
+// fail at once.
+func TestCloseEndsSessions(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "stuck.sh"), []byte("#!/bin/sh\nwhile read l; do [ -z \"$l\" ] && break; done\necho NOOP; read r\nsleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := newFastAGI(t, func(c *agiConn) {
+		c.cmd("NOOP")
+		started <- struct{}{}
+		<-release
+	})
+	defer close(release)
+	for _, target := range []string{"agi://" + srv.addr, "stuck.sh"} {
+		p := newTestPBX(t, planFor(target), Options{Dir: dir})
+		ch, _, done := p.start("1", nil)
+		if target == "stuck.sh" {
+			// Wait for the session to run, then for the script's NOOP.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				p.agi.mu.Lock()
+				n := len(p.agi.live)
+				p.agi.mu.Unlock()
+				if n == 1 {
+					break
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		} else {
+			<-started
+		}
+		p.agi.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: session still running after Close", target)
+		}
+		if agistatus(ch) != "FAILURE" {
+			t.Errorf("%s: AGISTATUS %q", target, agistatus(ch))
+		}
+		if ch2, _ := p.call(t, "1", nil); agistatus(ch2) != "FAILURE" {
+			t.Errorf("%s: after Close AGISTATUS %q", target, agistatus(ch2))
+		}
+	}
+}

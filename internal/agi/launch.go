@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,8 @@ type transport struct {
 	stdin  *os.File // our ends of the script's stdin and stdout
 	stdout *os.File
 	audio  *os.File // EAGI: our end of the fd 3 pipe
+
+	aborted atomic.Bool // AGI.Close ended the session
 }
 
 // setReadDeadline bounds the wait for the script's next line.
@@ -56,6 +59,27 @@ func (t *transport) setReadDeadline(d time.Time) error {
 func (t *transport) sighup() {
 	if t.cmd != nil && t.cmd.Process != nil {
 		_ = t.cmd.Process.Signal(syscall.SIGHUP)
+	}
+}
+
+// abort ends the transport from another goroutine (AGI.Close): the
+// session's next read or write fails.
+func (t *transport) abort() {
+	t.aborted.Store(true)
+	if t.conn != nil {
+		_ = t.conn.Close()
+		return
+	}
+	_ = t.stdout.Close()
+	_ = t.stdin.Close()
+	t.kill()
+}
+
+// kill ends a local script and whatever it started: it runs in a process
+// group of its own.
+func (t *transport) kill() {
+	if t.cmd.Process != nil {
+		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
 	}
 }
 
@@ -79,7 +103,7 @@ func (t *transport) close(grace time.Duration) error {
 	case err := <-done:
 		return err
 	case <-timer.C:
-		_ = t.cmd.Process.Kill()
+		t.kill()
 		return <-done
 	}
 }
@@ -238,6 +262,8 @@ func (a *AGI) launchLocal(args []string, enhanced bool, tenant string) (*transpo
 	}
 	// The script's stderr goes where the node's goes, as Asterisk's does.
 	cmd.Stderr = os.Stderr
+	// Its own process group, so that ending it ends its children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()
 	closeAll(files...)
 	if err != nil {

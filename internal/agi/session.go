@@ -77,8 +77,18 @@ func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead b
 		log.Warn("AGI failed to start", "script", args[0], "err", err)
 		return Failure
 	}
+	if !a.track(t) {
+		log.Warn("AGI refused: the node is shutting down", "script", args[0])
+		_ = t.close(0)
+		return Failure
+	}
+	defer a.untrack(t)
 	s := &session{a: a, e: e, log: log, t: t, enhanced: enhanced, dead: dead, softHangup: make(chan struct{})}
 	res := s.loop(args)
+	if t.aborted.Load() {
+		log.Warn("AGI session ended by the node's shutdown", "script", args[0])
+		res = Failure
+	}
 	if s.softHung && !e.Ch.IsHungUp() {
 		// The script hung the channel up: now that it is done, the BYE,
 		// with the cause EXEC Hangup(cause) recorded, else 16.

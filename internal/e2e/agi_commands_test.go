@@ -270,3 +270,57 @@ exten => 820,1,EAGI(%s)
 		t.Errorf("userfield %q: want SUCCESS/1.0/8000/~2000", rows[0].UserField)
 	}
 }
+
+// TestAGIShutdown: a node shutting down hangs up a call whose FastAGI
+// script ignores the HANGUP line and never closes; the session is cut off
+// after the grace period, the CDR is stored and nothing is left running.
+func TestAGIShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	n := startNode(t, nodeSpec{yaml: agiUsers + "shutdown: {grace: 1s}\n",
+		dialplan: fmt.Sprintf("[ivr]\nexten => 830,1,Answer()\n same => n,AGI(agi://%s/stuck)\n", ln.Addr())})
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		r := bufio.NewReader(c)
+		var seen []string
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				break
+			}
+			if strings.HasPrefix(l, "agi_") || l == "\n" {
+				continue
+			}
+			seen = append(seen, strings.TrimSpace(l))
+		}
+		got <- strings.Join(seen, ",")
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	if _, code, err := p.dial(ctx, "830"); err != nil || code != 200 {
+		t.Fatalf("dial: code %d err %v", code, err)
+	}
+	for n.AGI == nil || n.PBX.Active() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	n.Shutdown(time.Second)
+	// The script saw the HANGUP line, then the connection closed.
+	if s := <-got; s != "HANGUP" {
+		t.Errorf("script received %q, want HANGUP then EOF", s)
+	}
+	if rows := listCDRs(t, reopenStore(t, n.DataDir)); len(rows) != 1 || rows[0].Disposition != "ANSWERED" {
+		t.Errorf("CDRs %+v", rows)
+	}
+}
