@@ -194,10 +194,11 @@ func (a *AGI) exec(e *pbx.Exec, data string, enhanced bool) error {
 		e.Ch.SetVar("AGISTATUS", Failure.String())
 		return nil
 	}
+	// AST_STANDARD_APP_ARGS: leading blanks of each argument go; the
+	// script name is trimmed on both sides, the arguments are sent as
+	// they are.
 	args := dialplan.SplitArgs(data)
-	for i := range args {
-		args[i] = strings.TrimSpace(args[i])
-	}
+	args[0] = strings.TrimSpace(args[0])
 	dead := e.Ch.IsHungUp()
 	res := a.run(e, log, args, enhanced, dead)
 	e.Ch.SetVar("AGISTATUS", res.String())
