@@ -167,25 +167,16 @@ func TestReplies(t *testing.T) {
 // dead-safe ones still work; the BYE (driver hangup) waits until the
 // script closes; AGISTATUS is HANGUP and the h extension runs.
 func TestHangupCommand(t *testing.T) {
-	var drv *legDriver
-	var mu sync.Mutex
+	drv := &legDriver{}
 	results := make(chan []string, 1)
 	srv := newFastAGI(t, func(c *agiConn) {
 		got := []string{c.cmd("HANGUP"), c.cmd("NOOP"), c.line(), c.cmd(`STREAM FILE beep ""`), c.cmd("ANSWER"),
 			c.cmd("SET VARIABLE DEADVAR 1"), c.cmd("GET VARIABLE DEADVAR"), c.cmd("EXEC NoOp x")}
-		mu.Lock()
-		if drv != nil {
-			got = append(got, fmt.Sprint(drv.hangupCount()))
-		}
-		mu.Unlock()
+		got = append(got, fmt.Sprint(drv.hangupCount()))
 		results <- got
 	})
 	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
-	ch, d, done := p.start("1", nil)
-	mu.Lock()
-	drv = d
-	mu.Unlock()
-	<-done
+	ch, d := p.call(t, "1", func(o *channel.Options) { o.Driver = drv })
 	got := <-results
 	// NOOP's reply follows the HANGUP line.
 	want := []string{"200 result=1\n", "HANGUP\n", "200 result=0\n", msgDead, msgDead, "200 result=1\n", "200 result=1 (1)\n", "200 result=0\n", "0"}
@@ -310,6 +301,9 @@ func TestBadInputFails(t *testing.T) {
 			c.c.Write([]byte("GET VARIAB"))
 		},
 		"failure line": func(c *agiConn) { c.c.Write([]byte("failure\n")); c.line() },
+		// The script goes away while its command runs: it never gets
+		// the reply.
+		"closed during command": func(c *agiConn) { c.c.Write([]byte("EXEC Wait 0.3\n")) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := newFastAGI(t, send)
@@ -682,23 +676,12 @@ func TestAutoHangup(t *testing.T) {
 // the channel keeps cause 17.
 func TestExecHangup(t *testing.T) {
 	results := make(chan string, 1)
-	var mu sync.Mutex
-	var drv *legDriver
+	drv := &legDriver{}
 	srv := newFastAGI(t, func(c *agiConn) {
-		s := c.cmd("EXEC Hangup 17") + c.cmd("NOOP") + c.line()
-		mu.Lock()
-		if drv != nil {
-			s += fmt.Sprint(drv.hangupCount())
-		}
-		mu.Unlock()
-		results <- s
+		results <- c.cmd("EXEC Hangup 17") + c.cmd("NOOP") + c.line() + fmt.Sprint(drv.hangupCount())
 	})
 	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
-	ch, d, done := p.start("1", nil)
-	mu.Lock()
-	drv = d
-	mu.Unlock()
-	<-done
+	ch, d := p.call(t, "1", func(o *channel.Options) { o.Driver = drv })
 	if got, want := <-results, "200 result=-1\nHANGUP\n200 result=0\n0"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -752,5 +735,21 @@ func TestCloseEndsSessions(t *testing.T) {
 		if ch2, _ := p.call(t, "1", nil); agistatus(ch2) != "FAILURE" {
 			t.Errorf("%s: after Close AGISTATUS %q", target, agistatus(ch2))
 		}
+	}
+}
+
+// TestLongCommandThenClose: a script that reads the reply of a long
+// command and then closes ends with SUCCESS (only one that leaves while
+// its command runs fails).
+func TestLongCommandThenClose(t *testing.T) {
+	results := make(chan string, 1)
+	srv := newFastAGI(t, func(c *agiConn) { results <- c.cmd("EXEC Wait 0.1") })
+	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
+	ch, _ := p.call(t, "1", nil)
+	if got := <-results; got != "200 result=0\n" {
+		t.Errorf("got %q", got)
+	}
+	if agistatus(ch) != "SUCCESS" {
+		t.Errorf("AGISTATUS %q", agistatus(ch))
 	}
 }

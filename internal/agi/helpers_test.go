@@ -108,6 +108,7 @@ func (p *testPBX) start(exten string, tweak func(*channel.Options)) (*channel.Ch
 	if tweak != nil {
 		tweak(&o)
 	}
+	d, _ = o.Driver.(*legDriver)
 	ch := p.reg.New(o)
 	done := make(chan struct{})
 	go func() {

@@ -62,7 +62,19 @@ type session struct {
 	eagiEnd  chan struct{}
 
 	autoHangup *time.Timer // SET AUTOHANGUP
+
+	lr          *lineReader
+	cmdStart    time.Time // when the running command started
+	peerChecked bool      // the running command's peer check is done
 }
+
+// errPeerGone is a script that closed while its command was running: it
+// never gets the reply, and the session fails.
+var errPeerGone = errors.New("the script closed the connection while its command ran")
+
+// longCommand is how long a command must have run before its reply is
+// preceded by a check that the script is still there.
+const longCommand = 20 * time.Millisecond
 
 // run is agi_exec_full + run_agi.
 func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead bool) Result {
@@ -182,6 +194,7 @@ func (s *session) loop(args []string) Result {
 	}
 
 	lr := &lineReader{br: bufio.NewReaderSize(t.r, 4096)}
+	s.lr = lr
 	// A hangup interrupts a read that waits for the script.
 	stopWatch := context.AfterFunc(e.Ctx, func() { _ = t.setReadDeadline(time.Unix(1, 0)) })
 	defer stopWatch()
@@ -189,7 +202,7 @@ func (s *session) loop(args []string) Result {
 	status := Success
 	needHup := false
 loop:
-	for s.writeErr == nil {
+	for !errors.Is(s.writeErr, errPeerGone) {
 		if needHup {
 			needHup = false
 			s.dead = true
@@ -259,9 +272,14 @@ loop:
 			s.restoreEAGISink()
 		}
 	}
-	if s.writeErr != nil && status == Success {
-		s.log.Warn("AGI session ends: cannot write to the script", "script", args[0], "err", s.writeErr)
+	switch {
+	case errors.Is(s.writeErr, errPeerGone) && status == Success:
+		s.log.Warn("AGI session ends: the script left during its command", "script", args[0])
 		status = Failure
+	case s.writeErr != nil:
+		// ast_agi_send's errors do not end run_agi: the read that follows
+		// sees the script gone.
+		s.log.Debug("AGI: cannot write to the script", "script", args[0], "err", s.writeErr)
 	}
 	if sighup {
 		if t.fast {
@@ -300,17 +318,39 @@ func isFalse(v string) bool {
 	return false
 }
 
-// write sends bytes to the script; the first error sticks and ends the
-// session.
+// write sends bytes to the script; after the first error nothing more is
+// written (the session then ends at its next read).
 func (s *session) write(b []byte) {
 	if s.writeErr != nil {
 		return
+	}
+	if !s.peerChecked && s.lr != nil && time.Since(s.cmdStart) >= longCommand {
+		s.peerChecked = true
+		if s.peerGone() {
+			s.writeErr = errPeerGone
+			return
+		}
 	}
 	if s.t.conn != nil {
 		// A peer that stops reading must not hold the channel forever.
 		_ = s.t.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	}
 	_, s.writeErr = s.t.w.Write(b)
+}
+
+// peerGone reports whether the script closed its end while a long
+// command ran (a pending EOF, without waiting). Data it sent ahead stays
+// buffered for the next read.
+func (s *session) peerGone() bool {
+	if s.lr.partial != nil || s.lr.br.Buffered() > 0 {
+		return false
+	}
+	// A deadline already past fails the read before it is tried: give
+	// the pending EOF a moment to be read.
+	_ = s.t.setReadDeadline(time.Now().Add(2 * time.Millisecond))
+	_, err := s.lr.br.Peek(1)
+	_ = s.t.setReadDeadline(time.Time{})
+	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 // reply sends "200 result=<res>[ rest]\n".
@@ -339,6 +379,7 @@ const (
 
 // handle runs one command line (agi_handle_command).
 func (s *session) handle(line string) cmdResult {
+	s.cmdStart, s.peerChecked = time.Now(), false
 	argv := ParseArgs(line)
 	c := findCommand(argv)
 	bus := s.e.PBX.Channels().Bus()
