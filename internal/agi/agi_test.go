@@ -753,3 +753,32 @@ func TestLongCommandThenClose(t *testing.T) {
 		t.Errorf("AGISTATUS %q", agistatus(ch))
 	}
 }
+
+// TestOtherChannels: CHANNEL STATUS, GET FULL VARIABLE and HANGUP name
+// channels of the caller's tenant only.
+func TestOtherChannels(t *testing.T) {
+	results := make(chan string, 1)
+	names := make(chan [2]string, 1)
+	srv := newFastAGI(t, func(c *agiConn) {
+		n := <-names
+		results <- c.cmd("CHANNEL STATUS "+n[0]) + c.cmd("GET FULL VARIABLE ${OTHERVAR} "+n[0]) +
+			c.cmd("CHANNEL STATUS "+n[1]) + c.cmd("HANGUP "+n[1]) + c.cmd("HANGUP "+n[0])
+	})
+	p := newTestPBX(t, planFor("agi://"+srv.addr)+"[wait]\nexten => w,1,Wait(30)\n", Options{})
+	mine := &legDriver{}
+	other, _, otherDone := p.start("w", func(o *channel.Options) { o.Context = "wait"; o.State = channel.StateRinging; o.Driver = mine })
+	stranger, strangerDrv, strangerDone := p.start("w", func(o *channel.Options) { o.Context = "wait"; o.Tenant = "other" })
+	other.SetVar("OTHERVAR", "x")
+	names <- [2]string{other.Name, stranger.Name}
+	ch, _ := p.call(t, "1", nil)
+	want := "200 result=5\n200 result=1 (x)\n200 result=-1\n200 result=-1\n200 result=1\n"
+	if got := <-results; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	<-otherDone
+	if mine.hangupCount() != 1 || strangerDrv.hangupCount() != 0 || agistatus(ch) != "SUCCESS" {
+		t.Errorf("hangups: other %d, other tenant's %d; AGISTATUS %q", mine.hangupCount(), strangerDrv.hangupCount(), agistatus(ch))
+	}
+	stranger.Hangup(channel.CauseNormalClearing)
+	<-strangerDone
+}

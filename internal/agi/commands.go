@@ -532,7 +532,11 @@ func cmdHangup(s *session, argv []string) cmdResult {
 		return resultSuccess
 	case 2:
 		if c := s.findChannel(argv[1]); c != nil {
-			c.Hangup(channel.CauseNormalClearing)
+			if c == s.e.Ch {
+				s.hangupSoftly()
+			} else {
+				c.Hangup(channel.CauseNormalClearing)
+			}
 			s.reply("1")
 			return resultSuccess
 		}
