@@ -14,6 +14,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/pbx"
 )
 
 // planFor runs AGI(target) at exten 1 of context t, then notes that the
@@ -781,4 +782,16 @@ func TestOtherChannels(t *testing.T) {
 	}
 	stranger.Hangup(channel.CauseNormalClearing)
 	<-strangerDone
+}
+
+// TestCommandPanicFails: a panic in an application EXEC runs ends the
+// session with FAILURE and the call goes on; the node survives.
+func TestCommandPanicFails(t *testing.T) {
+	srv := newFastAGI(t, func(c *agiConn) { c.cmd("EXEC Boom") })
+	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
+	p.Register("Boom", func(*pbx.Exec, string) error { panic("boom") })
+	ch, _ := p.call(t, "1", nil)
+	if agistatus(ch) != "FAILURE" || varOf(ch, "AFTER") != "yes" {
+		t.Errorf("AGISTATUS %q AFTER %q", agistatus(ch), varOf(ch, "AFTER"))
+	}
 }

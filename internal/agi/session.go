@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func (s *session) loop(args []string) Result {
 	status := Success
 	needHup := false
 loop:
-	for !errors.Is(s.writeErr, errPeerGone) {
+	for !s.ending() {
 		if needHup {
 			needHup = false
 			s.dead = true
@@ -263,7 +264,7 @@ loop:
 			status = Failure
 			break loop
 		}
-		if s.handle(string(line)) == resultFailure {
+		if s.safeHandle(string(line)) == resultFailure {
 			if s.dead || !e.Ch.IsHungUp() {
 				status = Failure
 			}
@@ -273,8 +274,8 @@ loop:
 		}
 	}
 	switch {
-	case errors.Is(s.writeErr, errPeerGone) && status == Success:
-		s.log.Warn("AGI session ends: the script left during its command", "script", args[0])
+	case s.ending() && status == Success:
+		s.log.Warn("AGI session ends", "script", args[0], "err", s.writeErr)
 		status = Failure
 	case s.writeErr != nil:
 		// ast_agi_send's errors do not end run_agi: the read that follows
@@ -376,6 +377,28 @@ const (
 	resultShowUsage
 	resultFailure
 )
+
+// ending reports whether the session must end (with FAILURE).
+func (s *session) ending() bool {
+	return errors.Is(s.writeErr, errPeerGone) || errors.Is(s.writeErr, errPanic)
+}
+
+// errPanic ends a session whose command panicked.
+var errPanic = errors.New("AGI command panicked")
+
+// safeHandle runs a command; a panic in it (or in an application EXEC
+// ran) is logged and ends the session with FAILURE instead of taking the
+// node down, as net/http does for a handler.
+func (s *session) safeHandle(line string) (res cmdResult) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("AGI command panicked", "command", line, "panic", r, "stack", string(debug.Stack()))
+			s.writeErr = errPanic
+			res = resultFailure
+		}
+	}()
+	return s.handle(line)
+}
 
 // handle runs one command line (agi_handle_command).
 func (s *session) handle(line string) cmdResult {
