@@ -36,6 +36,9 @@ func agiPlan(target, rec, transcript string) string {
 exten => 800,1,AGI(%s,%s,%s)
  same => n,Set(CDR(userfield)=after)
 exten => h,1,Set(CDR(userfield)=${AGISTATUS}/${IVRVAR}/${PLAYBACKSTATUS})
+[ivr-sub]
+exten => s,1,Set(GOSUBVAR=${ARG1})
+ same => n,Return()
 `, target, rec, transcript)
 }
 
@@ -289,6 +292,9 @@ func TestAGIPanoramisk(t *testing.T) {
 		ok("1", ""),
 		ok("1", "hello world"),
 		ok("0", ""),
+		// GOSUB: panoramisk skips the "100 result=0 Trying..." line.
+		ok("0", ""),
+		ok("1", "from-pano"),
 		`re:\{"endpos": \["(\d+)", ""\], "msg": "", "result": \["\d+", "timeout"\], "status_code": 200\}`,
 		ok("1", ""),
 		ok("1", "42"),

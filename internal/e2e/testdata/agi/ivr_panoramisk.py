@@ -26,6 +26,8 @@ async def ivr(request):
         await cmd('SET VARIABLE IVRVAR "hello world"')
         await cmd('GET VARIABLE IVRVAR')
         await cmd('EXEC Playback beep')
+        await cmd('GOSUB ivr-sub s 1 from-pano')
+        await cmd('GET VARIABLE GOSUBVAR')
         await cmd('RECORD FILE %s wav "#" 1000' % h['agi_arg_1'])
         await cmd('DATABASE PUT ivr panoramisk %s' % digits)
         await cmd('DATABASE GET ivr panoramisk')
