@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/entvoice/entvoice/internal/dialplan"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/entvoice/entvoice/internal/dialplan"
 )
 
 // SRVResolver looks up SRV records (net.Resolver satisfies it).
