@@ -221,7 +221,9 @@ func (c *Channel) Hangup(cause int) {
 	c.hangupCause = cause
 	d := c.driver
 	c.mu.Unlock()
-	c.publish(events.Event{Kind: events.HangupRequest, Cause: cause})
+	// A hangup decided on this side is Asterisk's ast_softhangup, which
+	// reports SoftHangupRequest with the cause.
+	c.publish(events.Event{Kind: events.SoftHangupRequest, Cause: cause})
 	if d != nil {
 		d.Hangup(cause)
 	}
@@ -239,6 +241,9 @@ func (c *Channel) RemoteHangup(cause int) {
 	c.hungUp = true
 	c.hangupCause = cause
 	c.mu.Unlock()
+	// The far end hanging up is Asterisk's ast_queue_hangup: HangupRequest
+	// without a cause.
+	c.publish(events.Event{Kind: events.HangupRequest})
 	close(c.done)
 }
 

@@ -99,6 +99,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
 	})
 	l.ch = ch
+	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
+	ch.SetVar("SIPDOMAIN", req.Recipient.Host)
 	s.addLeg(dtx.ID, l)
 	defer s.removeLeg(dtx.ID)
 	defer sess.Close()

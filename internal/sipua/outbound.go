@@ -121,10 +121,15 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 		linked = o.Parent.LinkedID()
 	}
 	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan LegEvent, 8)}
+	tenant := ep.Tenant
+	if tenant == "" {
+		// A shared trunk carries the calling tenant's call.
+		tenant = o.Tenant
+	}
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Outbound, LinkedID: linked,
 		CallerNum: o.CallerNum, CallerName: o.CallerName, Language: ep.Language,
-		AccountCode: ep.AccountCode, Tenant: ep.Tenant, Context: ep.Context, Exten: t.Exten,
+		AccountCode: ep.AccountCode, Tenant: tenant, Context: ep.Context, Exten: t.Exten,
 		Driver: l, State: channel.StateDown,
 	})
 	if o.Parent != nil {

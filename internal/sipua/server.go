@@ -213,7 +213,11 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 	if len(bindings) == 0 {
 		status = "Unreachable"
 	}
-	s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status})
+	tenant := ""
+	if ep, ok := s.dir.Load().Endpoint(aor); ok {
+		tenant = ep.Tenant
+	}
+	s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status, Tenant: tenant})
 }
 
 // Start listens on every configured transport. It returns once the sockets
