@@ -99,6 +99,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
 	})
 	l.ch = ch
+	sess.OnDigit(dtmfEvents(ch))
 	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
 	ch.SetVar("SIPDOMAIN", req.Recipient.Host)
 	s.addLeg(dtx.ID, l)
@@ -419,4 +420,13 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.handleInfo(req, tx, l.media)
+}
+
+// dtmfEvents reports received digits as DTMFBegin and DTMFEnd. The media
+// layer knows a digit once it ended, so both are raised then.
+func dtmfEvents(ch *channel.Channel) func(media.DTMF) {
+	return func(d media.DTMF) {
+		ch.Publish(events.Event{Kind: events.DTMFBegin, Digit: d.Digit, Direction: "Received"})
+		ch.Publish(events.Event{Kind: events.DTMFEnd, Digit: d.Digit, Duration: d.Duration, Direction: "Received"})
+	}
 }

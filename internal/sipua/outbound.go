@@ -137,6 +137,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (*Outbound, 
 	}
 	ch.SetConnectedLine(o.CallerNum, o.CallerName)
 	l.ch = ch
+	sess.OnDigit(dtmfEvents(ch))
 
 	laddr := s.laddr[transport]
 	from := &sip.FromHeader{
