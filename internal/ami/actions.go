@@ -190,7 +190,14 @@ func (ss *session) login(m *Message) bool {
 	}
 	ss.sendEvents.Store(int64(send))
 	_ = ss.conn.SetReadDeadline(time.Time{})
-	ss.reply(ack(m, "Authentication accepted"))
+	// The session joins the event fan-out and queues its replies under
+	// qmu, so no event overtakes them and none published after the reply
+	// is missed.
+	ss.qmu.Lock()
+	ss.srv.unauth.Add(-1)
+	ss.authed.Store(true)
+	ss.srv.addSession(ss)
+	ss.pushLocked(ack(m, "Authentication accepted"))
 	if send&ClassSystem != 0 {
 		up := strconv.FormatInt(int64(time.Since(ss.srv.o.Started).Seconds()), 10)
 		last := strconv.FormatInt(time.Now().Unix()-ss.srv.reloaded.Load(), 10)
@@ -206,17 +213,10 @@ func (ss *session) login(m *Message) bool {
 		w.h("Uptime", up)
 		w.h("LastReload", last)
 		w.h("Status", "Fully Booted")
-		ss.reply(w.end())
+		ss.pushLocked(w.end())
 	}
-	ss.srv.unauth.Add(-1)
-	ss.authed.Store(true)
-	ss.srv.addSession(ss)
+	ss.qmu.Unlock()
 	ss.srv.log.Info("manager logged on", "user", name, "tenant", u.Tenant, "remote", ss.remote)
-	using := "0"
-	if m.Get("Secret") != "" {
-		using = "1"
-	}
-	_ = using
 	// Asterisk 22 reports UsingPassword: 0 even for a Secret login.
 	ss.securityEvent(events.SuccessfulAuth, "Informational", "1", name, "UsingPassword: 0")
 	return true

@@ -26,6 +26,7 @@ type session struct {
 	stopOnce sync.Once
 
 	authed     atomic.Bool
+	qmu        sync.Mutex // orders the login replies before the first event
 	sendEvents atomic.Int64 // Class
 	// Set at login, before authed; read-only after.
 	user   User
@@ -68,6 +69,12 @@ func (ss *session) reply(b []byte) {
 // stopped reading: it is disconnected, so it never slows the node or the
 // other sessions.
 func (ss *session) pushEvent(b []byte) {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	ss.pushLocked(b)
+}
+
+func (ss *session) pushLocked(b []byte) {
 	select {
 	case ss.out <- b:
 		ss.srv.Delivered.Add(1)
