@@ -72,11 +72,11 @@ func headerValue(line, key string) (string, bool) {
 }
 
 // Parse problems reported with a message, answered as Asterisk does while
-// keeping the connection.
+// keeping the connection. Their texts are Asterisk's replies, capitalised
+// as on the wire.
 var (
-	ErrLineTooLong     = errors.New("Failed to parse message: line too long")
-	ErrTooManyHeaders  = errors.New("Too many lines in message or allocation failure")
-	errConnectionEnded = io.EOF
+	ErrLineTooLong    = errors.New("Failed to parse message: line too long")          //lint:ignore ST1005 the AMI reply text
+	ErrTooManyHeaders = errors.New("Too many lines in message or allocation failure") //lint:ignore ST1005 the AMI reply text
 )
 
 // Reader reads AMI messages: lines ended by CRLF (or a bare LF), a message

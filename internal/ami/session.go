@@ -26,7 +26,7 @@ type session struct {
 	stopOnce sync.Once
 
 	authed     atomic.Bool
-	qmu        sync.Mutex // orders the login replies before the first event
+	qmu        sync.Mutex   // orders the login replies before the first event
 	sendEvents atomic.Int64 // Class
 	// Set at login, before authed; read-only after.
 	user   User
