@@ -17,6 +17,8 @@ exten => 200,1,Set(REDIRECTED=yes)
  same => n(wait),Wait(30)
 exten => 300,1,Wait(1)
  same => n,Hangup()
+exten => 555,hint,PJSIP/carrier
+exten => 1001,hint,PJSIP/1001
 `
 
 // startWithUAS starts a SIPp UAS (answers every call, waits for BYE) and a
