@@ -105,9 +105,12 @@ func (ss *session) writeLoop() {
 			ss.writeFailed(err)
 			return
 		}
-		// Write what is queued at once, then flush.
+		// Write what is queued at once, then flush. A response goes out
+		// in a write of its own, as Asterisk writes each message: some
+		// clients (asterisk-ami-client) swap their parser after the
+		// Login response and drop what came in the same read.
 	more:
-		for i := 0; i < 256; i++ {
+		for i := 0; i < 256 && b[0] != 'R'; i++ {
 			select {
 			case b = <-ss.out:
 				if _, err := bw.Write(b); err != nil {
