@@ -45,6 +45,12 @@ type Options struct {
 	// WriteTimeout disconnects a client that does not read a write for
 	// this long (default 5 s; manager.conf writetimeout).
 	WriteTimeout time.Duration
+	// WriteLinger bounds how often a session writes events to its
+	// socket (default 10 ms; negative: write each batch at once): an
+	// event after a quiet spell is written at once, a busy stream is
+	// gathered into one write per WriteLinger. Fewer system calls make
+	// fan-out several times cheaper, for at most that much delay.
+	WriteLinger time.Duration
 	// Repeated login failures from one address ban it.
 	MaxAuthFailures int
 	FailureWindow   time.Duration
@@ -101,6 +107,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 5 * time.Second
+	}
+	if o.WriteLinger == 0 {
+		o.WriteLinger = 10 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

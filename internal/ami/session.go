@@ -93,6 +93,16 @@ func (ss *session) pushLocked(b []byte) {
 func (ss *session) writeLoop() {
 	defer ss.srv.wg.Done()
 	bw := bufio.NewWriterSize(ss.conn, 32<<10)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var lastFlush time.Time
+	write := func(b []byte) bool {
+		if _, err := bw.Write(b); err != nil {
+			ss.writeFailed(err)
+			return false
+		}
+		return true
+	}
 	for {
 		var b []byte
 		select {
@@ -101,30 +111,56 @@ func (ss *session) writeLoop() {
 			return
 		}
 		_ = ss.conn.SetWriteDeadline(time.Now().Add(ss.srv.o.WriteTimeout))
-		if _, err := bw.Write(b); err != nil {
-			ss.writeFailed(err)
+		if !write(b) {
 			return
 		}
-		// Write what is queued at once, then flush. A response goes out
-		// in a write of its own, as Asterisk writes each message: some
-		// clients (asterisk-ami-client) swap their parser after the
-		// Login response and drop what came in the same read.
-	more:
-		for i := 0; i < 256 && b[0] != 'R'; i++ {
-			select {
-			case b = <-ss.out:
-				if _, err := bw.Write(b); err != nil {
-					ss.writeFailed(err)
+		// A response goes out in a write of its own, as Asterisk writes
+		// each message: some clients (asterisk-ami-client) swap their
+		// parser after the Login response and drop what came in the same
+		// read. Events are written at most once per WriteLinger: an event
+		// after a quiet spell goes at once, under load the ones that
+		// follow are gathered into one write. The system calls, not the
+		// formatting, are the cost of fan-out.
+		if wait := ss.srv.o.WriteLinger - time.Since(lastFlush); b[0] != 'R' && wait > 0 {
+			linger.Reset(wait)
+		collect:
+			for {
+				select {
+				case b = <-ss.out:
+					if !write(b) {
+						linger.Stop()
+						return
+					}
+					if b[0] == 'R' {
+						break collect
+					}
+				case <-linger.C:
+					break collect
+				case <-ss.done:
+					linger.Stop()
 					return
 				}
-			default:
-				break more
+			}
+			linger.Stop()
+		} else if b[0] != 'R' {
+			// Quiet before: write what is queued now.
+		more:
+			for i := 0; i < 256; i++ {
+				select {
+				case b = <-ss.out:
+					if !write(b) {
+						return
+					}
+				default:
+					break more
+				}
 			}
 		}
 		if err := bw.Flush(); err != nil {
 			ss.writeFailed(err)
 			return
 		}
+		lastFlush = time.Now()
 	}
 }
 
