@@ -348,3 +348,38 @@ func TestUserEventAction(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderEvents: the bodies of events raised elsewhere in the node.
+func TestRenderEvents(t *testing.T) {
+	snap := &events.Snapshot{Channel: "PJSIP/1001-00000001", State: 6, StateDesc: "Up", CallerIDNum: "1001",
+		CallerIDName: `Al "x"`, Language: "en", Context: "ivr", Exten: "s", Priority: 2, UniqueID: "1.1", LinkedID: "1.1"}
+	block := "Channel: PJSIP/1001-00000001\r\nChannelState: 6\r\nChannelStateDesc: Up\r\nCallerIDNum: 1001\r\nCallerIDName: Al \\\"x\\\"\r\n" +
+		"ConnectedLineNum: <unknown>\r\nConnectedLineName: <unknown>\r\nLanguage: en\r\nAccountCode: \r\nContext: ivr\r\nExten: s\r\nPriority: 2\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n"
+	br := &events.Bridge{UniqueID: "b-1", Type: "basic", Technology: "simple_bridge", Creator: "Dial", NumChannels: 2}
+	for _, tc := range []struct {
+		e    events.Event
+		want string
+	}{
+		{events.Event{Kind: events.DTMFEnd, Channel: snap, Digit: '5', Duration: 120 * time.Millisecond, Direction: "Received"},
+			"Event: DTMFEnd\r\nPrivilege: dtmf,all\r\n" + block + "Digit: 5\r\nDurationMs: 120\r\nDirection: Received\r\n\r\n"},
+		{events.Event{Kind: events.DTMFBegin, Channel: snap, Digit: '#', Direction: "Received"},
+			"Event: DTMFBegin\r\nPrivilege: dtmf,all\r\n" + block + "Digit: #\r\nDirection: Received\r\n\r\n"},
+		{events.Event{Kind: events.BridgeEnter, Channel: snap, Bridge: br},
+			"Event: BridgeEnter\r\nPrivilege: call,all\r\nBridgeUniqueid: b-1\r\nBridgeType: basic\r\nBridgeTechnology: simple_bridge\r\nBridgeCreator: Dial\r\nBridgeName: \r\nBridgeNumChannels: 2\r\nBridgeVideoSourceMode: none\r\n" + block + "\r\n"},
+		{events.Event{Kind: events.DialBegin, Dest: snap, DialString: "1001"},
+			"Event: DialBegin\r\nPrivilege: call,all\r\nDest" + strings.ReplaceAll(strings.TrimSuffix(block, "\r\n"), "\r\n", "\r\nDest") + "\r\nDialString: 1001\r\n\r\n"},
+		{events.Event{Kind: events.HangupRequest, Channel: snap},
+			"Event: HangupRequest\r\nPrivilege: call,all\r\n" + block + "\r\n"},
+		{events.Event{Kind: events.PeerStatus, Peer: "PJSIP/1001", Status: "Reachable"},
+			"Event: PeerStatus\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\nPeer: PJSIP/1001\r\nPeerStatus: Reachable\r\n\r\n"},
+		{events.Event{Kind: events.VarSet, Variable: "G", Value: "1"},
+			"Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: none\r\nUniqueid: none\r\nVariable: G\r\nValue: 1\r\n\r\n"},
+		{events.Event{Kind: events.AGIExecEnd, Channel: snap, Extra: []string{"CommandId: 7", "Command: ANSWER", "ResultCode: 200", "Result: Success"}},
+			"Event: AGIExecEnd\r\nPrivilege: agi,all\r\n" + block + "CommandId: 7\r\nCommand: ANSWER\r\nResultCode: 200\r\nResult: Success\r\n\r\n"},
+	} {
+		_, got, _ := render(&tc.e, renderOpts{})
+		if string(got) != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.e.Kind, got, tc.want)
+		}
+	}
+}
