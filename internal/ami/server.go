@@ -75,7 +75,8 @@ type Server struct {
 
 	lns      []net.Listener
 	sessions atomic.Pointer[[]*session]
-	smu      sync.Mutex // serialises updates of sessions
+	smu      sync.Mutex // serialises updates of sessions, guards conns
+	conns    map[*session]struct{} // every open connection, logged in or not
 	unauth   atomic.Int64
 	sub      *events.Subscription
 	dev      *deviceStates
@@ -125,6 +126,7 @@ func New(o Options) (*Server, error) {
 	s.guard = acl.NewGuard(acl.GuardOptions{MaxAuthFailures: o.MaxAuthFailures, FailureWindow: o.FailureWindow, BanTime: o.BanTime})
 	s.reloaded.Store(o.Started.Unix())
 	s.sessions.Store(&[]*session{})
+	s.conns = map[*session]struct{}{}
 	s.dev = newDeviceStates(o.Node)
 	return s, nil
 }
@@ -187,9 +189,11 @@ func (s *Server) Close() error {
 	if s.sub != nil {
 		s.sub.Close()
 	}
-	for _, ss := range *s.sessions.Load() {
+	s.smu.Lock()
+	for ss := range s.conns {
 		ss.stop()
 	}
+	s.smu.Unlock()
 	s.wg.Wait()
 	return nil
 }
@@ -242,6 +246,15 @@ func (s *Server) serve(c net.Conn, isTLS bool) {
 	}
 	ss := newSession(s, c, ra)
 	ss.tls = isTLS
+	s.smu.Lock()
+	if s.closed.Load() {
+		s.smu.Unlock()
+		s.unauth.Add(-1)
+		_ = c.Close()
+		return
+	}
+	s.conns[ss] = struct{}{}
+	s.smu.Unlock()
 	s.wg.Add(2)
 	go ss.writeLoop()
 	go ss.readLoop()
@@ -255,6 +268,12 @@ func (s *Server) addSession(ss *session) {
 	next = append(next, cur...)
 	next = append(next, ss)
 	s.sessions.Store(&next)
+	s.smu.Unlock()
+}
+
+func (s *Server) forget(ss *session) {
+	s.smu.Lock()
+	delete(s.conns, ss)
 	s.smu.Unlock()
 }
 

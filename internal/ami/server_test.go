@@ -383,3 +383,21 @@ func TestRenderEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsUnauthenticated: Close ends connections that never logged
+// in (they would otherwise hold the node's shutdown for authtimeout).
+func TestCloseEndsUnauthenticated(t *testing.T) {
+	s := testServer(t, Options{AuthTimeout: time.Hour})
+	c := dialAMI(t, s)
+	c.banner()
+	done := make(chan struct{})
+	go func() { _ = s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waits for an unauthenticated connection")
+	}
+	if !c.closed() {
+		t.Error("connection still open after Close")
+	}
+}

@@ -198,6 +198,7 @@ func (ss *session) closeAfterWrite() {
 func (ss *session) readLoop() {
 	defer ss.srv.wg.Done()
 	defer func() {
+		ss.srv.forget(ss)
 		if !ss.authed.Load() {
 			ss.srv.unauth.Add(-1)
 		} else {
