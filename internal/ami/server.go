@@ -75,7 +75,7 @@ type Server struct {
 
 	lns      []net.Listener
 	sessions atomic.Pointer[[]*session]
-	smu      sync.Mutex // serialises updates of sessions, guards conns
+	smu      sync.Mutex            // serialises updates of sessions, guards conns
 	conns    map[*session]struct{} // every open connection, logged in or not
 	unauth   atomic.Int64
 	sub      *events.Subscription
