@@ -302,10 +302,17 @@ func (s *Server) userLoggedIn(name string) bool {
 
 func (s *Server) dispatchLoop() {
 	defer s.wg.Done()
+	var dropped uint64
 	for e := range s.sub.C {
 		s.dispatch(&e)
 		for _, d := range s.dev.update(&e) {
 			s.dispatch(&d)
+		}
+		// The bus drops rather than block the call path; say so once
+		// per burst.
+		if d := s.sub.Dropped(); d != dropped && len(s.sub.C) == 0 {
+			s.log.Warn("AMI fell behind the event bus, events lost", "lost", d-dropped)
+			dropped = d
 		}
 	}
 }
