@@ -100,6 +100,9 @@ type Options struct {
 	Context, Exten string
 	Driver         Driver
 	State          State
+	// Name, when set, is the channel name (Local channel halves, named
+	// with Registry.NextName); empty: Tech/Endpoint-%08x.
+	Name string
 }
 
 // Log returns a logger that carries the channel name. It is built on

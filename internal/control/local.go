@@ -10,6 +10,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/sipua"
 )
@@ -18,6 +19,9 @@ import (
 type Dialer interface {
 	Call(ctx context.Context, t sipua.Target, o sipua.CallOptions) (*sipua.Outbound, error)
 	Directory() *sipua.Directory
+	// MediaPair returns two RTP sessions wired to each other (Local
+	// channels).
+	MediaPair() (*media.Session, *media.Session, error)
 }
 
 // Local is the Controller of one node: its PBX, channel registry and SIP
@@ -164,7 +168,8 @@ const (
 // and PJSIP/exten@trunk (SIP/ is taken as PJSIP/).
 func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateResult, error) {
 	tech, res, ok := strings.Cut(strings.TrimSpace(r.Channel), "/")
-	if !ok || res == "" || !(strings.EqualFold(tech, "PJSIP") || strings.EqualFold(tech, "SIP")) {
+	isLocal := strings.EqualFold(tech, "Local")
+	if !ok || res == "" || !(isLocal || strings.EqualFold(tech, "PJSIP") || strings.EqualFold(tech, "SIP")) {
 		return OriginateResult{}, fmt.Errorf("%w: %s", ErrBadChannel, r.Channel)
 	}
 	var pri int
@@ -186,6 +191,9 @@ func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateRes
 		pri = n
 	} else if !l.pbx.HasApp(r.Application) {
 		return OriginateResult{}, fmt.Errorf("%w: no application %s", ErrBadChannel, r.Application)
+	}
+	if isLocal {
+		return l.originateLocal(ctx, r, res, pri)
 	}
 	target := sipua.ParseTarget(res)
 	if r.Tenant != "" {
@@ -253,12 +261,7 @@ func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateRes
 			case sipua.LegAnswered:
 				dial(events.DialEnd, "ANSWER")
 				result.Reason = ReasonAnswered
-				if r.Application != "" {
-					go l.pbx.HandleApp(ch, r.Application, r.Data)
-				} else {
-					ch.SetLocation(r.Context, r.Exten, pri)
-					go l.pbx.HandleCall(ch)
-				}
+				l.runTarget(ch, r, pri)
 				return result, nil
 			}
 		case <-timer.C:
@@ -270,4 +273,15 @@ func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateRes
 			return fail(ReasonFailed, "CANCEL", channel.CauseNormalClearing)
 		}
 	}
+}
+
+// runTarget runs the originate's dialplan position or application on the
+// answered channel, in the background.
+func (l *Local) runTarget(ch *channel.Channel, r OriginateRequest, pri int) {
+	if r.Application != "" {
+		go l.pbx.HandleApp(ch, r.Application, r.Data)
+		return
+	}
+	ch.SetLocation(r.Context, r.Exten, pri)
+	go l.pbx.HandleCall(ch)
 }
