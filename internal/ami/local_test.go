@@ -2,10 +2,13 @@ package ami_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -66,4 +69,41 @@ exten => 666,1,Hangup(17)
 		}
 	}
 	n.waitIdle(t)
+}
+
+// TestOriginateLocalAudio: audio crosses a Local channel. The trunk (a
+// SIPp UAS) plays a 1 kHz tone once answered; ;2 bridges it in Dial, and
+// ;1 records what reaches it.
+func TestOriginateLocalAudio(t *testing.T) {
+	testpeer.SIPpPath(t)
+	uas := testpeer.StartSIPp(t, testpeer.SIPpOptions{Scenario: "uas_answer", Pcap: testpeer.TonePcap(t, 1000, 4*time.Second, ""), Timeout: 90 * time.Second})
+	n := startAMINode(t, fmt.Sprintf(`trunks:
+  - {name: carrier, host: "%s", context: originate}
+`, uas.Addr()), `[dialout]
+exten => _5XX,1,Dial(PJSIP/${EXTEN}@carrier,20)
+[rec]
+exten => 1,1,Record(${RECFILE},0,2,q)
+ same => n,Hangup()
+`)
+	rec := filepath.Join(t.TempDir(), "local.wav")
+	c := dialRaw(t, n.AMIAddr, "admin", "secret")
+	c.send("Action: Originate", "Channel: Local/555@dialout", "Context: rec", "Exten: 1", "Priority: 1", "Variable: RECFILE="+rec)
+	if m := c.until("Response:"); !strings.Contains(m, "Originate successfully queued") {
+		t.Fatalf("originate: %q", m)
+	}
+	n.waitIdle(t)
+	f, err := os.Open(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, err := media.ReadWAV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tone, other := testpeer.Goertzel(pcm, 8000, 1000), testpeer.Goertzel(pcm, 8000, 1700)
+	t.Logf("recorded %d samples through the Local channel: 1 kHz %.0f, 1.7 kHz %.0f", len(pcm), tone, other)
+	if len(pcm) < 8000 || tone < 10*other || testpeer.RMS(pcm) < 1000 {
+		t.Errorf("no 1 kHz tone through the Local channel (1 kHz %.0f, 1.7 kHz %.0f, RMS %.0f)", tone, other, testpeer.RMS(pcm))
+	}
 }
