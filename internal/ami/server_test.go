@@ -401,3 +401,17 @@ func TestCloseEndsUnauthenticated(t *testing.T) {
 		t.Error("connection still open after Close")
 	}
 }
+
+// TestTimestampEvents: timestampevents adds Timestamp (when the event
+// happened) after Privilege, and systemname adds SystemName.
+func TestTimestampEvents(t *testing.T) {
+	bus := events.New()
+	s := testServer(t, Options{Bus: bus, TimestampEvents: true, SystemName: "node1"})
+	c := dialAMI(t, s)
+	c.login("admin", "secret")
+	at := time.Unix(1795925948, 116372000)
+	bus.Publish(events.Event{Kind: events.UserEvent, Time: at, Extra: []string{"UserEvent: tick"}})
+	if got := c.until("Event: UserEvent"); got != "Event: UserEvent\r\nPrivilege: user,all\r\nTimestamp: 1795925948.116372\r\nSystemName: node1\r\nUserEvent: tick\r\n\r\n" {
+		t.Errorf("event %q", got)
+	}
+}
