@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -100,11 +101,28 @@ func (l *Local) Redirect(_ context.Context, tenant, name, extra, ctx, exten, pri
 			return err
 		}
 	}
-	if err := l.pbx.AsyncGoto(ch, ctx, exten, priority); err != nil {
+	qualify := func(c *channel.Channel) (string, error) {
+		if ctx == "" {
+			return "", nil // AsyncGoto keeps the current context
+		}
+		q, ok := dialplan.TenantContext(c.Tenant(), ctx)
+		if !ok {
+			return "", fmt.Errorf("%w: %s@%s", ErrNoExtension, exten, ctx)
+		}
+		return q, nil
+	}
+	qctx, err := qualify(ch)
+	if err != nil {
+		return err
+	}
+	if err := l.pbx.AsyncGoto(ch, qctx, exten, priority); err != nil {
 		return fmt.Errorf("redirect %s: %w", name, err)
 	}
 	if ech != nil {
-		if err := l.pbx.AsyncGoto(ech, ctx, exten, priority); err != nil {
+		if qctx, err = qualify(ech); err != nil {
+			return err
+		}
+		if err := l.pbx.AsyncGoto(ech, qctx, exten, priority); err != nil {
 			return fmt.Errorf("redirect %s: %w", extra, err)
 		}
 	}
@@ -172,8 +190,18 @@ func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateRes
 	if !ok || res == "" || !(isLocal || strings.EqualFold(tech, "PJSIP") || strings.EqualFold(tech, "SIP")) {
 		return OriginateResult{}, fmt.Errorf("%w: %s", ErrBadChannel, r.Channel)
 	}
+	if r.Tenant == "" {
+		r.Tenant = sipua.DefaultTenant
+	}
 	var pri int
 	if r.Application == "" {
+		// A tenant's contexts are namespaced: it names them bare and
+		// can reach no other tenant's.
+		qualified, ok := dialplan.TenantContext(r.Tenant, r.Context)
+		if !ok {
+			return OriginateResult{}, fmt.Errorf("%w: %s@%s", ErrNoExtension, r.Exten, r.Context)
+		}
+		r.Context = qualified
 		plan := l.pbx.Dialplan()
 		if r.Priority == "" {
 			r.Priority = "1"
@@ -195,14 +223,9 @@ func (l *Local) Originate(ctx context.Context, r OriginateRequest) (OriginateRes
 	if isLocal {
 		return l.originateLocal(ctx, r, res, pri)
 	}
+	// sipua.Call resolves the endpoint within the call's tenant (its own
+	// users, then the platform's shared trunks).
 	target := sipua.ParseTarget(res)
-	if r.Tenant != "" {
-		// A tenant calls its own endpoints and shared trunks only.
-		ep, ok := l.sip.Directory().Endpoint(target.Endpoint)
-		if !ok || !(ep.Tenant == r.Tenant || (ep.Trunk && ep.Tenant == "")) {
-			return OriginateResult{}, fmt.Errorf("%w: %s", ErrNoChannel, r.Channel)
-		}
-	}
 	name, num := pbx.SplitCallerID(r.CallerID)
 	out, err := l.sip.Call(ctx, target, sipua.CallOptions{CallerNum: num, CallerName: name, Tenant: r.Tenant})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 )
@@ -62,7 +63,8 @@ func (l *Local) originateLocal(ctx context.Context, r OriginateRequest, res stri
 	if !ok || exten == "" || lctx == "" {
 		return OriginateResult{}, fmt.Errorf("%w: %s", ErrBadChannel, r.Channel)
 	}
-	if plan := l.pbx.Dialplan(); plan == nil || !plan.Exists(lctx, exten, 1) {
+	lctx, ok = dialplan.TenantContext(r.Tenant, lctx)
+	if plan := l.pbx.Dialplan(); !ok || plan == nil || !plan.Exists(lctx, exten, 1) {
 		return OriginateResult{}, fmt.Errorf("%w: %s@%s", ErrNoExtension, exten, lctx)
 	}
 	m1, m2, err := l.sip.MediaPair()
