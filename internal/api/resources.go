@@ -253,6 +253,31 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request, p *principal)
 
 // ---- services
 
+// switchesUpdate applies fn to the stored switches of the request's
+// tenant or user and writes the result.
+type switchesUpdate func(w http.ResponseWriter, r *http.Request, p *principal, fn func(*provision.Switches)) error
+
+// putSwitches replaces every switch (absent ones become unset).
+func putSwitches(w http.ResponseWriter, r *http.Request, p *principal, update switchesUpdate) error {
+	var in provision.Switches
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	return update(w, r, p, func(s *provision.Switches) { *s = in })
+}
+
+// patchSwitches changes only the switches sent (null unsets one).
+func patchSwitches(w http.ResponseWriter, r *http.Request, p *principal, update switchesUpdate) error {
+	var in switchPatch
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.check(""); err != nil {
+		return err
+	}
+	return update(w, r, p, in.apply)
+}
+
 func (a *API) getTenantServices(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("tenant")
 	if !p.admin() && p.Tenant != id {
@@ -266,22 +291,11 @@ func (a *API) getTenantServices(w http.ResponseWriter, r *http.Request, p *princ
 }
 
 func (a *API) putTenantServices(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var in provision.Switches
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	return a.updateTenantServices(w, r, p, func(s *provision.Switches) { *s = in })
+	return putSwitches(w, r, p, a.updateTenantServices)
 }
 
 func (a *API) patchTenantServices(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var in switchPatch
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.check(""); err != nil {
-		return err
-	}
-	return a.updateTenantServices(w, r, p, in.apply)
+	return patchSwitches(w, r, p, a.updateTenantServices)
 }
 
 func (a *API) updateTenantServices(w http.ResponseWriter, r *http.Request, p *principal, fn func(*provision.Switches)) error {
@@ -309,22 +323,11 @@ func (a *API) getUserServices(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (a *API) putUserServices(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var in provision.Switches
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	return a.updateUserServices(w, r, p, func(s *provision.Switches) { *s = in })
+	return putSwitches(w, r, p, a.updateUserServices)
 }
 
 func (a *API) patchUserServices(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var in switchPatch
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	if err := in.check(""); err != nil {
-		return err
-	}
-	return a.updateUserServices(w, r, p, in.apply)
+	return patchSwitches(w, r, p, a.updateUserServices)
 }
 
 func (a *API) updateUserServices(w http.ResponseWriter, r *http.Request, p *principal, fn func(*provision.Switches)) error {
