@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 )
 
@@ -115,7 +116,10 @@ func (w *builder) channelBlock(p string, s *events.Snapshot) {
 	w.h(p+"Priority", strconv.Itoa(s.Priority))
 	w.h(p+"Uniqueid", s.UniqueID)
 	w.h(p+"Linkedid", s.LinkedID)
-	if s.Tenant != "" {
+	// Asterisk 22 adds Tenantid only when the channel has a tenant id
+	// set (ast_manager_build_channel_state_string_prefix); the default
+	// tenant (static configuration) is a plain Asterisk's: none.
+	if !dialplan.IsDefaultTenant(s.Tenant) {
 		w.h(p+"Tenantid", s.Tenant)
 	}
 }
