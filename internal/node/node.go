@@ -213,7 +213,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 				HA1MD5:    sipauth.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
 				HA1SHA256: sipauth.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
 			},
-			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language, Tenant: u.Tenant,
+			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
 		})
 	}
