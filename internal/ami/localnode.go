@@ -35,7 +35,8 @@ func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
 				info.Contacts = []string{"sip:" + e.Host.String()}
 			}
 		} else {
-			for _, b := range n.SIP.Registrar().Lookup(e.Name) {
+			// A hosted tenant's registrations are keyed tenant~name.
+			for _, b := range n.SIP.Registrar().Lookup(e.AOR()) {
 				info.Contacts = append(info.Contacts, strings.Trim(b.Contact, "<>"))
 			}
 		}

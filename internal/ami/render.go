@@ -111,7 +111,10 @@ func (w *builder) channelBlock(p string, s *events.Snapshot) {
 	w.h(p+"ConnectedLineName", orUnknown(escapeC(s.ConnectedLineNam)))
 	w.h(p+"Language", s.Language)
 	w.h(p+"AccountCode", clean(s.AccountCode))
-	w.h(p+"Context", s.Context)
+	// A hosted tenant knows its contexts by their bare names (as in
+	// ${CONTEXT}, the CDR and the Originate/Redirect actions), not the
+	// node's namespaced "tenant~context".
+	w.h(p+"Context", dialplan.BareContext(s.Tenant, s.Context))
 	w.h(p+"Exten", clean(s.Exten))
 	w.h(p+"Priority", strconv.Itoa(s.Priority))
 	w.h(p+"Uniqueid", s.UniqueID)
