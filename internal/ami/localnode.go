@@ -52,17 +52,17 @@ func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
 	return out
 }
 
-// Registered implements NodeInfo: a user with a live contact, or a trunk
-// with a host to send calls to.
-func (n *LocalNode) Registered(name string) bool {
-	e, ok := n.SIP.Directory().Endpoint(name)
+// Registered implements NodeInfo: a user of the tenant with a live
+// contact, or a trunk with a host to send calls to.
+func (n *LocalNode) Registered(tenant, name string) bool {
+	e, ok := n.SIP.Directory().EndpointIn(tenant, name)
 	if !ok {
 		return false
 	}
 	if e.Trunk {
 		return e.Host.IsValid()
 	}
-	return len(n.SIP.Registrar().Lookup(name)) > 0
+	return len(n.SIP.Registrar().Lookup(e.AOR())) > 0
 }
 
 // Hints implements NodeInfo.

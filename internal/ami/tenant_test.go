@@ -16,7 +16,8 @@ import (
 // with a SIP user 2001 (password "<tenant>-2001"), realtime extension rows
 // of its own in contexts "originate" and "ivr" (the same names as the
 // static extensions.conf's, which a tenant can never reach) and an AMI
-// user named after it (secret "<tenant>-ami-pw") bound to it.
+// user named after it (secret "<tenant>-ami-pw") bound to it; 2001@ivr is a
+// hint on the tenant's own PJSIP/2001.
 const acmePW = "acme-ami-pw"
 
 var tenantRows = []provision.Extension{
@@ -28,6 +29,7 @@ var tenantRows = []provision.Extension{
 	{Context: "ivr", Exten: "100", Priority: 1, App: "Answer"},
 	{Context: "ivr", Exten: "100", Priority: 2, App: "Wait", AppData: "10"},
 	{Context: "ivr", Exten: "100", Priority: 3, App: "Hangup"},
+	{Context: "ivr", Exten: "2001", Priority: -1, App: "PJSIP/2001"}, // hint
 }
 
 func provisionTenants(ctx context.Context, r *provision.Repo) error {

@@ -42,7 +42,24 @@ exten => 100,1,Answer()
 
 	var seq []string
 	var acmeChan string
+	devInUse, extInUse := false, false
 	for _, m := range acme.untilFn(func(m string) bool { return strings.HasPrefix(m, "Event: Hangup\r\n") }) {
+		// Device states are per tenant: beta's PJSIP/2001 (called
+		// first) is not acme's, and acme's hint follows its own device.
+		switch hdr(m, "Event") {
+		case "DeviceStateChange":
+			if acmeChan == "" || hdr(m, "Device") != "PJSIP/2001" {
+				t.Errorf("acme's AMI user got %q before its own call", m)
+			}
+			devInUse = devInUse || hdr(m, "State") == "INUSE"
+			continue
+		case "ExtensionStatus":
+			if acmeChan == "" || hdr(m, "Exten") != "2001" || hdr(m, "Context") != "ivr" {
+				t.Errorf("acme's AMI user got %q", m)
+			}
+			extInUse = extInUse || hdr(m, "StatusText") == "InUse"
+			continue
+		}
 		if strings.Contains(m, "PJSIP/3001-") || strings.Contains(m, "Tenantid: beta") || strings.Contains(m, "Tenantid: default") {
 			t.Errorf("acme's AMI user saw another tenant's call: %q", m)
 		}
@@ -70,7 +87,9 @@ exten => 100,1,Answer()
 	if !strings.HasPrefix(got, "Newchannel,VarSet,Newexten,Newstate") || !strings.HasSuffix(got, "Cdr,Hangup") {
 		t.Errorf("tenant's events %s", got)
 	}
-
+	if !devInUse || !extInUse {
+		t.Errorf("acme's device/hint never in use: %v %v", devInUse, extInUse)
+	}
 	// The admin saw the three calls' Newchannel: the static user's without
 	// Tenantid, each tenant's with its own.
 	tenants := map[string]string{}
@@ -89,5 +108,22 @@ exten => 100,1,Answer()
 	if tenants["acme"] != acmeChan {
 		t.Errorf("admin's acme channel %s, acme's %s", tenants["acme"], acmeChan)
 	}
+	// ExtensionState: a tenant names its own contexts; the admin names
+	// the node's (the static [ivr] has no 2001 hint).
+	for _, c := range []struct {
+		cl       *rawClient
+		ctx, out string
+	}{
+		{acme, "ivr", "Response: Success\r\nMessage: Extension Status\r\nExten: 2001\r\nContext: ivr\r\nHint: PJSIP/2001\r\nStatus: 4\r\nStatusText: Unavailable\r\n\r\n"},
+		{acme, "beta~ivr", "Response: Success\r\nMessage: Extension Status\r\nExten: 2001\r\nContext: beta~ivr\r\nHint: \r\nStatus: -1\r\nStatusText: Unknown\r\n\r\n"},
+		{admin, "ivr", "Response: Success\r\nMessage: Extension Status\r\nExten: 2001\r\nContext: ivr\r\nHint: \r\nStatus: -1\r\nStatusText: Unknown\r\n\r\n"},
+		{admin, "beta~ivr", "Response: Success\r\nMessage: Extension Status\r\nExten: 2001\r\nContext: beta~ivr\r\nHint: PJSIP/2001\r\nStatus: 4\r\nStatusText: Unavailable\r\n\r\n"},
+	} {
+		c.cl.send("Action: ExtensionState", "Context: "+c.ctx, "Exten: 2001")
+		if m := c.cl.until("Response:"); m != c.out {
+			t.Errorf("ExtensionState 2001@%s: %q, want %q", c.ctx, m, c.out)
+		}
+	}
+
 	n.waitIdle(t)
 }
