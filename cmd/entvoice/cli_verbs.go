@@ -21,7 +21,7 @@ import (
 // sends only the flags given, so the API's PATCH leaves the rest alone.
 
 func newAPIVerbs() []*cobra.Command {
-	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newCallCmd()}
+	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd()}
 }
 
 // fieldFlag binds a flag to a JSON field of a create or update body.
@@ -410,6 +410,53 @@ func newTokenCmd() *cobra.Command {
 			return apiclient.Request{Method: http.MethodDelete, Path: "/tokens/" + seg(a[0])}, nil
 		}, cols)}
 	cmd.AddCommand(list, create, del)
+	return cmd
+}
+
+var amiUserFields = []fieldFlag{
+	{"secret", "secret", "AMI secret, at least 8 characters (stored sealed, never shown)", "string"},
+	{"read", "read", "AMI classes the user reads (system,call,...,all)", "string"},
+	{"write", "write", "AMI classes the user writes (call,originate,...,all)", "string"},
+	{"permit", "permit", "CIDRs the user may log in from", "list"},
+	{"deny", "deny", "CIDRs refused", "list"},
+	{"allowmultiplelogin", "allowmultiplelogin", "whether the user may be logged in more than once (default true)", "bool"},
+}
+
+func newAMIUserCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{Use: "ami-user", Short: "Manage AMI (manager) users kept in the store"}
+	f.register(cmd)
+	cols := []string{"name", "tenant", "read", "write", "permit", "deny", "allowmultiplelogin"}
+	list := &cobra.Command{Use: "list", Short: "List AMI users", Args: cobra.NoArgs,
+		RunE: f.run(func(*cobra.Command, []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/ami-users"}, nil
+		}, cols)}
+	get := &cobra.Command{Use: "get NAME", Short: "Show an AMI user", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodGet, Path: "/ami-users/" + seg(a[0])}, nil
+		}, cols)}
+	var tenant string
+	create := &cobra.Command{Use: "create NAME", Short: "Create an AMI user", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			b := body(cmd, amiUserFields)
+			b["name"] = a[0]
+			if tenant != "" {
+				b["tenant"] = tenant
+			}
+			return apiclient.Request{Method: http.MethodPost, Path: "/ami-users", Body: b}, nil
+		}, cols)}
+	addFields(create, amiUserFields)
+	create.Flags().StringVar(&tenant, "tenant", "", "bind the user to this tenant's calls and events (default: a tenant token's own tenant; with an admin token, every tenant)")
+	update := &cobra.Command{Use: "update NAME", Short: "Change an AMI user (only the flags given)", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodPatch, Path: "/ami-users/" + seg(a[0]), Body: body(cmd, amiUserFields)}, nil
+		}, cols)}
+	addFields(update, amiUserFields)
+	del := &cobra.Command{Use: "delete NAME", Short: "Delete an AMI user", Args: cobra.ExactArgs(1),
+		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			return apiclient.Request{Method: http.MethodDelete, Path: "/ami-users/" + seg(a[0])}, nil
+		}, cols)}
+	cmd.AddCommand(list, get, create, update, del)
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,9 +23,14 @@ type servedPBX struct {
 }
 
 // startServe runs `entvoice serve` on free ports with ENTVOICE_ADMIN_TOKEN
-// set, and stops it with SIGTERM at cleanup.
+// set, and stops it with SIGTERM at cleanup. AMI is off unless extraYAML
+// has an ami section of its own.
 func startServe(t *testing.T, adminToken, extraYAML string) *servedPBX {
 	t.Helper()
+	amiOff := `ami: {listen: "off"}` + "\n"
+	if regexp.MustCompile(`(?m)^ami:`).MatchString(extraYAML) {
+		amiOff = ""
+	}
 	dir := t.TempDir()
 	ports := testpeer.FreePorts(t, 2)
 	rtp := testpeer.FreePortBlock(t, 40)
@@ -34,9 +40,8 @@ rtp:
   ports: "%d-%d"
 data_dir: ./data
 http: {listen: "127.0.0.1:%d"}
-ami: {listen: "off"}
-log: {level: warn}
-%s`, ports[0], rtp, rtp+39, ports[1], extraYAML))
+%slog: {level: warn}
+%s`, ports[0], rtp, rtp+39, ports[1], amiOff, extraYAML))
 	cmd := exec.Command(binary, "serve", "--config", cfg)
 	cmd.Env = append(os.Environ(), "ENTVOICE_ADMIN_TOKEN="+adminToken)
 	var e bytes.Buffer

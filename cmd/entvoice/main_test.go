@@ -74,6 +74,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		name, yaml, plan, want string
 	}{
 		{"unknown key", "sip:\n  listne: []\n", "", `entvoice.yaml:2: .*listne`},
+		// Static users are the default tenant's; hosted tenants come from the store.
+		{"static user tenant", "users:\n  - {name: \"1001\", secret: x, tenant: acme}\n", "", `entvoice.yaml:2: .*tenant`},
 		{"bad cidr", "users:\n  - name: \"1001\"\n    secret: x\n    permit: [\"10.0.0.300/8\"]\n", "", `entvoice.yaml:2: user "1001": bad CIDR`},
 		{"bad rtp range", "rtp:\n  ports: \"20-10\"\n", "", `entvoice.yaml:2: rtp.ports`},
 		{"dialplan syntax", "dialplan: ext.conf\n", "[a]\nexten => 1,1,Answer()\nexten => 1,1,Hangup()\n", `ext.conf:3: priority 1 of 1@a already defined`},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
@@ -46,6 +47,9 @@ func newServe() *cobra.Command {
 				return err
 			}
 			n.SetSource(c.Repo)
+			// AMI users from the store (the API's /ami-users) after the
+			// static ami.users.
+			n.SetAMIUsers(ami.StoreUsers{Repo: c.Repo})
 			if err := n.Start(ctx); err != nil {
 				c.Close(ctx)
 				n.Shutdown(0)

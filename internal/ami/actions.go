@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 )
 
@@ -818,29 +819,25 @@ func (ss *session) reload(m *Message) bool {
 }
 
 // visibleHint finds the hint of exten@context if the session may see it: a
-// tenant sees hints whose devices are all its own endpoints.
+// tenant names its own contexts bare and reaches no other's (the hint's
+// devices are then its own endpoints); an admin names any context as the
+// node does ("acme~internal" for a hosted tenant's).
 func (ss *session) visibleHint(context, exten string) (Hint, bool) {
 	n := ss.srv.o.Node
 	if n == nil {
 		return Hint{}, false
 	}
-	for _, h := range n.Hints() {
-		if h.Context != context || h.Exten != exten {
-			continue
+	if ss.tenant != "" {
+		q, ok := dialplan.TenantContext(ss.tenant, context)
+		if !ok {
+			return Hint{}, false
 		}
-		if ss.tenant == "" {
+		context = q
+	}
+	for _, h := range n.Hints() {
+		if h.Context == context && h.Exten == exten {
 			return h, true
 		}
-		own := map[string]bool{}
-		for _, e := range n.Endpoints(ss.tenant) {
-			own["PJSIP/"+e.Name] = true
-		}
-		for _, d := range h.Devices {
-			if !own[d] {
-				return Hint{}, false
-			}
-		}
-		return h, true
 	}
 	return Hint{}, false
 }
@@ -925,7 +922,7 @@ func (ss *session) pjsipShowEndpoints(m *Message) bool {
 		}
 		w.h("OutboundAuths", "")
 		w.h("Contacts", strings.Join(e.Contacts, ","))
-		w.h("DeviceState", devText[ss.srv.dev.State("PJSIP/"+e.Name)])
+		w.h("DeviceState", devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)])
 		w.h("ActiveChannels", strconv.Itoa(chans["PJSIP/"+e.Name]))
 		ss.reply(w.end())
 	}

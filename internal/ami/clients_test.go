@@ -182,21 +182,26 @@ func TestAsteriskAmiClientNPM(t *testing.T) {
 	n.waitIdle(t)
 }
 
-// TestPanoramiskTenant: panoramisk logged in as a tenant-bound user sees
-// its own call and nothing of a default-tenant call running beside it.
+// TestPanoramiskTenant: panoramisk logged in as hosted tenant acme's AMI
+// user (from the store) originates into acme's own context and sees its
+// own call and nothing of a default-tenant call and a beta call running
+// beside it.
 func TestPanoramiskTenant(t *testing.T) {
-	n, _ := startWithUAS(t)
+	n, _ := startHostedWithUAS(t)
 	admin := dialRaw(t, n.AMIAddr, "admin", "secret")
-	other := originate(t, admin, "bg", "810")
+	beta := dialRaw(t, n.AMIAddr, "beta", "beta-ami-pw")
+	others := []string{originate(t, admin, "bg", "810"), originate(t, beta, "bb", "812")}
 	port := strings.TrimPrefix(n.AMIAddr, "127.0.0.1:")
-	out := runClient(t, "python", "panoramisk_flow.py", port, "acme", "acmepw", "811")
+	out := runClient(t, "python", "panoramisk_flow.py", port, "acme", acmePW, "811")
 	ch := str(out, "channel")
 	if st := strs(out["status"]); len(st) != 1 || st[0] != ch {
 		t.Errorf("tenant Status lists %v, want only %s", st, ch)
 	}
 	for _, seen := range strs(out["channels_seen"]) {
-		if seen == other {
-			t.Errorf("tenant client saw the default tenant's channel %s", other)
+		for _, other := range others {
+			if seen == other {
+				t.Errorf("tenant client saw another tenant's channel %s", other)
+			}
 		}
 	}
 	// The CLI table truncates names to 20 characters: count the rows.
@@ -204,7 +209,9 @@ func TestPanoramiskTenant(t *testing.T) {
 		t.Errorf("tenant core show channels: %q", o)
 	}
 	checkCallEvents(t, out)
-	admin.send("Action: Hangup", "Channel: "+other)
-	admin.until("Response: Success")
+	for _, other := range others {
+		admin.send("Action: Hangup", "Channel: "+other)
+		admin.until("Response: Success")
+	}
 	n.waitIdle(t)
 }

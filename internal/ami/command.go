@@ -82,7 +82,7 @@ func (ss *session) cli(cmd string) (string, bool) {
 		b.WriteString("\n Endpoint:  <Endpoint/CID.....................................>  <State.....>  <Channels.>\n")
 		b.WriteString("==========================================================================================\n")
 		for _, e := range eps {
-			st := devText[ss.srv.dev.State("PJSIP/"+e.Name)]
+			st := devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)]
 			fmt.Fprintf(&b, " Endpoint:  %-54.54s  %-12.12s  %d of inf\n", e.Name, st, 0)
 			for _, c := range e.Contacts {
 				fmt.Fprintf(&b, "    Contact:  %s\n", c)

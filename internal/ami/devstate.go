@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 )
 
@@ -44,14 +45,52 @@ func extState(dev string) (int, string) {
 // deviceStates derives PJSIP device states from channel events (as
 // chan_pjsip's devicestate callback counts an endpoint's channels) and
 // raises DeviceStateChange and ExtensionStatus when they change.
+//
+// Devices are per tenant: hosted tenants may both have a 1001, whose
+// channels are both PJSIP/1001-...; each tenant's PJSIP/1001 is its own
+// device, and a hint in a tenant's context names the tenant's devices.
 type deviceStates struct {
 	node NodeInfo
 
 	mu    sync.Mutex
 	chans map[string]int            // channel name -> state counted
-	devs  map[string]*deviceCounter // "PJSIP/1001"
-	ext   map[string]int            // "exten@context" -> last extension state
-	tent  map[string]string         // device -> tenant of its last channel
+	devs  map[devKey]*deviceCounter // (tenant, "PJSIP/1001")
+	ext   map[string]int            // "exten@context" (node's context name) -> last extension state
+}
+
+// devKey is a device of a tenant (the default tenant is "default").
+type devKey struct{ tenant, dev string }
+
+// tenantDevice is the device key of dev for tenant: a registration's
+// PeerStatus names PJSIP/tenant~user, which is the tenant's PJSIP/user.
+func tenantDevice(tenant, dev string) devKey {
+	if dialplan.IsDefaultTenant(tenant) {
+		return devKey{defaultTenant, dev}
+	}
+	if rest, ok := strings.CutPrefix(dev, "PJSIP/"+tenant+dialplan.TenantSep); ok {
+		dev = "PJSIP/" + rest
+	}
+	return devKey{tenant, dev}
+}
+
+const defaultTenant = "default"
+
+// hintTenant is the tenant whose context holds a hint: a hosted tenant's
+// contexts are "tenant~context".
+func hintTenant(context string) string {
+	if t, _, ok := strings.Cut(context, dialplan.TenantSep); ok {
+		return t
+	}
+	return defaultTenant
+}
+
+// eventTenant is the tenant an event is tagged with ("" for the default
+// tenant's, which every admin sees and no hosted tenant does).
+func eventTenant(t string) string {
+	if t == defaultTenant {
+		return ""
+	}
+	return t
 }
 
 type deviceCounter struct {
@@ -60,7 +99,7 @@ type deviceCounter struct {
 }
 
 func newDeviceStates(n NodeInfo) *deviceStates {
-	return &deviceStates{node: n, chans: map[string]int{}, devs: map[string]*deviceCounter{}, ext: map[string]int{}, tent: map[string]string{}}
+	return &deviceStates{node: n, chans: map[string]int{}, devs: map[devKey]*deviceCounter{}, ext: map[string]int{}}
 }
 
 // device is the device of a channel: its name without the -%08x suffix.
@@ -93,27 +132,26 @@ func weight(state int) (inuse, ringing int) {
 
 // update returns the derived events an event causes.
 func (d *deviceStates) update(e *events.Event) []events.Event {
-	var dev string
+	var key devKey
 	switch e.Kind {
 	case events.Newchannel, events.Newstate, events.Hangup:
 		if e.Channel == nil || e.Dest != nil {
 			return nil
 		}
-		dev = device(e.Channel.Channel)
+		key = tenantDevice(e.Channel.Tenant, device(e.Channel.Channel))
 	case events.PeerStatus:
-		dev = e.Peer
+		key = tenantDevice(e.Tenant, e.Peer)
 	default:
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c := d.devs[dev]
+	c := d.devs[key]
 	if c == nil {
-		c = &deviceCounter{state: d.idleState(dev)}
-		d.devs[dev] = c
+		c = &deviceCounter{state: d.idleState(key)}
+		d.devs[key] = c
 	}
 	if e.Channel != nil {
-		d.tent[dev] = e.Channel.Tenant
 		name := e.Channel.Channel
 		if old, ok := d.chans[name]; ok {
 			i, r := weight(old)
@@ -128,36 +166,35 @@ func (d *deviceStates) update(e *events.Event) []events.Event {
 			c.inuse += i
 			c.ringing += r
 		}
-	} else {
-		d.tent[dev] = e.Tenant
 	}
-	next := d.aggregate(dev, c)
+	next := d.aggregate(key, c)
 	if next == c.state {
 		if c.inuse == 0 && c.ringing == 0 && e.Kind == events.Hangup {
-			delete(d.devs, dev)
+			delete(d.devs, key)
 		}
 		return nil
 	}
 	c.state = next
-	tenant := d.tent[dev]
+	tenant := eventTenant(key.tenant)
 	out := []events.Event{{Kind: events.DeviceStateChange, Time: e.Time, Tenant: tenant,
-		Extra: []string{"Device: " + dev, "State: " + next}}}
+		Extra: []string{"Device: " + key.dev, "State: " + next}}}
 	if c.inuse == 0 && c.ringing == 0 {
-		delete(d.devs, dev)
+		delete(d.devs, key)
 	}
 	if d.node != nil {
 		for _, h := range d.node.Hints() {
-			if !containsFold(h.Devices, dev) {
+			// Only the device's tenant's hints name it.
+			if hintTenant(h.Context) != key.tenant || !containsFold(h.Devices, key.dev) {
 				continue
 			}
-			key := h.Exten + "@" + h.Context
+			ek := h.Exten + "@" + h.Context
 			st, txt := extState(d.hintStateLocked(h))
-			if old, ok := d.ext[key]; ok && old == st {
+			if old, ok := d.ext[ek]; ok && old == st {
 				continue
 			}
-			d.ext[key] = st
+			d.ext[ek] = st
 			out = append(out, events.Event{Kind: events.ExtensionStatus, Time: e.Time, Tenant: tenant, Extra: []string{
-				"Exten: " + h.Exten, "Context: " + h.Context, "Hint: " + strings.Join(h.Devices, "&"),
+				"Exten: " + h.Exten, "Context: " + dialplan.BareContext(key.tenant, h.Context), "Hint: " + strings.Join(h.Devices, "&"),
 				"Status: " + strconv.Itoa(st), "StatusText: " + txt}})
 		}
 	}
@@ -173,18 +210,18 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func (d *deviceStates) idleState(dev string) string {
+func (d *deviceStates) idleState(k devKey) string {
 	if d.node == nil {
 		return devUnknown
 	}
-	ep := strings.TrimPrefix(dev, "PJSIP/")
-	if d.node.Registered(ep) {
+	ep := strings.TrimPrefix(k.dev, "PJSIP/")
+	if d.node.Registered(k.tenant, ep) {
 		return devNotInUse
 	}
 	return devUnavail
 }
 
-func (d *deviceStates) aggregate(dev string, c *deviceCounter) string {
+func (d *deviceStates) aggregate(dev devKey, c *deviceCounter) string {
 	switch {
 	case c.inuse > 0 && c.ringing > 0:
 		return devRingInUse
@@ -196,22 +233,26 @@ func (d *deviceStates) aggregate(dev string, c *deviceCounter) string {
 	return d.idleState(dev)
 }
 
-// State returns a device's current state.
-func (d *deviceStates) State(dev string) string {
+// State returns the current state of a tenant's device.
+func (d *deviceStates) State(tenant, dev string) string {
+	k := tenantDevice(tenant, dev)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if c, ok := d.devs[dev]; ok {
+	if c, ok := d.devs[k]; ok {
 		return c.state
 	}
-	return d.idleState(dev)
+	return d.idleState(k)
 }
 
-// hintStateLocked combines a hint's devices as ast_devstate_aggregate does.
+// hintStateLocked combines a hint's devices (those of the tenant whose
+// context holds it) as ast_devstate_aggregate does.
 func (d *deviceStates) hintStateLocked(h Hint) string {
 	inuse, ringing, avail := false, false, false
+	tenant := hintTenant(h.Context)
 	for _, dev := range h.Devices {
-		st := d.idleState(dev)
-		if c, ok := d.devs[dev]; ok {
+		k := tenantDevice(tenant, dev)
+		st := d.idleState(k)
+		if c, ok := d.devs[k]; ok {
 			st = c.state
 		}
 		switch st {

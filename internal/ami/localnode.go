@@ -35,7 +35,8 @@ func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
 				info.Contacts = []string{"sip:" + e.Host.String()}
 			}
 		} else {
-			for _, b := range n.SIP.Registrar().Lookup(e.Name) {
+			// A hosted tenant's registrations are keyed tenant~name.
+			for _, b := range n.SIP.Registrar().Lookup(e.AOR()) {
 				info.Contacts = append(info.Contacts, strings.Trim(b.Contact, "<>"))
 			}
 		}
@@ -51,17 +52,17 @@ func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
 	return out
 }
 
-// Registered implements NodeInfo: a user with a live contact, or a trunk
-// with a host to send calls to.
-func (n *LocalNode) Registered(name string) bool {
-	e, ok := n.SIP.Directory().Endpoint(name)
+// Registered implements NodeInfo: a user of the tenant with a live
+// contact, or a trunk with a host to send calls to.
+func (n *LocalNode) Registered(tenant, name string) bool {
+	e, ok := n.SIP.Directory().EndpointIn(tenant, name)
 	if !ok {
 		return false
 	}
 	if e.Trunk {
 		return e.Host.IsValid()
 	}
-	return len(n.SIP.Registrar().Lookup(name)) > 0
+	return len(n.SIP.Registrar().Lookup(e.AOR())) > 0
 }
 
 // Hints implements NodeInfo.

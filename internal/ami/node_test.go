@@ -15,8 +15,10 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -25,18 +27,29 @@ type amiNode struct {
 	*node.Node
 	SIPAddr string
 	AMIAddr string
+	// Repo is the provisioning repository (startAMINodeWith only).
+	Repo *provision.Repo
 }
 
 const testUsers = `ami:
   listen: "127.0.0.1:%d"
   users:
     - {name: admin, secret: secret, read: all, write: all}
-    - {name: acme, secret: acmepw, read: all, write: all, tenant: acme}
 `
 
 // startAMINode starts a node whose YAML holds the AMI users above plus
 // extra, with the given dialplan.
 func startAMINode(t *testing.T, extra, plan string) *amiNode {
+	t.Helper()
+	return startAMINodeWith(t, extra, plan, nil)
+}
+
+// startAMINodeWith is startAMINode with, when fill is set, a real
+// provisioning repository on the node's store: fill fills it before
+// the node starts, and the node takes it as its realtime Source (hosted
+// tenants, their users and extension rows) and as a source of AMI users
+// after the static ones, as `entvoice serve` does.
+func startAMINodeWith(t *testing.T, extra, plan string, fill func(context.Context, *provision.Repo) error) *amiNode {
 	t.Helper()
 	dir := t.TempDir()
 	ports := testpeer.FreePorts(t, 2)
@@ -74,6 +87,23 @@ log: {level: %s}
 	if err != nil {
 		t.Fatalf("node: %v", err)
 	}
+	var (
+		rev  int64
+		repo *provision.Repo
+	)
+	if fill != nil {
+		repo, err = provisionRepo(ctx, n, fill)
+		if err != nil {
+			n.Shutdown(0)
+			t.Fatalf("provision: %v", err)
+		}
+		if rev, err = repo.Revision(ctx); err != nil {
+			n.Shutdown(0)
+			t.Fatal(err)
+		}
+		n.SetSource(repo)
+		n.SetAMIUsers(ami.StoreUsers{Repo: repo})
+	}
 	if err := n.Start(ctx); err != nil {
 		n.Shutdown(0)
 		t.Fatalf("start: %v", err)
@@ -84,7 +114,22 @@ log: {level: %s}
 			t.Errorf("goroutines left behind: %v", err)
 		}
 	})
-	return &amiNode{Node: n, SIPAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]), AMIAddr: fmt.Sprintf("127.0.0.1:%d", ports[1])}
+	if fill != nil {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := n.WaitRevision(wctx, rev); err != nil {
+			t.Fatalf("revision %d not in force: %v", rev, err)
+		}
+	}
+	return &amiNode{Node: n, SIPAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]), AMIAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]), Repo: repo}
+}
+
+func provisionRepo(ctx context.Context, n *node.Node, fill func(context.Context, *provision.Repo) error) (*provision.Repo, error) {
+	repo, err := provision.New(ctx, n.Store, provision.Options{KnownApp: n.PBX.HasApp})
+	if err != nil {
+		return nil, err
+	}
+	return repo, fill(ctx, repo)
 }
 
 type testWriter struct{ t *testing.T }

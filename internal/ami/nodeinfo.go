@@ -23,9 +23,10 @@ type Hint struct {
 type NodeInfo interface {
 	// Endpoints lists the endpoints a tenant sees ("" sees all).
 	Endpoints(tenant string) []EndpointInfo
-	// Registered reports whether an endpoint has a registered contact
-	// (or is a trunk, which is always reachable).
-	Registered(endpoint string) bool
+	// Registered reports whether a tenant's endpoint ("" or "default":
+	// the default tenant's) has a registered contact (or is a trunk,
+	// which serves every tenant and is reachable with a host).
+	Registered(tenant, endpoint string) bool
 	// Hints lists the dialplan hints.
 	Hints() []Hint
 	// Reload reloads a module ("" for all): "dialplan" or "pjsip".

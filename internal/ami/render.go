@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 )
 
@@ -110,12 +111,18 @@ func (w *builder) channelBlock(p string, s *events.Snapshot) {
 	w.h(p+"ConnectedLineName", orUnknown(escapeC(s.ConnectedLineNam)))
 	w.h(p+"Language", s.Language)
 	w.h(p+"AccountCode", clean(s.AccountCode))
-	w.h(p+"Context", s.Context)
+	// A hosted tenant knows its contexts by their bare names (as in
+	// ${CONTEXT}, the CDR and the Originate/Redirect actions), not the
+	// node's namespaced "tenant~context".
+	w.h(p+"Context", dialplan.BareContext(s.Tenant, s.Context))
 	w.h(p+"Exten", clean(s.Exten))
 	w.h(p+"Priority", strconv.Itoa(s.Priority))
 	w.h(p+"Uniqueid", s.UniqueID)
 	w.h(p+"Linkedid", s.LinkedID)
-	if s.Tenant != "" {
+	// Asterisk 22 adds Tenantid only when the channel has a tenant id
+	// set (ast_manager_build_channel_state_string_prefix); the default
+	// tenant (static configuration) is a plain Asterisk's: none.
+	if !dialplan.IsDefaultTenant(s.Tenant) {
 		w.h(p+"Tenantid", s.Tenant)
 	}
 }

@@ -260,6 +260,7 @@ func TestTenantEvents(t *testing.T) {
 		return &events.Snapshot{Channel: name, StateDesc: "Down", UniqueID: name, LinkedID: name, Tenant: tenant}
 	}
 	bus.Publish(events.Event{Kind: events.Newchannel, Channel: mk("PJSIP/static-1", "")})
+	bus.Publish(events.Event{Kind: events.Newchannel, Channel: mk("PJSIP/static-2", "default")})
 	bus.Publish(events.Event{Kind: events.Newchannel, Channel: mk("PJSIP/other-1", "globex")})
 	bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/static", Status: "Reachable"})
 	bus.Publish(events.Event{Kind: events.Newchannel, Channel: mk("PJSIP/acme-1", "acme")})
@@ -272,11 +273,17 @@ func TestTenantEvents(t *testing.T) {
 		t.Errorf("tenant user got %q, want its UserEvent", got)
 	}
 	var seen []string
-	for len(seen) < 3 {
+	for len(seen) < 4 {
 		m := admin.until("Event: Newchannel")
 		seen = append(seen, header(m, "Channel"))
+		// Asterisk 22 emits Tenantid only for a channel with a tenant
+		// id; the default tenant's channels are a plain Asterisk's.
+		want := map[string]string{"PJSIP/other-1": "globex", "PJSIP/acme-1": "acme"}[header(m, "Channel")]
+		if header(m, "Tenantid") != want || (want == "" && strings.Contains(m, "Tenantid")) {
+			t.Errorf("admin's %q: Tenantid want %q", m, want)
+		}
 	}
-	if fmt.Sprint(seen) != "[PJSIP/static-1 PJSIP/other-1 PJSIP/acme-1]" {
+	if fmt.Sprint(seen) != "[PJSIP/static-1 PJSIP/static-2 PJSIP/other-1 PJSIP/acme-1]" {
 		t.Errorf("admin saw %v", seen)
 	}
 }

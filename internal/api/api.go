@@ -1,6 +1,6 @@
 // Package api is entVoice's REST API under /api/v1: tenants, SIP users,
 // realtime extensions (with bulk import), service switches, API tokens,
-// live calls and CDRs, described by the OpenAPI 3.1 document it serves at
+// AMI users, live calls and CDRs, described by the OpenAPI 3.1 document it serves at
 // /api/v1/openapi.json.
 //
 // Conventions: bearer tokens (RFC 6750) scoped to one tenant or admin; a
@@ -170,6 +170,12 @@ func (a *API) routes() {
 	a.handle("POST", "/tokens", a.createToken)
 	a.handle("GET", "/tokens/{id}", a.getToken)
 	a.handle("DELETE", "/tokens/{id}", a.deleteToken)
+
+	a.handle("GET", "/ami-users", a.listAMIUsers)
+	a.handle("POST", "/ami-users", a.createAMIUser)
+	a.handle("GET", "/ami-users/{name}", a.getAMIUser)
+	a.handle("PATCH", "/ami-users/{name}", a.patchAMIUser)
+	a.handle("DELETE", "/ami-users/{name}", a.deleteAMIUser)
 
 	a.handle("GET", "/calls", a.listCalls)
 	a.handle("POST", "/calls", a.originate)

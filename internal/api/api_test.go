@@ -165,6 +165,7 @@ func TestTenantIsolation(t *testing.T) {
 		e.must(201, "POST", "/api/v1/tenants/b/extensions", tb, map[string]any{"context": "in", "exten": "1001", "priority": 1, "app": "Dial", "appdata": "PJSIP/1001"}).json(t, &bx)
 		var bTok struct{ ID string }
 		e.must(201, "POST", "/api/v1/tokens", tb, map[string]any{"name": "second"}).json(t, &bTok)
+		e.must(201, "POST", "/api/v1/ami-users", tb, map[string]any{"name": "b-ami", "secret": "b-ami-secret"})
 		e.ctl.add("PJSIP/b1-00000001", "b")
 		e.ctl.add("PJSIP/a1-00000002", "a")
 		x := fmt.Sprint(bx.ID)
@@ -180,6 +181,7 @@ func TestTenantIsolation(t *testing.T) {
 			// A's own tenant path with B's extension id.
 			{"GET", "/api/v1/tenants/a/extensions/" + x}, {"PATCH", "/api/v1/tenants/a/extensions/" + x}, {"DELETE", "/api/v1/tenants/a/extensions/" + x},
 			{"GET", "/api/v1/tokens/" + bTok.ID}, {"DELETE", "/api/v1/tokens/" + bTok.ID},
+			{"GET", "/api/v1/ami-users/b-ami"}, {"PATCH", "/api/v1/ami-users/b-ami"}, {"DELETE", "/api/v1/ami-users/b-ami"},
 			{"DELETE", "/api/v1/calls/" + url.PathEscape("PJSIP/b1-00000001")},
 			{"GET", "/api/v1/calls?tenant=b"}, {"POST", "/api/v1/calls"},
 			{"GET", "/api/v1/cdrs?tenant=b"}, {"GET", "/api/v1/cdrs/export?tenant=b"},
@@ -224,6 +226,9 @@ func TestTenantIsolation(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := e.repo.GetToken(ctx, bTok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.repo.GetAMIUser(ctx, "b-ami"); err != nil {
 			t.Fatal(err)
 		}
 		// A token for B, or an admin token, cannot be minted with A's token.

@@ -137,7 +137,10 @@ func (d *Dialplan) ReplaceContext(name string, base *Dialplan, rows []Row) []err
 		case ename == "":
 			bad("empty extension")
 			continue
-		case r.Priority < 1:
+		case r.Priority < 1 && r.Priority != PriorityHint:
+			// A hint row (priority -1, its devices in app) is kept, as
+			// extensions.conf's "exten => X,hint,PJSIP/1001" is and as
+			// the provisioning API accepts it.
 			bad("invalid priority")
 			continue
 		case strings.TrimSpace(r.App) == "":

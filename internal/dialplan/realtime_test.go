@@ -16,6 +16,7 @@ func TestReplaceContextMatchesAddRow(t *testing.T) {
 		{"200/555", 1, "NoOp", "cid"},
 		{"200", 1, "NoOp", "plain"},
 		{"_NXXNXXXXXX", 1, "Dial", "PJSIP/${EXTEN}@trunk"},
+		{"300", PriorityHint, "PJSIP/300&PJSIP/301", ""},
 	}
 	want := New()
 	for _, r := range rows {
@@ -39,6 +40,9 @@ func TestReplaceContextMatchesAddRow(t *testing.T) {
 		if wok != gok || (wok && (ws.App != gs.App || ws.Data != gs.Data || ws.Exten != gs.Exten)) {
 			t.Errorf("Find(%s/%s,%d): got %+v %v, want %+v %v", q.exten, q.cid, q.pri, gs, gok, ws, wok)
 		}
+	}
+	if st := got.Steps("ctx", "300"); len(st) != 1 || st[0].Priority != PriorityHint || st[0].App != "PJSIP/300&PJSIP/301" {
+		t.Errorf("hint row: %+v", st)
 	}
 }
 

@@ -46,7 +46,7 @@ type Node struct {
 	CDR      *cdr.Writer
 	AGI      *agi.AGI
 	Control  *control.Local
-	AMI      *ami.Server // nil when no AMI user is configured
+	AMI      *ami.Server // nil when AMI is off (set by Start)
 	pacer    *media.Pacer
 	stopOnce sync.Once
 
@@ -55,6 +55,9 @@ type Node struct {
 	staticEPs  []*sipua.Endpoint
 	source     provision.Source
 	rt         *realtime
+
+	amiOpts   *ami.Options
+	amiSource ami.UserSource
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -151,7 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		Logger:        log,
 	})
 	n.Control = control.NewLocal(n.PBX, n.Channels, n.SIP, log)
-	if n.AMI, err = newAMI(cfg, n, log); err != nil {
+	if n.amiOpts, err = amiOptions(cfg, n, log); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -213,7 +216,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 				HA1MD5:    sipauth.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
 				HA1SHA256: sipauth.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
 			},
-			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language, Tenant: u.Tenant,
+			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
 		})
 	}
@@ -281,10 +284,8 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		return err
 	}
-	if n.AMI != nil {
-		if err := n.AMI.Start(ctx); err != nil {
-			return err
-		}
+	if err := n.startAMI(ctx); err != nil {
+		return err
 	}
 	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
 	return nil

@@ -74,6 +74,16 @@ func nullTenant(t string) any {
 // PutAMIUser creates or replaces an AMI user. On replace, an empty Secret
 // keeps the stored one.
 func (r *Repo) PutAMIUser(ctx context.Context, a AMIUser) (AMIUser, error) {
+	return r.putAMIUser(ctx, a, false)
+}
+
+// CreateAMIUser creates an AMI user; a user of that name already existing
+// is a conflict.
+func (r *Repo) CreateAMIUser(ctx context.Context, a AMIUser) (AMIUser, error) {
+	return r.putAMIUser(ctx, a, true)
+}
+
+func (r *Repo) putAMIUser(ctx context.Context, a AMIUser, createOnly bool) (AMIUser, error) {
 	if a.Permit == nil {
 		a.Permit = []string{}
 	}
@@ -85,6 +95,9 @@ func (r *Repo) PutAMIUser(ctx context.Context, a AMIUser) (AMIUser, error) {
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("provision: AMI user %q: %w", a.Name, err)
+		}
+		if exists && createOnly {
+			return conflict("name", "AMI user %q already exists", a.Name)
 		}
 		if err := ValidateAMIUser(&a, !exists); err != nil {
 			return err

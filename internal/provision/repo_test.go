@@ -161,6 +161,10 @@ func TestTenantUserLifecycleAndFeed(t *testing.T) {
 		if err != nil || got.Secret != "ami-secret-1" {
 			t.Fatalf("AMI user read back: %+v %v", got, err)
 		}
+		var ve *ValidationError
+		if _, err := r.CreateAMIUser(ctx, AMIUser{Name: "mgr", Secret: "other-secret"}); !errors.As(err, &ve) || !ve.Conflict {
+			t.Fatalf("creating an existing AMI user: %v, want a conflict", err)
+		}
 		var sealed string
 		if err := r.st.DB().QueryRow("SELECT secret_sealed FROM ami_users").Scan(&sealed); err != nil || strings.Contains(sealed, "ami-secret-1") {
 			t.Fatalf("secret stored in clear or unreadable: %q %v", sealed, err)
