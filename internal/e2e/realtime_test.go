@@ -449,15 +449,14 @@ func TestHostedMaxCalls(t *testing.T) {
 	ca.hangup(ctx)
 	cb.hangup(ctx)
 	h.waitIdle(t)
-	if n := h.SIP.TenantCalls("beta"); n != 0 {
-		t.Errorf("beta still counts %d calls", n)
-	}
+	waitTenantIdle(t, h.testNode, "beta")
 	c, code, err = b2.dial(ctx, "2000")
 	if err != nil || code != 200 {
 		t.Fatalf("beta after its call ended: %d %v", code, err)
 	}
 	c.hangup(ctx)
 	h.waitIdle(t)
+	waitTenantIdle(t, h.testNode, "beta")
 
 	// A Dial leg past the limit: the caller's channel is beta's one call,
 	// so the leg to 1002 is refused with CONGESTION and 1002 never rings.
@@ -479,6 +478,20 @@ func TestHostedMaxCalls(t *testing.T) {
 	}
 	if n := b2.inviteCount(); n != 0 {
 		t.Errorf("beta's 1002 rang %d times past the limit", n)
+	}
+}
+
+// waitTenantIdle waits until a tenant's call count is back to zero: a leg
+// releases its count when its last SIP transaction is over, shortly after
+// the channel is gone.
+func waitTenantIdle(t *testing.T, n *testNode, tenant string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.SIP.TenantCalls(tenant) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still counts %d calls", tenant, n.SIP.TenantCalls(tenant))
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
