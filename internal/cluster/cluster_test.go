@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -372,3 +373,7 @@ func linkSessionOK(t *testing.T, dir string) error {
 	waitFor(t, "the link", l.Connected)
 	return nil
 }
+
+type netipPrefix = netip.Prefix
+
+func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
