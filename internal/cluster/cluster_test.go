@@ -210,6 +210,13 @@ func TestEnrolLinkAndConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The consumer is woken at once to take the changes after the
+	// persisted snapshot (nothing else would wake it with central away).
+	select {
+	case <-l2.Notify():
+	default:
+		t.Fatal("a fresh Notify channel does not wake its consumer")
+	}
 	cs2, err := l2.Changes(ctx, s2.Revision, 100)
 	if err != nil || l2.Revision() != u.Revision || len(s2.Users)+len(cs2) != 2 {
 		t.Fatalf("persisted replica: rev %d users %d changes %d err %v", l2.Revision(), len(s2.Users), len(cs2), err)

@@ -206,9 +206,13 @@ func (l *Link) Changes(_ context.Context, since int64, limit int) ([]provision.C
 	return out, nil
 }
 
-// Notify implements provision.Source.
+// Notify implements provision.Source. The channel starts with a value: a
+// consumer that has just taken the Snapshot asks for the Changes after it
+// at once (a replica loaded from disk holds changes after its snapshot,
+// and with central away nothing else would wake the consumer).
 func (l *Link) Notify() <-chan struct{} {
 	ch := make(chan struct{}, 1)
+	ch <- struct{}{}
 	l.mu.Lock()
 	l.subs = append(l.subs, ch)
 	l.mu.Unlock()

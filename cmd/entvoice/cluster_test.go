@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/store/storetest"
+	"github.com/entvoice/entvoice/internal/testpeer"
+)
+
+// Multi-process tests of the distributed tier: `entvoice server` on
+// 127.0.0.1 and `entvoice node` processes on 127.0.0.2 and 127.0.0.3,
+// driven by the real binary, its CLI and SIPp.
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// proc is one entvoice process.
+type proc struct {
+	name     string
+	cmd      *exec.Cmd
+	out, err *lockedBuffer
+	done     chan struct{}
+}
+
+func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{name: name, cmd: exec.Command(binary, args...), out: &lockedBuffer{}, err: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.err
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", p.name, p.err.String())
+		}
+	})
+	return p
+}
+
+// stop ends the process with SIGTERM (kill after 20 s).
+func (p *proc) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop on SIGTERM", p.name)
+	}
+}
+
+// kill9 ends the process as a crash would.
+func (p *proc) kill9() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitLog waits until the process's stderr holds s, n times.
+func (p *proc) waitLog(t *testing.T, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for strings.Count(p.err.String(), s) < n {
+		if time.Now().After(deadline) || p.exited() {
+			t.Fatalf("%s: no %q (x%d) in its log:\n%s", p.name, s, n, p.err.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const clusterAdmin = "cluster-admin-token-0123456789abc"
+
+// centralProc is an `entvoice server`, restartable on the same ports.
+type centralProc struct {
+	cfg, api, hub string
+	env           []string
+	p             *proc
+}
+
+func newCentral(t *testing.T) *centralProc {
+	t.Helper()
+	dir := t.TempDir()
+	ports := testpeer.FreePorts(t, 2)
+	dsn := ""
+	if os.Getenv(storetest.EnvPGDSN) != "" {
+		dsn = storetest.PostgresOptions(t).DSN
+	}
+	c := &centralProc{
+		api: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
+		hub: fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
+		env: []string{"ENTVOICE_ADMIN_TOKEN=" + clusterAdmin},
+	}
+	c.cfg = writeFile(t, dir, "central.yaml", fmt.Sprintf(`data_dir: ./data
+database: {dsn: %q}
+http: {listen: "127.0.0.1:%d"}
+ami: {listen: "off"}
+cluster: {listen: "127.0.0.1:%d", heartbeat: 300ms}
+log: {level: info}
+`, dsn, ports[0], ports[1]))
+	c.start(t)
+	if dsn != "" && !strings.Contains(c.p.err.String(), "dialect=postgres") {
+		t.Fatalf("central is not on PostgreSQL:\n%s", c.p.err.String())
+	}
+	return c
+}
+
+func (c *centralProc) start(t *testing.T) {
+	t.Helper()
+	c.p = startProc(t, "central", c.env, "server", "--config", c.cfg)
+	c.p.waitLog(t, "entvoice central serving", 1)
+}
+
+// cli runs a CLI verb against central's API.
+func (c *centralProc) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "ENTVOICE_SERVER="+c.api, "ENTVOICE_TOKEN="+clusterAdmin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("entvoice %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (c *centralProc) token(t *testing.T, name, allow string) string {
+	t.Helper()
+	out, errOut, code := run(t, "node-token", "create", "--config", c.cfg, "--name", name, "--allow", allow, "--ttl", "1h")
+	if code != 0 || !strings.HasPrefix(out, "evn1.") || !strings.Contains(errOut, "not shown again") {
+		t.Fatalf("node-token create: exit %d %q %q", code, out, errOut)
+	}
+	return strings.TrimSpace(out)
+}
+
+// cdrs reads central's CDRs through the API: uniqueid -> times seen.
+func (c *centralProc) cdrs(t *testing.T) (map[string]int, int) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.api+"/api/v1/cdrs?limit=1000", nil)
+	req.Header.Set("Authorization", "Bearer "+clusterAdmin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Items []cdr.Row `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, r := range page.Items {
+		m[r.UniqueID]++
+	}
+	return m, len(page.Items)
+}
+
+// nodeProc is an `entvoice node` on its own loopback address.
+type nodeProc struct {
+	ip, sip, cfg, dataDir string
+	p                     *proc
+}
+
+func newNodeProc(t *testing.T, name, ip string) *nodeProc {
+	t.Helper()
+	dir := t.TempDir()
+	port := testpeer.FreePorts(t, 1)[0]
+	rtp := testpeer.FreePortBlock(t, 40)
+	n := &nodeProc{ip: ip, sip: fmt.Sprintf("%s:%d", ip, port), dataDir: filepath.Join(dir, "data")}
+	n.cfg = writeFile(t, dir, "node.yaml", fmt.Sprintf(`system_name: %s
+sip:
+  listen: ["udp:%s:%d"]
+rtp: {ports: "%d-%d"}
+data_dir: ./data
+cluster: {bind: %s, heartbeat: 300ms}
+log: {level: info}
+`, name, ip, port, rtp, rtp+39, ip))
+	return n
+}
+
+func (n *nodeProc) start(t *testing.T, args ...string) {
+	t.Helper()
+	n.p = startProc(t, "node "+n.ip, nil, append([]string{"node", "--config", n.cfg}, args...)...)
+}
+
+func (n *nodeProc) register(t *testing.T, user, pass string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		r := testpeer.RunSIPp(t, testpeer.SIPpOptions{Target: n.sip, Scenario: "uac_register_auth", Service: user, Calls: 1,
+			AuthUser: user, AuthPass: pass, Timeout: 5 * time.Second})
+		if r.ExitCode == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: REGISTER of %s failed: exit %d", n.ip, user, r.ExitCode)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// calls places n answered calls to the echo extension 600.
+func (n *nodeProc) calls(t *testing.T, count int) {
+	t.Helper()
+	r := testpeer.RunSIPp(t, testpeer.SIPpOptions{Target: n.sip, Scenario: "uac_call_auth", Service: "600", Calls: count, Rate: 10, Concurrent: 5,
+		AuthUser: "1001", AuthPass: "pw-1001-secret", Keys: map[string]string{"caller": "1001", "hold_ms": "200"}})
+	if r.ExitCode != 0 {
+		t.Fatalf("%s: %d calls to 600: exit %d", n.ip, count, r.ExitCode)
+	}
+}
+
+// localCDRs reads a stopped node's own CDR store.
+func (n *nodeProc) localCDRs(t *testing.T) map[string]int {
+	t.Helper()
+	st := storetest.Open(t, store.Options{DataDir: n.dataDir})
+	rows, _, err := cdr.List(context.Background(), st, cdr.Filter{Limit: cdr.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, r := range rows {
+		m[r.UniqueID]++
+	}
+	return m
+}
+
+func needSIPp(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("sipp"); err != nil && os.Getenv("CI") == "" {
+		t.Skip("sipp is not installed")
+	}
+}
+
+// TestClusterEnrolment: a node enrols from its allowed address; a reused
+// token, a token used from outside its networks and a malformed token are
+// refused with a log on both sides; node list shows the node; revoke cuts
+// its live link and refuses it afterwards.
+func TestClusterEnrolment(t *testing.T) {
+	c := newCentral(t)
+	tokA := c.token(t, "site-a", "127.0.0.2/32")
+	a := newNodeProc(t, "site-a", "127.0.0.2")
+	a.start(t, "--join", c.hub, "--token", tokA)
+	a.p.waitLog(t, "linked to central", 1)
+	c.p.waitLog(t, "node linked", 1)
+	if !strings.Contains(a.p.out.String(), "enrolled as node site-a") {
+		t.Fatalf("node stdout: %q", a.p.out.String())
+	}
+
+	// The same token again, from 127.0.0.3.
+	b := newNodeProc(t, "site-b", "127.0.0.3")
+	_, errOut, code := run(t, "node", "--config", b.cfg, "--join", c.hub, "--token", tokA)
+	if code != exitDenied || !strings.Contains(errOut, "already used") {
+		t.Fatalf("reused token: exit %d %s", code, errOut)
+	}
+	c.p.waitLog(t, "node token already used", 1)
+	// A token for 127.0.0.2 used from 127.0.0.3.
+	_, errOut, code = run(t, "node", "--config", b.cfg, "--join", c.hub, "--token", c.token(t, "site-b", "127.0.0.2/32"))
+	if code != exitDenied || !strings.Contains(errOut, "allowed networks") {
+		t.Fatalf("token from outside its networks: exit %d %s", code, errOut)
+	}
+	c.p.waitLog(t, "127.0.0.3 not in 127.0.0.2/32", 1)
+	if _, errOut, code = run(t, "node", "--config", b.cfg, "--join", c.hub, "--token", "evn1.bogus"); code != exitDenied || !strings.Contains(errOut, "malformed node token") {
+		t.Fatalf("malformed token: exit %d %s", code, errOut)
+	}
+
+	out, _, code := run(t, "node", "list", "--config", c.cfg, "--json")
+	var nodes []struct {
+		Name    string `json:"name"`
+		Revoked bool   `json:"revoked"`
+		Addr    string `json:"last_addr"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &nodes) != nil || len(nodes) != 1 || nodes[0].Name != "site-a" || !strings.HasPrefix(nodes[0].Addr, "127.0.0.2") {
+		t.Fatalf("node list: exit %d %s", code, out)
+	}
+	if out, _, code = run(t, "node", "revoke", "site-a", "--config", c.cfg); code != 0 {
+		t.Fatalf("node revoke: exit %d %s", code, out)
+	}
+	c.p.waitLog(t, "node link cut: certificate revoked", 1)
+	a.p.waitLog(t, "node certificate revoked", 1)
+	c.p.waitLog(t, "node link refused", 1)
+	if _, _, code = run(t, "node", "revoke", "nope", "--config", c.cfg); code != exitNotFound {
+		t.Fatalf("revoke of an unknown node: exit %d", code)
+	}
+	out, _, _ = run(t, "node", "list", "--config", c.cfg)
+	if !strings.Contains(out, "revoked") {
+		t.Fatalf("node list after revoke:\n%s", out)
+	}
+}
+
+// TestClusterNodeSurvivesCentral is the survivability promise end to end
+// with two nodes (127.0.0.2 and 127.0.0.3): configuration made on central
+// reaches both over the link; with central killed (-9) they keep
+// registering and routing calls, node A also after its own restart; when
+// central returns every CDR of both arrives once.
+func TestClusterNodeSurvivesCentral(t *testing.T) {
+	needSIPp(t)
+	c := newCentral(t)
+	a := newNodeProc(t, "site-a", "127.0.0.2")
+	b := newNodeProc(t, "site-b", "127.0.0.3")
+	a.start(t, "--join", c.hub, "--token", c.token(t, "site-a", "127.0.0.2/32"))
+	b.start(t, "--join", c.hub, "--token", c.token(t, "site-b", "127.0.0.3/32"))
+	both := []*nodeProc{a, b}
+	for _, n := range both {
+		n.p.waitLog(t, "linked to central", 1)
+	}
+
+	c.cli(t, "user", "create", "1001", "--password", "pw-1001-secret", "--context", "internal", "--tenant", "default")
+	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "1", "--app", "Answer")
+	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "2", "--app", "Echo")
+	for _, n := range both {
+		n.register(t, "1001", "pw-1001-secret", 5*time.Second)
+		n.calls(t, 3)
+	}
+
+	// Central crashes: the nodes keep serving.
+	c.p.kill9()
+	for _, n := range both {
+		n.p.waitLog(t, "link to central down", 1)
+		n.register(t, "1001", "pw-1001-secret", 5*time.Second)
+		n.calls(t, 3)
+	}
+
+	// Node A restarts while central is down: it serves its persisted
+	// configuration.
+	a.p.stop(t)
+	a.start(t)
+	a.p.waitLog(t, "serving the persisted configuration", 1)
+	a.register(t, "1001", "pw-1001-secret", 5*time.Second)
+	a.calls(t, 3)
+
+	// Central returns: every CDR reaches it once.
+	c.start(t)
+	const want = 3*2 + 3*2 + 3
+	deadline := time.Now().Add(15 * time.Second)
+	var got map[string]int
+	var rows int
+	for {
+		got, rows = c.cdrs(t)
+		if len(got) >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	local := map[string]int{}
+	for _, n := range both {
+		n.p.stop(t)
+		for id, k := range n.localCDRs(t) {
+			local[id] += k
+		}
+	}
+	if len(local) != want || rows != len(got) || len(got) != len(local) {
+		t.Fatalf("nodes wrote %d CDRs, central holds %d rows for %d uniqueids (want %d calls, once each)", len(local), rows, len(got), want)
+	}
+	for id := range local {
+		if got[id] != 1 {
+			t.Errorf("CDR %s reached central %d times", id, got[id])
+		}
+	}
+}
