@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -384,3 +385,45 @@ func linkSessionOK(t *testing.T, dir string) error {
 type netipPrefix = netip.Prefix
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// TestReplicaCompaction: past its change limit the node asks for a fresh
+// snapshot, which replaces the changes; the consumer is told to resync.
+func TestReplicaCompaction(t *testing.T) {
+	th := startTestHub(t, store.Options{DataDir: t.TempDir()})
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	if _, err := Join(ctx, dataDir, th.url, th.token(t, "site-a", "127.0.0.0/8", time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	l, err := NewLink(LinkOptions{DataDir: dataDir, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.maxChanges = 3
+	l.Start(ctx)
+	defer l.Close()
+	waitFor(t, "the first snapshot", func() bool { return l.Revision() > 0 })
+	first, _ := l.Snapshot(ctx)
+	var last provision.User
+	for i := range 6 {
+		if last, err = th.repo.CreateUser(ctx, provision.User{Name: fmt.Sprintf("u%d", i)}, "password123"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "a compacted replica holding every user", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.base.Revision > first.Revision && l.revisionLocked() == last.Revision && len(l.changes) <= 3
+	})
+	if _, err := l.Changes(ctx, first.Revision, 100); !errors.Is(err, provision.ErrResync) {
+		t.Fatalf("Changes after compaction = %v, want ErrResync", err)
+	}
+	s, _ := l.Snapshot(ctx)
+	cs, err := l.Changes(ctx, s.Revision, 100)
+	if err != nil || len(s.Users)+len(cs) != 6 {
+		t.Fatalf("after compaction: %d users + %d changes, %v", len(s.Users), len(cs), err)
+	}
+	if !th.log.has("node linked") {
+		t.Fatal("no link in the hub's log")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -311,8 +312,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	resync := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
 	var lastRev int64
+	var heard atomic.Int64 // unix nanoseconds of the node's last message
+	heard.Store(time.Now().UnixNano())
 	go func() {
-		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync)
+		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard)
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
@@ -338,6 +341,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			default:
 			}
 		case <-heartbeat.C:
+			if silent := time.Since(time.Unix(0, heard.Load())); silent > 3*h.o.Heartbeat {
+				log.Warn("node link dropped: node silent", "for", silent.Round(time.Millisecond))
+				return status.Error(codes.DeadlineExceeded, "node silent")
+			}
 			if err := stream.SendMsg(&Down{Heartbeat: &Heartbeat{Revision: lastRev, Time: time.Now().UTC()}}); err != nil {
 				return err
 			}
@@ -398,12 +405,13 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 }
 
 // receive reads a node's messages until the stream ends.
-func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}) error {
+func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64) error {
 	for {
 		var up Up
 		if err := stream.RecvMsg(&up); err != nil {
 			return err
 		}
+		heard.Store(time.Now().UnixNano())
 		if hb := up.Heartbeat; hb != nil {
 			_, remote := peerAddr(ctx)
 			_ = h.reg.seen(ctx, name, remote, hb.Revision)

@@ -68,9 +68,13 @@ type Link struct {
 	changes []provision.Change
 	// resync makes the next Changes call answer ErrResync, after a new
 	// snapshot replaced the base.
-	resync  bool
-	subs    []chan struct{}
-	persist chan struct{}
+	resync bool
+	// compactAsked is set once a fresh snapshot has been asked for, until
+	// one arrives (or the link is redialled).
+	compactAsked bool
+	maxChanges   int
+	subs         []chan struct{}
+	persist      chan struct{}
 
 	connected atomic.Bool
 	acked     atomic.Int64 // highest CDR sequence central holds
@@ -92,7 +96,7 @@ func NewLink(o LinkOptions) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.name), persist: make(chan struct{}, 1)}
+	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.name), persist: make(chan struct{}, 1), maxChanges: maxReplicaChanges}
 	if err := l.load(); err != nil {
 		l.log.Warn("persisted configuration unreadable; waiting for central", "err", err)
 	}
@@ -238,7 +242,7 @@ func (l *Link) apply(d *Down) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d.Snapshot != nil {
-		l.base, l.changes, l.resync = d.Snapshot.snapshot(), nil, true
+		l.base, l.changes, l.resync, l.compactAsked = d.Snapshot.snapshot(), nil, true, false
 		l.wakeLocked()
 	}
 	if len(d.Changes) > 0 && l.base != nil {
@@ -251,7 +255,11 @@ func (l *Link) apply(d *Down) bool {
 		}
 		l.wakeLocked()
 	}
-	return len(l.changes) > maxReplicaChanges
+	if len(l.changes) > l.maxChanges && !l.compactAsked {
+		l.compactAsked = true
+		return true
+	}
+	return false
 }
 
 // Start runs the link (dialling, redialling with backoff) and the
@@ -406,7 +414,9 @@ func (l *Link) session(ctx context.Context) error {
 	defer poll.Stop()
 	lastHeard := time.Now()
 	var inflight int64 // the highest sequence sent and not yet acked (0: none)
-	compacting := false
+	l.mu.Lock()
+	l.compactAsked = false
+	l.mu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
@@ -427,11 +437,8 @@ func (l *Link) session(ctx context.Context) error {
 				return err
 			}
 		case <-compact:
-			if !compacting {
-				compacting = true
-				if err := stream.SendMsg(&Up{Resync: true}); err != nil {
-					return err
-				}
+			if err := stream.SendMsg(&Up{Resync: true}); err != nil {
+				return err
 			}
 		case <-poll.C:
 			if inflight == 0 {
