@@ -50,7 +50,10 @@ func newServer() *cobra.Command {
 			// Extension rows are checked against the applications nodes have.
 			apl := pbx.New(pbx.Options{Logger: log})
 			apps.Register(apl)
-			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: apl.HasApp, Logger: log, Stderr: cmd.ErrOrStderr()})
+			// The API acts on live calls through the nodes' links.
+			remote := cluster.NewRemote()
+			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: apl.HasApp, Controller: remote,
+				Logger: log, Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
@@ -63,7 +66,7 @@ func newServer() *cobra.Command {
 				}
 				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
-					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Logger: log})
+					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote, Logger: log})
 				if err != nil {
 					c.Close(ctx)
 					return err
@@ -124,7 +127,11 @@ func newNode() *cobra.Command {
 			}
 			hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 			link, err := cluster.NewLink(cluster.LinkOptions{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: n.Store,
-				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log})
+				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log,
+				// Central's commands (call list, originate, hangup) need the
+				// node's control.Local: set Controller: n.Control once the
+				// node has one (the AMI branch adds it).
+				Controller: nil})
 			if err != nil {
 				n.Shutdown(0)
 				return &exitError{code: 2, err: err}

@@ -54,8 +54,12 @@ type testHub struct {
 
 func startTestHub(t *testing.T, opts store.Options) *testHub {
 	t.Helper()
+	return startTestHubOn(t, storetest.Open(t, opts), nil)
+}
+
+func startTestHubOn(t *testing.T, st *store.Store, remote *Remote) *testHub {
+	t.Helper()
 	ctx := context.Background()
-	st := storetest.Open(t, opts)
 	repo, err := provision.New(ctx, st, provision.Options{Realm: "entvoice"})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +69,7 @@ func startTestHub(t *testing.T, opts store.Options) *testHub {
 		t.Fatal(err)
 	}
 	lb := &logBuf{t: t}
-	h, err := StartHub(ctx, HubOptions{Store: st, Source: repo, CA: ca, Listen: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond,
+	h, err := StartHub(ctx, HubOptions{Store: st, Source: repo, CA: ca, Listen: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond, Remote: remote,
 		Logger: slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

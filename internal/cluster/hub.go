@@ -37,6 +37,8 @@ type HubOptions struct {
 	ServerNames []string
 	Heartbeat   time.Duration
 	Logger      *slog.Logger
+	// Remote, when set, is given each linked node's command queue.
+	Remote *Remote
 }
 
 // Hub is the central side of the node link: enrolment, then one mutual
@@ -300,6 +302,13 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 		}
 		h.mu.Unlock()
 	}()
+	var nc *nodeCmds
+	var cmds <-chan *Command
+	if h.o.Remote != nil {
+		nc = h.o.Remote.attach(n.Name)
+		defer h.o.Remote.detach(nc)
+		cmds = nc.out
+	}
 	if err := stream.SendMsg(&Down{Welcome: &Welcome{Node: n.Name, CDRAcked: n.CDRAcked, Time: time.Now().UTC()}}); err != nil {
 		return err
 	}
@@ -315,7 +324,7 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	var heard atomic.Int64 // unix nanoseconds of the node's last message
 	heard.Store(time.Now().UnixNano())
 	go func() {
-		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard)
+		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard, nc)
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
@@ -332,6 +341,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			return err
 		case seq := <-acks:
 			if err := stream.SendMsg(&Down{CDRAck: seq}); err != nil {
+				return err
+			}
+		case cmd := <-cmds:
+			if err := stream.SendMsg(&Down{Command: cmd}); err != nil {
 				return err
 			}
 		case <-resync:
@@ -405,13 +418,16 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 }
 
 // receive reads a node's messages until the stream ends.
-func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64) error {
+func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64, nc *nodeCmds) error {
 	for {
 		var up Up
 		if err := stream.RecvMsg(&up); err != nil {
 			return err
 		}
 		heard.Store(time.Now().UnixNano())
+		if up.Reply != nil && nc != nil {
+			nc.deliver(up.Reply)
+		}
 		if hb := up.Heartbeat; hb != nil {
 			_, remote := peerAddr(ctx)
 			_ = h.reg.seen(ctx, name, remote, hb.Revision)

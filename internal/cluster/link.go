@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 )
@@ -52,6 +53,9 @@ type LinkOptions struct {
 	Heartbeat time.Duration
 	Version   string
 	Logger    *slog.Logger
+	// Controller runs central's commands on this node's calls (nil: they
+	// are answered with an error).
+	Controller control.Controller
 }
 
 // Link is a node's side of the link. It is the node's provision.Source: a
@@ -378,6 +382,9 @@ func (l *Link) session(ctx context.Context) error {
 	compact := make(chan struct{}, 1)
 	alive := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
+	replies := make(chan *Reply, 16)
+	var commands sync.WaitGroup
+	defer commands.Wait()
 	go func() {
 		for {
 			var d Down
@@ -394,6 +401,15 @@ func (l *Link) session(ctx context.Context) error {
 				case compact <- struct{}{}:
 				default:
 				}
+			}
+			if cmd := d.Command; cmd != nil {
+				commands.Go(func() {
+					rep := execute(ctx, l.o.Controller, cmd)
+					select {
+					case replies <- rep:
+					case <-ctx.Done():
+					}
+				})
 			}
 			if d.CDRAck > 0 {
 				select {
@@ -426,6 +442,10 @@ func (l *Link) session(ctx context.Context) error {
 			return err
 		case <-alive:
 			lastHeard = time.Now()
+		case rep := <-replies:
+			if err := stream.SendMsg(&Up{Reply: rep}); err != nil {
+				return err
+			}
 		case seq := <-acks:
 			if seq > l.acked.Load() {
 				l.acked.Store(seq)

@@ -51,6 +51,8 @@ type Up struct {
 	CDRs      []ShippedCDR `json:"cdrs,omitempty"`
 	// Resync asks for a fresh snapshot (the node compacts its replica).
 	Resync bool `json:"resync,omitempty"`
+	// Reply answers a Command.
+	Reply *Reply `json:"reply,omitempty"`
 }
 
 // Hello opens a link: the revision the node holds (0: none).
@@ -82,6 +84,7 @@ type Down struct {
 	Changes   []wireChange  `json:"changes,omitempty"`
 	CDRAck    int64         `json:"cdr_ack,omitempty"`
 	Heartbeat *Heartbeat    `json:"heartbeat,omitempty"`
+	Command   *Command      `json:"command,omitempty"`
 }
 
 // Welcome answers Hello: where the node's CDR shipping resumes.
