@@ -18,6 +18,7 @@ import (
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/store"
@@ -66,7 +67,9 @@ func newServer() *cobra.Command {
 				}
 				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
-					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote, Logger: log})
+					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote,
+					// Every node's events, for the cluster-wide AMI to come.
+					Events: events.New(), Logger: log})
 				if err != nil {
 					c.Close(ctx)
 					return err
@@ -131,7 +134,7 @@ func newNode() *cobra.Command {
 				// Central's commands (call list, originate, hangup) need the
 				// node's control.Local: set Controller: n.Control once the
 				// node has one (the AMI branch adds it).
-				Controller: nil})
+				Controller: nil, Events: n.Bus})
 			if err != nil {
 				n.Shutdown(0)
 				return &exitError{code: 2, err: err}

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 )
@@ -39,6 +40,9 @@ type HubOptions struct {
 	Logger      *slog.Logger
 	// Remote, when set, is given each linked node's command queue.
 	Remote *Remote
+	// Events, when set, receives the events of every linked node (their
+	// uniqueids carry the node's system_name).
+	Events *events.Bus
 }
 
 // Hub is the central side of the node link: enrolment, then one mutual
@@ -427,6 +431,11 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 		heard.Store(time.Now().UnixNano())
 		if up.Reply != nil && nc != nil {
 			nc.deliver(up.Reply)
+		}
+		if h.o.Events != nil {
+			for _, e := range up.Events {
+				h.o.Events.Publish(e)
+			}
 		}
 		if hb := up.Heartbeat; hb != nil {
 			_, remote := peerAddr(ctx)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 )
@@ -56,7 +57,16 @@ type LinkOptions struct {
 	// Controller runs central's commands on this node's calls (nil: they
 	// are answered with an error).
 	Controller control.Controller
+	// Events, when set, is the node's bus: its events go up while linked.
+	Events *events.Bus
 }
+
+// eventQueue is the node's event queue while linked; past it events are
+// dropped (counted by the bus) rather than slowing calls.
+const (
+	eventQueue = 8192
+	eventBatch = 256
+)
 
 // Link is a node's side of the link. It is the node's provision.Source: a
 // replica of central's configuration (a snapshot plus the changes after
@@ -356,6 +366,13 @@ func (l *Link) session(ctx context.Context) error {
 	defer func() { _ = conn.Close() }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Events queue from here on: the link is about to be up.
+	var evc <-chan events.Event
+	if l.o.Events != nil {
+		sub := l.o.Events.Subscribe(eventQueue, nil)
+		defer sub.Close()
+		evc = sub.C
+	}
 	stream, err := conn.NewStream(ctx, &linkStreamDesc, methodLink, grpc.ForceCodec(jsonCodec{}))
 	if err != nil {
 		return err
@@ -444,6 +461,20 @@ func (l *Link) session(ctx context.Context) error {
 			lastHeard = time.Now()
 		case rep := <-replies:
 			if err := stream.SendMsg(&Up{Reply: rep}); err != nil {
+				return err
+			}
+		case e := <-evc:
+			batch := []events.Event{e}
+		more:
+			for len(batch) < eventBatch {
+				select {
+				case e := <-evc:
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			if err := stream.SendMsg(&Up{Events: batch}); err != nil {
 				return err
 			}
 		case seq := <-acks:

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
 )
 
@@ -53,6 +54,9 @@ type Up struct {
 	Resync bool `json:"resync,omitempty"`
 	// Reply answers a Command.
 	Reply *Reply `json:"reply,omitempty"`
+	// Events are the node's bus events, live (not replayed after an
+	// outage, as AMI does not replay).
+	Events []events.Event `json:"events,omitempty"`
 }
 
 // Hello opens a link: the revision the node holds (0: none).
