@@ -32,8 +32,9 @@ const maxReplicaChanges = 5000
 // Shipping: how many CDRs go in one message and how often the node store
 // is looked at for new ones.
 const (
-	shipBatch = 500
-	shipPoll  = 200 * time.Millisecond
+	shipBatch  = 500
+	shipWindow = 4 // batches in flight
+	shipPoll   = 200 * time.Millisecond
 )
 
 // Backoff bounds between link attempts.
@@ -446,10 +447,13 @@ func (l *Link) session(ctx context.Context) error {
 	poll := time.NewTicker(shipPoll)
 	defer poll.Stop()
 	lastHeard := time.Now()
-	var inflight int64 // the highest sequence sent and not yet acked (0: none)
+	sh := shipper{sent: l.acked.Load()}
 	l.mu.Lock()
 	l.compactAsked = false
 	l.mu.Unlock()
+	if err := l.ship(ctx, stream, &sh); err != nil {
+		return err
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -481,10 +485,11 @@ func (l *Link) session(ctx context.Context) error {
 			if seq > l.acked.Load() {
 				l.acked.Store(seq)
 			}
-			if seq >= inflight {
-				inflight = 0
+			sh.inflight = max(0, sh.inflight-1)
+			if seq >= sh.sent {
+				sh.inflight = 0
 			}
-			if err := l.ship(ctx, stream, &inflight); err != nil {
+			if err := l.ship(ctx, stream, &sh); err != nil {
 				return err
 			}
 		case <-compact:
@@ -492,10 +497,8 @@ func (l *Link) session(ctx context.Context) error {
 				return err
 			}
 		case <-poll.C:
-			if inflight == 0 {
-				if err := l.ship(ctx, stream, &inflight); err != nil {
-					return err
-				}
+			if err := l.ship(ctx, stream, &sh); err != nil {
+				return err
 			}
 		case <-hb.C:
 			if time.Since(lastHeard) > 3*l.o.Heartbeat {
@@ -508,28 +511,39 @@ func (l *Link) session(ctx context.Context) error {
 	}
 }
 
-// ship sends the next batch of CDRs after the acked sequence, if any and
-// none is in flight (stop-and-wait: one batch per round trip).
-func (l *Link) ship(ctx context.Context, stream grpc.ClientStream, inflight *int64) error {
-	if l.o.Store == nil || *inflight != 0 {
+// shipper is one session's CDR shipping state.
+type shipper struct {
+	sent     int64 // highest sequence sent in this session (or acked before it)
+	inflight int   // batches sent and not yet acked
+}
+
+// ship sends the batches of CDRs after the last one sent while fewer than
+// shipWindow are unacknowledged. Central handles a stream's messages in
+// order, so acks come back in order and each covers its batch and those
+// before it.
+func (l *Link) ship(ctx context.Context, stream grpc.ClientStream, sh *shipper) error {
+	if l.o.Store == nil {
 		return nil
 	}
-	rows, _, err := cdr.List(ctx, l.o.Store, cdr.Filter{After: l.acked.Load(), Limit: shipBatch})
-	if err != nil {
-		l.log.Warn("reading CDRs to ship", "err", err)
-		return nil
+	for sh.inflight < shipWindow {
+		rows, _, err := cdr.List(ctx, l.o.Store, cdr.Filter{After: max(sh.sent, l.acked.Load()), Limit: shipBatch})
+		if err != nil {
+			l.log.Warn("reading CDRs to ship", "err", err)
+			return nil
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		batch := make([]ShippedCDR, len(rows))
+		for i, r := range rows {
+			batch[i] = ShippedCDR{Seq: r.ID, Record: r.Record}
+		}
+		if err := stream.SendMsg(&Up{CDRs: batch}); err != nil {
+			return err
+		}
+		sh.sent = rows[len(rows)-1].ID
+		sh.inflight++
 	}
-	if len(rows) == 0 {
-		return nil
-	}
-	batch := make([]ShippedCDR, len(rows))
-	for i, r := range rows {
-		batch[i] = ShippedCDR{Seq: r.ID, Record: r.Record}
-	}
-	if err := stream.SendMsg(&Up{CDRs: batch}); err != nil {
-		return err
-	}
-	*inflight = rows[len(rows)-1].ID
 	return nil
 }
 
