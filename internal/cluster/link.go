@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -380,6 +381,12 @@ func (l *Link) session(ctx context.Context) error {
 	}
 	head, _ := l.cdrHead(ctx)
 	if err := stream.SendMsg(&Up{Hello: &Hello{Protocol: protoVersion, Version: l.o.Version, Revision: l.Revision(), CDRHead: head}}); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The hub ended the stream (a refusal): its status comes
+			// with the receive.
+			var d Down
+			return stream.RecvMsg(&d)
+		}
 		return err
 	}
 	var first Down
@@ -447,11 +454,21 @@ func (l *Link) session(ctx context.Context) error {
 	poll := time.NewTicker(shipPoll)
 	defer poll.Stop()
 	lastHeard := time.Now()
+	// send reports, when the hub ended the stream, why (the receiver's
+	// error carries its status) rather than io.EOF.
+	send := func(m *Up) error {
+		err := stream.SendMsg(m)
+		if errors.Is(err, io.EOF) {
+			err = <-recvErr
+			recvErr <- err
+		}
+		return err
+	}
 	sh := shipper{sent: l.acked.Load()}
 	l.mu.Lock()
 	l.compactAsked = false
 	l.mu.Unlock()
-	if err := l.ship(ctx, stream, &sh); err != nil {
+	if err := l.ship(ctx, send, &sh); err != nil {
 		return err
 	}
 	for {
@@ -464,7 +481,7 @@ func (l *Link) session(ctx context.Context) error {
 		case <-alive:
 			lastHeard = time.Now()
 		case rep := <-replies:
-			if err := stream.SendMsg(&Up{Reply: rep}); err != nil {
+			if err := send(&Up{Reply: rep}); err != nil {
 				return err
 			}
 		case e := <-evc:
@@ -478,7 +495,7 @@ func (l *Link) session(ctx context.Context) error {
 					break more
 				}
 			}
-			if err := stream.SendMsg(&Up{Events: batch}); err != nil {
+			if err := send(&Up{Events: batch}); err != nil {
 				return err
 			}
 		case seq := <-acks:
@@ -489,22 +506,22 @@ func (l *Link) session(ctx context.Context) error {
 			if seq >= sh.sent {
 				sh.inflight = 0
 			}
-			if err := l.ship(ctx, stream, &sh); err != nil {
+			if err := l.ship(ctx, send, &sh); err != nil {
 				return err
 			}
 		case <-compact:
-			if err := stream.SendMsg(&Up{Resync: true}); err != nil {
+			if err := send(&Up{Resync: true}); err != nil {
 				return err
 			}
 		case <-poll.C:
-			if err := l.ship(ctx, stream, &sh); err != nil {
+			if err := l.ship(ctx, send, &sh); err != nil {
 				return err
 			}
 		case <-hb.C:
 			if time.Since(lastHeard) > 3*l.o.Heartbeat {
 				return fmt.Errorf("cluster: central silent for %s", time.Since(lastHeard).Round(time.Second))
 			}
-			if err := stream.SendMsg(&Up{Heartbeat: &Heartbeat{Revision: l.Revision(), Time: time.Now().UTC()}}); err != nil {
+			if err := send(&Up{Heartbeat: &Heartbeat{Revision: l.Revision(), Time: time.Now().UTC()}}); err != nil {
 				return err
 			}
 		}
@@ -521,7 +538,7 @@ type shipper struct {
 // shipWindow are unacknowledged. Central handles a stream's messages in
 // order, so acks come back in order and each covers its batch and those
 // before it.
-func (l *Link) ship(ctx context.Context, stream grpc.ClientStream, sh *shipper) error {
+func (l *Link) ship(ctx context.Context, send func(*Up) error, sh *shipper) error {
 	if l.o.Store == nil {
 		return nil
 	}
@@ -538,7 +555,7 @@ func (l *Link) ship(ctx context.Context, stream grpc.ClientStream, sh *shipper) 
 		for i, r := range rows {
 			batch[i] = ShippedCDR{Seq: r.ID, Record: r.Record}
 		}
-		if err := stream.SendMsg(&Up{CDRs: batch}); err != nil {
+		if err := send(&Up{CDRs: batch}); err != nil {
 			return err
 		}
 		sh.sent = rows[len(rows)-1].ID
