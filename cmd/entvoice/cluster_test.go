@@ -333,8 +333,9 @@ func TestClusterEnrolment(t *testing.T) {
 // TestClusterNodeSurvivesCentral is the survivability promise end to end
 // with two nodes (127.0.0.2 and 127.0.0.3): configuration made on central
 // reaches both over the link; with central killed (-9) they keep
-// registering and routing calls, node A also after its own restart; when
-// central returns every CDR of both arrives once.
+// registering and routing calls (a load running across the crash loses no
+// call), node A also after its own restart; when central returns every CDR
+// of both arrives once.
 func TestClusterNodeSurvivesCentral(t *testing.T) {
 	needSIPp(t)
 	c := newCentral(t)
@@ -355,9 +356,22 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 		n.calls(t, 3)
 	}
 
-	// Central crashes: the nodes keep serving.
-	c.p.kill9()
+	// Central crashes in the middle of a load on both nodes: no call
+	// fails, and the nodes keep serving afterwards.
+	const load = 20
+	var loads []*testpeer.SIPpProc
 	for _, n := range both {
+		loads = append(loads, testpeer.StartSIPp(t, testpeer.SIPpOptions{Target: n.sip, Scenario: "uac_call_auth", Service: "600",
+			Calls: load, Rate: 10, Concurrent: 5, AuthUser: "1001", AuthPass: "pw-1001-secret",
+			Keys: map[string]string{"caller": "1001", "hold_ms": "300"}}))
+	}
+	time.Sleep(700 * time.Millisecond) // calls are up and CDRs shipping
+	c.p.kill9()
+	for i, n := range both {
+		res := loads[i].Wait(60 * time.Second)
+		if res == nil || res.ExitCode != 0 || res.Successful != load {
+			t.Fatalf("%s: load across central's crash: %+v", n.ip, res)
+		}
 		n.p.waitLog(t, "link to central down", 1)
 		n.register(t, "1001", "pw-1001-secret", 5*time.Second)
 		n.calls(t, 3)
@@ -373,7 +387,7 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 
 	// Central returns: every CDR reaches it once.
 	c.start(t)
-	const want = 3*2 + 3*2 + 3
+	const want = 3*2 + (load+3)*2 + 3
 	deadline := time.Now().Add(15 * time.Second)
 	var got map[string]int
 	var rows int
