@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
@@ -51,20 +52,24 @@ func newServer() *cobra.Command {
 			// Extension rows are checked against the applications nodes have.
 			apl := pbx.New(pbx.Options{Logger: log})
 			apps.Register(apl)
-			// The API acts on live calls through the nodes' links.
+			// The API acts on live calls through the nodes' links and
+			// manages nodes through the hub's registry.
 			remote := cluster.NewRemote()
+			var ca *cluster.CA
+			var nodesAPI api.Nodes
+			if cfg.Cluster.Listen != "off" {
+				if ca, err = cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir)); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}
+			}
 			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: apl.HasApp, Controller: remote,
-				Logger: log, Stderr: cmd.ErrOrStderr()})
+				Nodes: nodesAPI, Logger: log, Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
 			}
 			var hub *cluster.Hub
-			if cfg.Cluster.Listen != "off" {
-				ca, err := cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir))
-				if err != nil {
-					c.Close(ctx)
-					return &exitError{code: 2, err: err}
-				}
+			if ca != nil {
 				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
 					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote,

@@ -175,6 +175,27 @@ func (c *centralProc) token(t *testing.T, name, allow string) string {
 	return strings.TrimSpace(out)
 }
 
+// apiCall calls central's REST API as admin and decodes the reply into v.
+func (c *centralProc) apiCall(t *testing.T, method, path, body string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, c.api+"/api/v1"+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+clusterAdmin)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if v != nil {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatalf("%s %s: %d: %v", method, path, resp.StatusCode, err)
+		}
+	}
+	return resp.StatusCode
+}
+
 // cdrs reads central's CDRs through the API: uniqueid -> times seen.
 func (c *centralProc) cdrs(t *testing.T) (map[string]int, int) {
 	t.Helper()
@@ -276,8 +297,9 @@ func needSIPp(t *testing.T) {
 
 // TestClusterEnrolment: a node enrols from its allowed address; a reused
 // token, a token used from outside its networks and a malformed token are
-// refused with a log on both sides; node list shows the node; revoke cuts
-// its live link and refuses it afterwards.
+// refused with a log on both sides; a second node enrols with a token made
+// through the REST API; GET /nodes and node list show them; revoke (REST
+// and CLI) cuts a live link and refuses it afterwards.
 func TestClusterEnrolment(t *testing.T) {
 	c := newCentral(t)
 	tokA := c.token(t, "site-a", "127.0.0.2/32")
@@ -306,19 +328,42 @@ func TestClusterEnrolment(t *testing.T) {
 		t.Fatalf("malformed token: exit %d %s", code, errOut)
 	}
 
+	// The REST API makes a token too; site-b enrols with it.
+	var rt struct {
+		Token string `json:"token"`
+	}
+	if status := c.apiCall(t, http.MethodPost, "/node-tokens", `{"name":"site-b","allow":["127.0.0.3/32"],"ttl":"10m"}`, &rt); status != http.StatusCreated {
+		t.Fatalf("POST /node-tokens: %d", status)
+	}
+	b.start(t, "--join", c.hub, "--token", rt.Token)
+	b.p.waitLog(t, "linked to central", 1)
+	var api struct {
+		Items []struct {
+			Name     string `json:"name"`
+			LastAddr string `json:"last_addr"`
+		} `json:"items"`
+	}
+	if status := c.apiCall(t, http.MethodGet, "/nodes", "", &api); status != 200 || len(api.Items) != 2 || api.Items[1].Name != "site-b" || !strings.HasPrefix(api.Items[1].LastAddr, "127.0.0.3:") {
+		t.Fatalf("GET /nodes: %d %+v", status, api)
+	}
+	if status := c.apiCall(t, http.MethodPost, "/nodes/site-b/revoke", "", nil); status != http.StatusNoContent {
+		t.Fatalf("POST /nodes/site-b/revoke: %d", status)
+	}
+	b.p.waitLog(t, "node certificate revoked", 1)
+
 	out, _, code := run(t, "node", "list", "--config", c.cfg, "--json")
 	var nodes []struct {
 		Name    string `json:"name"`
 		Revoked bool   `json:"revoked"`
 		Addr    string `json:"last_addr"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &nodes) != nil || len(nodes) != 1 || nodes[0].Name != "site-a" || !strings.HasPrefix(nodes[0].Addr, "127.0.0.2") {
+	if code != 0 || json.Unmarshal([]byte(out), &nodes) != nil || len(nodes) != 2 || nodes[0].Name != "site-a" || !strings.HasPrefix(nodes[0].Addr, "127.0.0.2") || !nodes[1].Revoked {
 		t.Fatalf("node list: exit %d %s", code, out)
 	}
 	if out, _, code = run(t, "node", "revoke", "site-a", "--config", c.cfg); code != 0 {
 		t.Fatalf("node revoke: exit %d %s", code, out)
 	}
-	c.p.waitLog(t, "node link cut: certificate revoked", 1)
+	c.p.waitLog(t, "node link cut: certificate revoked", 2)
 	a.p.waitLog(t, "node certificate revoked", 1)
 	c.p.waitLog(t, "node link refused", 1)
 	if _, _, code = run(t, "node", "revoke", "nope", "--config", c.cfg); code != exitNotFound {

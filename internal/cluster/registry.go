@@ -20,6 +20,7 @@ var (
 	ErrAddrRefused  = errors.New("address outside the node's allowed networks")
 	ErrNodeRevoked  = errors.New("node certificate revoked")
 	ErrNodeUnknown  = errors.New("node not enrolled")
+	ErrBadNodeName  = errors.New("node name: want 1 to 63 characters of a-z, 0-9 and -")
 )
 
 // Registry is the central store's node tokens and nodes.
@@ -128,14 +129,35 @@ func (r *Registry) CreateToken(ctx context.Context, ca *CA, name string, allow [
 // a DNS name.
 func checkNodeName(name string) error {
 	if name == "" || len(name) > 63 {
-		return fmt.Errorf("cluster: node name %q: want 1 to 63 characters of a-z, 0-9 and -", name)
+		return fmt.Errorf("%w (got %q)", ErrBadNodeName, name)
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("cluster: node name %q: want 1 to 63 characters of a-z, 0-9 and -", name)
+			return fmt.Errorf("%w (got %q)", ErrBadNodeName, name)
 		}
 	}
 	return nil
+}
+
+// Admin is the registry with the CA, as the API manages nodes.
+type Admin struct {
+	Registry *Registry
+	CA       *CA
+}
+
+// Nodes lists the nodes.
+func (a *Admin) Nodes(ctx context.Context) ([]NodeInfo, error) { return a.Registry.Nodes(ctx) }
+
+// Revoke revokes a node.
+func (a *Admin) Revoke(ctx context.Context, name string) error { return a.Registry.Revoke(ctx, name) }
+
+// CreateNodeToken makes a token and returns its text and expiry.
+func (a *Admin) CreateNodeToken(ctx context.Context, name string, allow []netip.Prefix, ttl time.Duration) (string, time.Time, error) {
+	t, err := a.Registry.CreateToken(ctx, a.CA, name, allow, ttl)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return t.String(), time.Now().Add(ttl).UTC(), nil
 }
 
 // enrol consumes the token presented from addr and records the node whose
