@@ -36,6 +36,11 @@ const (
 	SuccessfulAuth   Kind = "SuccessfulAuth"
 	ChallengeSent    Kind = "ChallengeSent"
 	RequestNotAllowd Kind = "RequestNotAllowed"
+	// AGIExecStart and AGIExecEnd bracket each AGI command (res_agi.c
+	// agi_handle_command); Fields carry Command and CommandId, and for
+	// AGIExecEnd also ResultCode and Result.
+	AGIExecStart Kind = "AGIExecStart"
+	AGIExecEnd   Kind = "AGIExecEnd"
 )
 
 // Snapshot is the state of a channel when an event happened: the fields of

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/agi"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/channel"
@@ -41,6 +42,7 @@ type Node struct {
 	SIP      *sipua.Server
 	Store    *store.Store
 	CDR      *cdr.Writer
+	AGI      *agi.AGI
 	pacer    *media.Pacer
 	stopOnce sync.Once
 
@@ -112,6 +114,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		Congestion:    cfg.CDR.Congestion,
 	})
 	apps.Register(n.PBX)
+	agiConnect, _ := config.Duration("agi.connect_timeout", cfg.AGI.ConnectTimeout)
+	agiIdle, _ := config.Duration("agi.idle_timeout", cfg.AGI.IdleTimeout)
+	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: agiConnect, IdleTimeout: agiIdle, Store: st})
 	if err := checkApps(plan, n.PBX); err != nil {
 		return nil, err
 	}
@@ -291,6 +296,11 @@ func (n *Node) shutdown(grace time.Duration) {
 		}
 		end := time.Now().Add(5 * time.Second)
 		for n.PBX.Active() > 0 && time.Now().Before(end) {
+			if time.Until(end) < 3*time.Second {
+				// AGI scripts that keep a dead channel's session open
+				// had 2 s after their HANGUP line.
+				n.AGI.Close()
+			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
