@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/entvoice/entvoice/internal/agi"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/central"
@@ -49,9 +50,11 @@ func newServer() *cobra.Command {
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer func() { _ = st.Close() }()
-			// Extension rows are checked against the applications nodes have.
+			// Extension rows are checked against the applications nodes
+			// have (the registrations of node.New).
 			apl := pbx.New(pbx.Options{Logger: log})
 			apps.Register(apl)
+			agi.Register(apl, agi.Options{})
 			// The API acts on live calls through the nodes' links and
 			// manages nodes through the hub's registry.
 			remote := cluster.NewRemote()

@@ -196,6 +196,22 @@ func (c *centralProc) apiCall(t *testing.T, method, path, body string, v any) in
 	return resp.StatusCode
 }
 
+// countUserfield counts central's CDRs with that userfield.
+func (c *centralProc) countUserfield(t *testing.T, v string) int {
+	t.Helper()
+	var page struct {
+		Items []cdr.Row `json:"items"`
+	}
+	c.apiCall(t, http.MethodGet, "/cdrs?limit=1000", "", &page)
+	n := 0
+	for _, r := range page.Items {
+		if r.UserField == v {
+			n++
+		}
+	}
+	return n
+}
+
 // cdrs reads central's CDRs through the API: uniqueid -> times seen.
 func (c *centralProc) cdrs(t *testing.T) (map[string]int, int) {
 	t.Helper()
@@ -231,14 +247,19 @@ func newNodeProc(t *testing.T, name, ip string) *nodeProc {
 	port := testpeer.FreePorts(t, 1)[0]
 	rtp := testpeer.FreePortBlock(t, 40)
 	n := &nodeProc{ip: ip, sip: fmt.Sprintf("%s:%d", ip, port), dataDir: filepath.Join(dir, "data")}
+	agiDir, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
 	n.cfg = writeFile(t, dir, "node.yaml", fmt.Sprintf(`system_name: %s
 sip:
   listen: ["udp:%s:%d"]
 rtp: {ports: "%d-%d"}
 data_dir: ./data
+agi_dir: %s
 cluster: {bind: %s, heartbeat: 300ms}
 log: {level: info}
-`, name, ip, port, rtp, rtp+39, ip))
+`, name, ip, port, rtp, rtp+39, agiDir, ip))
 	return n
 }
 
@@ -290,8 +311,12 @@ func (n *nodeProc) localCDRs(t *testing.T) map[string]int {
 
 func needSIPp(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("sipp"); err != nil && os.Getenv("CI") == "" {
-		t.Skip("sipp is not installed")
+	for _, need := range []string{"sipp", "/usr/share/perl5/Asterisk/AGI.pm"} {
+		if _, err := exec.LookPath(need); err != nil {
+			if _, err := os.Stat(need); err != nil && os.Getenv("CI") == "" {
+				t.Skipf("%s is not installed", need)
+			}
+		}
 	}
 }
 
@@ -396,6 +421,11 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 	c.cli(t, "user", "create", "1001", "--password", "pw-1001-secret", "--context", "internal", "--tenant", "default")
 	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "1", "--app", "Answer")
 	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "2", "--app", "Echo")
+	// 700 runs a real AGI script (Perl Asterisk::AGI, in the nodes'
+	// agi_dir), then echoes.
+	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "700", "--priority", "1", "--app", "AGI", "--appdata", "agi_mark.pl")
+	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "700", "--priority", "2", "--app", "Set", "--appdata", "CDR(userfield)=${AGISTATUS}-${AGIMARK}")
+	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "700", "--priority", "3", "--app", "Echo")
 	for _, n := range both {
 		n.register(t, "1001", "pw-1001-secret", 5*time.Second)
 		n.calls(t, 3)
@@ -429,10 +459,16 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 	a.p.waitLog(t, "serving the persisted configuration", 1)
 	a.register(t, "1001", "pw-1001-secret", 5*time.Second)
 	a.calls(t, 3)
+	// ...including AGI.
+	const agiCalls = 2
+	if r := testpeer.RunSIPp(t, testpeer.SIPpOptions{Target: a.sip, Scenario: "uac_call_auth", Service: "700", Calls: agiCalls, Rate: 10,
+		AuthUser: "1001", AuthPass: "pw-1001-secret", Keys: map[string]string{"caller": "1001", "hold_ms": "300"}}); r.ExitCode != 0 {
+		t.Fatalf("calls to the AGI extension: exit %d", r.ExitCode)
+	}
 
 	// Central returns: every CDR reaches it once.
 	c.start(t)
-	const want = 3*2 + (load+3)*2 + 3
+	const want = 3*2 + (load+3)*2 + 3 + agiCalls
 	deadline := time.Now().Add(15 * time.Second)
 	var got map[string]int
 	var rows int
@@ -457,5 +493,8 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 		if got[id] != 1 {
 			t.Errorf("CDR %s reached central %d times", id, got[id])
 		}
+	}
+	if n := c.countUserfield(t, "SUCCESS-ran"); n != agiCalls {
+		t.Errorf("central holds %d CDRs of AGI calls marked by the script, want %d", n, agiCalls)
 	}
 }
