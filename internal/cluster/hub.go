@@ -278,9 +278,19 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 		return err
 	}
 	log := h.log.With("node", n.Name, "remote", remote)
+	// The node speaks first; one that does not within 3 heartbeats is
+	// dropped (returning ends the stream, which ends the receive).
 	var hello Up
-	if err := stream.RecvMsg(&hello); err != nil {
-		return err
+	got := make(chan error, 1)
+	go func() { got <- stream.RecvMsg(&hello) }()
+	select {
+	case err := <-got:
+		if err != nil {
+			return err
+		}
+	case <-time.After(3 * h.o.Heartbeat):
+		log.Warn("node link dropped: no hello")
+		return status.Error(codes.DeadlineExceeded, "no hello")
 	}
 	if hello.Hello == nil {
 		return status.Error(codes.InvalidArgument, "the link opens with hello")
