@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 	"github.com/entvoice/entvoice/internal/testpeer"
@@ -123,12 +124,23 @@ type centralProc struct {
 
 func newCentral(t *testing.T) *centralProc {
 	t.Helper()
-	dir := t.TempDir()
-	ports := testpeer.FreePorts(t, 2)
 	dsn := ""
 	if os.Getenv(storetest.EnvPGDSN) != "" {
 		dsn = storetest.PostgresOptions(t).DSN
 	}
+	c := newCentralWith(t, dsn, "")
+	if dsn != "" && !strings.Contains(c.p.err.String(), "dialect=postgres") {
+		t.Fatalf("central is not on PostgreSQL:\n%s", c.p.err.String())
+	}
+	return c
+}
+
+// newCentralWith starts a central on the store dsn (empty: SQLite) with
+// extra keys in its cluster section.
+func newCentralWith(t *testing.T, dsn, clusterExtra string) *centralProc {
+	t.Helper()
+	dir := t.TempDir()
+	ports := testpeer.FreePorts(t, 2)
 	c := &centralProc{
 		api: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		hub: fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
@@ -138,13 +150,10 @@ func newCentral(t *testing.T) *centralProc {
 database: {dsn: %q}
 http: {listen: "127.0.0.1:%d"}
 ami: {listen: "off"}
-cluster: {listen: "127.0.0.1:%d", heartbeat: 300ms}
+cluster: {listen: "127.0.0.1:%d", heartbeat: 300ms%s}
 log: {level: info}
-`, dsn, ports[0], ports[1]))
+`, dsn, ports[0], ports[1], clusterExtra))
 	c.start(t)
-	if dsn != "" && !strings.Contains(c.p.err.String(), "dialect=postgres") {
-		t.Fatalf("central is not on PostgreSQL:\n%s", c.p.err.String())
-	}
 	return c
 }
 
@@ -496,5 +505,47 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 	}
 	if n := c.countUserfield(t, "SUCCESS-ran"); n != agiCalls {
 		t.Errorf("central holds %d CDRs of AGI calls marked by the script, want %d", n, agiCalls)
+	}
+}
+
+// TestClusterTwoCentrals: two central servers share one PostgreSQL
+// database and the operator's CA (cluster.ca_cert/ca_key). A token made on
+// the first enrols a node with the second; users and extensions written
+// through the first reach the node through the second (PostgreSQL
+// LISTEN/NOTIFY wakes its feed); the node's CDRs, shipped to the second,
+// are read through the first.
+func TestClusterTwoCentrals(t *testing.T) {
+	needSIPp(t)
+	if os.Getenv(storetest.EnvPGDSN) == "" {
+		t.Skip("needs PostgreSQL (ENTVOICE_TEST_PG_DSN)")
+	}
+	dsn := storetest.PostgresOptions(t).DSN
+	caDir := t.TempDir()
+	if _, err := cluster.LoadOrCreateCA("", "", caDir); err != nil {
+		t.Fatal(err)
+	}
+	ca := fmt.Sprintf(", ca_cert: %q, ca_key: %q", filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"))
+	c1 := newCentralWith(t, dsn, ca)
+	c2 := newCentralWith(t, dsn, ca)
+	a := newNodeProc(t, "site-a", "127.0.0.2")
+	a.start(t, "--join", c2.hub, "--token", c1.token(t, "site-a", "127.0.0.2/32"))
+	a.p.waitLog(t, "linked to central", 1)
+	c2.p.waitLog(t, "node linked", 1)
+
+	c1.cli(t, "user", "create", "1001", "--password", "pw-1001-secret", "--context", "internal", "--tenant", "default")
+	c1.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "1", "--app", "Answer")
+	c1.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "600", "--priority", "2", "--app", "Echo")
+	a.register(t, "1001", "pw-1001-secret", 5*time.Second)
+	a.calls(t, 4)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, rows := c1.cdrs(t)
+		if len(got) == 4 && rows == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first central reads %d CDRs (%d rows), want 4", len(got), rows)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
