@@ -342,9 +342,23 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
+	// A node ahead of central (a central store restored from an older
+	// backup) takes central's snapshot, whatever its revision.
+	if r, ok := h.o.Source.(interface {
+		Revision(context.Context) (int64, error)
+	}); ok {
+		if cur, err := r.Revision(ctx); err == nil && rev > cur {
+			log.Warn("node holds a later revision than central; sending central's snapshot", "node_revision", rev, "revision", cur)
+			needSnapshot = true
+		}
+	}
 	heartbeat := time.NewTicker(h.o.Heartbeat)
 	defer heartbeat.Stop()
-	wake <- struct{}{}
+	// The first push (the feed may already have woken us: wake holds one).
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -389,8 +389,15 @@ func (l *Link) session(ctx context.Context) error {
 		}
 		return err
 	}
+	// A hub that takes the connection but does not answer is given up on
+	// after three heartbeats (cancelling the stream ends the receive).
+	silent := time.AfterFunc(3*l.o.Heartbeat, cancel)
 	var first Down
-	if err := stream.RecvMsg(&first); err != nil {
+	err = stream.RecvMsg(&first)
+	if !silent.Stop() {
+		return fmt.Errorf("cluster: central did not answer within %s", 3*l.o.Heartbeat)
+	}
+	if err != nil {
 		return err
 	}
 	if first.Welcome == nil {
