@@ -340,7 +340,7 @@ func TestLinkRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ErrWrongCA.Error()) {
 		t.Fatalf("link to a hub of another CA = %v", err)
 	}
-	if th.log.has("client certificate not issued") {
+	if th.log.has("client certificate not valid") {
 		t.Fatal("the hub saw a client certificate the node should not have sent")
 	}
 	// With the hub's CA planted, the foreign node reaches the handshake's
@@ -355,7 +355,7 @@ func TestLinkRefusals(t *testing.T) {
 	if err := linkErr(t, odir, ""); err == nil {
 		t.Fatal("a node certificate of another CA was accepted")
 	}
-	waitFor(t, "the hub's log of the foreign certificate", func() bool { return th.log.has("client certificate not issued by this cluster's CA") })
+	waitFor(t, "the hub's log of the foreign certificate", func() bool { return th.log.has("client certificate not valid for this cluster") })
 	// Re-enrolment supersedes the old certificate.
 	dir2 := t.TempDir()
 	if _, err := Join(ctx, dir2, th.url, th.token(t, "site-c", "127.0.0.0/8", time.Hour), ""); err != nil {

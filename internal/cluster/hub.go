@@ -168,7 +168,7 @@ func (h *Hub) tlsConfig(cert tls.Certificate) *tls.Config {
 				return nil
 			}
 			if err := verifyChain(raw, pool, x509.ExtKeyUsageClientAuth); err != nil {
-				h.log.Warn("node link refused: client certificate not issued by this cluster's CA", "remote", remote, "err", err)
+				h.log.Warn("node link refused: client certificate not valid for this cluster (foreign CA or expired)", "remote", remote, "err", err)
 				return err
 			}
 			return nil
