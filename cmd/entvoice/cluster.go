@@ -75,7 +75,7 @@ func newServer() *cobra.Command {
 			if ca != nil {
 				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
-					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote,
+					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote, Advertise: cfg.Cluster.Advertise,
 					// Every node's events, for the cluster-wide AMI to come.
 					Events: events.New(), Logger: log})
 				if err != nil {

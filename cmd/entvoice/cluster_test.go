@@ -548,4 +548,16 @@ func TestClusterTwoCentrals(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The first's GET /calls reaches the node through the second. This
+	// node runs no controller yet (control.Local comes with the AMI work),
+	// so it answers that it takes no commands (502 naming the node): that
+	// answer can only have come from the node, over the second instance's
+	// link.
+	var prob struct {
+		Detail string `json:"detail"`
+	}
+	status := c1.apiCall(t, http.MethodGet, "/calls", "", &prob)
+	if status != http.StatusOK && (status != http.StatusBadGateway || !strings.Contains(prob.Detail, "node site-a: this node takes no commands")) {
+		t.Fatalf("GET /calls on the first central: %d %q", status, prob.Detail)
+	}
 }

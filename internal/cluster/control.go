@@ -56,6 +56,10 @@ type Reply struct {
 // ErrNodeNotLinked is a command for a node that has no link now.
 var ErrNodeNotLinked = errors.New("node not linked")
 
+// ErrNodeFailed is a node's own error answering a command, or a central
+// instance that could not be reached to forward it.
+var ErrNodeFailed = errors.New("node command failed")
+
 // commandTimeout bounds a command without a deadline of its own (an
 // originate waits for the first leg to answer: up to its 30 s timeout).
 const commandTimeout = 90 * time.Second
@@ -66,6 +70,7 @@ const commandTimeout = 90 * time.Second
 type Remote struct {
 	mu    sync.Mutex
 	links map[string]*nodeCmds
+	peers func(context.Context) []instancePeer
 	next  atomic.Uint64
 }
 
@@ -161,36 +166,152 @@ func (r *Remote) linked() []*nodeCmds {
 	return out
 }
 
-// fanOut runs cmd on every linked node concurrently.
-func (r *Remote) fanOut(ctx context.Context, cmd Command) ([]*Reply, []error) {
-	links := r.linked()
-	reps := make([]*Reply, len(links))
-	errs := make([]error, len(links))
+// instancePeer is another central instance sharing the database, reached for the
+// nodes linked to it.
+type instancePeer interface {
+	// forward runs cmd on the instance's linked node named node (every
+	// linked node when node is "").
+	forward(ctx context.Context, node string, cmd Command) ([]NodeReply, error)
+}
+
+// NodeReply is one node's answer to a forwarded command.
+type NodeReply struct {
+	Node  string `json:"node"`
+	Reply *Reply `json:"reply,omitempty"`
+	// Err is a failure to reach the node (not linked, link lost).
+	Err       string `json:"err,omitempty"`
+	NotLinked bool   `json:"not_linked,omitempty"`
+}
+
+// setPeers gives the Remote the other instances (the hub's discovery).
+func (r *Remote) setPeers(fn func(context.Context) []instancePeer) {
+	r.mu.Lock()
+	r.peers = fn
+	r.mu.Unlock()
+}
+
+type nodeResult struct {
+	node string
+	rep  *Reply
+	err  error
+}
+
+// runLocal runs cmd on the locally linked node named node (all of them
+// when node is ""), as replies another instance can be sent.
+func (r *Remote) runLocal(ctx context.Context, node string, cmd Command) []NodeReply {
+	var links []*nodeCmds
+	for _, nc := range r.linked() {
+		if node == "" || nc.name == node {
+			links = append(links, nc)
+		}
+	}
+	if node != "" && len(links) == 0 {
+		return []NodeReply{{Node: node, NotLinked: true, Err: ErrNodeNotLinked.Error()}}
+	}
+	out := make([]NodeReply, len(links))
 	var wg sync.WaitGroup
 	for i, nc := range links {
 		wg.Go(func() {
 			c := cmd
-			reps[i], errs[i] = r.call(ctx, nc, &c)
+			rep, err := r.call(ctx, nc, &c)
+			out[i] = NodeReply{Node: nc.name}
+			switch {
+			case rep != nil:
+				out[i].Reply = rep // the node's own error is in rep.Err
+			case err != nil:
+				out[i].Err, out[i].NotLinked = err.Error(), errors.Is(err, ErrNodeNotLinked)
+			}
 		})
 	}
 	wg.Wait()
-	return reps, errs
+	return out
 }
 
-// Channels lists the live channels of every linked node, node by node.
-// A node that fails is left out unless every node fails.
-func (r *Remote) Channels(ctx context.Context, tenant string) ([]control.ChannelInfo, error) {
-	reps, errs := r.fanOut(ctx, Command{Op: opChannels, Tenant: tenant})
-	var out []control.ChannelInfo
-	var failed []error
-	for i, rep := range reps {
-		if errs[i] != nil {
-			failed = append(failed, errs[i])
+// result turns a NodeReply into a nodeResult with Go errors.
+func result(nr NodeReply) nodeResult {
+	res := nodeResult{node: nr.Node, rep: nr.Reply}
+	switch {
+	case nr.Err != "" && nr.NotLinked:
+		res.err = fmt.Errorf("%w: %s", ErrNodeNotLinked, nr.Node)
+	case nr.Err != "":
+		res.err = fmt.Errorf("%w: node %s: %s", ErrNodeFailed, nr.Node, nr.Err)
+	case nr.Reply == nil:
+		res.err = fmt.Errorf("%w: node %s: no reply", ErrNodeFailed, nr.Node)
+	case nr.Reply.NoChannel:
+		res.err = fmt.Errorf("%w (%s, node %s)", control.ErrNoChannel, nr.Reply.Err, nr.Node)
+	case nr.Reply.Err != "":
+		res.err = fmt.Errorf("%w: node %s: %s", ErrNodeFailed, nr.Node, nr.Reply.Err)
+	}
+	return res
+}
+
+// run sends cmd to node (every node when ""), linked here or to another
+// instance.
+func (r *Remote) run(ctx context.Context, node string, cmd Command) []nodeResult {
+	var out []nodeResult
+	local := r.runLocal(ctx, node, cmd)
+	found := false
+	for _, nr := range local {
+		if node != "" && nr.NotLinked {
 			continue
 		}
-		out = append(out, rep.Channels...)
+		found = true
+		out = append(out, result(nr))
 	}
-	if len(reps) > 0 && len(failed) == len(reps) {
+	if node != "" && found {
+		return out
+	}
+	r.mu.Lock()
+	peersOf := r.peers
+	r.mu.Unlock()
+	if peersOf == nil {
+		if node != "" {
+			return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", ErrNodeNotLinked, node)}}
+		}
+		return out
+	}
+	peers := peersOf(ctx)
+	replies := make([][]NodeReply, len(peers))
+	errs := make([]error, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Go(func() { replies[i], errs[i] = p.forward(ctx, node, cmd) })
+	}
+	wg.Wait()
+	for i := range peers {
+		if errs[i] != nil {
+			out = append(out, nodeResult{err: fmt.Errorf("%w: central instance unreachable: %w", ErrNodeFailed, errs[i])})
+			continue
+		}
+		for _, nr := range replies[i] {
+			if node != "" && nr.NotLinked {
+				continue
+			}
+			found = true
+			out = append(out, result(nr))
+		}
+	}
+	if node != "" && !found {
+		return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", ErrNodeNotLinked, node)}}
+	}
+	return out
+}
+
+// Channels lists the live channels of every linked node (here and at the
+// other instances), node by node. A node that fails is left out unless
+// every node fails.
+func (r *Remote) Channels(ctx context.Context, tenant string) ([]control.ChannelInfo, error) {
+	res := r.run(ctx, "", Command{Op: opChannels, Tenant: tenant})
+	var out []control.ChannelInfo
+	var failed []error
+	for _, nr := range res {
+		if nr.err != nil {
+			failed = append(failed, nr.err)
+			continue
+		}
+		out = append(out, nr.rep.Channels...)
+	}
+	if len(res) > 0 && len(failed) == len(res) {
 		return nil, errors.Join(failed...)
 	}
 	return out, nil
@@ -199,14 +320,13 @@ func (r *Remote) Channels(ctx context.Context, tenant string) ([]control.Channel
 // onChannel sends a channel command to every node; the one that has the
 // channel answers. ErrNoChannel when none has it.
 func (r *Remote) onChannel(ctx context.Context, cmd Command) (*Reply, error) {
-	reps, errs := r.fanOut(ctx, cmd)
 	var other error
-	for i, rep := range reps {
-		if errs[i] == nil {
-			return rep, nil
+	for _, nr := range r.run(ctx, "", cmd) {
+		if nr.err == nil {
+			return nr.rep, nil
 		}
-		if !errors.Is(errs[i], control.ErrNoChannel) && !errors.Is(errs[i], ErrNodeNotLinked) {
-			other = errs[i]
+		if !errors.Is(nr.err, control.ErrNoChannel) && !errors.Is(nr.err, ErrNodeNotLinked) {
+			other = nr.err
 		}
 	}
 	if other != nil {
@@ -215,38 +335,31 @@ func (r *Remote) onChannel(ctx context.Context, cmd Command) (*Reply, error) {
 	return nil, fmt.Errorf("%w: %s", control.ErrNoChannel, cmd.Channel)
 }
 
-// Originate runs on the node the request names (Node), or on the only
-// linked node.
+// Originate runs on the node the request names (Node; linked here or to
+// another instance), or on the only node linked here.
 func (r *Remote) Originate(ctx context.Context, req control.OriginateRequest) (control.OriginateResult, error) {
-	var nc *nodeCmds
-	links := r.linked()
-	if req.Node != "" {
-		for _, l := range links {
-			if l.name == req.Node {
-				nc = l
-			}
-		}
-		if nc == nil {
-			return control.OriginateResult{}, fmt.Errorf("%w: %s", ErrNodeNotLinked, req.Node)
-		}
-	} else {
-		switch len(links) {
+	node := req.Node
+	if node == "" {
+		switch links := r.linked(); len(links) {
 		case 0:
-			return control.OriginateResult{}, fmt.Errorf("%w: no node is linked", ErrNodeNotLinked)
+			return control.OriginateResult{}, fmt.Errorf("%w: no node is linked to this central instance; name the node", ErrNodeNotLinked)
 		case 1:
-			nc = links[0]
+			node = links[0].name
 		default:
 			return control.OriginateResult{}, fmt.Errorf("%d nodes are linked: name the node to originate on", len(links))
 		}
 	}
-	rep, err := r.call(ctx, nc, &Command{Op: opOriginate, Originate: &req})
-	if err != nil {
-		return control.OriginateResult{}, err
+	res := r.run(ctx, node, Command{Op: opOriginate, Originate: &req})
+	if len(res) == 0 {
+		return control.OriginateResult{}, fmt.Errorf("%w: %s", ErrNodeNotLinked, node)
 	}
-	if rep.Originate == nil {
-		return control.OriginateResult{}, fmt.Errorf("node %s: no originate result", nc.name)
+	if res[0].err != nil {
+		return control.OriginateResult{}, res[0].err
 	}
-	return *rep.Originate, nil
+	if res[0].rep.Originate == nil {
+		return control.OriginateResult{}, fmt.Errorf("node %s: no originate result", node)
+	}
+	return *res[0].rep.Originate, nil
 }
 
 // Hangup hangs up a channel on whichever node has it.

@@ -43,6 +43,10 @@ type HubOptions struct {
 	// Events, when set, receives the events of every linked node (their
 	// uniqueids carry the node's system_name).
 	Events *events.Bus
+	// Advertise is the address other central instances sharing the
+	// database dial to forward commands (default: Listen when it names an
+	// IP).
+	Advertise string
 }
 
 // Hub is the central side of the node link: enrolment, then one mutual
@@ -58,8 +62,11 @@ type Hub struct {
 	waiters map[chan struct{}]struct{} // config-change subscribers (streams)
 	active  map[string]*activeLink
 
+	inst *instances
+
 	cancel context.CancelFunc
 	done   chan struct{}
+	beats  chan struct{}
 }
 
 type activeLink struct{ cancel context.CancelFunc }
@@ -108,8 +115,35 @@ func StartHub(ctx context.Context, o HubOptions) (*Hub, error) {
 	h.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(h.tlsConfig(cert))),
 		grpc.ForceServerCodec(jsonCodec{}), grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize))
 	h.srv.RegisterService(&serviceDesc, h)
+	if h.inst, err = newInstances(h, advertised(o.Advertise, h.ln.Addr())); err != nil {
+		_ = h.ln.Close()
+		return nil, err
+	}
+	if err := h.inst.beat(ctx); err != nil {
+		_ = h.ln.Close()
+		return nil, err
+	}
+	if o.Remote != nil {
+		o.Remote.setPeers(h.inst.peers)
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.beats = make(chan struct{})
+	go func() {
+		defer close(h.beats)
+		t := time.NewTicker(o.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+				if err := h.inst.beat(lctx); err != nil && lctx.Err() == nil {
+					h.log.Warn("recording this central instance", "err", err)
+				}
+			}
+		}
+	}()
 	notify := o.Source.Notify()
 	go func() {
 		defer close(h.done)
@@ -149,6 +183,11 @@ func (h *Hub) Close() {
 	h.srv.Stop()
 	h.cancel()
 	<-h.done
+	<-h.beats
+	if h.o.Remote != nil {
+		h.o.Remote.setPeers(nil)
+	}
+	h.inst.leave()
 }
 
 // tlsConfig is TLS 1.3 only. A client certificate is requested, not

@@ -149,6 +149,34 @@ func (ca *CA) ServerCert(names []string) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
+// InstanceCert issues a central instance's client certificate (a fresh
+// key each start), which it presents to the other instances' hubs when it
+// forwards commands. Its CN, "central:<id>", cannot be a node's name.
+func (ca *CA) InstanceCert(id string) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cluster: instance key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: instanceCNPrefix + id},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(serverValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cluster: instance certificate: %w", err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// instanceCNPrefix marks a central instance's certificate.
+const instanceCNPrefix = "central:"
+
 // SignCSR issues a node's client certificate for the key in csrDER, with
 // the node's name as its common name whatever the request asked for.
 func (ca *CA) SignCSR(csrDER []byte, name string) (*x509.Certificate, error) {

@@ -18,11 +18,12 @@ import (
 // the messages below are the schema. docs/cluster.md says why.
 
 const (
-	serviceName  = "entvoice.cluster.v1.Hub"
-	methodEnrol  = "/" + serviceName + "/Enrol"
-	methodLink   = "/" + serviceName + "/Link"
-	maxMsgSize   = 64 << 20 // a snapshot of a large hosted system
-	protoVersion = 1
+	serviceName   = "entvoice.cluster.v1.Hub"
+	methodEnrol   = "/" + serviceName + "/Enrol"
+	methodLink    = "/" + serviceName + "/Link"
+	methodForward = "/" + serviceName + "/Forward"
+	maxMsgSize    = 64 << 20 // a snapshot of a large hosted system
+	protoVersion  = 1
 )
 
 type jsonCodec struct{}
@@ -172,10 +173,23 @@ func (w wireChange) change() provision.Change {
 	return c
 }
 
+// ForwardRequest is a command another central instance forwards to the
+// nodes linked here: Node, or every linked node when empty.
+type ForwardRequest struct {
+	Node    string  `json:"node,omitempty"`
+	Command Command `json:"command"`
+}
+
+// ForwardReply carries each node's reply.
+type ForwardReply struct {
+	Replies []NodeReply `json:"replies"`
+}
+
 // hubServer is what the service handlers call.
 type hubServer interface {
 	enrol(ctx context.Context, req *EnrolRequest) (*EnrolReply, error)
 	link(stream grpc.ServerStream) error
+	forward(ctx context.Context, req *ForwardRequest) (*ForwardReply, error)
 }
 
 var linkStreamDesc = grpc.StreamDesc{StreamName: "Link", ServerStreams: true, ClientStreams: true}
@@ -186,6 +200,7 @@ var linkStreamDesc = grpc.StreamDesc{StreamName: "Link", ServerStreams: true, Cl
 //	service Hub {
 //	  rpc Enrol(EnrolRequest) returns (EnrolReply);
 //	  rpc Link(stream Up) returns (stream Down);
+//	  rpc Forward(ForwardRequest) returns (ForwardReply); // instance to instance
 //	}
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: serviceName,
@@ -198,6 +213,15 @@ var serviceDesc = grpc.ServiceDesc{
 				return nil, err
 			}
 			return srv.(hubServer).enrol(ctx, req)
+		},
+	}, {
+		MethodName: "Forward",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
+			req := new(ForwardRequest)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			return srv.(hubServer).forward(ctx, req)
 		},
 	}},
 	Streams: []grpc.StreamDesc{{

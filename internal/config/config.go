@@ -218,6 +218,10 @@ type Cluster struct {
 	// Central is a node's central URL (https://host:7443). Empty: the URL
 	// given to --join, remembered in data_dir/cluster.
 	Central string `yaml:"central"`
+	// Advertise is the "IP:PORT" other central instances sharing the
+	// database dial to forward commands to this one's nodes (default:
+	// listen, when it names an IP).
+	Advertise string `yaml:"advertise"`
 	// Bind is the IP a node dials central from (empty: the system's
 	// choice); central checks it against the node's allowed networks.
 	Bind string `yaml:"bind"`

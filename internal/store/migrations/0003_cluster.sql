@@ -27,3 +27,13 @@ CREATE TABLE nodes (
 	revision BIGINT NOT NULL DEFAULT 0,
 	cdr_acked BIGINT NOT NULL DEFAULT 0
 );
+
+-- central_instances: the running `entvoice server` processes sharing this
+-- database, so that a command for a node linked to another instance is
+-- forwarded there. seen is refreshed every heartbeat; rows older than three
+-- heartbeats are ignored.
+CREATE TABLE central_instances (
+	id TEXT PRIMARY KEY,
+	addr TEXT NOT NULL,
+	seen {{timestamp}} NOT NULL
+);
