@@ -48,10 +48,9 @@ func newCDR() *cobra.Command {
 				return &exitError{code: 2, err: fmt.Errorf("--format %q: only csv is supported", format)}
 			}
 			if dataDir == "" && cfgPath == "" && (f.token != "" || os.Getenv("ENTVOICE_TOKEN") != "") {
+				// The API exports times in UTC (cdr.conf usegmtime=yes):
+				// its callers may be in any time zone.
 				q := cdrQuery(cmd)
-				if gmt {
-					q.Set("gmt", "true")
-				}
 				var out []byte
 				if err := f.call(apiclient.Request{Method: http.MethodGet, Path: "/cdrs/export", Query: q}, &out); err != nil {
 					return err

@@ -139,10 +139,9 @@ func newNode() *cobra.Command {
 			hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 			link, err := cluster.NewLink(cluster.LinkOptions{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: n.Store,
 				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log,
-				// Central's commands (call list, originate, hangup) need the
-				// node's control.Local: set Controller: n.Control once the
-				// node has one (the AMI branch adds it).
-				Controller: nil, Events: n.Bus})
+				// Central's commands (call list, originate, hangup) run on the
+				// node's own controller; its events go up.
+				Controller: n.Control, Events: n.Bus})
 			if err != nil {
 				n.Shutdown(0)
 				return &exitError{code: 2, err: err}

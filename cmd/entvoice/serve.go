@@ -39,7 +39,7 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			c, err := central.Start(ctx, central.Options{Config: cfg, Store: n.Store, KnownApp: n.PBX.HasApp,
+			c, err := central.Start(ctx, central.Options{Config: cfg, Store: n.Store, KnownApp: n.PBX.HasApp, Controller: n.Control,
 				Logger: log, Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				n.Shutdown(0)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -33,7 +34,7 @@ func dbFamily(tenant, family string) (string, error) {
 	if strings.Contains(family, tenantSep) {
 		return "", errBadFamily
 	}
-	if tenant == "" {
+	if dialplan.IsDefaultTenant(tenant) {
 		return family, nil
 	}
 	return tenantSep + tenant + tenantSep + family, nil

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/entvoice/entvoice/internal/dialplan"
 )
 
 // SRVResolver looks up SRV records (net.Resolver satisfies it).
@@ -212,15 +214,16 @@ func (a *AGI) launchHA(ctx context.Context, log *slog.Logger, url string) (*tran
 // stdout and, for EAGI, the caller's audio on fd 3. Relative paths are
 // under agi_dir. argv is the AGI() arguments, as Asterisk's execv.
 //
-// Hosted mode: a tenant's dialplan may only start scripts inside agi_dir,
-// so that no tenant can run an arbitrary program on the node.
+// Hosted mode: a hosted tenant's dialplan may only start scripts inside
+// agi_dir, so that no tenant can run an arbitrary program on the node; the
+// default tenant (static configuration, the operator's own) may run any.
 func (a *AGI) launchLocal(args []string, enhanced bool, tenant string) (*transport, error) {
 	path := args[0]
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(a.opts.Dir, path)
 	}
 	path = filepath.Clean(path)
-	if tenant != "" && !strings.HasPrefix(path, filepath.Clean(a.opts.Dir)+string(filepath.Separator)) {
+	if !dialplan.IsDefaultTenant(tenant) && !strings.HasPrefix(path, filepath.Clean(a.opts.Dir)+string(filepath.Separator)) {
 		return nil, fmt.Errorf("tenant %q may only run scripts in agi_dir %s, not %q", tenant, a.opts.Dir, args[0])
 	}
 	if _, err := os.Stat(path); err != nil {

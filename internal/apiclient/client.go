@@ -49,7 +49,8 @@ type Problem struct {
 func (p *Problem) Error() string {
 	var b strings.Builder
 	b.WriteString(p.Title)
-	if p.Detail != "" && p.Detail != p.Title {
+	// With a list of bad fields the detail only summarises them.
+	if p.Detail != "" && p.Detail != p.Title && len(p.Errors) == 0 {
 		b.WriteString(": ")
 		b.WriteString(p.Detail)
 	}

@@ -1,7 +1,9 @@
 package apps
 
 import (
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -165,10 +167,11 @@ func Dial(e *pbx.Exec, data string) error {
 			switch ev.Kind {
 			case sipua.LegRinging:
 				_ = e.Ch.Indicate(channel.IndicateRinging)
-				e.Ch.Publish(events.Event{Kind: events.Newstate, Dest: d.out.Channel.Snapshot()})
+				e.Ch.Publish(events.Event{Kind: events.DialState, Dest: d.out.Channel.Snapshot(), DialStatus: "RINGING"})
 			case sipua.LegProgress:
 				// Early media from the callee reaches the caller.
 				_ = e.Ch.Indicate(channel.IndicateProgress)
+				e.Ch.Publish(events.Event{Kind: events.DialState, Dest: d.out.Channel.Snapshot(), DialStatus: "PROGRESS"})
 				if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
 					early = media.Bridge(e.Ch.Media(), d.out.Channel.Media())
 				}
@@ -290,11 +293,32 @@ func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTran
 	defer stop()
 	e.Ch.SetPeer(peer)
 	peer.SetPeer(e.Ch)
-	e.Ch.Publish(events.Event{Kind: events.BridgeEnter, Dest: peer.Snapshot()})
+	// Bridge events as Asterisk's basic bridge reports them
+	// (manager_bridges.c): create, each channel enters, leaves, destroy.
+	br := events.Bridge{UniqueID: newBridgeID(), Type: "basic", Technology: "simple_bridge", Creator: "Dial"}
+	bus := e.PBX.Channels().Bus()
+	if bus.HasSubscribers() {
+		b := br
+		bus.Publish(events.Event{Kind: events.BridgeCreate, Bridge: &b, Tenant: e.Ch.Tenant()})
+	}
+	enter := func(ch *channel.Channel, n int) {
+		b := br
+		b.NumChannels = n
+		ch.Publish(events.Event{Kind: events.BridgeEnter, Bridge: &b})
+	}
+	enter(e.Ch, 1)
+	enter(peer, 2)
 	defer func() {
 		e.Ch.SetPeer(nil)
 		peer.SetPeer(nil)
-		e.Ch.Publish(events.Event{Kind: events.BridgeLeave, Dest: peer.Snapshot()})
+		b1, b2 := br, br
+		b1.NumChannels = 1
+		peer.Publish(events.Event{Kind: events.BridgeLeave, Bridge: &b1})
+		e.Ch.Publish(events.Event{Kind: events.BridgeLeave, Bridge: &b2})
+		if bus.HasSubscribers() {
+			b := br
+			bus.Publish(events.Event{Kind: events.BridgeDestroy, Bridge: &b, Tenant: e.Ch.Tenant()})
+		}
 	}()
 	var callerKeys, calleeKeys <-chan media.DTMF
 	if callerMayTransfer {
@@ -389,4 +413,14 @@ func rank(status string) int {
 		return 1
 	}
 	return 0
+}
+
+// newBridgeID is a random UUID (RFC 4122 version 4), as Asterisk names
+// bridges.
+func newBridgeID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -100,6 +100,9 @@ type Options struct {
 	Context, Exten string
 	Driver         Driver
 	State          State
+	// Name, when set, is the channel name (Local channel halves, named
+	// with Registry.NextName); empty: Tech/Endpoint-%08x.
+	Name string
 }
 
 // Log returns a logger that carries the channel name. It is built on
@@ -221,7 +224,9 @@ func (c *Channel) Hangup(cause int) {
 	c.hangupCause = cause
 	d := c.driver
 	c.mu.Unlock()
-	c.publish(events.Event{Kind: events.HangupRequest, Cause: cause})
+	// A hangup decided on this side is Asterisk's ast_softhangup, which
+	// reports SoftHangupRequest with the cause.
+	c.publish(events.Event{Kind: events.SoftHangupRequest, Cause: cause})
 	if d != nil {
 		d.Hangup(cause)
 	}
@@ -239,6 +244,9 @@ func (c *Channel) RemoteHangup(cause int) {
 	c.hungUp = true
 	c.hangupCause = cause
 	c.mu.Unlock()
+	// The far end hanging up is Asterisk's ast_queue_hangup: HangupRequest
+	// without a cause.
+	c.publish(events.Event{Kind: events.HangupRequest})
 	close(c.done)
 }
 

@@ -42,7 +42,10 @@ func (r *Registry) Bus() *events.Bus { return r.bus }
 func (r *Registry) New(o Options) *Channel {
 	// Asterisk names channels Tech/endpoint-%08x with a global counter and
 	// uniqueids "<startup epoch>.<counter>".
-	name := fmt.Sprintf("%s/%s-%08x", o.Tech, o.Endpoint, r.nameSeq.Add(1))
+	name := o.Name
+	if name == "" {
+		name = r.NextName(o.Tech, o.Endpoint)
+	}
 	uid := fmt.Sprintf("%d.%d", r.epoch, r.idSeq.Add(1))
 	if r.systemName != "" {
 		uid = r.systemName + "-" + uid
@@ -83,6 +86,12 @@ func (r *Registry) New(o Options) *Channel {
 	r.mu.Unlock()
 	c.publish(events.Event{Kind: events.Newchannel})
 	return c
+}
+
+// NextName returns a new Tech/endpoint-%08x name from the registry's
+// counter (Local channels add ;1 and ;2 to it).
+func (r *Registry) NextName(tech, endpoint string) string {
+	return fmt.Sprintf("%s/%s-%08x", tech, endpoint, r.nameSeq.Add(1))
 }
 
 // Remove forgets a channel that has been destroyed.

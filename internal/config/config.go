@@ -104,6 +104,9 @@ type User struct {
 	// Codecs lists allowed codecs in preference order (default pcmu, pcma).
 	Codecs      []string `yaml:"codecs"`
 	AccountCode string   `yaml:"accountcode"`
+	// Tenant puts the user's calls in a tenant (AMI and API scoping);
+	// empty is the default tenant.
+	Tenant string `yaml:"tenant"`
 }
 
 // Trunk is an IP-identified peer: carrier, gateway or load generator.

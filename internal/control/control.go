@@ -20,6 +20,13 @@ import (
 // visible in the caller's tenant scope.
 var ErrNoChannel = errors.New("no such channel")
 
+// ErrNoExtension is returned by Originate for a dialplan target that does
+// not exist (AMI's "Extension does not exist.").
+var ErrNoExtension = errors.New("extension does not exist")
+
+// ErrBadChannel is returned by Originate for a dial string it cannot call.
+var ErrBadChannel = errors.New("invalid channel")
+
 // ChannelInfo is a live channel as CoreShowChannels and the API list it.
 type ChannelInfo struct {
 	events.Snapshot

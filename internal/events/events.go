@@ -36,12 +36,32 @@ const (
 	SuccessfulAuth   Kind = "SuccessfulAuth"
 	ChallengeSent    Kind = "ChallengeSent"
 	RequestNotAllowd Kind = "RequestNotAllowed"
+
+	SoftHangupRequest Kind = "SoftHangupRequest"
+	DialState         Kind = "DialState"
+	BridgeCreate      Kind = "BridgeCreate"
+	BridgeDestroy     Kind = "BridgeDestroy"
+	DTMFBegin         Kind = "DTMFBegin"
+	DeviceStateChange Kind = "DeviceStateChange"
+	ExtensionStatus   Kind = "ExtensionStatus"
+	UserEvent         Kind = "UserEvent"
 	// AGIExecStart and AGIExecEnd bracket each AGI command (res_agi.c
 	// agi_handle_command); Fields carry Command and CommandId, and for
 	// AGIExecEnd also ResultCode and Result.
-	AGIExecStart Kind = "AGIExecStart"
-	AGIExecEnd   Kind = "AGIExecEnd"
+	AGIExecStart      Kind = "AGIExecStart"
+	AGIExecEnd        Kind = "AGIExecEnd"
+	OriginateResponse Kind = "OriginateResponse"
 )
+
+// Bridge is the bridge block of Bridge* events (manager_bridges.c).
+type Bridge struct {
+	UniqueID    string
+	Type        string // basic
+	Technology  string // simple_bridge
+	Creator     string // Dial
+	Name        string
+	NumChannels int
+}
 
 // Snapshot is the state of a channel when an event happened: the fields of
 // Asterisk's standard channel block (manager_channels.c).
@@ -83,6 +103,22 @@ type Event struct {
 	Status       string // PeerStatus (Reachable...), ContactStatus (Created, Removed...)
 	Address      string // remote address of security and contact events
 	Fields       map[string]string
+	Bridge       *Bridge // Bridge* events
+	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
+	// "" is the default tenant, seen by admins only.
+	Tenant string
+	// Extra holds preformatted "Key: Value" body lines, in order, for
+	// free-form events (UserEvent, AGIExec*, security events,
+	// OriginateResponse).
+	Extra []string
+}
+
+// TenantOf is the tenant an event belongs to: its channel's, or Tenant.
+func (e *Event) TenantOf() string {
+	if e.Channel != nil {
+		return e.Channel.Tenant
+	}
+	return e.Tenant
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; use New.

@@ -50,6 +50,7 @@ type Session struct {
 	dtmfMu     sync.Mutex
 	dtmf       chan DTMF
 	dtmfClosed bool
+	onDigit    atomic.Pointer[func(DTMF)]
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -165,7 +166,14 @@ func (s *Session) InjectDTMF(d DTMF) {
 	s.deliverDTMF(d)
 }
 
+// OnDigit sets a function told of every digit received, before it is
+// queued (the channel layer reports DTMF events with it). It must not block.
+func (s *Session) OnDigit(f func(DTMF)) { s.onDigit.Store(&f) }
+
 func (s *Session) deliverDTMF(d DTMF) {
+	if f := s.onDigit.Load(); f != nil {
+		(*f)(d)
+	}
 	s.dtmfMu.Lock()
 	defer s.dtmfMu.Unlock()
 	if s.dtmfClosed {

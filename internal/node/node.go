@@ -17,10 +17,12 @@ import (
 
 	"github.com/entvoice/entvoice/internal/acl"
 	"github.com/entvoice/entvoice/internal/agi"
+	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
@@ -43,6 +45,8 @@ type Node struct {
 	Store    *store.Store
 	CDR      *cdr.Writer
 	AGI      *agi.AGI
+	Control  *control.Local
+	AMI      *ami.Server // nil when no AMI user is configured
 	pacer    *media.Pacer
 	stopOnce sync.Once
 
@@ -146,6 +150,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		RecordingsDir: filepath.Join(cfg.DataDir, "recordings"),
 		Logger:        log,
 	})
+	n.Control = control.NewLocal(n.PBX, n.Channels, n.SIP, log)
+	if n.AMI, err = newAMI(cfg, n, log); err != nil {
+		return nil, err
+	}
 	ok = true
 	return n, nil
 }
@@ -166,6 +174,9 @@ func checkApps(plan *dialplan.Dialplan, p *pbx.PBX) error {
 	for _, c := range plan.Contexts() {
 		for _, x := range plan.Extensions(c) {
 			for _, st := range plan.Steps(c, x) {
+				if st.Priority == dialplan.PriorityHint {
+					continue // a hint names devices, not an application
+				}
 				if !p.HasApp(st.App) {
 					errs = append(errs, fmt.Errorf("%s:%d: unknown application %q in %s@%s priority %d", st.File, st.Line, st.App, st.Exten, st.Context, st.Priority))
 				}
@@ -202,7 +213,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 				HA1MD5:    sipauth.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
 				HA1SHA256: sipauth.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
 			},
-			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
+			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language, Tenant: u.Tenant,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
 		})
 	}
@@ -270,6 +281,11 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 		return err
 	}
+	if n.AMI != nil {
+		if err := n.AMI.Start(ctx); err != nil {
+			return err
+		}
+	}
 	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
 	return nil
 }
@@ -303,6 +319,9 @@ func (n *Node) shutdown(grace time.Duration) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	if n.AMI != nil {
+		_ = n.AMI.Close()
 	}
 	// Let BYEs go out before the transports close.
 	end := time.Now().Add(2 * time.Second)

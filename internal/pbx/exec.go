@@ -17,9 +17,11 @@ import (
 type Exec struct {
 	PBX *PBX
 	Ch  *channel.Channel
-	// Ctx is cancelled when the channel hangs up.
+	// Ctx is cancelled when the channel hangs up, or when the running
+	// application is interrupted by an async goto (AMI Redirect).
 	Ctx context.Context
 
+	base      context.Context // cancelled on hangup only
 	jumped    bool
 	cdrFrozen bool
 	gosub     []frame
@@ -31,6 +33,14 @@ type Exec struct {
 	peerAnswer time.Time
 	dialStatus string
 	cdrVars    map[string]string
+	stopApp    context.CancelFunc // interrupts the running application
+	redirect   *location          // pending async goto
+}
+
+// location is a resolved dialplan position.
+type location struct {
+	context, exten string
+	priority       int
 }
 
 type frame struct {
@@ -46,7 +56,7 @@ func newExec(p *PBX, ch *channel.Channel) *Exec {
 		cancel()
 	}()
 	c, x, _ := ch.Location()
-	return &Exec{PBX: p, Ch: ch, Ctx: ctx, cdrDst: x, cdrContext: c}
+	return &Exec{PBX: p, Ch: ch, Ctx: ctx, base: ctx, cdrDst: x, cdrContext: c}
 }
 
 // Services returns the PBX's application services.

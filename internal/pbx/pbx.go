@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,7 @@ type PBX struct {
 	apps   map[string]App
 	cdrSeq atomic.Int64
 	active atomic.Int64
+	execs  sync.Map // channel name -> *Exec, while the dialplan runs
 }
 
 // New returns a PBX with no applications; Register adds them.
@@ -108,7 +110,9 @@ func (p *PBX) HandleCall(ch *channel.Channel) {
 	p.active.Add(1)
 	defer p.active.Add(-1)
 	e := newExec(p, ch)
+	p.execs.Store(ch.Name, e)
 	p.run(e)
+	p.execs.Delete(ch.Name)
 	if !ch.IsHungUp() {
 		// Falling off the end of the dialplan hangs up normally
 		// (Asterisk's autofallthrough), keeping a cause Dial recorded.
@@ -125,6 +129,7 @@ func (p *PBX) run(e *Exec) {
 		if ch.IsHungUp() {
 			return
 		}
+		e.takeRedirect()
 		if !p.step(e, false) {
 			return
 		}
@@ -169,7 +174,17 @@ func (p *PBX) step(e *Exec, inHangup bool) bool {
 		return false
 	}
 	e.jumped = false
-	err := app(e, data)
+	var err error
+	if inHangup {
+		err = app(e, data)
+	} else {
+		err = e.interruptible(func() error { return app(e, data) })
+		if e.takeRedirect() && !ch.IsHungUp() {
+			// An async goto interrupted the application (or came while
+			// it ran): go on at the new position, whatever it returned.
+			return true
+		}
+	}
 	if e.jumped {
 		return true
 	}
@@ -235,5 +250,15 @@ func cdrFields(r cdr.Record) map[string]string {
 		"DestinationChannel": r.DstChannel, "LastApplication": r.LastApp, "LastData": r.LastData,
 		"Disposition": r.Disposition, "AMAFlags": r.AMAFlags, "UniqueID": r.UniqueID,
 		"UserField": r.UserField, "Duration": fmt.Sprint(r.Duration), "BillableSeconds": fmt.Sprint(r.BillSec),
+		"StartTime": cdrTime(r.Start), "AnswerTime": cdrTime(r.Answer), "EndTime": cdrTime(r.End),
 	}
+}
+
+// cdrTime formats a CDR time as cdr_manager.c does (%Y-%m-%d %T, local
+// time); an unset time is empty.
+func cdrTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02 15:04:05")
 }

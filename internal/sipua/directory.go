@@ -183,3 +183,6 @@ func (d *Directory) Users() []*Endpoint {
 	}
 	return out
 }
+
+// Trunks returns the trunks in configuration order.
+func (d *Directory) Trunks() []*Endpoint { return append([]*Endpoint(nil), d.trunks...) }

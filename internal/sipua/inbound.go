@@ -112,6 +112,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		ch.SetServices(0) // Options.Services zero means every service
 	}
 	l.ch = ch
+	sess.OnDigit(dtmfEvents(ch))
+	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
+	ch.SetVar("SIPDOMAIN", req.Recipient.Host)
 	s.addLeg(dtx.ID, l)
 	defer s.removeLeg(dtx.ID)
 	defer sess.Close()
@@ -438,4 +441,13 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.handleInfo(req, tx, l.media)
+}
+
+// dtmfEvents reports received digits as DTMFBegin and DTMFEnd. The media
+// layer knows a digit once it ended, so both are raised then.
+func dtmfEvents(ch *channel.Channel) func(media.DTMF) {
+	return func(d media.DTMF) {
+		ch.Publish(events.Event{Kind: events.DTMFBegin, Digit: d.Digit, Direction: "Received"})
+		ch.Publish(events.Event{Kind: events.DTMFEnd, Digit: d.Digit, Duration: d.Duration, Direction: "Received"})
+	}
 }

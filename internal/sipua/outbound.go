@@ -181,6 +181,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	}
 	ch.SetConnectedLine(o.CallerNum, o.CallerName)
 	l.ch = ch
+	sess.OnDigit(dtmfEvents(ch))
 
 	laddr := s.laddr[transport]
 	fromHost := laddr.Addr().String()
@@ -448,4 +449,23 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (l *outLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.handleInfo(req, tx, l.media)
+}
+
+// MediaPair returns two RTP sessions on the media address that send to
+// each other: the two halves of a Local channel, so that the media
+// layer's bridges carry audio through it like through any SIP leg.
+func (s *Server) MediaPair() (*media.Session, *media.Session, error) {
+	a, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rtp: %w", err)
+	}
+	b, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
+	if err != nil {
+		a.Close()
+		return nil, nil, fmt.Errorf("rtp: %w", err)
+	}
+	dtmf := media.DefaultTelephoneEvent
+	a.SetRemote(media.Negotiated{Remote: b.LocalAddr(), Codec: media.PCMU, DTMF: &dtmf, Direction: media.SendRecv})
+	b.SetRemote(media.Negotiated{Remote: a.LocalAddr(), Codec: media.PCMU, DTMF: &dtmf, Direction: media.SendRecv})
+	return a, b, nil
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,9 @@ type Server struct {
 
 	realmMu sync.Mutex
 	realms  map[string]*sipauth.Challenger // hosted tenants' challengers by realm
+
+	contactsMu sync.Mutex
+	contacts   map[string]map[string]bool // AOR -> registered contact URIs
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -316,11 +320,49 @@ func maxCalls(d *Directory, tenant string) int {
 }
 
 func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
-	status := "Reachable"
-	if len(bindings) == 0 {
-		status = "Unreachable"
+	tenant := ""
+	if ep, ok := s.dir.Load().Endpoint(aor); ok {
+		tenant = ep.Tenant
 	}
-	s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status})
+	// ContactStatus for each contact added or removed (res_pjsip's
+	// Created/Removed); a refresh changes nothing and raises nothing.
+	now := map[string]bool{}
+	for _, b := range bindings {
+		now[strings.Trim(b.Contact, "<>")] = true
+	}
+	s.contactsMu.Lock()
+	before := s.contacts[aor]
+	if len(now) == 0 {
+		delete(s.contacts, aor)
+	} else {
+		if s.contacts == nil {
+			s.contacts = map[string]map[string]bool{}
+		}
+		s.contacts[aor] = now
+	}
+	s.contactsMu.Unlock()
+	contact := func(uri, status string) {
+		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tenant, Peer: "PJSIP/" + aor, Status: status,
+			Extra: []string{"URI: " + uri, "ContactStatus: " + status, "AOR: " + aor, "EndpointName: " + aor}})
+	}
+	for uri := range now {
+		if !before[uri] {
+			contact(uri, "Created")
+		}
+	}
+	for uri := range before {
+		if !now[uri] {
+			contact(uri, "Removed")
+		}
+	}
+	// PeerStatus when the endpoint becomes reachable or unreachable.
+	if (len(before) == 0) != (len(now) == 0) {
+		status := "Reachable"
+		if len(now) == 0 {
+			status = "Unreachable"
+		}
+		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status, Tenant: tenant})
+	}
 }
 
 // Start listens on every configured transport. It returns once the sockets

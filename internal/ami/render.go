@@ -1,0 +1,260 @@
+package ami
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/events"
+)
+
+// eventClass is the class an event is sent under (the EVENT_FLAG_* of the
+// Asterisk code that raises it).
+func eventClass(k events.Kind) Class {
+	switch k {
+	case events.Newexten, events.VarSet:
+		return ClassDialplan
+	case events.CDR:
+		return ClassCDR
+	case events.PeerStatus, events.ContactStatus, events.FullyBooted:
+		return ClassSystem
+	case events.InvalidPassword, events.SuccessfulAuth, events.ChallengeSent, events.RequestNotAllowd:
+		return ClassSecurity
+	case events.DTMFBegin, events.DTMFEnd:
+		return ClassDTMF
+	case events.UserEvent:
+		return ClassUser
+	case events.AGIExecStart, events.AGIExecEnd:
+		return ClassAGI
+	}
+	return ClassCall
+}
+
+// builder writes CRLF-framed header lines.
+type builder struct{ b []byte }
+
+func (w *builder) h(k, v string) {
+	w.b = append(w.b, k...)
+	w.b = append(w.b, ": "...)
+	w.b = append(w.b, v...)
+	w.b = append(w.b, '\r', '\n')
+}
+
+func (w *builder) line(l string) {
+	w.b = append(w.b, l...)
+	w.b = append(w.b, '\r', '\n')
+}
+
+func (w *builder) end() []byte {
+	w.b = append(w.b, '\r', '\n')
+	return w.b
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
+	}
+	return s
+}
+
+// escapeC escapes a caller name as ast_escape_c does.
+func escapeC(s string) string {
+	if !strings.ContainsAny(s, "\a\b\f\n\r\t\v\\'\"?") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '\a':
+			b.WriteString(`\a`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\v':
+			b.WriteString(`\v`)
+		case '\\', '\'', '"', '?':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// clean keeps a value on one line: CR and LF would break the framing.
+func clean(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+}
+
+// channelBlock writes the standard channel block with a prefix ("" or
+// "Dest"), as ast_manager_build_channel_state_string_prefix does.
+func (w *builder) channelBlock(p string, s *events.Snapshot) {
+	w.h(p+"Channel", s.Channel)
+	w.h(p+"ChannelState", strconv.Itoa(s.State))
+	w.h(p+"ChannelStateDesc", s.StateDesc)
+	w.h(p+"CallerIDNum", orUnknown(clean(s.CallerIDNum)))
+	w.h(p+"CallerIDName", orUnknown(escapeC(s.CallerIDName)))
+	w.h(p+"ConnectedLineNum", orUnknown(clean(s.ConnectedLineNum)))
+	w.h(p+"ConnectedLineName", orUnknown(escapeC(s.ConnectedLineNam)))
+	w.h(p+"Language", s.Language)
+	w.h(p+"AccountCode", clean(s.AccountCode))
+	w.h(p+"Context", s.Context)
+	w.h(p+"Exten", clean(s.Exten))
+	w.h(p+"Priority", strconv.Itoa(s.Priority))
+	w.h(p+"Uniqueid", s.UniqueID)
+	w.h(p+"Linkedid", s.LinkedID)
+	if s.Tenant != "" {
+		w.h(p+"Tenantid", s.Tenant)
+	}
+}
+
+func (w *builder) bridgeBlock(b *events.Bridge) {
+	if b == nil {
+		return
+	}
+	w.h("BridgeUniqueid", b.UniqueID)
+	w.h("BridgeType", b.Type)
+	w.h("BridgeTechnology", b.Technology)
+	w.h("BridgeCreator", b.Creator)
+	w.h("BridgeName", b.Name)
+	w.h("BridgeNumChannels", strconv.Itoa(b.NumChannels))
+	w.h("BridgeVideoSourceMode", "none")
+}
+
+// timestamp formats a time as manager.c's Timestamp: seconds.microseconds.
+func timestamp(t time.Time) string {
+	us := t.UnixMicro()
+	return strconv.FormatInt(us/1e6, 10) + "." + pad6(us%1e6)
+}
+
+func pad6(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	return strings.Repeat("0", 6-len(s)) + s
+}
+
+// cdrOrder is cdr_manager.c's field order.
+var cdrOrder = []string{"AccountCode", "Source", "Destination", "DestinationContext", "CallerID",
+	"Channel", "DestinationChannel", "LastApplication", "LastData", "StartTime", "AnswerTime",
+	"EndTime", "Duration", "BillableSeconds", "Disposition", "AMAFlags", "UniqueID", "UserField"}
+
+// renderOpts are the server-wide parts of an event.
+type renderOpts struct {
+	timestamps bool   // timestampevents
+	systemName string // asterisk.conf systemname
+}
+
+// render formats an event as __manager_event_sessions_va does: Event,
+// Privilege, [Timestamp], [SystemName], body. ok is false for an event AMI
+// does not show.
+func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
+	c := eventClass(e.Kind)
+	w := builder{b: make([]byte, 0, 512)}
+	w.h("Event", string(e.Kind))
+	w.h("Privilege", privilege(c))
+	if o.timestamps {
+		w.h("Timestamp", timestamp(e.Time))
+	}
+	if o.systemName != "" {
+		w.h("SystemName", o.systemName)
+	}
+	ch := e.Channel
+	block := func() {
+		if ch != nil {
+			w.channelBlock("", ch)
+		}
+	}
+	dest := func() {
+		if e.Dest != nil {
+			w.channelBlock("Dest", e.Dest)
+		}
+	}
+	switch e.Kind {
+	case events.Newchannel, events.Newstate:
+		block()
+	case events.Newexten:
+		block()
+		if ch != nil {
+			w.h("Extension", clean(ch.Exten))
+		}
+		w.h("Application", e.App)
+		w.h("AppData", clean(e.AppData))
+	case events.VarSet:
+		if ch != nil {
+			block()
+		} else {
+			w.h("Channel", "none")
+			w.h("Uniqueid", "none")
+		}
+		w.h("Variable", clean(e.Variable))
+		w.h("Value", clean(e.Value))
+	case events.DialBegin:
+		block()
+		dest()
+		w.h("DialString", clean(e.DialString))
+	case events.DialState, events.DialEnd:
+		block()
+		dest()
+		w.h("DialStatus", e.DialStatus)
+	case events.BridgeCreate, events.BridgeDestroy:
+		w.bridgeBlock(e.Bridge)
+	case events.BridgeEnter, events.BridgeLeave:
+		w.bridgeBlock(e.Bridge)
+		block()
+	case events.HangupRequest, events.SoftHangupRequest:
+		block()
+		if e.Cause != 0 {
+			w.h("Cause", strconv.Itoa(e.Cause))
+		}
+	case events.Hangup:
+		block()
+		w.h("Cause", strconv.Itoa(e.Cause))
+		w.h("Cause-txt", channel.CauseText(e.Cause))
+	case events.DTMFBegin, events.DTMFEnd:
+		block()
+		w.h("Digit", string(e.Digit))
+		if e.Kind == events.DTMFEnd {
+			w.h("DurationMs", strconv.FormatInt(e.Duration.Milliseconds(), 10))
+		}
+		w.h("Direction", e.Direction)
+	case events.CDR:
+		for _, k := range cdrOrder {
+			w.h(k, clean(e.Fields[k]))
+		}
+	case events.PeerStatus:
+		w.h("ChannelType", "PJSIP")
+		w.h("Peer", e.Peer)
+		w.h("PeerStatus", e.Status)
+		if e.Address != "" {
+			w.h("Address", e.Address)
+		}
+	case events.ContactStatus:
+		for _, l := range e.Extra {
+			w.line(l)
+		}
+	case events.FullyBooted:
+		w.h("Status", "Fully Booted")
+	default:
+		// Events raised with their body ready (UserEvent, AGIExec*,
+		// security events, OriginateResponse, DeviceStateChange,
+		// ExtensionStatus).
+		if e.Kind == events.AGIExecStart || e.Kind == events.AGIExecEnd {
+			block()
+		}
+		for _, l := range e.Extra {
+			w.line(clean(l))
+		}
+	}
+	return c, w.end(), true
+}
