@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,11 +17,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/entvoice/entvoice/internal/agi"
+	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -58,6 +62,7 @@ func newServer() *cobra.Command {
 			// The API acts on live calls through the nodes' links and
 			// manages nodes through the hub's registry.
 			remote := cluster.NewRemote()
+			bus := events.New()
 			var ca *cluster.CA
 			var nodesAPI api.Nodes
 			if cfg.Cluster.Listen != "off" {
@@ -76,12 +81,32 @@ func newServer() *cobra.Command {
 				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
 				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
 					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote, Advertise: cfg.Cluster.Advertise,
-					// Every node's events, for the cluster-wide AMI to come.
-					Events: events.New(), Logger: log})
+					// Every node's events, for the cluster-wide AMI.
+					Events: bus, Logger: log})
 				if err != nil {
 					c.Close(ctx)
 					return err
 				}
+			}
+			// One AMI for every node: their events, commands through the
+			// links (Originate, Hangup, CoreShowChannels...).
+			amiSrv, err := newClusterAMI(cfg, st, bus, remote, log)
+			if err != nil {
+				if hub != nil {
+					hub.Close()
+				}
+				c.Close(ctx)
+				return &exitError{code: 2, err: err}
+			}
+			if amiSrv != nil {
+				if err := amiSrv.Start(ctx); err != nil {
+					if hub != nil {
+						hub.Close()
+					}
+					c.Close(ctx)
+					return err
+				}
+				defer func() { _ = amiSrv.Close() }()
 			}
 			log.Info("entvoice central serving", "version", version, "api", cfg.HTTP.Listen, "cluster", cfg.Cluster.Listen, "data_dir", cfg.DataDir)
 			<-ctx.Done()
@@ -274,6 +299,42 @@ func newNodeToken() *cobra.Command {
 	_ = create.MarkFlagRequired("allow")
 	cmd.AddCommand(create)
 	return cmd
+}
+
+// newClusterAMI is central's AMI (the ami section, as on a node): every
+// linked node's events, and actions through the links. Off (nil) when
+// ami.listen is "off" or no user is configured.
+func newClusterAMI(cfg *config.Config, st *store.Store, bus *events.Bus, ctl control.Controller, log *slog.Logger) (*ami.Server, error) {
+	c := cfg.AMI
+	if strings.EqualFold(c.Listen, "off") || len(c.Users) == 0 {
+		return nil, nil
+	}
+	users, err := ami.UsersFromConfig(c.Users)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Path(), err)
+	}
+	o := ami.Options{
+		Listen: c.Listen, TLSListen: c.TLSListen, AuthLimit: c.AuthLimit,
+		TimestampEvents: c.TimestampEvents, SystemName: cfg.SystemName, QueueSize: c.QueueSize,
+		MaxAuthFailures: c.MaxAuthFailures,
+		Users:           users, Bus: bus, Control: ctl, DB: ami.NewAstDB(st), Logger: log,
+	}
+	for _, d := range []struct {
+		key, val string
+		dst      *time.Duration
+	}{{"ami.authtimeout", c.AuthTimeout, &o.AuthTimeout}, {"ami.auth_failure_window", c.AuthFailureWindow, &o.FailureWindow}, {"ami.ban_time", c.BanTime, &o.BanTime}} {
+		if *d.dst, err = config.Duration(d.key, d.val); err != nil {
+			return nil, err
+		}
+	}
+	if c.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Resolve(c.TLSCert), cfg.Resolve(c.TLSKey))
+		if err != nil {
+			return nil, fmt.Errorf("ami.tls_cert/tls_key: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return ami.New(o)
 }
 
 // withRegistry opens the central store named by a configuration file.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -118,9 +120,9 @@ const clusterAdmin = "cluster-admin-token-0123456789abc"
 
 // centralProc is an `entvoice server`, restartable on the same ports.
 type centralProc struct {
-	cfg, api, hub string
-	env           []string
-	p             *proc
+	cfg, api, hub, ami string
+	env                []string
+	p                  *proc
 }
 
 func newCentral(t *testing.T) *centralProc {
@@ -141,19 +143,22 @@ func newCentral(t *testing.T) *centralProc {
 func newCentralWith(t *testing.T, dsn, clusterExtra string) *centralProc {
 	t.Helper()
 	dir := t.TempDir()
-	ports := testpeer.FreePorts(t, 2)
+	ports := testpeer.FreePorts(t, 3)
 	c := &centralProc{
 		api: fmt.Sprintf("http://127.0.0.1:%d", ports[0]),
 		hub: fmt.Sprintf("https://127.0.0.1:%d", ports[1]),
+		ami: fmt.Sprintf("127.0.0.1:%d", ports[2]),
 		env: []string{"ENTVOICE_ADMIN_TOKEN=" + clusterAdmin},
 	}
 	c.cfg = writeFile(t, dir, "central.yaml", fmt.Sprintf(`data_dir: ./data
 database: {dsn: %q}
 http: {listen: "127.0.0.1:%d"}
-ami: {listen: "off"}
+ami:
+  listen: "127.0.0.1:%d"
+  users: [{name: admin, secret: ami-secret, read: all, write: all}]
 cluster: {listen: "127.0.0.1:%d", heartbeat: 300ms%s}
 log: {level: info}
-`, dsn, ports[0], ports[1], clusterExtra))
+`, dsn, ports[0], ports[2], ports[1], clusterExtra))
 	c.start(t)
 	return c
 }
@@ -348,6 +353,73 @@ func hangupThroughAPI(t *testing.T, c *centralProc, n *nodeProc) {
 	}
 }
 
+// amiEvents logs in to central's AMI and collects the events it sends
+// until stop is called, which returns them.
+func amiEvents(t *testing.T, c *centralProc) (stop func() []map[string]string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", c.ami, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	if _, err := r.ReadString('\n'); err != nil { // Asterisk Call Manager/x.y.z
+		t.Fatal(err)
+	}
+	if _, err := conn.Write([]byte("Action: Login\r\nUsername: admin\r\nSecret: ami-secret\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []map[string]string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		msg := map[string]string{}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			line = strings.TrimRight(line, "\r\n")
+			if line == "" {
+				mu.Lock()
+				got = append(got, msg)
+				mu.Unlock()
+				msg = map[string]string{}
+				continue
+			}
+			if k, v, ok := strings.Cut(line, ": "); ok {
+				msg[k] = v
+			}
+		}
+	}()
+	stopped := false
+	stop = func() []map[string]string {
+		if !stopped {
+			stopped = true
+			_ = conn.Close()
+			<-done
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]string(nil), got...)
+	}
+	t.Cleanup(func() { stop() })
+	// Logged in?
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		ok := len(got) > 0 && got[0]["Response"] == "Success"
+		mu.Unlock()
+		if ok {
+			return stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("AMI login to central: %v", stop())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // localCDRs reads a stopped node's own CDR store.
 func (n *nodeProc) localCDRs(t *testing.T) map[string]int {
 	t.Helper()
@@ -486,6 +558,31 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 	}
 	// Central's API lists node B's call and hangs it up over the link.
 	hangupThroughAPI(t, c, b)
+	// Central's AMI carries both nodes' events (uniqueids name the node).
+	stop := amiEvents(t, c)
+	for _, n := range both {
+		n.calls(t, 1)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen := map[string]bool{}
+		for _, e := range stop() {
+			if e["Event"] == "Hangup" {
+				for _, node := range []string{"site-a", "site-b"} {
+					if strings.HasPrefix(e["Uniqueid"], node+"-") {
+						seen[node] = true
+					}
+				}
+			}
+		}
+		if seen["site-a"] && seen["site-b"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("central's AMI saw Hangup events of %v, want site-a and site-b", seen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	// Central crashes in the middle of a load on both nodes: no call
 	// fails, and the nodes keep serving afterwards.
@@ -524,8 +621,8 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 
 	// Central returns: every CDR reaches it once.
 	c.start(t)
-	const want = 3*2 + 1 + (load+3)*2 + 3 + agiCalls
-	deadline := time.Now().Add(15 * time.Second)
+	deadline = time.Now().Add(15 * time.Second)
+	const want = 3*2 + 1 + 2 + (load+3)*2 + 3 + agiCalls
 	var got map[string]int
 	var rows int
 	for {
