@@ -41,7 +41,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newVersion(), newCDR())
+	root.AddCommand(newServe(), newServer(), newNode(), newNodeToken(), newVersion(), newCDR())
 	root.AddCommand(newAPIVerbs()...)
 	return root
 }

@@ -44,6 +44,9 @@ type Options struct {
 	IdempotencyTTL time.Duration
 	// MaxImportBytes bounds a bulk import body (default 64 MiB).
 	MaxImportBytes int64
+	// Nodes is the node registry of the distributed tier; nil answers
+	// the nodes endpoints with 503.
+	Nodes Nodes
 }
 
 // API is the REST API's handler.
@@ -180,6 +183,10 @@ func (a *API) routes() {
 	a.handle("GET", "/calls", a.listCalls)
 	a.handle("POST", "/calls", a.originate)
 	a.handle("DELETE", "/calls/{channel}", a.hangup)
+
+	a.handle("GET", "/nodes", a.listNodes)
+	a.handle("POST", "/nodes/{node}/revoke", a.revokeNode)
+	a.handle("POST", "/node-tokens", a.createNodeToken)
 
 	a.handle("GET", "/cdrs", a.listCDRs)
 	a.handle("GET", "/cdrs/export", a.exportCDRs)

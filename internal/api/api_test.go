@@ -185,6 +185,8 @@ func TestTenantIsolation(t *testing.T) {
 			{"DELETE", "/api/v1/calls/" + url.PathEscape("PJSIP/b1-00000001")},
 			{"GET", "/api/v1/calls?tenant=b"}, {"POST", "/api/v1/calls"},
 			{"GET", "/api/v1/cdrs?tenant=b"}, {"GET", "/api/v1/cdrs/export?tenant=b"},
+			// Nodes are the operator's: a tenant token sees none.
+			{"POST", "/api/v1/nodes/site-a/revoke"},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -46,7 +47,12 @@ func newEnv(t *testing.T, opts store.Options) *env {
 		t.Fatal(err)
 	}
 	ctl := &fakeController{}
-	a, err := New(Options{Store: st, Provision: repo, Controller: ctl, Logger: storetest.Logger(t)})
+	ca, err := cluster.LoadOrCreateCA("", "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Options{Store: st, Provision: repo, Controller: ctl, Logger: storetest.Logger(t),
+		Nodes: &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
 )
@@ -109,6 +110,12 @@ func toProblem(err error) *problem {
 		return notFound("%s", strings.TrimSuffix(err.Error(), ": "+provision.ErrNotFound.Error())+" not found")
 	case errors.Is(err, control.ErrNoChannel):
 		return notFound("no such channel")
+	case errors.Is(err, cluster.ErrNodeNotLinked):
+		return &problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: err.Error()}
+	case errors.Is(err, cluster.ErrNodeFailed):
+		// The node answered with an error (or its central instance could
+		// not be reached): a gateway's failure, named.
+		return &problem{Type: typeUnavailable, Title: "Bad Gateway", Status: http.StatusBadGateway, Detail: err.Error()}
 	case errors.Is(err, context.Canceled):
 		return &problem{Type: typeUnavailable, Title: "Client Closed Request", Status: 499}
 	case unavailable(err) || errors.Is(err, context.DeadlineExceeded):

@@ -29,7 +29,9 @@ type Options struct {
 	KnownApp func(string) bool
 	// Controller acts on live calls for the API; nil answers 503.
 	Controller control.Controller
-	Logger     *slog.Logger
+	// Nodes is the node hub's registry for the API; nil answers 503.
+	Nodes  api.Nodes
+	Logger *slog.Logger
 	// Stderr receives the first admin token when one is generated.
 	Stderr io.Writer
 }
@@ -71,7 +73,7 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	} else {
 		close(c.done)
 	}
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Logger: log},
+	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)

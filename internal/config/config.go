@@ -44,6 +44,8 @@ type Config struct {
 	// (Asterisk's astagidir).
 	AGIDir string `yaml:"agi_dir"`
 	AGI    AGI    `yaml:"agi"`
+	// Cluster configures the distributed tier (docs/cluster.md).
+	Cluster Cluster `yaml:"cluster"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -200,6 +202,34 @@ type AGI struct {
 	IdleTimeout string `yaml:"idle_timeout"`
 }
 
+// Cluster configures the distributed tier: the central node hub
+// (entvoice server) and a node's link to it (entvoice node).
+type Cluster struct {
+	// Listen is the central hub's "IP:PORT" (default 127.0.0.1:7443); "off"
+	// disables it.
+	Listen string `yaml:"listen"`
+	// CACert and CAKey are the operator's CA (PEM files); empty: a CA
+	// created in data_dir/cluster on first start.
+	CACert string `yaml:"ca_cert"`
+	CAKey  string `yaml:"ca_key"`
+	// ServerNames are extra DNS names or IPs for the hub's certificate
+	// (the listen address and localhost are always in it).
+	ServerNames []string `yaml:"server_names"`
+	// Central is a node's central URL (https://host:7443). Empty: the URL
+	// given to --join, remembered in data_dir/cluster.
+	Central string `yaml:"central"`
+	// Advertise is the "IP:PORT" other central instances sharing the
+	// database dial to forward commands to this one's nodes (default:
+	// listen, when it names an IP).
+	Advertise string `yaml:"advertise"`
+	// Bind is the IP a node dials central from (empty: the system's
+	// choice); central checks it against the node's allowed networks.
+	Bind string `yaml:"bind"`
+	// Heartbeat is the link's heartbeat interval (Go duration, default 5s);
+	// a link silent for three of them is dropped and redialled.
+	Heartbeat string `yaml:"heartbeat"`
+}
+
 // Error names the file and line of a configuration mistake.
 type Error struct {
 	File string
@@ -338,6 +368,12 @@ func (c *Config) applyDefaults() error {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
 	}
+	if c.Cluster.Listen == "" {
+		c.Cluster.Listen = "127.0.0.1:7443"
+	}
+	if c.Cluster.Heartbeat == "" {
+		c.Cluster.Heartbeat = "5s"
+	}
 	if c.AMI.Listen == "" {
 		c.AMI.Listen = "127.0.0.1:5038"
 	}
@@ -363,6 +399,8 @@ func (c *Config) applyDefaults() error {
 		c.AGIDir = "/var/lib/asterisk/agi-bin"
 	}
 	c.AGIDir = c.Resolve(c.AGIDir)
+	c.Cluster.CACert = c.Resolve(c.Cluster.CACert)
+	c.Cluster.CAKey = c.Resolve(c.Cluster.CAKey)
 	if c.AGI.ConnectTimeout == "" {
 		c.AGI.ConnectTimeout = "5s"
 	}
@@ -496,7 +534,8 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	for _, kv := range [][2]string{{"sip.nonce_lifetime", c.SIP.NonceLifetime}, {"sip.auth_failure_window", c.SIP.AuthFailureWindow}, {"sip.ban_time", c.SIP.BanTime}, {"shutdown.grace", c.Shutdown.Grace},
 		{"ami.authtimeout", c.AMI.AuthTimeout}, {"ami.auth_failure_window", c.AMI.AuthFailureWindow}, {"ami.ban_time", c.AMI.BanTime},
-		{"agi.connect_timeout", c.AGI.ConnectTimeout}, {"agi.idle_timeout", c.AGI.IdleTimeout}} {
+		{"agi.connect_timeout", c.AGI.ConnectTimeout}, {"agi.idle_timeout", c.AGI.IdleTimeout},
+		{"cluster.heartbeat", c.Cluster.Heartbeat}} {
 		if _, err := Duration(kv[0], kv[1]); err != nil {
 			parts := strings.Split(kv[0], ".")
 			return fail(lineOf(parts...), "%v", err)

@@ -53,6 +53,9 @@ type OriginateRequest struct {
 	Variables                map[string]string
 	// ChannelID, when set, is the uniqueid given to the first leg.
 	ChannelID string
+	// Node names the node to originate on (the distributed tier's Remote;
+	// empty: the only linked node). A node's own controller ignores it.
+	Node string `json:",omitempty"`
 }
 
 // OriginateResult says how the first leg ended up, with AMI's

@@ -1,0 +1,426 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/control"
+)
+
+// Commands down the link: central's Remote (a control.Controller for the
+// API and, later, the cluster-wide AMI) sends a Command to a node, whose
+// own Controller runs it and sends a Reply up.
+
+// Command operations.
+const (
+	opChannels  = "channels"
+	opOriginate = "originate"
+	opHangup    = "hangup"
+	opRedirect  = "redirect"
+	opGetVar    = "getvar"
+	opSetVar    = "setvar"
+)
+
+// Command is one control request for a node.
+type Command struct {
+	ID        uint64                    `json:"id"`
+	Op        string                    `json:"op"`
+	Tenant    string                    `json:"tenant,omitempty"`
+	Channel   string                    `json:"channel,omitempty"`
+	Extra     string                    `json:"extra,omitempty"`
+	Context   string                    `json:"context,omitempty"`
+	Exten     string                    `json:"exten,omitempty"`
+	Priority  string                    `json:"priority,omitempty"`
+	Name      string                    `json:"name,omitempty"`
+	Value     string                    `json:"value,omitempty"`
+	Cause     int                       `json:"cause,omitempty"`
+	Originate *control.OriginateRequest `json:"originate,omitempty"`
+}
+
+// Reply answers a Command.
+type Reply struct {
+	ID        uint64                   `json:"id"`
+	Channels  []control.ChannelInfo    `json:"channels,omitempty"`
+	Originate *control.OriginateResult `json:"originate,omitempty"`
+	Value     string                   `json:"value,omitempty"`
+	Err       string                   `json:"err,omitempty"`
+	// NoChannel marks an Err that is control.ErrNoChannel.
+	NoChannel bool `json:"no_channel,omitempty"`
+}
+
+// ErrNodeNotLinked is a command for a node that has no link now.
+var ErrNodeNotLinked = errors.New("node not linked")
+
+// ErrNodeFailed is a node's own error answering a command, or a central
+// instance that could not be reached to forward it.
+var ErrNodeFailed = errors.New("node command failed")
+
+// commandTimeout bounds a command without a deadline of its own (an
+// originate waits for the first leg to answer: up to its 30 s timeout).
+const commandTimeout = 90 * time.Second
+
+// Remote is the cluster-wide control.Controller: listing fans out to every
+// linked node, a channel command goes to the node that has the channel,
+// an originate to the node it names (or the only one linked).
+type Remote struct {
+	mu    sync.Mutex
+	links map[string]*nodeCmds
+	peers func(context.Context) []instancePeer
+	next  atomic.Uint64
+}
+
+var _ control.Controller = (*Remote)(nil)
+
+// NewRemote returns a Remote with no node linked.
+func NewRemote() *Remote { return &Remote{links: map[string]*nodeCmds{}} }
+
+// nodeCmds is one link's command queue and pending replies.
+type nodeCmds struct {
+	name    string
+	out     chan *Command
+	done    chan struct{}
+	mu      sync.Mutex
+	pending map[uint64]chan *Reply
+}
+
+func (r *Remote) attach(name string) *nodeCmds {
+	nc := &nodeCmds{name: name, out: make(chan *Command), done: make(chan struct{}), pending: map[uint64]chan *Reply{}}
+	r.mu.Lock()
+	r.links[name] = nc
+	r.mu.Unlock()
+	return nc
+}
+
+// detach ends a link's commands: those waiting fail.
+func (r *Remote) detach(nc *nodeCmds) {
+	r.mu.Lock()
+	if r.links[nc.name] == nc {
+		delete(r.links, nc.name)
+	}
+	r.mu.Unlock()
+	close(nc.done)
+}
+
+func (nc *nodeCmds) deliver(rep *Reply) {
+	nc.mu.Lock()
+	ch := nc.pending[rep.ID]
+	delete(nc.pending, rep.ID)
+	nc.mu.Unlock()
+	if ch != nil {
+		ch <- rep
+	}
+}
+
+func (r *Remote) call(ctx context.Context, nc *nodeCmds, cmd *Command) (*Reply, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, commandTimeout)
+		defer cancel()
+	}
+	cmd.ID = r.next.Add(1)
+	ch := make(chan *Reply, 1)
+	nc.mu.Lock()
+	nc.pending[cmd.ID] = ch
+	nc.mu.Unlock()
+	defer func() {
+		nc.mu.Lock()
+		delete(nc.pending, cmd.ID)
+		nc.mu.Unlock()
+	}()
+	select {
+	case nc.out <- cmd:
+	case <-nc.done:
+		return nil, fmt.Errorf("%w: %s", ErrNodeNotLinked, nc.name)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case rep := <-ch:
+		if rep.NoChannel {
+			return rep, fmt.Errorf("%w (%s, node %s)", control.ErrNoChannel, rep.Err, nc.name)
+		}
+		if rep.Err != "" {
+			return rep, fmt.Errorf("node %s: %s", nc.name, rep.Err)
+		}
+		return rep, nil
+	case <-nc.done:
+		return nil, fmt.Errorf("%w: %s (link lost during the command)", ErrNodeNotLinked, nc.name)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Remote) linked() []*nodeCmds {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*nodeCmds, 0, len(r.links))
+	for _, nc := range r.links {
+		out = append(out, nc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// instancePeer is another central instance sharing the database, reached for the
+// nodes linked to it.
+type instancePeer interface {
+	// forward runs cmd on the instance's linked node named node (every
+	// linked node when node is "").
+	forward(ctx context.Context, node string, cmd Command) ([]NodeReply, error)
+}
+
+// NodeReply is one node's answer to a forwarded command.
+type NodeReply struct {
+	Node  string `json:"node"`
+	Reply *Reply `json:"reply,omitempty"`
+	// Err is a failure to reach the node (not linked, link lost).
+	Err       string `json:"err,omitempty"`
+	NotLinked bool   `json:"not_linked,omitempty"`
+}
+
+// setPeers gives the Remote the other instances (the hub's discovery).
+func (r *Remote) setPeers(fn func(context.Context) []instancePeer) {
+	r.mu.Lock()
+	r.peers = fn
+	r.mu.Unlock()
+}
+
+type nodeResult struct {
+	node string
+	rep  *Reply
+	err  error
+}
+
+// runLocal runs cmd on the locally linked node named node (all of them
+// when node is ""), as replies another instance can be sent.
+func (r *Remote) runLocal(ctx context.Context, node string, cmd Command) []NodeReply {
+	var links []*nodeCmds
+	for _, nc := range r.linked() {
+		if node == "" || nc.name == node {
+			links = append(links, nc)
+		}
+	}
+	if node != "" && len(links) == 0 {
+		return []NodeReply{{Node: node, NotLinked: true, Err: ErrNodeNotLinked.Error()}}
+	}
+	out := make([]NodeReply, len(links))
+	var wg sync.WaitGroup
+	for i, nc := range links {
+		wg.Go(func() {
+			c := cmd
+			rep, err := r.call(ctx, nc, &c)
+			out[i] = NodeReply{Node: nc.name}
+			switch {
+			case rep != nil:
+				out[i].Reply = rep // the node's own error is in rep.Err
+			case err != nil:
+				out[i].Err, out[i].NotLinked = err.Error(), errors.Is(err, ErrNodeNotLinked)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// result turns a NodeReply into a nodeResult with Go errors.
+func result(nr NodeReply) nodeResult {
+	res := nodeResult{node: nr.Node, rep: nr.Reply}
+	switch {
+	case nr.Err != "" && nr.NotLinked:
+		res.err = fmt.Errorf("%w: %s", ErrNodeNotLinked, nr.Node)
+	case nr.Err != "":
+		res.err = fmt.Errorf("%w: node %s: %s", ErrNodeFailed, nr.Node, nr.Err)
+	case nr.Reply == nil:
+		res.err = fmt.Errorf("%w: node %s: no reply", ErrNodeFailed, nr.Node)
+	case nr.Reply.NoChannel:
+		res.err = fmt.Errorf("%w (%s, node %s)", control.ErrNoChannel, nr.Reply.Err, nr.Node)
+	case nr.Reply.Err != "":
+		res.err = fmt.Errorf("%w: node %s: %s", ErrNodeFailed, nr.Node, nr.Reply.Err)
+	}
+	return res
+}
+
+// run sends cmd to node (every node when ""), linked here or to another
+// instance.
+func (r *Remote) run(ctx context.Context, node string, cmd Command) []nodeResult {
+	var out []nodeResult
+	local := r.runLocal(ctx, node, cmd)
+	found := false
+	for _, nr := range local {
+		if node != "" && nr.NotLinked {
+			continue
+		}
+		found = true
+		out = append(out, result(nr))
+	}
+	if node != "" && found {
+		return out
+	}
+	r.mu.Lock()
+	peersOf := r.peers
+	r.mu.Unlock()
+	if peersOf == nil {
+		if node != "" {
+			return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", ErrNodeNotLinked, node)}}
+		}
+		return out
+	}
+	peers := peersOf(ctx)
+	replies := make([][]NodeReply, len(peers))
+	errs := make([]error, len(peers))
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Go(func() { replies[i], errs[i] = p.forward(ctx, node, cmd) })
+	}
+	wg.Wait()
+	for i := range peers {
+		if errs[i] != nil {
+			out = append(out, nodeResult{err: fmt.Errorf("%w: central instance unreachable: %w", ErrNodeFailed, errs[i])})
+			continue
+		}
+		for _, nr := range replies[i] {
+			if node != "" && nr.NotLinked {
+				continue
+			}
+			found = true
+			out = append(out, result(nr))
+		}
+	}
+	if node != "" && !found {
+		return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", ErrNodeNotLinked, node)}}
+	}
+	return out
+}
+
+// Channels lists the live channels of every linked node (here and at the
+// other instances), node by node. A node that fails is left out unless
+// every node fails.
+func (r *Remote) Channels(ctx context.Context, tenant string) ([]control.ChannelInfo, error) {
+	res := r.run(ctx, "", Command{Op: opChannels, Tenant: tenant})
+	var out []control.ChannelInfo
+	var failed []error
+	for _, nr := range res {
+		if nr.err != nil {
+			failed = append(failed, nr.err)
+			continue
+		}
+		out = append(out, nr.rep.Channels...)
+	}
+	if len(res) > 0 && len(failed) == len(res) {
+		return nil, errors.Join(failed...)
+	}
+	return out, nil
+}
+
+// onChannel sends a channel command to every node; the one that has the
+// channel answers. ErrNoChannel when none has it.
+func (r *Remote) onChannel(ctx context.Context, cmd Command) (*Reply, error) {
+	var other error
+	for _, nr := range r.run(ctx, "", cmd) {
+		if nr.err == nil {
+			return nr.rep, nil
+		}
+		if !errors.Is(nr.err, control.ErrNoChannel) && !errors.Is(nr.err, ErrNodeNotLinked) {
+			other = nr.err
+		}
+	}
+	if other != nil {
+		return nil, other
+	}
+	return nil, fmt.Errorf("%w: %s", control.ErrNoChannel, cmd.Channel)
+}
+
+// Originate runs on the node the request names (Node; linked here or to
+// another instance), or on the only node linked here.
+func (r *Remote) Originate(ctx context.Context, req control.OriginateRequest) (control.OriginateResult, error) {
+	node := req.Node
+	if node == "" {
+		switch links := r.linked(); len(links) {
+		case 0:
+			return control.OriginateResult{}, fmt.Errorf("%w: no node is linked to this central instance; name the node", ErrNodeNotLinked)
+		case 1:
+			node = links[0].name
+		default:
+			return control.OriginateResult{}, fmt.Errorf("%d nodes are linked: name the node to originate on", len(links))
+		}
+	}
+	res := r.run(ctx, node, Command{Op: opOriginate, Originate: &req})
+	if len(res) == 0 {
+		return control.OriginateResult{}, fmt.Errorf("%w: %s", ErrNodeNotLinked, node)
+	}
+	if res[0].err != nil {
+		return control.OriginateResult{}, res[0].err
+	}
+	if res[0].rep.Originate == nil {
+		return control.OriginateResult{}, fmt.Errorf("node %s: no originate result", node)
+	}
+	return *res[0].rep.Originate, nil
+}
+
+// Hangup hangs up a channel on whichever node has it.
+func (r *Remote) Hangup(ctx context.Context, tenant, ch string, cause int) error {
+	_, err := r.onChannel(ctx, Command{Op: opHangup, Tenant: tenant, Channel: ch, Cause: cause})
+	return err
+}
+
+// Redirect moves a channel (and extra, on the same node) in the dialplan.
+func (r *Remote) Redirect(ctx context.Context, tenant, ch, extra, dpContext, exten, priority string) error {
+	_, err := r.onChannel(ctx, Command{Op: opRedirect, Tenant: tenant, Channel: ch, Extra: extra, Context: dpContext, Exten: exten, Priority: priority})
+	return err
+}
+
+// GetVar reads a channel variable.
+func (r *Remote) GetVar(ctx context.Context, tenant, ch, name string) (string, error) {
+	rep, err := r.onChannel(ctx, Command{Op: opGetVar, Tenant: tenant, Channel: ch, Name: name})
+	if err != nil {
+		return "", err
+	}
+	return rep.Value, nil
+}
+
+// SetVar sets a channel variable.
+func (r *Remote) SetVar(ctx context.Context, tenant, ch, name, value string) error {
+	_, err := r.onChannel(ctx, Command{Op: opSetVar, Tenant: tenant, Channel: ch, Name: name, Value: value})
+	return err
+}
+
+// execute runs a command on the node's controller.
+func execute(ctx context.Context, ctl control.Controller, cmd *Command) *Reply {
+	rep := &Reply{ID: cmd.ID}
+	if ctl == nil {
+		rep.Err = "this node takes no commands (no controller)"
+		return rep
+	}
+	var err error
+	switch cmd.Op {
+	case opChannels:
+		rep.Channels, err = ctl.Channels(ctx, cmd.Tenant)
+	case opOriginate:
+		if cmd.Originate == nil {
+			err = errors.New("originate without a request")
+			break
+		}
+		var res control.OriginateResult
+		res, err = ctl.Originate(ctx, *cmd.Originate)
+		rep.Originate = &res
+	case opHangup:
+		err = ctl.Hangup(ctx, cmd.Tenant, cmd.Channel, cmd.Cause)
+	case opRedirect:
+		err = ctl.Redirect(ctx, cmd.Tenant, cmd.Channel, cmd.Extra, cmd.Context, cmd.Exten, cmd.Priority)
+	case opGetVar:
+		rep.Value, err = ctl.GetVar(ctx, cmd.Tenant, cmd.Channel, cmd.Name)
+	case opSetVar:
+		err = ctl.SetVar(ctx, cmd.Tenant, cmd.Channel, cmd.Name, cmd.Value)
+	default:
+		err = fmt.Errorf("unknown command %q", cmd.Op)
+	}
+	if err != nil {
+		rep.Err, rep.NoChannel = err.Error(), errors.Is(err, control.ErrNoChannel)
+	}
+	return rep
+}
