@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,17 +15,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/entvoice/entvoice/internal/agi"
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/api"
-	"github.com/entvoice/entvoice/internal/apps"
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/node"
-	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -54,11 +51,6 @@ func newServer() *cobra.Command {
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer func() { _ = st.Close() }()
-			// Extension rows are checked against the applications nodes
-			// have (the registrations of node.New).
-			apl := pbx.New(pbx.Options{Logger: log})
-			apps.Register(apl)
-			agi.Register(apl, agi.Options{})
 			// The API acts on live calls through the nodes' links and
 			// manages nodes through the hub's registry.
 			remote := cluster.NewRemote()
@@ -71,7 +63,7 @@ func newServer() *cobra.Command {
 				}
 				nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}
 			}
-			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: apl.HasApp, Controller: remote,
+			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: node.KnownApp(), Controller: remote,
 				Nodes: nodesAPI, Logger: log, Stderr: cmd.ErrOrStderr()})
 			if err != nil {
 				return err
@@ -309,31 +301,11 @@ func newClusterAMI(cfg *config.Config, st *store.Store, bus *events.Bus, ctl con
 	if strings.EqualFold(c.Listen, "off") || len(c.Users) == 0 {
 		return nil, nil
 	}
-	users, err := ami.UsersFromConfig(c.Users)
+	o, err := ami.OptionsFromConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Path(), err)
+		return nil, err
 	}
-	o := ami.Options{
-		Listen: c.Listen, TLSListen: c.TLSListen, AuthLimit: c.AuthLimit,
-		TimestampEvents: c.TimestampEvents, SystemName: cfg.SystemName, QueueSize: c.QueueSize,
-		MaxAuthFailures: c.MaxAuthFailures,
-		Users:           users, Bus: bus, Control: ctl, DB: ami.NewAstDB(st), Logger: log,
-	}
-	for _, d := range []struct {
-		key, val string
-		dst      *time.Duration
-	}{{"ami.authtimeout", c.AuthTimeout, &o.AuthTimeout}, {"ami.auth_failure_window", c.AuthFailureWindow, &o.FailureWindow}, {"ami.ban_time", c.BanTime, &o.BanTime}} {
-		if *d.dst, err = config.Duration(d.key, d.val); err != nil {
-			return nil, err
-		}
-	}
-	if c.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.Resolve(c.TLSCert), cfg.Resolve(c.TLSKey))
-		if err != nil {
-			return nil, fmt.Errorf("ami.tls_cert/tls_key: %w", err)
-		}
-		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
+	o.Bus, o.Control, o.DB, o.Logger = bus, ctl, astdb.New(st), log
 	return ami.New(o)
 }
 

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -60,7 +61,7 @@ type Options struct {
 // AGI runs the AGI and EAGI applications.
 type AGI struct {
 	opts    Options
-	db      *astDB
+	db      *astdb.DB
 	threads atomic.Int64
 
 	mu     sync.Mutex
@@ -121,7 +122,7 @@ func New(opts Options) *AGI {
 	}
 	a := &AGI{opts: opts}
 	if opts.Store != nil {
-		a.db = &astDB{st: opts.Store}
+		a.db = astdb.New(opts.Store)
 	}
 	// A base that looks like a pthread_t, as scripts log agi_threadid.
 	a.threads.Store(139_800_000_000_000)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -69,7 +70,7 @@ func TestDatabaseCommands(t *testing.T) {
 		}))
 		p2 := newTestPBX(t, planFor("agi://"+srv2.addr), Options{Store: st})
 		p2.call(t, "1", func(o *channel.Options) { o.Tenant = "tenant-a" })
-		v, ok, err := (&astDB{st: st}).Get(context.Background(), "", "shared", "k")
+		v, ok, err := astdb.New(st).Get(context.Background(), "", "shared", "k")
 		if err != nil || !ok || v != "default-tenant" {
 			t.Errorf("default tenant's entry: %q %v %v", v, ok, err)
 		}

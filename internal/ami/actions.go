@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
@@ -702,7 +703,7 @@ func (ss *session) setvar(m *Message) bool {
 
 // astdb refuses DB actions to tenant-bound users: Asterisk's astdb is one
 // node-wide namespace.
-func (ss *session) astdb(m *Message) (*AstDB, bool) {
+func (ss *session) astdb(m *Message) (*astdb.DB, bool) {
 	if ss.srv.o.DB == nil || ss.tenant != "" {
 		ss.reply(errorResponse(m, "Permission denied"))
 		return nil, false
@@ -726,8 +727,9 @@ func (ss *session) dbGet(m *Message) bool {
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
 	defer cancel()
-	v, err := db.Get(ctx, fam, key)
-	if err != nil {
+	// Admins only (see astdb): the default tenant's namespace, Asterisk's.
+	v, found, err := db.Get(ctx, "", fam, key)
+	if err != nil || !found {
 		ss.reply(errorResponse(m, "Database entry not found"))
 		return true
 	}
@@ -761,7 +763,7 @@ func (ss *session) dbPut(m *Message) bool {
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
 	defer cancel()
-	if err := db.Put(ctx, fam, key, m.Get("Val")); err != nil {
+	if err := db.Put(ctx, "", fam, key, m.Get("Val")); err != nil {
 		ss.srv.log.Error("DBPut failed", "err", err)
 		ss.reply(errorResponse(m, "Failed to update entry"))
 		return true
@@ -786,7 +788,7 @@ func (ss *session) dbDel(m *Message) bool {
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
 	defer cancel()
-	if err := db.Del(ctx, fam, key); err != nil {
+	if found, err := db.Del(ctx, "", fam, key); err != nil || !found {
 		ss.reply(errorResponse(m, "Database entry could not be deleted"))
 		return true
 	}

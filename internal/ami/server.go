@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 )
@@ -59,8 +60,8 @@ type Options struct {
 	Users   UserSource
 	Bus     *events.Bus
 	Control control.Controller
-	Node    NodeInfo // optional: endpoints, hints, reload, version
-	DB      *AstDB   // optional: DBGet/DBPut/DBDel
+	Node    NodeInfo  // optional: endpoints, hints, reload, version
+	DB      *astdb.DB // optional: DBGet/DBPut/DBDel
 	Logger  *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time

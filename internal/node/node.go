@@ -120,10 +120,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		LogUnanswered: cfg.CDR.Unanswered == nil || *cfg.CDR.Unanswered,
 		Congestion:    cfg.CDR.Congestion,
 	})
-	apps.Register(n.PBX)
 	agiConnect, _ := config.Duration("agi.connect_timeout", cfg.AGI.ConnectTimeout)
 	agiIdle, _ := config.Duration("agi.idle_timeout", cfg.AGI.IdleTimeout)
-	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: agiConnect, IdleTimeout: agiIdle, Store: st})
+	n.AGI = registerApps(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: agiConnect, IdleTimeout: agiIdle, Store: st})
 	if err := checkApps(plan, n.PBX); err != nil {
 		return nil, err
 	}
@@ -159,6 +158,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 	}
 	ok = true
 	return n, nil
+}
+
+// registerApps gives a PBX every dialplan application a node has.
+func registerApps(p *pbx.PBX, o agi.Options) *agi.AGI {
+	apps.Register(p)
+	return agi.Register(p, o)
+}
+
+// KnownApp reports whether a node has a dialplan application: what a
+// central server without a node of its own checks extension rows against.
+func KnownApp() func(app string) bool {
+	p := pbx.New(pbx.Options{})
+	registerApps(p, agi.Options{})
+	return p.HasApp
 }
 
 // LoadDialplan parses the configured extensions.conf (an empty plan when

@@ -1,4 +1,7 @@
-package agi
+// Package astdb is Asterisk's internal database (main/db.c: family/key ->
+// value) on the store's astdb table, shared by the AGI DATABASE commands
+// and the AMI DBGet/DBPut/DBDel actions.
+package astdb
 
 import (
 	"context"
@@ -12,8 +15,7 @@ import (
 	"github.com/entvoice/entvoice/internal/store"
 )
 
-// astDB is Asterisk's internal database (main/db.c) on the store's astdb
-// table. Asterisk keys rows by "/family/key"; the table keeps family and
+// DB is Asterisk's internal database on the store's astdb table. Asterisk keys rows by "/family/key"; the table keeps family and
 // key apart, and prefix operations (DELTREE) compare the joined path so
 // that family "a" covers family "a/b" as in Asterisk.
 //
@@ -21,18 +23,21 @@ import (
 // be typed in an AGI command (a unit separator), so no tenant can read or
 // delete another's entries; the default tenant's families are stored as
 // they are, as Asterisk stores them.
-type astDB struct {
+type DB struct {
 	st *store.Store
 }
+
+// New returns the astdb of a store.
+func New(st *store.Store) *DB { return &DB{st: st} }
 
 // tenantSep marks a tenant-scoped family.
 const tenantSep = "\x1f"
 
-var errBadFamily = errors.New("astdb: family or key holds a control character")
+var ErrBadFamily = errors.New("astdb: family or key holds a control character")
 
 func dbFamily(tenant, family string) (string, error) {
 	if strings.Contains(family, tenantSep) {
-		return "", errBadFamily
+		return "", ErrBadFamily
 	}
 	if dialplan.IsDefaultTenant(tenant) {
 		return family, nil
@@ -41,7 +46,7 @@ func dbFamily(tenant, family string) (string, error) {
 }
 
 // Get returns the value of family/key; ok is false when there is none.
-func (d *astDB) Get(ctx context.Context, tenant, family, key string) (string, bool, error) {
+func (d *DB) Get(ctx context.Context, tenant, family, key string) (string, bool, error) {
 	f, err := dbFamily(tenant, family)
 	if err != nil {
 		return "", false, err
@@ -58,7 +63,7 @@ func (d *astDB) Get(ctx context.Context, tenant, family, key string) (string, bo
 }
 
 // Put sets family/key to value (ast_db_put).
-func (d *astDB) Put(ctx context.Context, tenant, family, key, value string) error {
+func (d *DB) Put(ctx context.Context, tenant, family, key, value string) error {
 	f, err := dbFamily(tenant, family)
 	if err != nil {
 		return err
@@ -74,7 +79,7 @@ func (d *astDB) Put(ctx context.Context, tenant, family, key, value string) erro
 
 // Del removes family/key; found is false when it did not exist
 // (ast_db_del returns -1 then).
-func (d *astDB) Del(ctx context.Context, tenant, family, key string) (bool, error) {
+func (d *DB) Del(ctx context.Context, tenant, family, key string) (bool, error) {
 	f, err := dbFamily(tenant, family)
 	if err != nil {
 		return false, err
@@ -93,7 +98,7 @@ func (d *astDB) Del(ctx context.Context, tenant, family, key string) (bool, erro
 // DelTree removes every entry whose path "/family/key" is "/family[/keytree]"
 // or lies below it (ast_db_deltree) and returns how many went. An empty
 // family removes the whole (tenant's) database.
-func (d *astDB) DelTree(ctx context.Context, tenant, family, keytree string) (int64, error) {
+func (d *DB) DelTree(ctx context.Context, tenant, family, keytree string) (int64, error) {
 	f, err := dbFamily(tenant, family)
 	if err != nil {
 		return 0, err
