@@ -90,6 +90,8 @@ type Server struct {
 	contactsMu sync.Mutex
 	contacts   map[string]map[string]bool // AOR -> registered contact URIs
 
+	closing atomic.Bool // set by Close: UDP listeners drop what they read
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	closed chan struct{}
@@ -383,7 +385,7 @@ func (s *Server) Start(ctx context.Context) error {
 			if s.udp == nil {
 				s.udp = pc
 			}
-			wrapped := registrar.WrapPacketConn(pc, s.reg)
+			wrapped := &closingConn{PacketConn: registrar.WrapPacketConn(pc, s.reg), closing: &s.closing}
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -436,7 +438,11 @@ func (s *Server) Drain() { s.draining.Store(true) }
 func (s *Server) Close() error {
 	// Transactions go first: a retransmission timer that fired after the
 	// listening socket closed would make sipgo open a new socket to send
-	// from, one nothing would ever close.
+	// from, one nothing would ever close. Before them, UDP listeners stop
+	// delivering datagrams (the sockets stay open for those last writes):
+	// a request read after the transport layer closed would get a new
+	// server transaction answering from a new socket, leaked the same way.
+	s.closing.Store(true)
 	err := s.ua.Close()
 	if s.cancel != nil {
 		s.cancel()
@@ -599,3 +605,19 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 // deadline bounds the time a signalling goroutine may take.
 const signallingTimeout = 32 * time.Second
+
+// closingConn is a UDP listener that discards datagrams once the server
+// is closing, so that sipgo starts no transaction while its layers close.
+type closingConn struct {
+	net.PacketConn
+	closing *atomic.Bool
+}
+
+func (c *closingConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil || !c.closing.Load() {
+			return n, addr, err
+		}
+	}
+}
