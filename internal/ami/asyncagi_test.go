@@ -149,3 +149,69 @@ func TestAsyncAGI(t *testing.T) {
 	}
 	n.waitIdle(t)
 }
+
+// TestAsyncAGITenants: hosted tenants' calls in AsyncAGI (their own
+// realtime 400 runs AGI(agi:async)): acme's AMI user queues commands on
+// its own call only, another tenant's call "does not exist" for it and it
+// never sees beta's AsyncAGI events; the admin reaches every call, and a
+// call that never entered AsyncAGI refuses commands with Asterisk's reply.
+func TestAsyncAGITenants(t *testing.T) {
+	n, _ := startHostedWithUAS(t)
+	admin := dialRaw(t, n.AMIAddr, "admin", "secret")
+	acme := dialRaw(t, n.AMIAddr, "acme", acmePW)
+	beta := dialRaw(t, n.AMIAddr, "beta", "beta-ami-pw")
+
+	acme.send("Action: Originate", "ActionID: a1", "Channel: PJSIP/710@carrier", "Context: originate", "Exten: 400", "Priority: 1", "Async: yes")
+	mine := hdr(acme.until("Event: AsyncAGIStart\r\n"), "Channel")
+	beta.send("Action: Originate", "ActionID: b1", "Channel: PJSIP/711@carrier", "Context: originate", "Exten: 400", "Priority: 1", "Async: yes")
+	betas := hdr(beta.until("Event: AsyncAGIStart\r\n"), "Channel")
+	plain := originate(t, admin, "d1", "712") // static originate/100: Answer, Wait
+
+	if m := agiCmd(acme, "x", "Channel: "+betas, "Command: NOOP"); m != "Response: Error\r\nActionID: x\r\nMessage: Channel "+betas+" does not exist.\r\n\r\n" {
+		t.Errorf("acme on beta's channel: %q", m)
+	}
+	if m := agiCmd(acme, "y", "Channel: "+plain, "Command: NOOP"); hdr(m, "Message") != "Channel "+plain+" does not exist." {
+		t.Errorf("acme on the default tenant's channel: %q", m)
+	}
+	if m := agiCmd(admin, "z", "Channel: "+plain, "Command: NOOP"); m != "Response: Error\r\nActionID: z\r\nMessage: Failed to add AGI command to channel "+plain+" queue\r\n\r\n" {
+		t.Errorf("admin on a channel not in AsyncAGI: %q", m)
+	}
+	if m := agiCmd(acme, "m", "Channel: "+mine, "Command: SET VARIABLE MARK acme-did-it", "CommandID: m1"); hdr(m, "Response") != "Success" {
+		t.Errorf("acme on its own channel: %q", m)
+	}
+	if e := asyncExec(acme, mine); hdr(e, "Result") != "200%20result%3D1%0A" || hdr(e, "CommandId") != "m1" {
+		t.Errorf("acme's exec %q", e)
+	}
+	if m := agiCmd(admin, "b", "Channel: "+betas, "Command: ASYNCAGI BREAK"); hdr(m, "Response") != "Success" {
+		t.Errorf("admin on beta's channel: %q", m)
+	}
+	ms := beta.untilFn(func(m string) bool {
+		return strings.HasPrefix(m, "Event: VarSet\r\n") && hdr(m, "Channel") == betas && hdr(m, "Variable") == "AFTER"
+	})
+	if hdr(ms[len(ms)-1], "Value") != "beta" {
+		t.Errorf("beta's dialplan after AsyncAGI: %q", ms[len(ms)-1])
+	}
+	for _, m := range ms {
+		if strings.Contains(m, mine) || strings.Contains(m, plain) {
+			t.Errorf("beta's AMI user saw %q", m)
+		}
+	}
+	agiCmd(acme, "e", "Channel: "+mine, "Command: ASYNCAGI BREAK")
+	ms = acme.untilFn(func(m string) bool {
+		return strings.HasPrefix(m, "Event: VarSet\r\n") && hdr(m, "Channel") == mine && hdr(m, "Variable") == "AFTER"
+	})
+	for _, m := range ms {
+		if strings.Contains(m, betas) || strings.Contains(m, plain) {
+			t.Errorf("acme's AMI user saw %q", m)
+		}
+	}
+	admin.send("Action: Getvar", "ActionID: g", "Channel: "+mine, "Variable: MARK")
+	if m := admin.until("Response:"); hdr(m, "Value") != "acme-did-it" {
+		t.Errorf("MARK %q", m)
+	}
+	for _, ch := range []string{mine, betas, plain} {
+		admin.send("Action: Hangup", "Channel: "+ch)
+		admin.untilFn(func(m string) bool { return strings.HasPrefix(m, "Event: Hangup\r\n") && hdr(m, "Channel") == ch })
+	}
+	n.waitIdle(t)
+}
