@@ -108,7 +108,11 @@ func (a *AGI) asyncQueueFor(ch *channel.Channel) *asyncQueue {
 // as the control package does. It returns the channel's name; the error
 // wraps control.ErrNoChannel for a channel that does not exist (or is not
 // visible), and is ErrNotAsync for one that never entered AsyncAGI.
-func (a *AGI) QueueCommand(scope, name, command, commandID string) (string, error) {
+// accepted, when not nil, runs once the command is accepted and before it
+// can run: AMI writes its ack there, so that clients always read the ack
+// before the command's AsyncAGIExec (Asterisk acks at once, and its
+// channel polls the queue only every 100 ms).
+func (a *AGI) QueueCommand(scope, name, command, commandID string, accepted func()) (string, error) {
 	a.mu.Lock()
 	var q *asyncQueue
 	for c, cq := range a.async {
@@ -129,6 +133,9 @@ func (a *AGI) QueueCommand(scope, name, command, commandID string) (string, erro
 	}
 	if q == nil {
 		return ch.Name, ErrNotAsync
+	}
+	if accepted != nil {
+		accepted()
 	}
 	q.push(asyncCmd{line: command, id: commandID})
 	return ch.Name, nil

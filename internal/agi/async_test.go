@@ -76,7 +76,7 @@ exten => 1,1,Set(GREETING=hello world)
 
 	queue := func(cmd, id string) {
 		t.Helper()
-		if _, err := p.agi.QueueCommand("", ch.Name, cmd, id); err != nil {
+		if _, err := p.agi.QueueCommand("", ch.Name, cmd, id, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ exten => 1,1,Set(GREETING=hello world)
 		t.Errorf("FIRST %q AGISTATUS %q AFTER %q", varOf(ch, "FIRST"), agistatus(ch), varOf(ch, "AFTER"))
 	}
 	// The channel is gone: nothing can be queued on it.
-	if _, err := p.agi.QueueCommand("", ch.Name, "NOOP", ""); !errors.Is(err, control.ErrNoChannel) {
+	if _, err := p.agi.QueueCommand("", ch.Name, "NOOP", "", nil); !errors.Is(err, control.ErrNoChannel) {
 		t.Errorf("queue on a gone channel: %v", err)
 	}
 }
@@ -122,16 +122,16 @@ func TestAsyncAGIHangup(t *testing.T) {
 	ch, _, done := p.start("1", func(o *channel.Options) { o.Tenant = "acme" })
 	nextEvent(t, sub, events.AsyncAGIStart)
 
-	if _, err := p.agi.QueueCommand("", "PJSIP/nobody-00000000", "NOOP", ""); !errors.Is(err, control.ErrNoChannel) {
+	if _, err := p.agi.QueueCommand("", "PJSIP/nobody-00000000", "NOOP", "", nil); !errors.Is(err, control.ErrNoChannel) {
 		t.Errorf("missing channel: %v", err)
 	}
-	if name, err := p.agi.QueueCommand("", other.Name, "NOOP", ""); !errors.Is(err, ErrNotAsync) || name != other.Name {
+	if name, err := p.agi.QueueCommand("", other.Name, "NOOP", "", nil); !errors.Is(err, ErrNotAsync) || name != other.Name {
 		t.Errorf("channel not in AsyncAGI: %q %v", name, err)
 	}
-	if _, err := p.agi.QueueCommand("other", ch.Name, "NOOP", ""); !errors.Is(err, control.ErrNoChannel) {
+	if _, err := p.agi.QueueCommand("other", ch.Name, "NOOP", "", nil); !errors.Is(err, control.ErrNoChannel) {
 		t.Errorf("another tenant's channel: %v", err)
 	}
-	if _, err := p.agi.QueueCommand("acme", ch.Name, "NOOP", "n"); err != nil {
+	if _, err := p.agi.QueueCommand("acme", ch.Name, "NOOP", "n", nil); err != nil {
 		t.Errorf("own tenant's channel: %v", err)
 	}
 	if e := nextEvent(t, sub, events.AsyncAGIExec); extra(e, "CommandId") != "n" {

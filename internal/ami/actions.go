@@ -948,14 +948,16 @@ func (ss *session) agiAction(m *Message) bool {
 		ss.reply(errorResponse(m, "Channel "+name+" does not exist."))
 		return true
 	}
-	chName, err := q.QueueCommand(ss.tenant, name, cmd, m.Get("CommandID"))
+	// The ack is written before the command can run, so the client reads
+	// it before the command's AsyncAGIExec, as from Asterisk.
+	chName, err := q.QueueCommand(ss.tenant, name, cmd, m.Get("CommandID"), func() {
+		ss.reply(ack(m, "Added AGI command to queue"))
+	})
 	switch {
 	case errors.Is(err, control.ErrNoChannel):
 		ss.reply(errorResponse(m, "Channel "+name+" does not exist."))
 	case err != nil:
 		ss.reply(errorResponse(m, "Failed to add AGI command to channel "+chName+" queue"))
-	default:
-		ss.reply(ack(m, "Added AGI command to queue"))
 	}
 	return true
 }

@@ -215,3 +215,37 @@ func TestAsyncAGITenants(t *testing.T) {
 	}
 	n.waitIdle(t)
 }
+
+// TestPanoramiskAsyncAGI: Debian's python3-panoramisk drives AsyncAGI
+// unchanged: its AGI actions get "Added AGI command to queue" and the
+// replies arrive as AsyncAGIExec events; the call goes on in the dialplan
+// after ASYNCAGI BREAK; send_agi_command gets the error for a missing
+// channel.
+func TestPanoramiskAsyncAGI(t *testing.T) {
+	n, _ := startWithUAS(t)
+	port := strings.TrimPrefix(n.AMIAddr, "127.0.0.1:")
+	out := runClient(t, "python", "panoramisk_asyncagi.py", port, "admin", "secret", "820")
+	ch := str(out, "channel")
+	if !strings.HasPrefix(ch, "PJSIP/carrier-") || !strings.Contains(str(out, "env"), "agi_request: async\nagi_channel: "+ch+"\n") {
+		t.Errorf("start: channel %q env %q", ch, str(out, "env"))
+	}
+	for _, k := range []string{"get_response", "break_response"} {
+		if str(out, k, "Response") != "Success" || str(out, k, "Message") != "Added AGI command to queue" {
+			t.Errorf("%s %v", k, out[k])
+		}
+	}
+	// panoramisk URL-decodes Result (and strips it), as for Asterisk.
+	if str(out, "get_exec", "Result") != "200 result=1 (from py)" || str(out, "get_exec", "CommandId") != "py-get" || str(out, "get_exec", "Channel") != ch {
+		t.Errorf("GET VARIABLE exec %v", out["get_exec"])
+	}
+	if str(out, "break_exec", "Result") != "200 result=0" || str(out, "break_exec", "CommandId") != "py-break" {
+		t.Errorf("ASYNCAGI BREAK exec %v", out["break_exec"])
+	}
+	if str(out, "end", "Channel") != ch || str(out, "after") != "SUCCESS" {
+		t.Errorf("end %v after %q", out["end"], str(out, "after"))
+	}
+	if str(out, "missing", "Response") != "Error" || str(out, "missing", "Message") != "Channel PJSIP/nope-00000001 does not exist." {
+		t.Errorf("missing channel %v", out["missing"])
+	}
+	n.waitIdle(t)
+}

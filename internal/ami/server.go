@@ -71,9 +71,11 @@ type Options struct {
 // AsyncAGI queues commands on channels in AsyncAGI (agi.AGI implements
 // it). scope is the AMI user's tenant ("" for an admin); errors wrap
 // control.ErrNoChannel for a channel that does not exist or is not
-// visible, others mean the channel is not in AsyncAGI.
+// visible, others mean the channel is not in AsyncAGI. accepted runs
+// before the command can run (the action's ack goes out there, ahead of
+// the command's AsyncAGIExec).
 type AsyncAGI interface {
-	QueueCommand(scope, channel, command, commandID string) (name string, err error)
+	QueueCommand(scope, channel, command, commandID string, accepted func()) (name string, err error)
 }
 
 // Server is a running AMI server.
