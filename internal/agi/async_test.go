@@ -147,6 +147,24 @@ func TestAsyncAGIHangup(t *testing.T) {
 	<-otherDone
 }
 
+// TestAsyncAGIRedirect: an async goto (AMI Redirect) ends AsyncAGI and
+// the dialplan goes on at its target, not after AGI().
+func TestAsyncAGIRedirect(t *testing.T) {
+	p := newTestPBX(t, planFor("agi:async"), Options{})
+	sub := asyncEvents(p)
+	defer sub.Close()
+	ch, _, done := p.start("1", nil)
+	nextEvent(t, sub, events.AsyncAGIStart)
+	if err := p.AsyncGoto(ch, "t2", "5", "2"); err != nil {
+		t.Fatal(err)
+	}
+	nextEvent(t, sub, events.AsyncAGIEnd)
+	<-done
+	if varOf(ch, "LANDED") != "t2-5-2" || varOf(ch, "AFTER") != "" {
+		t.Errorf("LANDED %q AFTER %q", varOf(ch, "LANDED"), varOf(ch, "AFTER"))
+	}
+}
+
 // TestAsyncAGIClose: closing the service ends a waiting AsyncAGI session
 // with FAILURE.
 func TestAsyncAGIClose(t *testing.T) {

@@ -37,8 +37,14 @@ func agiCmd(c *rawClient, id string, lines ...string) string {
 // asyncExec waits for the AsyncAGIExec of channel ch and returns it.
 func asyncExec(c *rawClient, ch string) string {
 	c.t.Helper()
-	ms := c.untilFn(func(m string) bool { return strings.HasPrefix(m, "Event: AsyncAGIExec\r\n") && hdr(m, "Channel") == ch })
+	ms := asyncExecAll(c, ch)
 	return ms[len(ms)-1]
+}
+
+// asyncExecAll returns the messages read up to the AsyncAGIExec of ch.
+func asyncExecAll(c *rawClient, ch string) []string {
+	c.t.Helper()
+	return c.untilFn(func(m string) bool { return strings.HasPrefix(m, "Event: AsyncAGIExec\r\n") && hdr(m, "Channel") == ch })
 }
 
 // TestAsyncAGI: a SIPp call runs AGI(agi:async); an AMI client sees
@@ -106,7 +112,22 @@ func TestAsyncAGI(t *testing.T) {
 		if m := agiCmd(c, "a-"+step.cmd, lines...); m != "Response: Success\r\nActionID: a-"+step.cmd+"\r\nMessage: Added AGI command to queue\r\n\r\n" {
 			t.Errorf("%s: %q", step.cmd, m)
 		}
-		e := asyncExec(c, ch)
+		ms := asyncExecAll(c, ch)
+		e := ms[len(ms)-1]
+		// The command's AGIExecStart/End come first, with their body.
+		var start, end string
+		for _, m := range ms {
+			if strings.HasPrefix(m, "Event: AGIExecStart\r\n") {
+				start = m
+			}
+			if strings.HasPrefix(m, "Event: AGIExecEnd\r\n") {
+				end = m
+			}
+		}
+		if hdr(start, "Command") != step.cmd || hdr(start, "CommandId") == "" || hdr(end, "CommandId") != hdr(start, "CommandId") ||
+			hdr(end, "ResultCode") != "200" || hdr(end, "Result") != "Success" || hdr(start, "Channel") != ch {
+			t.Errorf("%s: AGIExecStart %q AGIExecEnd %q", step.cmd, start, end)
+		}
 		if hdr(e, "Result") != step.result || hdr(e, "CommandId") != step.id || hdr(e, "Privilege") != "agi,all" {
 			t.Errorf("%s: AsyncAGIExec %q, want Result %q CommandId %q", step.cmd, e, step.result, step.id)
 		}
