@@ -4,7 +4,8 @@
 // (agi://host[:port][/script], hagi:// with an SRV lookup), send the agi_*
 // environment block and execute the script's commands on the channel,
 // answering with Asterisk 22's reply grammar. AGISTATUS is SUCCESS,
-// FAILURE, NOTFOUND or HANGUP afterwards.
+// FAILURE, NOTFOUND or HANGUP afterwards. AGI(agi:async) is AsyncAGI:
+// the commands come from AMI's AGI action (async.go).
 package agi
 
 import (
@@ -62,10 +63,12 @@ type Options struct {
 type AGI struct {
 	opts    Options
 	db      *astdb.DB
+	reg     *channel.Registry // the PBX's channels (AMI AGI looks channels up)
 	threads atomic.Int64
 
 	mu     sync.Mutex
 	live   map[*transport]struct{}
+	async  map[*channel.Channel]*asyncQueue // AsyncAGI command queues
 	closed bool
 }
 
@@ -91,8 +94,9 @@ func (a *AGI) untrack(t *transport) {
 }
 
 // Close ends every session still running (scripts that keep a dead
-// channel's session open when the node shuts down) with AGISTATUS
-// FAILURE, and makes later AGI() calls fail.
+// channel's session open when the node shuts down, AsyncAGI sessions
+// waiting for commands) with AGISTATUS FAILURE, and makes later AGI()
+// calls fail.
 func (a *AGI) Close() {
 	a.mu.Lock()
 	a.closed = true
@@ -132,6 +136,7 @@ func New(opts Options) *AGI {
 // Register adds AGI and EAGI to the PBX.
 func Register(p *pbx.PBX, opts Options) *AGI {
 	a := New(opts)
+	a.reg = p.Channels()
 	p.Register("AGI", a.App)
 	p.Register("EAGI", a.EApp)
 	return a

@@ -336,7 +336,7 @@ func TestFailedCommandFails(t *testing.T) {
 }
 
 // TestServerDown: a FastAGI server that refuses the connection, a URL
-// without a host, AsyncAGI: FAILURE, and the dialplan goes on.
+// without a host: FAILURE, and the dialplan goes on.
 func TestServerDown(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -344,7 +344,7 @@ func TestServerDown(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	for _, target := range []string{"agi://" + addr + "/x", "agi:///x", "agi:async"} {
+	for _, target := range []string{"agi://" + addr + "/x", "agi:///x"} {
 		p := newTestPBX(t, planFor(target), Options{ConnectTimeout: time.Second})
 		ch, _ := p.call(t, "1", nil)
 		if agistatus(ch) != "FAILURE" || varOf(ch, "AFTER") != "yes" {

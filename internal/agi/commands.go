@@ -153,7 +153,7 @@ func cmdAsyncBreak(s *session, _ []string) cmdResult {
 	// Only AsyncAGI leaves on ASYNCAGI BREAK; run_agi ignores it for AGI
 	// and FastAGI.
 	s.reply("0")
-	return resultSuccess
+	return resultAsyncBreak
 }
 
 func cmdWaitForDigit(s *session, argv []string) cmdResult {

@@ -45,6 +45,10 @@ type transport struct {
 	stdout *os.File
 	audio  *os.File // EAGI: our end of the fd 3 pipe
 
+	// async is the command queue of an AsyncAGI session, whose replies
+	// are captured in w; it has no script.
+	async *asyncQueue
+
 	aborted atomic.Bool // AGI.Close ended the session
 }
 
@@ -68,6 +72,10 @@ func (t *transport) sighup() {
 // session's next read or write fails.
 func (t *transport) abort() {
 	t.aborted.Store(true)
+	if t.async != nil {
+		t.async.signal()
+		return
+	}
 	if t.conn != nil {
 		_ = t.conn.Close()
 		return
@@ -129,8 +137,6 @@ func (a *AGI) launch(ctx context.Context, log *slog.Logger, args []string, enhan
 			return nil, fmt.Errorf("EAGI cannot use FastAGI (%s)", script)
 		}
 		return a.launchHA(ctx, log, script)
-	case hasPrefixFold(script, "agi:async"):
-		return nil, fmt.Errorf("AsyncAGI (agi:async) is not supported")
 	}
 	return a.launchLocal(args, enhanced, tenant)
 }

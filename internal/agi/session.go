@@ -81,6 +81,14 @@ const longCommand = 20 * time.Millisecond
 func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead bool) Result {
 	// The connect is bounded by the connect timeout, not by the call: AGI
 	// in the h extension runs on a channel that is already hung up.
+	if hasPrefixFold(args[0], "agi:async") {
+		if enhanced {
+			// launch_asyncagi refuses EAGI.
+			log.Warn("Async AGI does not support Enhanced AGI yet")
+			return Failure
+		}
+		return a.runAsync(e, log, args)
+	}
 	t, err := a.launch(context.WithoutCancel(e.Ctx), log, args, enhanced, e.Ch.Tenant())
 	if err != nil {
 		if errors.Is(err, errNotFound) {
@@ -102,6 +110,14 @@ func (a *AGI) run(e *pbx.Exec, log *slog.Logger, args []string, enhanced, dead b
 		log.Warn("AGI session ended by the node's shutdown", "script", args[0])
 		res = Failure
 	}
+	return s.finish(res)
+}
+
+// finish applies what the commands asked for once the session is over:
+// the hangup of HANGUP, the dialplan position of SET CONTEXT/EXTENSION/
+// PRIORITY.
+func (s *session) finish(res Result) Result {
+	e, log := s.e, s.log
 	if s.softHung && !e.Ch.IsHungUp() {
 		// The script hung the channel up: now that it is done, the BYE,
 		// with the cause EXEC Hangup(cause) recorded, else 16.
@@ -376,6 +392,9 @@ const (
 	resultSuccess cmdResult = iota
 	resultShowUsage
 	resultFailure
+	// resultAsyncBreak is ASYNCAGI BREAK (res_agi.c ASYNC_AGI_BREAK):
+	// AsyncAGI ends; AGI and FastAGI sessions go on.
+	resultAsyncBreak
 )
 
 // ending reports whether the session must end (with FAILURE).
@@ -410,12 +429,17 @@ func (s *session) handle(line string) cmdResult {
 	var id string
 	if publish {
 		id = strconv.FormatInt(int64(rand.Int32()), 10)
-		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart, Fields: map[string]string{"Command": line, "CommandId": id}})
+		// The body in res_agi.c's JSON blob order: CommandId, Command.
+		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart,
+			Fields: map[string]string{"Command": line, "CommandId": id},
+			Extra:  []string{"CommandId: " + id, "Command: " + line}})
 	}
 	end := func(code int, result string) {
 		if publish {
-			s.e.Ch.Publish(events.Event{Kind: events.AGIExecEnd, Fields: map[string]string{
-				"Command": line, "CommandId": id, "ResultCode": strconv.Itoa(code), "Result": result}})
+			rc := strconv.Itoa(code)
+			s.e.Ch.Publish(events.Event{Kind: events.AGIExecEnd,
+				Fields: map[string]string{"Command": line, "CommandId": id, "ResultCode": rc, "Result": result},
+				Extra:  []string{"CommandId: " + id, "Command: " + line, "ResultCode: " + rc, "Result: " + result}})
 		}
 	}
 	if c == nil {

@@ -55,6 +55,7 @@ func init() {
 		{"ExtensionState", ClassCall | ClassReporting, "Check Extension Status.", (*session).extensionState},
 		{"UserEvent", ClassUser, "Send an arbitrary event.", (*session).userEvent},
 		{"PJSIPShowEndpoints", ClassSystem, "Lists PJSIP endpoints.", (*session).pjsipShowEndpoints},
+		{"AGI", ClassAGI, "Add an AGI command to execute by Async AGI.", (*session).agiAction},
 	} {
 		actionTable[strings.ToLower(a.name)] = a
 	}
@@ -929,5 +930,34 @@ func (ss *session) pjsipShowEndpoints(m *Message) bool {
 		ss.reply(w.end())
 	}
 	ss.reply(listComplete(m, "EndpointListComplete", len(eps)))
+	return true
+}
+
+// agiAction is res_agi.c action_add_agi_cmd: queue a command on a channel
+// in AsyncAGI. Its AsyncAGIExec event carries the CommandID given here.
+// A tenant-bound user reaches only its tenant's channels; another
+// tenant's channel "does not exist".
+func (ss *session) agiAction(m *Message) bool {
+	name, cmd := m.Get("Channel"), m.Get("Command")
+	if name == "" || cmd == "" {
+		ss.reply(errorResponse(m, "Both, Channel and Command are *required*"))
+		return true
+	}
+	q := ss.srv.o.AGI
+	if q == nil {
+		ss.reply(errorResponse(m, "Channel "+name+" does not exist."))
+		return true
+	}
+	// The ack is written before the command can run, so the client reads
+	// it before the command's AsyncAGIExec, as from Asterisk.
+	chName, err := q.QueueCommand(ss.tenant, name, cmd, m.Get("CommandID"), func() {
+		ss.reply(ack(m, "Added AGI command to queue"))
+	})
+	switch {
+	case errors.Is(err, control.ErrNoChannel):
+		ss.reply(errorResponse(m, "Channel "+name+" does not exist."))
+	case err != nil:
+		ss.reply(errorResponse(m, "Failed to add AGI command to channel "+chName+" queue"))
+	}
 	return true
 }

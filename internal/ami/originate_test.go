@@ -17,6 +17,10 @@ exten => 200,1,Set(REDIRECTED=yes)
  same => n(wait),Wait(30)
 exten => 300,1,Wait(1)
  same => n,Hangup()
+exten => 400,1,Set(AGIVAR=from py)
+ same => n,AGI(agi:async)
+ same => n,Set(AFTER=${AGISTATUS})
+ same => n,Wait(30)
 exten => 555,hint,PJSIP/carrier
 exten => 1001,hint,PJSIP/1001
 `

@@ -26,7 +26,7 @@ func eventClass(k events.Kind) Class {
 		return ClassDTMF
 	case events.UserEvent:
 		return ClassUser
-	case events.AGIExecStart, events.AGIExecEnd:
+	case events.AGIExecStart, events.AGIExecEnd, events.AsyncAGIStart, events.AsyncAGIExec, events.AsyncAGIEnd:
 		return ClassAGI
 	}
 	return ClassCall
@@ -254,9 +254,10 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 		w.h("Status", "Fully Booted")
 	default:
 		// Events raised with their body ready (UserEvent, AGIExec*,
-		// security events, OriginateResponse, DeviceStateChange,
-		// ExtensionStatus).
-		if e.Kind == events.AGIExecStart || e.Kind == events.AGIExecEnd {
+		// AsyncAGI*, security events, OriginateResponse,
+		// DeviceStateChange, ExtensionStatus).
+		switch e.Kind {
+		case events.AGIExecStart, events.AGIExecEnd, events.AsyncAGIStart, events.AsyncAGIExec, events.AsyncAGIEnd:
 			block()
 		}
 		for _, l := range e.Extra {

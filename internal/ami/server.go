@@ -62,9 +62,20 @@ type Options struct {
 	Control control.Controller
 	Node    NodeInfo  // optional: endpoints, hints, reload, version
 	DB      *astdb.DB // optional: DBGet/DBPut/DBDel
+	AGI     AsyncAGI  // optional: the AGI action (AsyncAGI)
 	Logger  *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time
+}
+
+// AsyncAGI queues commands on channels in AsyncAGI (agi.AGI implements
+// it). scope is the AMI user's tenant ("" for an admin); errors wrap
+// control.ErrNoChannel for a channel that does not exist or is not
+// visible, others mean the channel is not in AsyncAGI. accepted runs
+// before the command can run (the action's ack goes out there, ahead of
+// the command's AsyncAGIExec).
+type AsyncAGI interface {
+	QueueCommand(scope, channel, command, commandID string, accepted func()) (name string, err error)
 }
 
 // Server is a running AMI server.

@@ -230,6 +230,17 @@ func TestClassesAndMasks(t *testing.T) {
 	if got := callOnly.until("Response:"); got != "Response: Error\r\nMessage: Permission denied\r\n\r\n" {
 		t.Errorf("Command without the command class: %q", got)
 	}
+	// AGI needs the agi write class.
+	callOnly.send("Action: AGI", "Channel: PJSIP/a-00000001", "Command: NOOP")
+	if got := callOnly.until("Response:"); got != "Response: Error\r\nMessage: Permission denied\r\n\r\n" {
+		t.Errorf("AGI without the agi class: %q", got)
+	}
+	// AsyncAGI events are in the agi read class, which callonly lacks.
+	bus.Publish(events.Event{Kind: events.AsyncAGIExec, Channel: snap, Extra: []string{"Result: 200%20result%3D0%0A"}})
+	bus.Publish(events.Event{Kind: events.Newstate, Channel: snap})
+	if got := callOnly.until("Event:"); !strings.HasPrefix(got, "Event: Newstate\r\n") {
+		t.Errorf("call-only user got %q, want Newstate (AsyncAGIExec is agi)", got)
+	}
 	// Events: off user turns events on for the call class only.
 	off.send("Action: Events", "EventMask: call", "ActionID: e")
 	if got := off.read(); got != "Response: Success\r\nActionID: e\r\nEvents: On\r\n\r\n" {
@@ -383,6 +394,12 @@ func TestRenderEvents(t *testing.T) {
 			"Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: none\r\nUniqueid: none\r\nVariable: G\r\nValue: 1\r\n\r\n"},
 		{events.Event{Kind: events.AGIExecEnd, Channel: snap, Extra: []string{"CommandId: 7", "Command: ANSWER", "ResultCode: 200", "Result: Success"}},
 			"Event: AGIExecEnd\r\nPrivilege: agi,all\r\n" + block + "CommandId: 7\r\nCommand: ANSWER\r\nResultCode: 200\r\nResult: Success\r\n\r\n"},
+		{events.Event{Kind: events.AsyncAGIStart, Channel: snap, Extra: []string{"Env: agi_request%3A%20async%0A%0A"}},
+			"Event: AsyncAGIStart\r\nPrivilege: agi,all\r\n" + block + "Env: agi_request%3A%20async%0A%0A\r\n\r\n"},
+		{events.Event{Kind: events.AsyncAGIExec, Channel: snap, Extra: []string{"Result: 200%20result%3D0%0A", "CommandId: c1"}},
+			"Event: AsyncAGIExec\r\nPrivilege: agi,all\r\n" + block + "Result: 200%20result%3D0%0A\r\nCommandId: c1\r\n\r\n"},
+		{events.Event{Kind: events.AsyncAGIEnd, Channel: snap},
+			"Event: AsyncAGIEnd\r\nPrivilege: agi,all\r\n" + block + "\r\n"},
 	} {
 		_, got, _ := render(&tc.e, renderOpts{})
 		if string(got) != tc.want {

@@ -30,6 +30,9 @@ var tenantRows = []provision.Extension{
 	{Context: "ivr", Exten: "100", Priority: 2, App: "Wait", AppData: "10"},
 	{Context: "ivr", Exten: "100", Priority: 3, App: "Hangup"},
 	{Context: "ivr", Exten: "2001", Priority: -1, App: "PJSIP/2001"}, // hint
+	{Context: "originate", Exten: "400", Priority: 1, App: "AGI", AppData: "agi:async"},
+	{Context: "originate", Exten: "400", Priority: 2, App: "Set", AppData: "AFTER=${TENANT_MARK}"},
+	{Context: "originate", Exten: "400", Priority: 3, App: "Wait", AppData: "30"},
 }
 
 func provisionTenants(ctx context.Context, r *provision.Repo) error {

@@ -51,6 +51,12 @@ const (
 	AGIExecStart      Kind = "AGIExecStart"
 	AGIExecEnd        Kind = "AGIExecEnd"
 	OriginateResponse Kind = "OriginateResponse"
+	// AsyncAGIStart, AsyncAGIExec and AsyncAGIEnd bracket an AsyncAGI
+	// session (res_agi.c launch_asyncagi); Extra carries Env on Start,
+	// Result and CommandId on Exec.
+	AsyncAGIStart Kind = "AsyncAGIStart"
+	AsyncAGIExec  Kind = "AsyncAGIExec"
+	AsyncAGIEnd   Kind = "AsyncAGIEnd"
 )
 
 // Bridge is the bridge block of Bridge* events (manager_bridges.c).

@@ -24,6 +24,9 @@ func amiOptions(cfg *config.Config, n *Node, log *slog.Logger) (*ami.Options, er
 		return nil, err
 	}
 	o.Bus, o.Control, o.DB, o.Logger = n.Bus, n.Control, astdb.New(n.Store), log
+	if n.AGI != nil {
+		o.AGI = n.AGI
+	}
 	o.Node = &ami.LocalNode{PBX: n.PBX, SIP: n.SIP, ReloadDialplan: func(context.Context) error {
 		plan, err := LoadDialplan(cfg)
 		if err != nil {
