@@ -137,34 +137,101 @@ func newTenantCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (hosted customers)"}
 	f.register(cmd)
-	cols := []string{"id", "name", "domain", "status", "max_calls", "max_users", "language"}
-	list := &cobra.Command{Use: "list", Short: "List tenants", Args: cobra.NoArgs,
-		RunE: f.run(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodGet, Path: "/tenants", Query: listQuery(cmd)}, nil
-		}, cols)}
-	addPaging(list)
-	get := &cobra.Command{Use: "get ID", Short: "Show a tenant", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodGet, Path: "/tenants/" + seg(a[0])}, nil
-		}, cols)}
-	create := &cobra.Command{Use: "create ID", Short: "Create a tenant", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			b := body(cmd, tenantFields)
-			b["id"] = a[0]
-			return apiclient.Request{Method: http.MethodPost, Path: "/tenants", Body: b}, nil
-		}, cols)}
-	addFields(create, tenantFields)
-	update := &cobra.Command{Use: "update ID", Short: "Change a tenant (only the flags given)", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodPatch, Path: "/tenants/" + seg(a[0]), Body: body(cmd, tenantFields)}, nil
-		}, cols)}
-	addFields(update, tenantFields)
-	del := &cobra.Command{Use: "delete ID", Short: "Delete a tenant", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodDelete, Path: "/tenants/" + seg(a[0])}, nil
-		}, cols)}
-	cmd.AddCommand(list, get, create, update, del)
+	cmd.AddCommand(f.crudVerbs(crud{
+		noun: "tenant", arg: "ID", keyField: "id", fields: tenantFields,
+		base: func() (string, error) { return "/tenants", nil },
+		cols: []string{"id", "name", "domain", "status", "max_calls", "max_users", "language"},
+	})...)
 	return cmd
+}
+
+// crud describes a resource of the API for crudVerbs.
+type crud struct {
+	noun string // "tenant"
+	arg  string // how the key argument is shown: "ID", "NAME"
+	// keyField is the JSON field the create argument fills; "" makes the
+	// create verb "add", without an argument (the server picks the key).
+	keyField string
+	fields   []fieldFlag
+	// base returns the collection's path (it may need --tenant).
+	base func() (string, error)
+	cols []string
+	// createFlags adds flags to create beyond fields; createBody, if set,
+	// adds their values to the body.
+	createFlags func(*cobra.Command)
+	createBody  func(cmd *cobra.Command, body map[string]any)
+	// listQuery adds query parameters to list.
+	listQuery func(cmd *cobra.Command, q url.Values)
+}
+
+// crudVerbs builds list, get, create (or add), update and delete: the
+// same five verbs for every resource, so they read and behave alike.
+func (f *apiFlags) crudVerbs(c crud) []*cobra.Command {
+	at := func(key string) (string, error) {
+		p, err := c.base()
+		if err != nil || key == "" {
+			return p, err
+		}
+		return p + "/" + seg(key), nil
+	}
+	req := func(method string, withBody bool) func(*cobra.Command, []string) (apiclient.Request, error) {
+		return func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			key := ""
+			if len(a) > 0 {
+				key = a[0]
+			}
+			p, err := at(key)
+			r := apiclient.Request{Method: method, Path: p}
+			if withBody {
+				r.Body = body(cmd, c.fields)
+			}
+			return r, err
+		}
+	}
+	one := cobra.ExactArgs(1)
+	a := "a " + c.noun
+	if strings.ContainsRune("AEIOUaeiou", rune(c.noun[0])) {
+		a = "an " + c.noun
+	}
+	list := &cobra.Command{Use: "list", Short: "List " + c.noun + "s", Args: cobra.NoArgs,
+		RunE: f.run(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
+			p, err := c.base()
+			q := listQuery(cmd)
+			if c.listQuery != nil {
+				c.listQuery(cmd, q)
+			}
+			return apiclient.Request{Method: http.MethodGet, Path: p, Query: q}, err
+		}, c.cols)}
+	addPaging(list)
+	create := &cobra.Command{Use: "create " + c.arg, Short: "Create " + a, Args: one,
+		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := c.base()
+			b := body(cmd, c.fields)
+			if c.keyField != "" {
+				b[c.keyField] = a[0]
+			}
+			if c.createBody != nil {
+				c.createBody(cmd, b)
+			}
+			return apiclient.Request{Method: http.MethodPost, Path: p, Body: b}, err
+		}, c.cols)}
+	if c.keyField == "" {
+		create.Use, create.Short, create.Args = "add", "Add "+a, cobra.NoArgs
+	}
+	addFields(create, c.fields)
+	if c.createFlags != nil {
+		c.createFlags(create)
+	}
+	update := &cobra.Command{Use: "update " + c.arg, Short: "Change " + a + " (only the flags given)", Args: one,
+		RunE: f.run(req(http.MethodPatch, true), c.cols)}
+	addFields(update, c.fields)
+	return []*cobra.Command{
+		list,
+		{Use: "get " + c.arg, Short: "Show " + a, Args: one, RunE: f.run(req(http.MethodGet, false), c.cols)},
+		create,
+		update,
+		{Use: "delete " + c.arg, Short: "Delete " + a, Args: one, RunE: f.run(req(http.MethodDelete, false), c.cols)},
+	}
 }
 
 var userFields = []fieldFlag{
@@ -184,64 +251,37 @@ func newUserCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{Use: "user", Short: "Manage SIP users of a tenant"}
 	f.register(cmd)
-	tenant := tenantFlag(cmd)
+	base := tenantPath(tenantFlag(cmd), "/users")
 	cols := []string{"name", "tenant", "context", "callerid", "language", "enabled", "max_contacts"}
-	path := func(a []string) (string, error) {
+	cmd.AddCommand(f.crudVerbs(crud{noun: "user", arg: "NAME", keyField: "name", fields: userFields, base: base, cols: cols})...)
+	switchTo := func(enabled bool) func(*cobra.Command, []string) (apiclient.Request, error) {
+		return func(_ *cobra.Command, a []string) (apiclient.Request, error) {
+			p, err := base()
+			return apiclient.Request{Method: http.MethodPatch, Path: p + "/" + seg(a[0]), Body: map[string]any{"enabled": enabled}}, err
+		}
+	}
+	cmd.AddCommand(
+		&cobra.Command{Use: "disable NAME", Short: "Disable a user: drops its registrations, refuses its calls", Args: cobra.ExactArgs(1),
+			RunE: f.run(switchTo(false), cols)},
+		&cobra.Command{Use: "enable NAME", Short: "Enable a user", Args: cobra.ExactArgs(1), RunE: f.run(switchTo(true), cols)},
+		f.importVerb("import FILE.csv", "Import users from CSV in one transaction (all or nothing)", base, nil))
+	return cmd
+}
+
+// tenantPath returns the path of a collection inside the --tenant tenant.
+func tenantPath(tenant func() (string, error), collection string) func() (string, error) {
+	return func() (string, error) {
 		t, err := tenant()
-		if err != nil {
-			return "", err
-		}
-		p := "/tenants/" + seg(t) + "/users"
-		if len(a) > 0 {
-			p += "/" + seg(a[0])
-		}
-		return p, nil
+		return "/tenants/" + seg(t) + collection, err
 	}
-	simple := func(method string, fields []fieldFlag, extra map[string]any) func(*cobra.Command, []string) (apiclient.Request, error) {
-		return func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			p, err := path(a)
-			if err != nil {
-				return apiclient.Request{}, err
-			}
-			r := apiclient.Request{Method: method, Path: p}
-			if method == http.MethodGet {
-				r.Query = listQuery(cmd)
-			}
-			if fields != nil || extra != nil {
-				b := body(cmd, fields)
-				for k, v := range extra {
-					b[k] = v
-				}
-				r.Body = b
-			}
-			return r, nil
-		}
-	}
-	list := &cobra.Command{Use: "list", Short: "List users", Args: cobra.NoArgs, RunE: f.run(simple(http.MethodGet, nil, nil), cols)}
-	addPaging(list)
-	get := &cobra.Command{Use: "get NAME", Short: "Show a user", Args: cobra.ExactArgs(1), RunE: f.run(simple(http.MethodGet, nil, nil), cols)}
-	create := &cobra.Command{Use: "create NAME", Short: "Create a user", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			p, err := path(nil)
-			if err != nil {
-				return apiclient.Request{}, err
-			}
-			b := body(cmd, userFields)
-			b["name"] = a[0]
-			return apiclient.Request{Method: http.MethodPost, Path: p, Body: b}, nil
-		}, cols)}
-	addFields(create, userFields)
-	update := &cobra.Command{Use: "update NAME", Short: "Change a user (only the flags given)", Args: cobra.ExactArgs(1),
-		RunE: f.run(simple(http.MethodPatch, userFields, nil), cols)}
-	addFields(update, userFields)
-	disable := &cobra.Command{Use: "disable NAME", Short: "Disable a user: drops its registrations, refuses its calls", Args: cobra.ExactArgs(1),
-		RunE: f.run(simple(http.MethodPatch, nil, map[string]any{"enabled": false}), cols)}
-	enable := &cobra.Command{Use: "enable NAME", Short: "Enable a user", Args: cobra.ExactArgs(1),
-		RunE: f.run(simple(http.MethodPatch, nil, map[string]any{"enabled": true}), cols)}
-	del := &cobra.Command{Use: "delete NAME", Short: "Delete a user", Args: cobra.ExactArgs(1), RunE: f.run(simple(http.MethodDelete, nil, nil), cols)}
-	imp := &cobra.Command{Use: "import FILE.csv", Short: "Import users from CSV in one transaction (all or nothing)", Args: cobra.ExactArgs(1),
+}
+
+// importVerb posts a file to <collection>/import: CSV by its extension,
+// else text/plain (extensions.conf). query may add parameters.
+func (f *apiFlags) importVerb(use, short string, base func() (string, error), query func() url.Values) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			p, err := path(nil)
+			p, err := base()
 			if err != nil {
 				return apiclient.Request{}, err
 			}
@@ -249,10 +289,16 @@ func newUserCmd() *cobra.Command {
 			if err != nil {
 				return apiclient.Request{}, &exitError{code: exitUsage, err: err}
 			}
-			return apiclient.Request{Method: http.MethodPost, Path: p + "/import", Body: bytes.NewReader(data), ContentType: "text/csv"}, nil
+			ct := "text/plain"
+			if strings.EqualFold(filepath.Ext(a[0]), ".csv") {
+				ct = "text/csv"
+			}
+			r := apiclient.Request{Method: http.MethodPost, Path: p + "/import", Body: bytes.NewReader(data), ContentType: ct}
+			if query != nil {
+				r.Query = query()
+			}
+			return r, nil
 		}, nil)}
-	cmd.AddCommand(list, get, create, update, disable, enable, del, imp)
-	return cmd
 }
 
 var extFields = []fieldFlag{
@@ -267,73 +313,27 @@ func newExtCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{Use: "ext", Short: "Manage a tenant's realtime dialplan (extensions table)"}
 	f.register(cmd)
-	tenant := tenantFlag(cmd)
-	cols := []string{"id", "context", "exten", "priority", "app", "appdata"}
-	path := func(a []string) (string, error) {
-		t, err := tenant()
-		if err != nil {
-			return "", err
-		}
-		p := "/tenants/" + seg(t) + "/extensions"
-		if len(a) > 0 {
-			p += "/" + seg(a[0])
-		}
-		return p, nil
-	}
-	req := func(method string, fields []fieldFlag) func(*cobra.Command, []string) (apiclient.Request, error) {
-		return func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			p, err := path(a)
-			if err != nil {
-				return apiclient.Request{}, err
+	base := tenantPath(tenantFlag(cmd), "/extensions")
+	var context string
+	verbs := f.crudVerbs(crud{noun: "extension row", arg: "ID", fields: extFields, base: base,
+		cols: []string{"id", "context", "exten", "priority", "app", "appdata"},
+		listQuery: func(_ *cobra.Command, q url.Values) {
+			if context != "" {
+				q.Set("context", context)
 			}
-			r := apiclient.Request{Method: method, Path: p}
-			if method == http.MethodGet && len(a) == 0 {
-				r.Query = listQuery(cmd)
-				if c, _ := cmd.Flags().GetString("context"); c != "" {
-					r.Query.Set("context", c)
-				}
-			}
-			if fields != nil {
-				r.Body = body(cmd, fields)
-			}
-			return r, nil
-		}
-	}
-	list := &cobra.Command{Use: "list", Short: "List extension rows", Args: cobra.NoArgs, RunE: f.run(req(http.MethodGet, nil), cols)}
-	addPaging(list)
-	list.Flags().String("context", "", "only this context")
-	get := &cobra.Command{Use: "get ID", Short: "Show an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodGet, nil), cols)}
-	add := &cobra.Command{Use: "add", Short: "Add an extension row", Args: cobra.NoArgs, RunE: f.run(req(http.MethodPost, extFields), cols)}
-	addFields(add, extFields)
-	update := &cobra.Command{Use: "update ID", Short: "Change an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodPatch, extFields), cols)}
-	addFields(update, extFields)
-	del := &cobra.Command{Use: "delete ID", Short: "Delete an extension row", Args: cobra.ExactArgs(1), RunE: f.run(req(http.MethodDelete, nil), cols)}
+		}})
+	verbs[0].Flags().StringVar(&context, "context", "", "only this context")
 	var replace bool
-	imp := &cobra.Command{Use: "import FILE", Short: "Import an extensions.conf or a CSV file in one transaction (all or nothing)", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			p, err := path(nil)
-			if err != nil {
-				return apiclient.Request{}, err
-			}
-			data, err := os.ReadFile(a[0])
-			if err != nil {
-				return apiclient.Request{}, &exitError{code: exitUsage, err: err}
-			}
-			ct := "text/plain"
-			if strings.EqualFold(filepath.Ext(a[0]), ".csv") {
-				ct = "text/csv"
-			}
-			r := apiclient.Request{Method: http.MethodPost, Path: p + "/import", Body: bytes.NewReader(data), ContentType: ct}
-			if replace {
-				r.Query = url.Values{"replace": {"true"}}
-			}
-			return r, nil
-		}, nil)}
+	imp := f.importVerb("import FILE", "Import an extensions.conf or a CSV file in one transaction (all or nothing)", base, func() url.Values {
+		if replace {
+			return url.Values{"replace": {"true"}}
+		}
+		return nil
+	})
 	imp.Flags().BoolVar(&replace, "replace", false, "replace the contexts the file defines instead of adding to them")
-	cmd.AddCommand(list, get, add, update, del, imp)
+	cmd.AddCommand(append(verbs, imp)...)
 	return cmd
 }
-
 func newServiceCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{Use: "service", Short: "Show or switch services (recording, voicemail, agi, speech, outbound, international)"}
@@ -426,37 +426,18 @@ func newAMIUserCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{Use: "ami-user", Short: "Manage AMI (manager) users kept in the store"}
 	f.register(cmd)
-	cols := []string{"name", "tenant", "read", "write", "permit", "deny", "allowmultiplelogin"}
-	list := &cobra.Command{Use: "list", Short: "List AMI users", Args: cobra.NoArgs,
-		RunE: f.run(func(*cobra.Command, []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodGet, Path: "/ami-users"}, nil
-		}, cols)}
-	get := &cobra.Command{Use: "get NAME", Short: "Show an AMI user", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodGet, Path: "/ami-users/" + seg(a[0])}, nil
-		}, cols)}
 	var tenant string
-	create := &cobra.Command{Use: "create NAME", Short: "Create an AMI user", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			b := body(cmd, amiUserFields)
-			b["name"] = a[0]
+	cmd.AddCommand(f.crudVerbs(crud{noun: "AMI user", arg: "NAME", keyField: "name", fields: amiUserFields,
+		base: func() (string, error) { return "/ami-users", nil },
+		cols: []string{"name", "tenant", "read", "write", "permit", "deny", "allowmultiplelogin"},
+		createFlags: func(c *cobra.Command) {
+			c.Flags().StringVar(&tenant, "tenant", "", "bind the user to this tenant's calls and events (default: a tenant token's own tenant; with an admin token, every tenant)")
+		},
+		createBody: func(_ *cobra.Command, b map[string]any) {
 			if tenant != "" {
 				b["tenant"] = tenant
 			}
-			return apiclient.Request{Method: http.MethodPost, Path: "/ami-users", Body: b}, nil
-		}, cols)}
-	addFields(create, amiUserFields)
-	create.Flags().StringVar(&tenant, "tenant", "", "bind the user to this tenant's calls and events (default: a tenant token's own tenant; with an admin token, every tenant)")
-	update := &cobra.Command{Use: "update NAME", Short: "Change an AMI user (only the flags given)", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(cmd *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodPatch, Path: "/ami-users/" + seg(a[0]), Body: body(cmd, amiUserFields)}, nil
-		}, cols)}
-	addFields(update, amiUserFields)
-	del := &cobra.Command{Use: "delete NAME", Short: "Delete an AMI user", Args: cobra.ExactArgs(1),
-		RunE: f.run(func(_ *cobra.Command, a []string) (apiclient.Request, error) {
-			return apiclient.Request{Method: http.MethodDelete, Path: "/ami-users/" + seg(a[0])}, nil
-		}, cols)}
-	cmd.AddCommand(list, get, create, update, del)
+		}})...)
 	return cmd
 }
 
