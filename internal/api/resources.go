@@ -27,6 +27,18 @@ type list[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// page makes a page of at most limit items from up to limit+1 fetched: the
+// extra one only says there is a next page, which starts after the last
+// item shown (its cursor).
+func page[T any](items []T, limit int, cursor func(T) string) list[T] {
+	out := list[T]{Items: items}
+	if len(items) > limit {
+		out.Items = items[:limit]
+		out.NextCursor = cursor(items[limit-1])
+	}
+	return out
+}
+
 func pageLimit(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")
 	if v == "" {
@@ -156,12 +168,7 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err != nil {
 		return err
 	}
-	out := list[provision.Tenant]{Items: ts}
-	if len(ts) > limit {
-		out.Items = ts[:limit]
-		out.NextCursor = ts[limit-1].ID
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, page(ts, limit, func(t provision.Tenant) string { return t.ID }))
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -393,12 +400,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *principal) er
 	if err != nil {
 		return err
 	}
-	out := list[provision.User]{Items: us}
-	if len(us) > limit {
-		out.Items = us[:limit]
-		out.NextCursor = strconv.FormatInt(us[limit-1].ID, 10)
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, page(us, limit, func(x provision.User) string { return strconv.FormatInt(x.ID, 10) }))
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -571,12 +573,7 @@ func (a *API) listExtensions(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	out := list[provision.Extension]{Items: xs}
-	if len(xs) > limit {
-		out.Items = xs[:limit]
-		out.NextCursor = strconv.FormatInt(xs[limit-1].ID, 10)
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, page(xs, limit, func(x provision.Extension) string { return strconv.FormatInt(x.ID, 10) }))
 }
 
 func (a *API) createExtension(w http.ResponseWriter, r *http.Request, p *principal) error {
