@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -53,21 +51,8 @@ func (a *API) createAMIUser(w http.ResponseWriter, r *http.Request, p *principal
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if !p.admin() {
-		if in.Tenant == "" {
-			in.Tenant = p.Tenant
-		}
-		if in.Tenant != p.Tenant {
-			return notFound("tenant %q not found", in.Tenant)
-		}
-	}
-	if in.Tenant != "" {
-		if _, err := a.repo.GetTenant(r.Context(), in.Tenant); err != nil {
-			if errors.Is(err, provision.ErrNotFound) {
-				return &provision.ValidationError{Errors: []provision.FieldError{{Field: "tenant", Message: fmt.Sprintf("tenant %q does not exist", in.Tenant)}}}
-			}
-			return err
-		}
+	if err := a.ownerTenant(r, p, &in.Tenant); err != nil {
+		return err
 	}
 	u := provision.AMIUser{Name: in.Name, Tenant: in.Tenant, Secret: in.Secret, Read: in.Read, Write: in.Write,
 		Permit: in.Permit, Deny: in.Deny, AllowMultipleLogin: in.AllowMultipleLogin == nil || *in.AllowMultipleLogin}

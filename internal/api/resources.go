@@ -727,26 +727,37 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request, p *principal) e
 	return writeJSON(w, http.StatusOK, list[provision.Token]{Items: ts})
 }
 
+// ownerTenant settles the tenant a new token or AMI user belongs to: a
+// tenant token's own (another is 404), an admin's choice ("" for global)
+// which must exist.
+func (a *API) ownerTenant(r *http.Request, p *principal, tenant *string) error {
+	if !p.admin() {
+		if *tenant == "" {
+			*tenant = p.Tenant
+		}
+		if *tenant != p.Tenant {
+			return notFound("tenant %q not found", *tenant)
+		}
+	}
+	if *tenant == "" {
+		return nil
+	}
+	if _, err := a.repo.GetTenant(r.Context(), *tenant); err != nil {
+		if errors.Is(err, provision.ErrNotFound) {
+			return &provision.ValidationError{Errors: []provision.FieldError{{Field: "tenant", Message: fmt.Sprintf("tenant %q does not exist", *tenant)}}}
+		}
+		return err
+	}
+	return nil
+}
+
 func (a *API) createToken(w http.ResponseWriter, r *http.Request, p *principal) error {
 	var in tokenCreate
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	if !p.admin() {
-		if in.Tenant == "" {
-			in.Tenant = p.Tenant
-		}
-		if in.Tenant != p.Tenant {
-			return notFound("tenant %q not found", in.Tenant)
-		}
-	}
-	if in.Tenant != "" {
-		if _, err := a.repo.GetTenant(r.Context(), in.Tenant); err != nil {
-			if errors.Is(err, provision.ErrNotFound) {
-				return &provision.ValidationError{Errors: []provision.FieldError{{Field: "tenant", Message: fmt.Sprintf("tenant %q does not exist", in.Tenant)}}}
-			}
-			return err
-		}
+	if err := a.ownerTenant(r, p, &in.Tenant); err != nil {
+		return err
 	}
 	t, value, err := a.repo.CreateToken(r.Context(), provision.Token{Name: in.Name, Tenant: in.Tenant}, "")
 	if err != nil {
