@@ -712,18 +712,27 @@ func (ss *session) astdb(m *Message) (*astdb.DB, bool) {
 	return ss.srv.o.DB, true
 }
 
+// dbEntry checks a DB action's Family and Key, answering as manager.c
+// does (DBPut's errors have no final period, DBGet's and DBDel's do).
+func (ss *session) dbEntry(m *Message, period string) (db *astdb.DB, family, key string, ok bool) {
+	if db, ok = ss.astdb(m); !ok {
+		return nil, "", "", false
+	}
+	family, key = m.Get("Family"), m.Get("Key")
+	switch {
+	case family == "":
+		ss.reply(errorResponse(m, "No family specified"+period))
+		return nil, "", "", false
+	case key == "":
+		ss.reply(errorResponse(m, "No key specified"+period))
+		return nil, "", "", false
+	}
+	return db, family, key, true
+}
+
 func (ss *session) dbGet(m *Message) bool {
-	db, ok := ss.astdb(m)
+	db, fam, key, ok := ss.dbEntry(m, ".")
 	if !ok {
-		return true
-	}
-	fam, key := m.Get("Family"), m.Get("Key")
-	if fam == "" {
-		ss.reply(errorResponse(m, "No family specified."))
-		return true
-	}
-	if key == "" {
-		ss.reply(errorResponse(m, "No key specified."))
 		return true
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
@@ -749,17 +758,8 @@ func (ss *session) dbGet(m *Message) bool {
 }
 
 func (ss *session) dbPut(m *Message) bool {
-	db, ok := ss.astdb(m)
+	db, fam, key, ok := ss.dbEntry(m, "")
 	if !ok {
-		return true
-	}
-	fam, key := m.Get("Family"), m.Get("Key")
-	if fam == "" {
-		ss.reply(errorResponse(m, "No family specified"))
-		return true
-	}
-	if key == "" {
-		ss.reply(errorResponse(m, "No key specified"))
 		return true
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
@@ -774,17 +774,8 @@ func (ss *session) dbPut(m *Message) bool {
 }
 
 func (ss *session) dbDel(m *Message) bool {
-	db, ok := ss.astdb(m)
+	db, fam, key, ok := ss.dbEntry(m, ".")
 	if !ok {
-		return true
-	}
-	fam, key := m.Get("Family"), m.Get("Key")
-	if fam == "" {
-		ss.reply(errorResponse(m, "No family specified."))
-		return true
-	}
-	if key == "" {
-		ss.reply(errorResponse(m, "No key specified."))
 		return true
 	}
 	ctx, cancel := ss.actionCtx(10 * time.Second)
