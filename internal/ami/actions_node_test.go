@@ -18,6 +18,8 @@ func TestNodeActions(t *testing.T) {
 		{[]string{"Action: DBPut", "Family: cidname", "Key: 5551234", "Val: Alice"}, "Response: Success\r\nMessage: Updated database successfully\r\n\r\n"},
 		{[]string{"Action: DBPut", "Family: cidname", "Key: 5551234", "Val: Alice B"}, "Response: Success\r\nMessage: Updated database successfully\r\n\r\n"},
 		{[]string{"Action: DBGet", "Family: cidname", "ActionID: x"}, "Response: Error\r\nActionID: x\r\nMessage: No key specified.\r\n\r\n"},
+		{[]string{"Action: DBPut", "Key: 1"}, "Response: Error\r\nMessage: No family specified\r\n\r\n"},
+		{[]string{"Action: DBDel", "Family: cidname"}, "Response: Error\r\nMessage: No key specified.\r\n\r\n"},
 		{[]string{"Action: Reload", "Module: chan_dahdi"}, "Response: Error\r\nMessage: No such module\r\n\r\n"},
 		{[]string{"Action: Reload"}, "Response: Success\r\nMessage: Module Reloaded\r\n\r\n"},
 		{[]string{"Action: ExtensionState", "Context: originate", "Exten: 555", "ActionID: es"}, "Response: Success\r\nActionID: es\r\nMessage: Extension Status\r\nExten: 555\r\nContext: originate\r\nHint: PJSIP/carrier\r\nStatus: 0\r\nStatusText: Idle\r\n\r\n"},
