@@ -22,4 +22,6 @@ fuzz ./internal/sipauth FuzzParseDigest
 fuzz ./internal/registrar FuzzHandle
 fuzz ./internal/prompts FuzzSayNumber
 fuzz ./internal/prompts FuzzSayAlpha
+fuzz ./internal/agi FuzzParseArgs
+fuzz ./internal/ami FuzzReadMessage
 echo "== all tests passed"
