@@ -509,16 +509,16 @@ func TestExecEvents(t *testing.T) {
 	var got []string
 	ids := map[string]string{}
 	for e := range sub.C {
-		f := e.Fields
+		f := func(k string) string { return e.ExtraValue(k) }
 		if e.Kind == events.AGIExecStart {
-			ids[f["Command"]] = f["CommandId"]
-			got = append(got, fmt.Sprintf("start %s", f["Command"]))
+			ids[f("Command")] = f("CommandId")
+			got = append(got, fmt.Sprintf("start %s", f("Command")))
 			continue
 		}
-		if ids[f["Command"]] != f["CommandId"] || f["CommandId"] == "" {
-			t.Errorf("CommandId %q differs from the start's %q", f["CommandId"], ids[f["Command"]])
+		if ids[f("Command")] != f("CommandId") || f("CommandId") == "" {
+			t.Errorf("CommandId %q differs from the start's %q", f("CommandId"), ids[f("Command")])
 		}
-		got = append(got, fmt.Sprintf("end %s %s %s", f["Command"], f["ResultCode"], f["Result"]))
+		got = append(got, fmt.Sprintf("end %s %s %s", f("Command"), f("ResultCode"), f("Result")))
 	}
 	want := []string{"start NOOP", "end NOOP 200 Success", "start BOGUS", "end BOGUS 510 Invalid or unknown command",
 		"start GET VARIABLE", "end GET VARIABLE 520 Usage"}

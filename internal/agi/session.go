@@ -430,16 +430,13 @@ func (s *session) handle(line string) cmdResult {
 	if publish {
 		id = strconv.FormatInt(int64(rand.Int32()), 10)
 		// The body in res_agi.c's JSON blob order: CommandId, Command.
-		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart,
-			Fields: map[string]string{"Command": line, "CommandId": id},
-			Extra:  []string{"CommandId: " + id, "Command: " + line}})
+		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart, Extra: []string{"CommandId: " + id, "Command: " + line}})
 	}
 	end := func(code int, result string) {
 		if publish {
 			rc := strconv.Itoa(code)
 			s.e.Ch.Publish(events.Event{Kind: events.AGIExecEnd,
-				Fields: map[string]string{"Command": line, "CommandId": id, "ResultCode": rc, "Result": result},
-				Extra:  []string{"CommandId: " + id, "Command: " + line, "ResultCode: " + rc, "Result: " + result}})
+				Extra: []string{"CommandId: " + id, "Command: " + line, "ResultCode: " + rc, "Result: " + result}})
 		}
 	}
 	if c == nil {

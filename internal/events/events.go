@@ -6,6 +6,7 @@
 package events
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,16 @@ type Event struct {
 	// free-form events (UserEvent, AGIExec*, security events,
 	// OriginateResponse).
 	Extra []string
+}
+
+// ExtraValue returns the value of the Extra line "key: value", or "".
+func (e *Event) ExtraValue(key string) string {
+	for _, l := range e.Extra {
+		if k, v, ok := strings.Cut(l, ": "); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // TenantOf is the tenant an event belongs to: its channel's, or Tenant.
