@@ -2,13 +2,14 @@ package cluster
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/entvoice/entvoice/internal/provision"
 )
 
 // tokenPrefix versions the token format.
@@ -52,10 +53,8 @@ func (t Token) String() string {
 // hash is what central stores.
 func (t Token) hash() string { return hashSecret(t.ID, t.Secret) }
 
-func hashSecret(id, secret string) string {
-	h := sha256.Sum256([]byte(id + "." + secret))
-	return hex.EncodeToString(h[:])
-}
+// hashSecret stores a node token as API tokens are stored (hex SHA-256).
+func hashSecret(id, secret string) string { return provision.HashToken(id + "." + secret) }
 
 // ParseToken parses a token string.
 func ParseToken(s string) (Token, error) {
