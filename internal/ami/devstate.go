@@ -61,14 +61,10 @@ type deviceStates struct {
 // devKey is a device of a tenant (the default tenant is "default").
 type devKey struct{ tenant, dev string }
 
-// tenantDevice is the device key of dev for tenant: a registration's
-// PeerStatus names PJSIP/tenant~user, which is the tenant's PJSIP/user.
+// tenantDevice is the device key of dev for tenant.
 func tenantDevice(tenant, dev string) devKey {
 	if dialplan.IsDefaultTenant(tenant) {
 		return devKey{defaultTenant, dev}
-	}
-	if rest, ok := strings.CutPrefix(dev, "PJSIP/"+tenant+dialplan.TenantSep); ok {
-		dev = "PJSIP/" + rest
 	}
 	return devKey{tenant, dev}
 }

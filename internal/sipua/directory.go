@@ -61,6 +61,15 @@ func (e *Endpoint) AOR() string {
 	return e.Name
 }
 
+// splitAOR is the inverse of AOR: the tenant and the user name of a
+// registrar key.
+func splitAOR(aor string) (tenant, name string) {
+	if t, n, ok := strings.Cut(aor, "~"); ok {
+		return t, n
+	}
+	return DefaultTenant, aor
+}
+
 // Services is the set of services channels of the endpoint may use.
 func (e *Endpoint) Services() channel.Service { return channel.AllServices &^ e.Denied }
 

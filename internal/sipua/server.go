@@ -322,10 +322,9 @@ func maxCalls(d *Directory, tenant string) int {
 }
 
 func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
-	tenant := ""
-	if ep, ok := s.dir.Load().Endpoint(aor); ok {
-		tenant = ep.Tenant
-	}
+	// Events name the endpoint as its tenant knows it (PJSIP/1001), with
+	// the tenant beside it, as channel events do.
+	tenant, name := splitAOR(aor)
 	// ContactStatus for each contact added or removed (res_pjsip's
 	// Created/Removed); a refresh changes nothing and raises nothing.
 	now := map[string]bool{}
@@ -344,8 +343,8 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 	}
 	s.contactsMu.Unlock()
 	contact := func(uri, status string) {
-		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tenant, Peer: "PJSIP/" + aor, Status: status,
-			Extra: []string{"URI: " + uri, "ContactStatus: " + status, "AOR: " + aor, "EndpointName: " + aor}})
+		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tenant, Peer: "PJSIP/" + name, Status: status,
+			Extra: []string{"URI: " + uri, "ContactStatus: " + status, "AOR: " + name, "EndpointName: " + name}})
 	}
 	for uri := range now {
 		if !before[uri] {
@@ -363,7 +362,7 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 		if len(now) == 0 {
 			status = "Unreachable"
 		}
-		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + aor, Status: status, Tenant: tenant})
+		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + name, Status: status, Tenant: tenant})
 	}
 }
 
