@@ -98,7 +98,7 @@ func Dial(e *pbx.Exec, data string) error {
 			}
 			continue
 		}
-		e.Ch.Publish(events.Event{Kind: events.DialBegin, Dest: out.Channel.Snapshot(), DialString: res})
+		e.Ch.PublishWith(events.Event{Kind: events.DialBegin, DialString: res}, out.Channel)
 		legs = append(legs, &dialed{out: out})
 		lastPeer = out.Channel.Name
 	}
@@ -123,7 +123,7 @@ func Dial(e *pbx.Exec, data string) error {
 		}
 		d.done = true
 		d.status = status
-		e.Ch.Publish(events.Event{Kind: events.DialEnd, Dest: d.out.Channel.Snapshot(), DialStatus: status})
+		e.Ch.PublishWith(events.Event{Kind: events.DialEnd, DialStatus: status}, d.out.Channel)
 	}
 	abandon := func(except *dialed, cause int, status string) {
 		for _, d := range legs {
@@ -167,11 +167,11 @@ func Dial(e *pbx.Exec, data string) error {
 			switch ev.Kind {
 			case sipua.LegRinging:
 				_ = e.Ch.Indicate(channel.IndicateRinging)
-				e.Ch.Publish(events.Event{Kind: events.DialState, Dest: d.out.Channel.Snapshot(), DialStatus: "RINGING"})
+				e.Ch.PublishWith(events.Event{Kind: events.DialState, DialStatus: "RINGING"}, d.out.Channel)
 			case sipua.LegProgress:
 				// Early media from the callee reaches the caller.
 				_ = e.Ch.Indicate(channel.IndicateProgress)
-				e.Ch.Publish(events.Event{Kind: events.DialState, Dest: d.out.Channel.Snapshot(), DialStatus: "PROGRESS"})
+				e.Ch.PublishWith(events.Event{Kind: events.DialState, DialStatus: "PROGRESS"}, d.out.Channel)
 				if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
 					early = media.Bridge(e.Ch.Media(), d.out.Channel.Media())
 				}

@@ -521,6 +521,17 @@ func (c *Channel) Snapshot() *events.Snapshot {
 // Publish sends an event about this channel on the node's bus.
 func (c *Channel) Publish(e events.Event) { c.publish(e) }
 
+// PublishWith publishes a two-channel event (DialBegin, DialState...)
+// about c with dest as its Dest block; both snapshots are taken only when
+// someone listens.
+func (c *Channel) PublishWith(e events.Event, dest *Channel) {
+	if !c.registry.bus.HasSubscribers() {
+		return
+	}
+	e.Dest = dest.Snapshot()
+	c.publish(e)
+}
+
 func (c *Channel) publish(e events.Event) {
 	if !c.registry.bus.HasSubscribers() {
 		return
