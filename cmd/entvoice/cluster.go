@@ -24,6 +24,7 @@ import (
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -149,7 +150,20 @@ func newNode() *cobra.Command {
 				log.Info("enrolled", "node", name, "central", join)
 				fmt.Fprintf(cmd.OutOrStdout(), "enrolled as node %s with %s\n", name, join)
 			}
-			n, err := node.New(ctx, cfg, log)
+			// Calls between nodes: SIP over TLS with the node certificates.
+			peerAddr, peering, err := cfg.PeerListen()
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			var trust *cluster.PeerTrust
+			var nodeOpts []node.Option
+			if peering {
+				if trust, err = cluster.NewPeerTrust(cfg.DataDir); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+				nodeOpts = append(nodeOpts, node.WithPeers(&sipua.PeerOptions{Addr: peerAddr, TLS: trust.TLSConfig()}))
+			}
+			n, err := node.New(ctx, cfg, log, nodeOpts...)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -158,10 +172,14 @@ func newNode() *cobra.Command {
 				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log,
 				// Central's commands (call list, originate, hangup) run on the
 				// node's own controller; its events go up.
-				Controller: n.Control, Events: n.Bus})
+				Controller: n.Control, Events: n.Bus, Peers: trust})
 			if err != nil {
 				n.Shutdown(0)
 				return &exitError{code: 2, err: err}
+			}
+			if peering {
+				// A user not registered here is looked up on the others.
+				n.SIP.SetPeerLocator(link)
 			}
 			n.SetSource(link)
 			link.Start(ctx)
@@ -170,7 +188,11 @@ func newNode() *cobra.Command {
 				n.Shutdown(0)
 				return err
 			}
-			log.Info("entvoice node serving", "version", version, "node", link.Name(), "sip", strings.Join(cfg.SIP.Listen, ","), "data_dir", cfg.DataDir)
+			peers := "off"
+			if peering {
+				peers = "tls:" + peerAddr.String()
+			}
+			log.Info("entvoice node serving", "version", version, "node", link.Name(), "sip", strings.Join(cfg.SIP.Listen, ","), "peers", peers, "data_dir", cfg.DataDir)
 			<-ctx.Done()
 			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)
 			log.Info("shutting down", "grace", grace)

@@ -260,6 +260,7 @@ func newNodeProc(t *testing.T, name, ip string) *nodeProc {
 	t.Helper()
 	dir := t.TempDir()
 	port := testpeer.FreePorts(t, 1)[0]
+	peerPort := testpeer.FreeTCPPort(t)
 	rtp := testpeer.FreePortBlock(t, 40)
 	n := &nodeProc{ip: ip, sip: fmt.Sprintf("%s:%d", ip, port), dataDir: filepath.Join(dir, "data")}
 	agiDir, err := filepath.Abs("testdata")
@@ -275,9 +276,9 @@ agi_dir: %s
 # SIPp's calls from "sipp" (not a user) come in on this trunk.
 trunks:
   - {name: sipp, match: ["127.0.0.1/32"], context: internal}
-cluster: {bind: %s, heartbeat: 300ms}
+cluster: {bind: %s, heartbeat: 300ms, sip_listen: "%s:%d"}
 log: {level: info}
-`, name, ip, port, rtp, rtp+39, agiDir, ip))
+`, name, ip, port, rtp, rtp+39, agiDir, ip, ip, peerPort))
 	return n
 }
 

@@ -159,6 +159,7 @@ func (a *API) routes() {
 	a.handle("PATCH", "/tenants/{tenant}/users/{user}", a.patchUser)
 	a.handle("DELETE", "/tenants/{tenant}/users/{user}", a.deleteUser)
 	a.handle("GET", "/tenants/{tenant}/users/{user}/services", a.getUserServices)
+	a.handle("GET", "/tenants/{tenant}/users/{user}/location", a.getUserLocation)
 	a.handle("PUT", "/tenants/{tenant}/users/{user}/services", a.putUserServices)
 	a.handle("PATCH", "/tenants/{tenant}/users/{user}/services", a.patchUserServices)
 

@@ -176,6 +176,7 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/api/v1/tenants/b/users"}, {"POST", "/api/v1/tenants/b/users"}, {"POST", "/api/v1/tenants/b/users/import"},
 			{"GET", "/api/v1/tenants/b/users/1001"}, {"PATCH", "/api/v1/tenants/b/users/1001"}, {"DELETE", "/api/v1/tenants/b/users/1001"},
 			{"GET", "/api/v1/tenants/b/users/1001/services"}, {"PUT", "/api/v1/tenants/b/users/1001/services"}, {"PATCH", "/api/v1/tenants/b/users/1001/services"},
+			{"GET", "/api/v1/tenants/b/users/1001/location"},
 			{"GET", "/api/v1/tenants/b/extensions"}, {"POST", "/api/v1/tenants/b/extensions"}, {"POST", "/api/v1/tenants/b/extensions/import"},
 			{"GET", "/api/v1/tenants/b/extensions/" + x}, {"PATCH", "/api/v1/tenants/b/extensions/" + x}, {"DELETE", "/api/v1/tenants/b/extensions/" + x},
 			// A's own tenant path with B's extension id.

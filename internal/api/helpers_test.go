@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -218,6 +219,10 @@ func (f *fakeController) Redirect(context.Context, string, string, string, strin
 
 func (f *fakeController) GetVar(context.Context, string, string, string) (string, error) {
 	return "", control.ErrNoChannel
+}
+
+func (f *fakeController) Locate(_ context.Context, _, user string) (control.Location, error) {
+	return control.Location{}, fmt.Errorf("%w: %s", control.ErrNotRegistered, user)
 }
 
 func (f *fakeController) SetVar(context.Context, string, string, string, string) error {

@@ -110,6 +110,8 @@ func toProblem(err error) *problem {
 		return notFound("%s", strings.TrimSuffix(err.Error(), ": "+provision.ErrNotFound.Error())+" not found")
 	case errors.Is(err, control.ErrNoChannel):
 		return notFound("no such channel")
+	case errors.Is(err, control.ErrNotRegistered):
+		return notFound("%s", err.Error())
 	case errors.Is(err, cluster.ErrNodeNotLinked):
 		return &problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: err.Error()}
 	case errors.Is(err, cluster.ErrNodeFailed):

@@ -329,6 +329,28 @@ func (a *API) getUserServices(w http.ResponseWriter, r *http.Request, p *princip
 	return writeJSON(w, http.StatusOK, u.Services)
 }
 
+// getUserLocation says which node the user is registered on (over the
+// cluster: the node that has a contact for it), 404 when none.
+func (a *API) getUserLocation(w http.ResponseWriter, r *http.Request, p *principal) error {
+	tid := r.PathValue("tenant")
+	if err := a.scope(r, p, tid); err != nil {
+		return err
+	}
+	u, err := a.repo.GetUser(r.Context(), tid, r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	ctl, err := a.controller()
+	if err != nil {
+		return err
+	}
+	loc, err := ctl.Locate(r.Context(), tid, u.Name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, loc)
+}
+
 func (a *API) putUserServices(w http.ResponseWriter, r *http.Request, p *principal) error {
 	return putSwitches(w, r, p, a.updateUserServices)
 }

@@ -35,6 +35,9 @@ func NewRegistry(systemName string, bus *events.Bus, log *slog.Logger) *Registry
 	return &Registry{systemName: systemName, bus: bus, log: log, epoch: time.Now().Unix(), live: map[string]*Channel{}}
 }
 
+// SystemName is the node's system_name ("" when not set).
+func (r *Registry) SystemName() string { return r.systemName }
+
 // Bus is the event bus channels publish on.
 func (r *Registry) Bus() *events.Bus { return r.bus }
 

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/provision"
 )
 
 // Commands down the link: central's Remote (a control.Controller for the
@@ -24,6 +26,7 @@ const (
 	opRedirect  = "redirect"
 	opGetVar    = "getvar"
 	opSetVar    = "setvar"
+	opLocate    = "locate"
 )
 
 // Command is one control request for a node.
@@ -47,10 +50,13 @@ type Reply struct {
 	ID        uint64                   `json:"id"`
 	Channels  []control.ChannelInfo    `json:"channels,omitempty"`
 	Originate *control.OriginateResult `json:"originate,omitempty"`
+	Location  *control.Location        `json:"location,omitempty"`
 	Value     string                   `json:"value,omitempty"`
 	Err       string                   `json:"err,omitempty"`
 	// NoChannel marks an Err that is control.ErrNoChannel.
 	NoChannel bool `json:"no_channel,omitempty"`
+	// NotRegistered marks an Err that is control.ErrNotRegistered.
+	NotRegistered bool `json:"not_registered,omitempty"`
 }
 
 // ErrNodeNotLinked is a command for a node that has no link now.
@@ -239,6 +245,8 @@ func result(nr NodeReply) nodeResult {
 		res.err = fmt.Errorf("%w: node %s: no reply", ErrNodeFailed, nr.Node)
 	case nr.Reply.NoChannel:
 		res.err = fmt.Errorf("%w (%s, node %s)", control.ErrNoChannel, nr.Reply.Err, nr.Node)
+	case nr.Reply.NotRegistered:
+		res.err = fmt.Errorf("%w (node %s)", control.ErrNotRegistered, nr.Node)
 	case nr.Reply.Err != "":
 		res.err = fmt.Errorf("%w: node %s: %s", ErrNodeFailed, nr.Node, nr.Reply.Err)
 	}
@@ -335,10 +343,49 @@ func (r *Remote) onChannel(ctx context.Context, cmd Command) (*Reply, error) {
 	return nil, fmt.Errorf("%w: %s", control.ErrNoChannel, cmd.Channel)
 }
 
+// Locate asks every node (here and at the other instances) whether the
+// user is registered there; the first that is answers.
+func (r *Remote) Locate(ctx context.Context, tenant, user string) (control.Location, error) {
+	return r.locate(ctx, "", tenant, user)
+}
+
+// locate is Locate for a node's own question: except (the asking node)
+// is not a candidate.
+func (r *Remote) locate(ctx context.Context, except, tenant, user string) (control.Location, error) {
+	var failed error
+	for _, nr := range r.run(ctx, "", Command{Op: opLocate, Tenant: tenant, Name: user}) {
+		switch {
+		case nr.node == except:
+		case nr.err == nil && nr.rep.Location != nil:
+			loc := *nr.rep.Location
+			loc.Node = nr.node // the enrolled name, whatever its system_name
+			return loc, nil
+		case nr.err != nil && !errors.Is(nr.err, control.ErrNotRegistered) && !errors.Is(nr.err, ErrNodeNotLinked):
+			failed = nr.err
+		}
+	}
+	if failed != nil {
+		return control.Location{}, fmt.Errorf("%w: %s (and %w)", control.ErrNotRegistered, user, failed)
+	}
+	return control.Location{}, fmt.Errorf("%w on any linked node: %s", control.ErrNotRegistered, user)
+}
+
 // Originate runs on the node the request names (Node; linked here or to
-// another instance), or on the only node linked here.
+// another instance); without one, for PJSIP/user, on the node where the
+// user is registered, else on the only node linked here.
 func (r *Remote) Originate(ctx context.Context, req control.OriginateRequest) (control.OriginateResult, error) {
 	node := req.Node
+	if node == "" {
+		if user, ok := userOf(req.Channel); ok {
+			tenant := req.Tenant // an admin's PJSIP/user is the default tenant's
+			if tenant == "" {
+				tenant = provision.DefaultTenant
+			}
+			if loc, err := r.Locate(ctx, tenant, user); err == nil {
+				node = loc.Node
+			}
+		}
+	}
 	if node == "" {
 		switch links := r.linked(); len(links) {
 		case 0:
@@ -346,7 +393,7 @@ func (r *Remote) Originate(ctx context.Context, req control.OriginateRequest) (c
 		case 1:
 			node = links[0].name
 		default:
-			return control.OriginateResult{}, fmt.Errorf("%d nodes are linked: name the node to originate on", len(links))
+			return control.OriginateResult{}, fmt.Errorf("%d nodes are linked and %s is registered on none: name the node to originate on", len(links), req.Channel)
 		}
 	}
 	res := r.run(ctx, node, Command{Op: opOriginate, Originate: &req})
@@ -416,11 +463,26 @@ func execute(ctx context.Context, ctl control.Controller, cmd *Command) *Reply {
 		rep.Value, err = ctl.GetVar(ctx, cmd.Tenant, cmd.Channel, cmd.Name)
 	case opSetVar:
 		err = ctl.SetVar(ctx, cmd.Tenant, cmd.Channel, cmd.Name, cmd.Value)
+	case opLocate:
+		var loc control.Location
+		if loc, err = ctl.Locate(ctx, cmd.Tenant, cmd.Name); err == nil {
+			rep.Location = &loc
+		}
 	default:
 		err = fmt.Errorf("unknown command %q", cmd.Op)
 	}
 	if err != nil {
 		rep.Err, rep.NoChannel = err.Error(), errors.Is(err, control.ErrNoChannel)
+		rep.NotRegistered = errors.Is(err, control.ErrNotRegistered)
 	}
 	return rep
+}
+
+// userOf is the user of a PJSIP/user dial string (not PJSIP/exten@trunk).
+func userOf(dial string) (string, bool) {
+	tech, res, ok := strings.Cut(strings.TrimSpace(dial), "/")
+	if !ok || !(strings.EqualFold(tech, "PJSIP") || strings.EqualFold(tech, "SIP")) || res == "" || strings.Contains(res, "@") {
+		return "", false
+	}
+	return res, true
 }

@@ -25,10 +25,12 @@ type nodeCtl struct {
 	chans  []control.ChannelInfo
 	hungup []string
 	vars   map[string]string
+	// users are registered here: "tenant/user" -> peer SIP address.
+	users map[string]string
 }
 
 func newNodeCtl(node string, chans ...string) *nodeCtl {
-	c := &nodeCtl{node: node, vars: map[string]string{}}
+	c := &nodeCtl{node: node, vars: map[string]string{}, users: map[string]string{}}
 	for i, name := range chans {
 		tenant := ""
 		if i == 0 {
@@ -106,6 +108,16 @@ func (c *nodeCtl) SetVar(_ context.Context, tenant, name, v, value string) error
 	return nil
 }
 
+func (c *nodeCtl) Locate(_ context.Context, tenant, user string) (control.Location, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sip, ok := c.users[tenant+"/"+user]
+	if !ok {
+		return control.Location{}, fmt.Errorf("%w: %s", control.ErrNotRegistered, user)
+	}
+	return control.Location{Node: "system-name-not-the-node-name", SIP: sip}, nil
+}
+
 func TestRemoteControl(t *testing.T) {
 	ctx := context.Background()
 	remote := NewRemote()
@@ -126,9 +138,35 @@ func TestRemoteControl(t *testing.T) {
 	}
 	a := newNodeCtl("site-a", "PJSIP/1001-00000001", "PJSIP/1002-00000002")
 	b := newNodeCtl("site-b", "PJSIP/2001-00000001")
-	link("site-a", a)
+	b.users["acme/2001"] = "127.0.0.3:5061"
+	b.users["default/2002"] = "127.0.0.3:5061"
+	a.users["default/1001"] = "127.0.0.2:5061"
+	la := link("site-a", a)
 	lb := link("site-b", b)
 	waitFor(t, "two linked nodes", func() bool { return len(remote.linked()) == 2 })
+
+	// Where users are registered: central asks every node.
+	if loc, err := remote.Locate(ctx, "acme", "2001"); err != nil || loc.Node != "site-b" || loc.SIP != "127.0.0.3:5061" {
+		t.Fatalf("Locate(acme/2001) = %+v, %v; want site-b at 127.0.0.3:5061", loc, err)
+	}
+	if _, err := remote.Locate(ctx, "other", "2001"); !errors.Is(err, control.ErrNotRegistered) {
+		t.Fatalf("Locate in another tenant = %v; want ErrNotRegistered", err)
+	}
+	// A node asks over its link, and is never its own answer.
+	waitFor(t, "site-a's link up", la.Connected)
+	if p, err := la.LocatePeer(ctx, "default", "2002"); err != nil || p.Node != "site-b" || p.Addr.String() != "127.0.0.3:5061" {
+		t.Fatalf("LocatePeer(2002) from site-a = %+v, %v", p, err)
+	}
+	if _, err := la.LocatePeer(ctx, "default", "1001"); err == nil {
+		t.Fatal("site-a located its own user 1001 through central")
+	}
+	if _, err := la.LocatePeer(ctx, "default", "nobody"); err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Fatalf("LocatePeer(nobody) = %v", err)
+	}
+	// Originate without a node runs where the user is registered.
+	if res, err := remote.Originate(ctx, control.OriginateRequest{Channel: "PJSIP/2002", Exten: "600"}); err != nil || res.Channel != "PJSIP/2002-on-site-b" {
+		t.Fatalf("originate to PJSIP/2002 without a node = %+v, %v; want it on site-b", res, err)
+	}
 
 	all, err := remote.Channels(ctx, "")
 	if err != nil || len(all) != 3 {
@@ -160,7 +198,7 @@ func TestRemoteControl(t *testing.T) {
 	if err := remote.Redirect(ctx, "", "PJSIP/1001-00000001", "", "internal", "600", "1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := remote.Originate(ctx, control.OriginateRequest{Channel: "PJSIP/1001", Exten: "600"}); err == nil || !strings.Contains(err.Error(), "name the node") {
+	if _, err := remote.Originate(ctx, control.OriginateRequest{Channel: "PJSIP/1009", Exten: "600"}); err == nil || !strings.Contains(err.Error(), "name the node") {
 		t.Fatalf("originate without a node among two = %v", err)
 	}
 	res, err := remote.Originate(ctx, control.OriginateRequest{Node: "site-b", Channel: "PJSIP/2001", Exten: "600"})

@@ -362,7 +362,7 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 		defer h.o.Remote.detach(nc)
 		cmds = nc.out
 	}
-	if err := stream.SendMsg(&Down{Welcome: &Welcome{Node: n.Name, CDRAcked: n.CDRAcked, Time: time.Now().UTC()}}); err != nil {
+	if err := stream.SendMsg(&Down{Welcome: &Welcome{Node: n.Name, CDRAcked: n.CDRAcked, Time: time.Now().UTC(), Peers: h.enrolledNodes(ctx)}}); err != nil {
 		return err
 	}
 	_ = h.reg.seen(ctx, n.Name, remote, hello.Hello.Revision)
@@ -372,12 +372,13 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	// the only one that writes to the stream.
 	acks := make(chan int64, 16)
 	resync := make(chan struct{}, 1)
+	located := make(chan *LocateReply, 16)
 	recvErr := make(chan error, 1)
 	var lastRev int64
 	var heard atomic.Int64 // unix nanoseconds of the node's last message
 	heard.Store(time.Now().UnixNano())
 	go func() {
-		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard, nc)
+		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, located, &heard, nc)
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
@@ -414,6 +415,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			if err := stream.SendMsg(&Down{Command: cmd}); err != nil {
 				return err
 			}
+		case rep := <-located:
+			if err := stream.SendMsg(&Down{Located: rep}); err != nil {
+				return err
+			}
 		case <-resync:
 			needSnapshot = true
 			select {
@@ -425,11 +430,12 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 				log.Warn("node link dropped: node silent", "for", silent.Round(time.Millisecond))
 				return status.Error(codes.DeadlineExceeded, "node silent")
 			}
-			if err := stream.SendMsg(&Down{Heartbeat: &Heartbeat{Revision: lastRev, Time: time.Now().UTC()}}); err != nil {
+			peers := h.enrolledNodes(ctx)
+			if err := stream.SendMsg(&Down{Heartbeat: &Heartbeat{Revision: lastRev, Time: time.Now().UTC(), Peers: peers}}); err != nil {
 				return err
 			}
 			// A revocation cuts a live link at the next heartbeat.
-			if cur, err := h.reg.Node(ctx, n.Name); err == nil && (cur.Revoked || cur.Serial != n.Serial) {
+			if serial, ok := peers[n.Name]; peers != nil && (!ok || serial != n.Serial) {
 				log.Warn("node link cut: certificate revoked or superseded")
 				return status.Error(codes.PermissionDenied, ErrNodeRevoked.Error())
 			}
@@ -485,7 +491,9 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 }
 
 // receive reads a node's messages until the stream ends.
-func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64, nc *nodeCmds) error {
+func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, located chan<- *LocateReply, heard *atomic.Int64, nc *nodeCmds) error {
+	var locating sync.WaitGroup
+	defer locating.Wait()
 	for {
 		var up Up
 		if err := stream.RecvMsg(&up); err != nil {
@@ -494,6 +502,16 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 		heard.Store(time.Now().UnixNano())
 		if up.Reply != nil && nc != nil {
 			nc.deliver(up.Reply)
+		}
+		if req := up.Locate; req != nil {
+			// Asking every node takes a round trip: not on the receiver.
+			locating.Go(func() {
+				rep := h.locate(ctx, name, req)
+				select {
+				case located <- rep:
+				case <-ctx.Done():
+				}
+			})
 		}
 		if h.o.Events != nil {
 			for _, e := range up.Events {
@@ -526,6 +544,24 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			}
 		}
 	}
+}
+
+// locate answers a node's LocateRequest from the other nodes' registrations.
+func (h *Hub) locate(ctx context.Context, asker string, req *LocateRequest) *LocateReply {
+	rep := &LocateReply{ID: req.ID}
+	if h.o.Remote == nil {
+		rep.Err = "this central server does not reach its nodes"
+		return rep
+	}
+	ctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	defer cancel()
+	loc, err := h.o.Remote.locate(ctx, asker, req.Tenant, req.User)
+	if err != nil {
+		rep.Err = err.Error()
+		return rep
+	}
+	rep.Node, rep.SIP = loc.Node, loc.SIP
+	return rep
 }
 
 // intake stores a batch by uniqueid (an upsert: a batch resent after a

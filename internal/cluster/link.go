@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -61,6 +63,9 @@ type LinkOptions struct {
 	Controller control.Controller
 	// Events, when set, is the node's bus: its events go up while linked.
 	Events *events.Bus
+	// Peers, when set, learns from central which nodes are enrolled (the
+	// node-to-node calls' certificate check).
+	Peers *PeerTrust
 }
 
 // eventQueue is the node's event queue while linked; past it events are
@@ -95,6 +100,12 @@ type Link struct {
 	connected atomic.Bool
 	acked     atomic.Int64 // highest CDR sequence central holds
 
+	// Locate requests (LocatePeer) wait for central's answer here.
+	locates    chan *LocateRequest
+	locMu      sync.Mutex
+	locPending map[uint64]chan *LocateReply
+	locNext    atomic.Uint64
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -112,7 +123,8 @@ func NewLink(o LinkOptions) (*Link, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.name), persist: make(chan struct{}, 1), maxChanges: maxReplicaChanges}
+	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.name), persist: make(chan struct{}, 1), maxChanges: maxReplicaChanges,
+		locates: make(chan *LocateRequest), locPending: map[uint64]chan *LocateReply{}}
 	if err := l.load(); err != nil {
 		l.log.Warn("persisted configuration unreadable; waiting for central", "err", err)
 	}
@@ -404,6 +416,7 @@ func (l *Link) session(ctx context.Context) error {
 		return errors.New("cluster: central did not welcome the link")
 	}
 	l.acked.Store(first.Welcome.CDRAcked)
+	l.o.Peers.setNodes(first.Welcome.Peers)
 	l.connected.Store(true)
 	l.log.Info("linked to central", "central", l.id.central, "revision", l.Revision(), "cdr_acked", first.Welcome.CDRAcked,
 		"clock_skew", time.Since(first.Welcome.Time).Round(time.Millisecond))
@@ -432,6 +445,18 @@ func (l *Link) session(ctx context.Context) error {
 				select {
 				case compact <- struct{}{}:
 				default:
+				}
+			}
+			if hb := d.Heartbeat; hb != nil {
+				l.o.Peers.setNodes(hb.Peers)
+			}
+			if rep := d.Located; rep != nil {
+				l.locMu.Lock()
+				ch := l.locPending[rep.ID]
+				delete(l.locPending, rep.ID)
+				l.locMu.Unlock()
+				if ch != nil {
+					ch <- rep
 				}
 			}
 			if cmd := d.Command; cmd != nil {
@@ -489,6 +514,10 @@ func (l *Link) session(ctx context.Context) error {
 			lastHeard = time.Now()
 		case rep := <-replies:
 			if err := send(&Up{Reply: rep}); err != nil {
+				return err
+			}
+		case req := <-l.locates:
+			if err := send(&Up{Locate: req}); err != nil {
 				return err
 			}
 		case e := <-evc:
@@ -579,4 +608,47 @@ func (l *Link) cdrHead(ctx context.Context) (int64, error) {
 	var n int64
 	err := l.o.Store.DB().QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM cdr").Scan(&n)
 	return n, err
+}
+
+// locateTimeout bounds a Locate: central asks every node, each answers
+// from memory.
+const locateTimeout = 3 * time.Second
+
+// LocatePeer asks central which other node has the user registered, for a
+// call from this node (sipua's PeerLocator). It fails at once while the
+// link is down: a node alone serves its own users only.
+func (l *Link) LocatePeer(ctx context.Context, tenant, user string) (sipua.Peer, error) {
+	if !l.connected.Load() {
+		return sipua.Peer{}, fmt.Errorf("%w: central unreachable", ErrNodeNotLinked)
+	}
+	ctx, cancel := context.WithTimeout(ctx, locateTimeout)
+	defer cancel()
+	req := &LocateRequest{ID: l.locNext.Add(1), Tenant: tenant, User: user}
+	ch := make(chan *LocateReply, 1)
+	l.locMu.Lock()
+	l.locPending[req.ID] = ch
+	l.locMu.Unlock()
+	defer func() {
+		l.locMu.Lock()
+		delete(l.locPending, req.ID)
+		l.locMu.Unlock()
+	}()
+	select {
+	case l.locates <- req:
+	case <-ctx.Done():
+		return sipua.Peer{}, fmt.Errorf("locate %s: %w", user, ctx.Err())
+	}
+	select {
+	case rep := <-ch:
+		if rep.Err != "" {
+			return sipua.Peer{}, errors.New(rep.Err)
+		}
+		addr, err := netip.ParseAddrPort(rep.SIP)
+		if err != nil {
+			return sipua.Peer{Node: rep.Node}, fmt.Errorf("node %s takes no calls from other nodes (peer address %q)", rep.Node, rep.SIP)
+		}
+		return sipua.Peer{Node: rep.Node, Addr: addr}, nil
+	case <-ctx.Done():
+		return sipua.Peer{}, fmt.Errorf("locate %s: %w", user, ctx.Err())
+	}
 }

@@ -58,6 +58,25 @@ type Up struct {
 	// Events are the node's bus events, live (not replayed after an
 	// outage, as AMI does not replay).
 	Events []events.Event `json:"events,omitempty"`
+	// Locate asks where a user is registered (a call from this node to a
+	// user registered on another).
+	Locate *LocateRequest `json:"locate,omitempty"`
+}
+
+// LocateRequest asks central which other node has a user registered.
+type LocateRequest struct {
+	ID     uint64 `json:"id"`
+	Tenant string `json:"tenant"`
+	User   string `json:"user"`
+}
+
+// LocateReply answers a LocateRequest: the node and its peer SIP address,
+// or Err.
+type LocateReply struct {
+	ID   uint64 `json:"id"`
+	Node string `json:"node,omitempty"`
+	SIP  string `json:"sip,omitempty"`
+	Err  string `json:"err,omitempty"`
 }
 
 // Hello opens a link: the revision the node holds (0: none).
@@ -73,6 +92,9 @@ type Hello struct {
 type Heartbeat struct {
 	Revision int64     `json:"revision"`
 	Time     time.Time `json:"time"`
+	// Peers (central to node) are the enrolled, unrevoked nodes and
+	// their certificate serials, for the node's PeerTrust.
+	Peers map[string]string `json:"peers,omitempty"`
 }
 
 // ShippedCDR is one node CDR with its node-local sequence (the node
@@ -90,6 +112,7 @@ type Down struct {
 	CDRAck    int64         `json:"cdr_ack,omitempty"`
 	Heartbeat *Heartbeat    `json:"heartbeat,omitempty"`
 	Command   *Command      `json:"command,omitempty"`
+	Located   *LocateReply  `json:"located,omitempty"`
 }
 
 // Welcome answers Hello: where the node's CDR shipping resumes.
@@ -97,6 +120,8 @@ type Welcome struct {
 	Node     string    `json:"node"`
 	CDRAcked int64     `json:"cdr_acked"`
 	Time     time.Time `json:"time"`
+	// Peers as in Heartbeat.
+	Peers map[string]string `json:"peers,omitempty"`
 }
 
 // wireUser carries the digest HA1s that provision.User keeps out of JSON

@@ -228,6 +228,11 @@ type Cluster struct {
 	// Heartbeat is the link's heartbeat interval (Go duration, default 5s);
 	// a link silent for three of them is dropped and redialled.
 	Heartbeat string `yaml:"heartbeat"`
+	// SIPListen is a node's "IP:PORT" for calls from the other nodes (SIP
+	// over mutual TLS with the node certificates). Empty: the first SIP
+	// listener's IP, port 5061; "off": no calls between this node and
+	// the others.
+	SIPListen string `yaml:"sip_listen"`
 }
 
 // Error names the file and line of a configuration mistake.
@@ -474,6 +479,31 @@ func (c *Config) Listeners() ([]Listener, error) {
 		out = append(out, Listener{Transport: tr, Addr: ap})
 	}
 	return out, nil
+}
+
+// PeerListen is a node's address for calls from other nodes
+// (cluster.sip_listen); ok is false when they are off.
+func (c *Config) PeerListen() (addr netip.AddrPort, ok bool, err error) {
+	switch v := strings.TrimSpace(c.Cluster.SIPListen); {
+	case strings.EqualFold(v, "off"):
+		return netip.AddrPort{}, false, nil
+	case v != "":
+		ap, err := netip.ParseAddrPort(v)
+		if err != nil {
+			return netip.AddrPort{}, false, fmt.Errorf("cluster.sip_listen %q: want IP:PORT or off: %w", v, err)
+		}
+		return ap, true, nil
+	}
+	// Other nodes dial this address: the first SIP listener's IP, or the
+	// media address when that listener is on every interface.
+	if ls, _ := c.Listeners(); len(ls) > 0 && !ls[0].Addr.Addr().IsUnspecified() {
+		return netip.AddrPortFrom(ls[0].Addr.Addr(), 5061), true, nil
+	}
+	ip, err := c.MediaAddr()
+	if err != nil {
+		return netip.AddrPort{}, false, err
+	}
+	return netip.AddrPortFrom(ip, 5061), true, nil
 }
 
 // RTPRange parses rtp.ports.

@@ -79,4 +79,20 @@ type Controller interface {
 	Redirect(ctx context.Context, tenant, channel, extra, context, exten, priority string) error
 	GetVar(ctx context.Context, tenant, channel, name string) (string, error)
 	SetVar(ctx context.Context, tenant, channel, name, value string) error
+	// Locate says where a user of the tenant is registered: on a node,
+	// that node; over the cluster, the node that has a contact for it.
+	// ErrNotRegistered when none has.
+	Locate(ctx context.Context, tenant, user string) (Location, error)
+}
+
+// ErrNotRegistered is Locate's answer for a user with no registered
+// contact (on this node, or on any linked node).
+var ErrNotRegistered = errors.New("user not registered")
+
+// Location is where a user is registered: the node's name and the
+// address other nodes call it on (SIP over mutual TLS with the node
+// certificates; empty when the node takes no calls from other nodes).
+type Location struct {
+	Node string `json:"node"`
+	SIP  string `json:"sip,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,10 @@ type Dialer interface {
 	// MediaPair returns two RTP sessions wired to each other (Local
 	// channels).
 	MediaPair() (*media.Session, *media.Session, error)
+	// Registered reports whether a user of the tenant has a contact here.
+	Registered(tenant, user string) bool
+	// PeerAddr is where other nodes call this one (invalid: nowhere).
+	PeerAddr() netip.AddrPort
 }
 
 // Local is the Controller of one node: its PBX, channel registry and SIP
@@ -167,6 +172,19 @@ func (l *Local) SetVar(_ context.Context, tenant, name, variable, value string) 
 	}
 	ch.SetVar(variable, value)
 	return nil
+}
+
+// Locate answers whether the user is registered on this node, with the
+// address other nodes reach it on.
+func (l *Local) Locate(_ context.Context, tenant, user string) (Location, error) {
+	if !l.sip.Registered(tenant, user) {
+		return Location{}, fmt.Errorf("%w: %s", ErrNotRegistered, user)
+	}
+	loc := Location{Node: l.reg.SystemName()}
+	if a := l.sip.PeerAddr(); a.IsValid() {
+		loc.SIP = a.String()
+	}
+	return loc, nil
 }
 
 // Reasons of OriginateResponse (the AST_CONTROL_* value

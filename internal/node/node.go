@@ -60,12 +60,34 @@ type Node struct {
 	amiSource ami.UserSource
 }
 
+// Option adjusts a node beyond its configuration file.
+type Option func(*options)
+
+type options struct {
+	peer *sipua.PeerOptions
+}
+
+// WithPeers makes the node take calls from the other nodes of its cluster
+// and call users registered on them (sipua/peer.go). The dialplan gains
+// the context those calls start in, PeerContext, unless extensions.conf
+// defines it: it rings the called user.
+func WithPeers(p *sipua.PeerOptions) Option { return func(o *options) { o.peer = p } }
+
 // New builds a node from a configuration. It fails, naming file and line,
 // when the dialplan or the configuration has errors.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, error) {
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
+	var o options
+	for _, fn := range opts {
+		fn(&o)
+	}
 	plan, err := LoadDialplan(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if o.peer != nil && !plan.HasContext(sipua.PeerContext) {
+		if err := addPeerContext(plan); err != nil {
+			return nil, err
+		}
 	}
 	eps, err := staticEndpoints(cfg)
 	if err != nil {
@@ -139,7 +161,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 		Guard:      guard,
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: nonceLife, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
-		SessionExpires: cfg.SIP.SessionExpires, Logger: log,
+		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.peer,
 	})
 	if err != nil {
 		return nil, err
@@ -158,6 +180,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Node, erro
 	}
 	ok = true
 	return n, nil
+}
+
+// addPeerContext adds the default context of calls from other nodes:
+//
+//	[entvoice-peer]
+//	exten => _.,1,Dial(PJSIP/${EXTEN})
+//	exten => h,1,NoOp()
+//
+// The calling node's Dial keeps its own timeout and options (it cancels
+// this leg); the h extension keeps "_." from matching the hangup.
+func addPeerContext(plan *dialplan.Dialplan) error {
+	if err := plan.AddContext(sipua.PeerContext); err != nil {
+		return err
+	}
+	if err := plan.AddRow(sipua.PeerContext, "_.", 1, "", "Dial", "PJSIP/${EXTEN}"); err != nil {
+		return err
+	}
+	return plan.AddRow(sipua.PeerContext, "h", 1, "", "NoOp", "")
 }
 
 // registerApps gives a PBX every dialplan application a node has.

@@ -46,7 +46,21 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	dir := s.dir.Load()
-	ep, ok := s.identify(dir, req, tx, src.String())
+	var (
+		ep     *Endpoint
+		ok     bool
+		linked string // a peer node's call keeps its linkedid
+	)
+	switch node, peer := s.peerOf(req); {
+	case peer:
+		ep, linked, ok = s.identifyPeer(dir, node, req, tx)
+	case transportOf(req) == "tls":
+		// The TLS listener is the nodes' own: nothing else gets a call
+		// through it.
+		s.respond(req, tx, 403, "Forbidden")
+	default:
+		ep, ok = s.identify(dir, req, tx, src.String())
+	}
 	if !ok {
 		return
 	}
@@ -102,7 +116,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1}
 	l.sessionExpires = sessionExpires(req, s.opts.SessionExpires)
 	ch := s.opts.Channels.New(channel.Options{
-		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound,
+		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound, LinkedID: linked,
 		CallerNum: callerNum, CallerName: callerName,
 		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenantOf(ep.Tenant),
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,

@@ -125,6 +125,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 		recipient sip.Uri
 		dest      netip.AddrPort
 		transport string
+		peer      Peer // the node the user is registered on, if not here
 	)
 	if ep.Trunk {
 		if !ep.Host.IsValid() {
@@ -137,14 +138,21 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 		recipient = sip.Uri{Scheme: "sip", User: exten, Host: ep.Host.Addr().String(), Port: int(ep.Host.Port())}
 		dest, transport = ep.Host, ep.Transport
 	} else {
-		b, ok := latestBinding(s.reg.Lookup(ep.AOR()))
-		if !ok {
-			return nil, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
+		if b, ok := latestBinding(s.reg.Lookup(ep.AOR())); ok {
+			if err := sip.ParseUri(strings.Trim(b.Contact, "<>"), &recipient); err != nil {
+				return nil, fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err)
+			}
+			dest, transport = b.Source, b.Transport
+		} else {
+			// Not registered here: maybe on another node of the cluster.
+			if peer, err = s.locatePeer(ctx, ep); err != nil {
+				return nil, err
+			}
+			recipient = sip.Uri{Scheme: "sip", User: ep.Name, Host: peer.Addr.Addr().String(), Port: int(peer.Addr.Port()),
+				UriParams: sip.NewParams()}
+			recipient.UriParams.Add("transport", "tls")
+			dest, transport = peer.Addr, "tls"
 		}
-		if err := sip.ParseUri(strings.Trim(b.Contact, "<>"), &recipient); err != nil {
-			return nil, fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err)
-		}
-		dest, transport = b.Source, b.Transport
 	}
 	transport = strings.ToLower(transport)
 	if transport == "" {
@@ -211,6 +219,11 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"))
 	req.AppendHeader(sip.NewHeader("User-Agent", s.opts.UserAgent))
+	if peer.Node != "" {
+		req.AppendHeader(sip.NewHeader(hdrPeerTenant, legTenant))
+		req.AppendHeader(sip.NewHeader(hdrPeerLinkedID, ch.LinkedID()))
+		ch.SetVar("ENTVOICE_PEER_NODE", peer.Node)
+	}
 	req.SetBody(offer)
 	req.SetTransport(strings.ToUpper(transport))
 	req.SetDestination(dest.String())

@@ -61,6 +61,9 @@ type Options struct {
 	DefaultExpires int
 	SessionExpires int
 	Logger         *slog.Logger
+	// Peer, when set, takes and places calls between the nodes of a
+	// cluster (peer.go).
+	Peer *PeerOptions
 }
 
 // Server is the SIP user agent of a node.
@@ -92,6 +95,10 @@ type Server struct {
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
 
+	peerMu    sync.Mutex
+	locator   PeerLocator
+	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
+
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	closed chan struct{}
@@ -115,10 +122,20 @@ func New(opts Options) (*Server, error) {
 	}
 	// sipgo's layers log to slog.Default unless told otherwise.
 	sipgoLog := slog.New(quietParseErrors{opts.Logger.Handler()})
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(opts.UserAgent),
+	uaOpts := []sipgo.UserAgentOption{sipgo.WithUserAgent(opts.UserAgent),
 		sipgo.WithUserAgentHostname(opts.Listeners[0].Addr.Addr().String()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipgoLog)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipgoLog)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipgoLog))}
+	listeners := opts.Listeners
+	if opts.Peer != nil {
+		if opts.Peer.TLS == nil || !opts.Peer.Addr.IsValid() {
+			return nil, errors.New("sipua: peering needs an address and a TLS configuration")
+		}
+		// TLS connections sipgo dials go to other nodes only.
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(opts.Peer.TLS))
+		listeners = append(listeners[:len(listeners):len(listeners)], Listener{Transport: "tls", Addr: opts.Peer.Addr})
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("sipua: user agent: %w", err)
 	}
@@ -142,7 +159,7 @@ func New(opts Options) (*Server, error) {
 		realms:    map[string]*sipauth.Challenger{},
 	}
 	s.dir.Store(NewDirectory(nil))
-	for _, l := range opts.Listeners {
+	for _, l := range listeners {
 		if _, ok := s.clients[l.Transport]; ok {
 			continue
 		}
@@ -415,6 +432,21 @@ func (s *Server) Start(ctx context.Context) error {
 			return fmt.Errorf("sipua: transport %q not supported", l.Transport)
 		}
 	}
+	if p := s.opts.Peer; p != nil {
+		ln, err := net.Listen("tcp", p.Addr.String())
+		if err != nil {
+			s.cancel()
+			return fmt.Errorf("sipua: listen tls (calls from other nodes) %s: %w", p.Addr, err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.srv.ServeTLS(&peerListener{Listener: ln, srv: s}); ctx.Err() == nil {
+				s.log.Error("sip tls (peer) server stopped", "addr", p.Addr, "err", err)
+			}
+		}()
+		context.AfterFunc(ctx, func() { _ = ln.Close() })
+	}
 	return nil
 }
 
@@ -546,6 +578,8 @@ func transportOf(req *sip.Request) string {
 	switch sip.NetworkToLower(req.Transport()) {
 	case "tcp":
 		return "tcp"
+	case "tls":
+		return "tls"
 	default:
 		return "udp"
 	}

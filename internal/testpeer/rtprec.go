@@ -28,6 +28,14 @@ type RTPRecorder struct {
 	mu      sync.Mutex
 	packets []RecordedPacket
 	notify  chan struct{} // closed and replaced on every packet
+
+	// Answer: what to send back to the first packet's source.
+	reply     []byte // encoded audio
+	replyPT   uint8
+	replying  bool
+	replyStop chan struct{}
+	replyDone chan struct{}
+	closeOnce sync.Once
 }
 
 // RecordRTP starts an RTPRecorder on a free port of 127.0.0.1; it is
@@ -44,7 +52,7 @@ func RecordRTPOn(t testing.TB, port int) *RTPRecorder {
 	if err != nil {
 		t.Fatalf("testpeer: rtp recorder: %v", err)
 	}
-	r := &RTPRecorder{conn: conn, done: make(chan struct{}), notify: make(chan struct{})}
+	r := &RTPRecorder{conn: conn, done: make(chan struct{}), notify: make(chan struct{}), replyStop: make(chan struct{}), replyDone: make(chan struct{})}
 	go r.loop()
 	t.Cleanup(r.Close)
 	return r
@@ -67,6 +75,10 @@ func (r *RTPRecorder) loop() {
 			continue
 		}
 		r.mu.Lock()
+		if r.reply != nil && !r.replying {
+			r.replying = true
+			go r.sendReply(from)
+		}
 		r.packets = append(r.packets, RecordedPacket{At: at, From: from, Packet: p})
 		close(r.notify)
 		r.notify = make(chan struct{})
@@ -82,10 +94,53 @@ func (r *RTPRecorder) Addr() netip.AddrPort {
 	return r.conn.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
-// Close stops the recorder and waits for its goroutine; safe to repeat.
+// Answer makes the recorder a phone's media end: from the first packet it
+// receives, it sends pcm (20 ms packets, paced in real time) back to that
+// packet's source from its own socket, as a phone using symmetric RTP
+// (RFC 4961) does, so the far end keeps sending to the recorder. Call it
+// before the call starts.
+func (r *RTPRecorder) Answer(codec Codec, pcm []int16) {
+	r.mu.Lock()
+	r.reply, r.replyPT = codec.Encode(pcm), uint8(codec)
+	r.mu.Unlock()
+}
+
+func (r *RTPRecorder) sendReply(to netip.AddrPort) {
+	defer close(r.replyDone)
+	r.mu.Lock()
+	audio, pt := r.reply, r.replyPT
+	r.mu.Unlock()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; (i+1)*160 <= len(audio); i++ {
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: uint16(i), Timestamp: uint32(i * 160), SSRC: 0x5eed1e55, Marker: i == 0},
+			Payload: audio[i*160 : (i+1)*160]}
+		b, err := pkt.Marshal()
+		if err != nil {
+			return
+		}
+		if _, err := r.conn.WriteToUDPAddrPort(b, to); err != nil {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-r.replyStop:
+			return
+		}
+	}
+}
+
+// Close stops the recorder and waits for its goroutines; safe to repeat.
 func (r *RTPRecorder) Close() {
+	r.closeOnce.Do(func() { close(r.replyStop) })
 	_ = r.conn.Close()
 	<-r.done
+	r.mu.Lock()
+	replying := r.replying
+	r.mu.Unlock()
+	if replying {
+		<-r.replyDone
+	}
 }
 
 // Packets returns a copy of the packets received so far, in arrival order.

@@ -1,0 +1,133 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// Node-to-node calls (SIP over TLS between nodes, sipua/peer.go) are
+// authenticated by the node certificates: each side presents its own and
+// checks the other's with PeerTrust. A peer certificate must chain to the
+// cluster CA for client authentication (node certificates are client
+// certificates; the hub's server certificate and the central instances'
+// "central:<id>" certificates are not nodes), and, once central has told
+// the node which nodes are enrolled (Down.Peers, at every link and
+// heartbeat), be the current certificate of an enrolled, unrevoked node:
+// revoking a node cuts it off from the other nodes within one heartbeat of
+// their links. A node that has not heard from central since it started
+// checks the chain only.
+type PeerTrust struct {
+	dir  string
+	ca   *x509.CertPool
+	name string
+
+	mu    sync.Mutex
+	nodes map[string]string // enrolled node -> serial (hex); nil: unknown yet
+}
+
+// NewPeerTrust loads an enrolled node's CA; the node's own key and
+// certificate are read from data_dir/cluster at each handshake, so a
+// renewed certificate is used without a restart.
+func NewPeerTrust(dataDir string) (*PeerTrust, error) {
+	dir := ClusterDir(dataDir)
+	ca, err := readCert(filepath.Join(dir, nodeCAFile))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node not enrolled: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node not enrolled: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return &PeerTrust{dir: dir, ca: pool, name: cert.Leaf.Subject.CommonName}, nil
+}
+
+// setNodes records central's list of enrolled nodes and their serials.
+func (p *PeerTrust) setNodes(nodes map[string]string) {
+	if p == nil || nodes == nil {
+		return
+	}
+	p.mu.Lock()
+	p.nodes = nodes
+	p.mu.Unlock()
+}
+
+func (p *PeerTrust) certificate() (*tls.Certificate, error) {
+	c, err := tls.LoadX509KeyPair(filepath.Join(p.dir, nodeCertFile), filepath.Join(p.dir, nodeKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node certificate: %w", err)
+	}
+	return &c, nil
+}
+
+// verify checks a peer's certificate chain.
+func (p *PeerTrust) verify(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the peer presented no node certificate")
+	}
+	raw := make([][]byte, len(cs.PeerCertificates))
+	for i, c := range cs.PeerCertificates {
+		raw[i] = c.Raw
+	}
+	if err := verifyChain(raw, p.ca, x509.ExtKeyUsageClientAuth); err != nil {
+		return fmt.Errorf("not a certificate of this cluster: %w", err)
+	}
+	leaf := cs.PeerCertificates[0]
+	name := leaf.Subject.CommonName
+	if name == "" || strings.Contains(name, ":") {
+		return fmt.Errorf("certificate %q is not a node's", name)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.nodes == nil {
+		return nil
+	}
+	serial, ok := p.nodes[name]
+	switch {
+	case !ok:
+		return fmt.Errorf("node %s is not enrolled (or revoked)", name)
+	case serial != SerialHex(leaf):
+		return fmt.Errorf("node %s: certificate superseded (serial %s)", name, SerialHex(leaf))
+	}
+	return nil
+}
+
+// TLSConfig is the configuration of both ends of a node-to-node call's
+// TLS connection: TLS 1.3, this node's certificate, the peer's required
+// and checked by verify (host names are not: the private CA is the trust
+// anchor, as on the link).
+func (p *PeerTrust) TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:           tls.VersionTLS13,
+		GetCertificate:       func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return p.certificate() },
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return p.certificate() },
+		ClientAuth:           tls.RequireAnyClientCert,
+		// Node certificates are client certificates: the standard server
+		// check (server authentication) would refuse them; verify does the
+		// chain check with client authentication instead.
+		InsecureSkipVerify: true,
+		VerifyConnection:   p.verify,
+	}
+}
+
+// enrolledNodes is the list a hub sends its nodes for their PeerTrust.
+func (h *Hub) enrolledNodes(ctx context.Context) map[string]string {
+	nodes, err := h.reg.Nodes(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		if !n.Revoked {
+			out[n.Name] = n.Serial
+		}
+	}
+	return out
+}
