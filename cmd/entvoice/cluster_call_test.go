@@ -130,6 +130,36 @@ func TestClusterCrossNodeCall(t *testing.T) {
 		t.Errorf("node B's CDR %q -> %q in %q; want the call from site-a in entvoice-peer", rb.Channel, rb.Dstchannel, rb.Dcontext)
 	}
 
+	// The callee hangs up: node B's BYE reaches node A over a TLS
+	// connection B opens to A's peer listener, and A's BYE reaches the
+	// caller.
+	waitBye, err := filepath.Abs("testdata/uac_wait_bye.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uac := testpeer.StartSIPp(t, testpeer.SIPpOptions{Target: a.sip, Scenario: waitBye, Service: "2002", Calls: 1, Timeout: 30 * time.Second})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		established := 0
+		for _, e := range phoneB.Events() {
+			if e.Type == "CALL_ESTABLISHED" {
+				established++
+			}
+		}
+		if established == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip did not answer the second cross-node call: %+v", phoneB.Events())
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := phoneB.Command("hangup", "", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if res := uac.Wait(15 * time.Second); res == nil || res.ExitCode != 0 {
+		t.Fatalf("the caller did not get the BYE of the callee on the other node: %+v", res)
+	}
+
 	// Central down: node A cannot find 2002, and says so (the call is
 	// refused, not hung).
 	c.p.kill9()

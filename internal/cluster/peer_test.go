@@ -1,0 +1,141 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/store/storetest"
+)
+
+// handshake runs a TLS 1.3 handshake between a client and a server config
+// over loopback and returns the server's and the client's errors and the
+// name the server saw.
+func handshake(t *testing.T, client, server *tls.Config) (srvErr, cliErr error, peer string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			srvErr = err
+			return
+		}
+		defer c.Close()
+		tc := tls.Server(c, server)
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if srvErr = tc.Handshake(); srvErr == nil {
+			peer = tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+			// TLS 1.3: the client learns of a refused certificate on
+			// its first read.
+			_, _ = tc.Write([]byte("ok"))
+		}
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(c, client)
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if cliErr = tc.Handshake(); cliErr == nil {
+		_, cliErr = tc.Read(make([]byte, 2))
+	}
+	_ = tc.Close()
+	<-done
+	return srvErr, cliErr, peer
+}
+
+// TestPeerTrust: nodes of one cluster accept each other's certificates
+// for node-to-node calls, both ways; a node of another cluster, a node
+// central does not list (revoked) and a superseded certificate are refused.
+// The link keeps the list current.
+func TestPeerTrust(t *testing.T) {
+	ctx := context.Background()
+	th := startTestHub(t, store.Options{DataDir: t.TempDir()})
+	enrol := func(th *testHub, name string) (string, *PeerTrust) {
+		dir := t.TempDir()
+		if _, err := Join(ctx, dir, th.url, th.token(t, name, "127.0.0.0/8", time.Hour), ""); err != nil {
+			t.Fatal(err)
+		}
+		trust, err := NewPeerTrust(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, trust
+	}
+	dirA, a := enrol(th, "site-a")
+	_, b := enrol(th, "site-b")
+
+	srvErr, cliErr, peer := handshake(t, a.TLSConfig(), b.TLSConfig())
+	if srvErr != nil || cliErr != nil || peer != "site-a" {
+		t.Fatalf("site-a calling site-b: server %v, client %v, peer %q", srvErr, cliErr, peer)
+	}
+	if _, _, peer := handshake(t, b.TLSConfig(), a.TLSConfig()); peer != "site-b" {
+		t.Fatalf("site-b calling site-a: peer %q", peer)
+	}
+
+	// Another cluster's node is refused by both roles.
+	other := startTestHub(t, store.Options{DataDir: t.TempDir()})
+	_, foreign := enrol(other, "site-a")
+	if srvErr, _, _ := handshake(t, foreign.TLSConfig(), b.TLSConfig()); srvErr == nil {
+		t.Error("site-b took a call from another cluster's node")
+	}
+	if _, cliErr, _ := handshake(t, b.TLSConfig(), foreign.TLSConfig()); cliErr == nil {
+		t.Error("site-b called another cluster's node")
+	}
+
+	// The link brings central's list of enrolled nodes.
+	l, err := NewLink(LinkOptions{DataDir: dirA, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t), Peers: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start(ctx)
+	t.Cleanup(l.Close)
+	listed := func(name string) func() bool {
+		return func() bool {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			_, ok := a.nodes[name]
+			return ok
+		}
+	}
+	waitFor(t, "site-a to learn the enrolled nodes", listed("site-b"))
+	if srvErr, _, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr != nil {
+		t.Fatalf("site-a refused site-b, an enrolled node: %v", srvErr)
+	}
+	// Revoked: gone from the list at the next heartbeat, then refused.
+	if err := th.hub.Registry().Revoke(ctx, "site-b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "site-b to leave site-a's list", func() bool { return !listed("site-b")() })
+	if srvErr, _, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr == nil {
+		t.Error("site-a took a call from revoked site-b")
+	}
+	// Superseded: site-c enrolled again elsewhere; its first certificate
+	// is refused, the new one taken.
+	_, c1 := enrol(th, "site-c")
+	_, c2 := enrol(th, "site-c")
+	c2cert, err := c2.certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "site-c's new serial in site-a's list", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.nodes["site-c"] == SerialHex(c2cert.Leaf)
+	})
+	if srvErr, _, _ := handshake(t, c1.TLSConfig(), a.TLSConfig()); srvErr == nil {
+		t.Error("site-a took a call with site-c's superseded certificate")
+	}
+	if srvErr, _, _ := handshake(t, c2.TLSConfig(), a.TLSConfig()); srvErr != nil {
+		t.Errorf("site-a refused site-c's current certificate: %v", srvErr)
+	}
+}
