@@ -182,8 +182,13 @@ func newNode() *cobra.Command {
 				n.SIP.SetPeerLocator(link)
 			}
 			n.SetSource(link)
-			link.Start(ctx)
-			if err := n.Start(ctx); err != nil {
+			// The link and the node run until Shutdown is over, not until
+			// the signal: draining calls need their SIP transports, and
+			// their CDRs the link.
+			run, endRun := context.WithCancel(context.Background())
+			defer endRun()
+			link.Start(run)
+			if err := n.Start(run); err != nil {
 				link.Close()
 				n.Shutdown(0)
 				return err

@@ -50,7 +50,12 @@ func newServe() *cobra.Command {
 			// AMI users from the store (the API's /ami-users) after the
 			// static ami.users.
 			n.SetAMIUsers(ami.StoreUsers{Repo: c.Repo})
-			if err := n.Start(ctx); err != nil {
+			// The node runs until Shutdown is over, not until the signal:
+			// while it drains, live calls still need the SIP transports
+			// (their BYEs) and the realtime configuration.
+			run, endRun := context.WithCancel(context.Background())
+			defer endRun()
+			if err := n.Start(run); err != nil {
 				c.Close(ctx)
 				n.Shutdown(0)
 				return err
