@@ -261,7 +261,7 @@ func newNodeProc(t *testing.T, name, ip string) *nodeProc {
 	dir := t.TempDir()
 	port := testpeer.FreePorts(t, 1)[0]
 	peerPort := testpeer.FreeTCPPort(t)
-	rtp := testpeer.FreePortBlock(t, 40)
+	rtp := testpeer.FreePortBlock(t, 240) // 120 calls
 	n := &nodeProc{ip: ip, sip: fmt.Sprintf("%s:%d", ip, port), dataDir: filepath.Join(dir, "data")}
 	agiDir, err := filepath.Abs("testdata")
 	if err != nil {
@@ -278,7 +278,7 @@ trunks:
   - {name: sipp, match: ["127.0.0.1/32"], context: internal}
 cluster: {bind: %s, heartbeat: 300ms, sip_listen: "%s:%d"}
 log: {level: info}
-`, name, ip, port, rtp, rtp+39, agiDir, ip, ip, peerPort))
+`, name, ip, port, rtp, rtp+239, agiDir, ip, ip, peerPort))
 	return n
 }
 
@@ -585,16 +585,16 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// Central crashes in the middle of a load on both nodes: no call
-	// fails, and the nodes keep serving afterwards.
-	const load = 20
+	// Central crashes with 100 calls up (50 per node, 6 s each): no call fails, and the nodes keep
+	// serving afterwards.
+	const load = 50
 	var loads []*testpeer.SIPpProc
 	for _, n := range both {
 		loads = append(loads, testpeer.StartSIPp(t, testpeer.SIPpOptions{Target: n.sip, Scenario: "uac_call_auth", Service: "600",
-			Calls: load, Rate: 10, Concurrent: 5, AuthUser: "1001", AuthPass: "pw-1001-secret",
-			Keys: map[string]string{"caller": "1001", "hold_ms": "300"}}))
+			Calls: load, Rate: 10, Concurrent: load, AuthUser: "1001", AuthPass: "pw-1001-secret",
+			Keys: map[string]string{"caller": "1001", "hold_ms": "6000"}, Timeout: 60 * time.Second}))
 	}
-	time.Sleep(700 * time.Millisecond) // calls are up and CDRs shipping
+	time.Sleep(5300 * time.Millisecond) // every call is up
 	c.p.kill9()
 	for i, n := range both {
 		res := loads[i].Wait(60 * time.Second)
