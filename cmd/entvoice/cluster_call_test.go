@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,6 +123,13 @@ func TestClusterCrossNodeCall(t *testing.T) {
 	}
 	if ra.Disposition != "ANSWERED" || rb.Disposition != "ANSWERED" || ra.Dst != "2002" || rb.Dst != "2002" {
 		t.Errorf("CDRs: node A %+v, node B %+v", ra, rb)
+	}
+	var linked struct {
+		Items []row `json:"items"`
+	}
+	c.apiCall(t, "GET", "/cdrs?linkedid="+url.QueryEscape(ra.Uniqueid), "", &linked)
+	if len(linked.Items) != 2 {
+		t.Errorf("GET /cdrs?linkedid=%s: %d CDRs, want both nodes' legs", ra.Uniqueid, len(linked.Items))
 	}
 	if !strings.HasPrefix(ra.Channel, "PJSIP/2001-") || !strings.HasPrefix(ra.Dstchannel, "PJSIP/2002-") {
 		t.Errorf("node A's CDR channels %q -> %q", ra.Channel, ra.Dstchannel)

@@ -104,6 +104,9 @@ type originateIn struct {
 	Account        string            `json:"account"`
 	Variables      map[string]string `json:"variables"`
 	ChannelID      string            `json:"channel_id"`
+	// Node (entvoice server): the node to originate on; empty: for
+	// PJSIP/user the node the user is registered on, else the only one.
+	Node string `json:"node"`
 }
 
 // originated is the first leg of an answered originate.
@@ -153,7 +156,7 @@ func (a *API) originate(w http.ResponseWriter, r *http.Request, p *principal) er
 	res, err := ctl.Originate(r.Context(), control.OriginateRequest{Tenant: scope, Channel: in.Channel, Context: in.Context,
 		Exten: in.Exten, Priority: prio, Application: in.Application, Data: in.Data,
 		Timeout: time.Duration(in.TimeoutSeconds) * time.Second, CallerID: in.CallerID, Account: in.Account,
-		Variables: in.Variables, ChannelID: in.ChannelID})
+		Variables: in.Variables, ChannelID: in.ChannelID, Node: in.Node})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ var dispositions = []string{cdr.DispositionAnswered, cdr.DispositionNoAnswer, cd
 // its tenant (asking for another is 404).
 func (a *API) cdrFilter(r *http.Request, p *principal, allowed ...string) (cdr.Filter, error) {
 	var f cdr.Filter
-	if err := checkQuery(r, append([]string{"tenant", "from", "to", "src", "dst", "disposition"}, allowed...)...); err != nil {
+	if err := checkQuery(r, append([]string{"tenant", "from", "to", "src", "dst", "disposition", "linkedid"}, allowed...)...); err != nil {
 		return f, err
 	}
 	q := r.URL.Query()
@@ -41,7 +41,7 @@ func (a *API) cdrFilter(r *http.Request, p *principal, allowed ...string) (cdr.F
 		}
 		f.Tenant = p.Tenant
 	}
-	f.Src, f.Dst = q.Get("src"), q.Get("dst")
+	f.Src, f.Dst, f.LinkedID = q.Get("src"), q.Get("dst"), q.Get("linkedid")
 	var fe []fieldErr
 	if d := q.Get("disposition"); d != "" {
 		ok := false

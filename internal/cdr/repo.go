@@ -165,6 +165,8 @@ type Filter struct {
 	Src         string
 	Dst         string
 	Disposition string
+	// LinkedID selects one call's CDRs: every leg, on every node.
+	LinkedID string
 	// From and To bound start: From <= start < To.
 	From, To time.Time
 	// After is the cursor: only rows with id > After (with ByStart: rows
@@ -225,6 +227,9 @@ func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) 
 	}
 	if f.Disposition != "" {
 		add("disposition = ?", f.Disposition)
+	}
+	if f.LinkedID != "" {
+		add("linkedid = ?", f.LinkedID)
 	}
 	if !f.From.IsZero() {
 		add("start >= ?", st.TimeArg(f.From))

@@ -95,7 +95,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	sess, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
 	if err != nil {
-		s.log.Error("no RTP port for call", "err", err)
+		s.log.Error("no RTP port for call", "err", err, "pairs_in_use", s.opts.Ports.InUse(), "pairs", s.opts.Ports.Size())
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
