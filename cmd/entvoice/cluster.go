@@ -62,7 +62,7 @@ func newServer() *cobra.Command {
 				if ca, err = cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir)); err != nil {
 					return &exitError{code: 2, err: err}
 				}
-				nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}
+				nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca, Remote: remote}
 			}
 			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: node.KnownApp(), Controller: remote,
 				Nodes: nodesAPI, Logger: log, Stderr: cmd.ErrOrStderr()})
@@ -172,7 +172,7 @@ func newNode() *cobra.Command {
 				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log,
 				// Central's commands (call list, originate, hangup) run on the
 				// node's own controller; its events go up.
-				Controller: n.Control, Events: n.Bus, Peers: trust})
+				Controller: n.Control, Events: n.Bus, Peers: trust, ReloadDialplan: n.ReloadDialplan})
 			if err != nil {
 				n.Shutdown(0)
 				return &exitError{code: 2, err: err}

@@ -187,6 +187,7 @@ func (a *API) routes() {
 
 	a.handle("GET", "/nodes", a.listNodes)
 	a.handle("POST", "/nodes/{node}/revoke", a.revokeNode)
+	a.handle("POST", "/nodes/{node}/reload", a.reloadNode)
 	a.handle("POST", "/node-tokens", a.createNodeToken)
 
 	a.handle("GET", "/cdrs", a.listCDRs)

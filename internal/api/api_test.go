@@ -187,7 +187,7 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/api/v1/calls?tenant=b"}, {"POST", "/api/v1/calls"},
 			{"GET", "/api/v1/cdrs?tenant=b"}, {"GET", "/api/v1/cdrs/export?tenant=b"},
 			// Nodes are the operator's: a tenant token sees none.
-			{"POST", "/api/v1/nodes/site-a/revoke"},
+			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {

@@ -16,6 +16,8 @@ type Nodes interface {
 	Nodes(ctx context.Context) ([]cluster.NodeInfo, error)
 	Revoke(ctx context.Context, name string) error
 	CreateNodeToken(ctx context.Context, name string, allow []netip.Prefix, ttl time.Duration) (token string, expires time.Time, err error)
+	// Reload makes a linked node reload a module ("" or "dialplan").
+	Reload(ctx context.Context, node, module string) error
 }
 
 func (a *API) nodes(p *principal) (Nodes, error) {
@@ -100,4 +102,35 @@ func (a *API) createNodeToken(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, map[string]any{"name": in.Name, "token": tok, "expires_at": exp})
+}
+
+// reloadNode makes a linked node reload its extensions.conf (?module=
+// dialplan, the default; Asterisk's "dialplan reload"), under its realtime
+// rows. A file with errors is refused by the node and its running plan
+// kept: 502 with the node's message.
+func (a *API) reloadNode(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if !p.admin() {
+		return notFound("node %q not found", r.PathValue("node"))
+	}
+	n, err := a.nodes(p)
+	if err != nil {
+		return err
+	}
+	if err := checkQuery(r, "module"); err != nil {
+		return err
+	}
+	module := r.URL.Query().Get("module")
+	switch module {
+	case "", "dialplan", "pbx_config":
+	default:
+		return badField("module", "only dialplan (extensions.conf) reloads")
+	}
+	name := r.PathValue("node")
+	if err := n.Reload(r.Context(), name, module); err != nil {
+		if errors.Is(err, cluster.ErrNodeUnknown) {
+			return notFound("node %q not found", name)
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"node": name, "module": "dialplan", "status": "reloaded"})
 }

@@ -39,6 +39,10 @@ func TestNodesAPI(t *testing.T) {
 		}
 	}
 	e.must(404, "POST", "/api/v1/nodes/site-a/revoke", e.admin, nil).problem(t)
+	e.must(404, "POST", "/api/v1/nodes/site-a/reload", e.admin, nil).problem(t)
+	if p := e.must(400, "POST", "/api/v1/nodes/site-a/reload?module=pjsip", e.admin, nil).problem(t); len(p.Errors) != 1 || p.Errors[0].Field != "module" {
+		t.Errorf("reload of an unknown module: %+v", p)
+	}
 	ta := e.tenantToken("a", "a.test")
 	if p := e.must(403, "GET", "/api/v1/nodes", ta, nil).problem(t); !strings.Contains(p.Detail, "admin") {
 		t.Errorf("tenant listing nodes: %+v", p)

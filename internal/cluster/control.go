@@ -27,6 +27,7 @@ const (
 	opGetVar    = "getvar"
 	opSetVar    = "setvar"
 	opLocate    = "locate"
+	opReload    = "reload"
 )
 
 // Command is one control request for a node.
@@ -474,6 +475,44 @@ func execute(ctx context.Context, ctl control.Controller, cmd *Command) *Reply {
 	if err != nil {
 		rep.Err, rep.NoChannel = err.Error(), errors.Is(err, control.ErrNoChannel)
 		rep.NotRegistered = errors.Is(err, control.ErrNotRegistered)
+	}
+	return rep
+}
+
+// Reload makes a node ("" every node) reload a module: "" or "dialplan"
+// reload its extensions.conf, under its realtime rows. It returns the nodes
+// that reloaded; any failure is an error naming the node.
+func (r *Remote) Reload(ctx context.Context, node, module string) ([]string, error) {
+	var done []string
+	var failed []error
+	for _, nr := range r.run(ctx, node, Command{Op: opReload, Name: module}) {
+		if nr.err != nil {
+			failed = append(failed, nr.err)
+			continue
+		}
+		done = append(done, nr.node)
+	}
+	return done, errors.Join(failed...)
+}
+
+// ErrNoModule is a reload of a module the node does not have.
+var ErrNoModule = errors.New("no such module")
+
+// reloadModule runs a reload command with the node's reloader.
+func reloadModule(ctx context.Context, reload func(context.Context) error, cmd *Command) *Reply {
+	rep := &Reply{ID: cmd.ID}
+	switch strings.ToLower(cmd.Name) {
+	case "", "dialplan", "pbx_config", "pbx_config.so":
+	default:
+		rep.Err = fmt.Sprintf("%s: %s", ErrNoModule, cmd.Name)
+		return rep
+	}
+	if reload == nil {
+		rep.Err = "this node does not reload"
+		return rep
+	}
+	if err := reload(ctx); err != nil {
+		rep.Err = err.Error()
 	}
 	return rep
 }

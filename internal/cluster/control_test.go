@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -238,5 +239,53 @@ func TestRemoteControl(t *testing.T) {
 	}
 	if chans, err := remote.Channels(ctx, ""); err != nil || len(chans) != 2 {
 		t.Fatalf("Channels with one node failing = %d, %v", len(chans), err)
+	}
+}
+
+// TestRemoteReload: central's reload command reaches the named node's
+// reloader; an unknown module and a node without a reloader say so; a
+// reloader's error (a broken extensions.conf) comes back naming the node.
+func TestRemoteReload(t *testing.T) {
+	ctx := context.Background()
+	remote := NewRemote()
+	th := startTestHubOn(t, storetest.Open(t, store.Options{DataDir: t.TempDir()}), remote)
+	var reloads atomic.Int32
+	var broken atomic.Bool
+	link := func(name string, reload func(context.Context) error) {
+		dir := t.TempDir()
+		if _, err := Join(ctx, dir, th.url, th.token(t, name, "127.0.0.0/8", time.Hour), ""); err != nil {
+			t.Fatal(err)
+		}
+		l, err := NewLink(LinkOptions{DataDir: dir, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t), ReloadDialplan: reload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Start(ctx)
+		t.Cleanup(l.Close)
+	}
+	link("site-a", func(context.Context) error {
+		if broken.Load() {
+			return errors.New("extensions.conf:3: unclosed [")
+		}
+		reloads.Add(1)
+		return nil
+	})
+	link("site-b", nil)
+	waitFor(t, "two linked nodes", func() bool { return len(remote.linked()) == 2 })
+	if done, err := remote.Reload(ctx, "site-a", "dialplan"); err != nil || len(done) != 1 || reloads.Load() != 1 {
+		t.Fatalf("reload of site-a = %v, %v (%d reloads)", done, err, reloads.Load())
+	}
+	if _, err := remote.Reload(ctx, "site-a", "pjsip"); err == nil || !strings.Contains(err.Error(), "no such module") {
+		t.Fatalf("reload of an unknown module = %v", err)
+	}
+	if _, err := remote.Reload(ctx, "site-b", ""); err == nil || !strings.Contains(err.Error(), "does not reload") {
+		t.Fatalf("reload of a node without a reloader = %v", err)
+	}
+	broken.Store(true)
+	if _, err := remote.Reload(ctx, "site-a", ""); err == nil || !strings.Contains(err.Error(), "site-a") || !strings.Contains(err.Error(), "unclosed") {
+		t.Fatalf("a failed reload = %v; want the node and its error", err)
+	}
+	if _, err := remote.Reload(ctx, "nope", ""); !errors.Is(err, ErrNodeNotLinked) {
+		t.Fatalf("reload of an unlinked node = %v", err)
 	}
 }

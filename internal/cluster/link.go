@@ -66,6 +66,8 @@ type LinkOptions struct {
 	// Peers, when set, learns from central which nodes are enrolled (the
 	// node-to-node calls' certificate check).
 	Peers *PeerTrust
+	// ReloadDialplan runs central's reload command (nil: refused).
+	ReloadDialplan func(context.Context) error
 }
 
 // eventQueue is the node's event queue while linked; past it events are
@@ -461,7 +463,12 @@ func (l *Link) session(ctx context.Context) error {
 			}
 			if cmd := d.Command; cmd != nil {
 				commands.Go(func() {
-					rep := execute(ctx, l.o.Controller, cmd)
+					var rep *Reply
+					if cmd.Op == opReload {
+						rep = reloadModule(ctx, l.o.ReloadDialplan, cmd)
+					} else {
+						rep = execute(ctx, l.o.Controller, cmd)
+					}
 					select {
 					case replies <- rep:
 					case <-ctx.Done():

@@ -143,6 +143,19 @@ func checkNodeName(name string) error {
 type Admin struct {
 	Registry *Registry
 	CA       *CA
+	Remote   *Remote // commands to linked nodes (nil: none)
+}
+
+// Reload makes a linked node reload a module (see Remote.Reload).
+func (a *Admin) Reload(ctx context.Context, node, module string) error {
+	if _, err := a.Registry.Node(ctx, node); err != nil {
+		return err
+	}
+	if a.Remote == nil {
+		return fmt.Errorf("%w: %s", ErrNodeNotLinked, node)
+	}
+	_, err := a.Remote.Reload(ctx, node, module)
+	return err
 }
 
 // Nodes lists the nodes.

@@ -27,17 +27,7 @@ func amiOptions(cfg *config.Config, n *Node, log *slog.Logger) (*ami.Options, er
 	if n.AGI != nil {
 		o.AGI = n.AGI
 	}
-	o.Node = &ami.LocalNode{PBX: n.PBX, SIP: n.SIP, ReloadDialplan: func(context.Context) error {
-		plan, err := LoadDialplan(cfg)
-		if err != nil {
-			return err
-		}
-		if err := checkApps(plan, n.PBX); err != nil {
-			return err
-		}
-		n.PBX.SetDialplan(plan)
-		return nil
-	}}
+	o.Node = &ami.LocalNode{PBX: n.PBX, SIP: n.SIP, ReloadDialplan: n.ReloadDialplan}
 	return &o, nil
 }
 

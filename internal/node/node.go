@@ -58,6 +58,7 @@ type Node struct {
 
 	amiOpts   *ami.Options
 	amiSource ami.UserSource
+	peering   bool // calls between nodes (WithPeers)
 }
 
 // Option adjusts a node beyond its configuration file.
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New(), staticPlan: plan, staticEPs: eps}
+	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New(), staticPlan: plan, staticEPs: eps, peering: o.peer != nil}
 	ok := false
 	defer func() {
 		if !ok {
@@ -180,6 +181,29 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	}
 	ok = true
 	return n, nil
+}
+
+// ReloadDialplan reads extensions.conf again (Asterisk's "dialplan
+// reload"): a file with errors is refused and the running plan kept; the
+// realtime rows stay merged over the new file.
+func (n *Node) ReloadDialplan(ctx context.Context) error {
+	plan, err := LoadDialplan(n.cfg)
+	if err != nil {
+		return err
+	}
+	if err := checkApps(plan, n.PBX); err != nil {
+		return err
+	}
+	if n.peering && !plan.HasContext(sipua.PeerContext) {
+		if err := addPeerContext(plan); err != nil {
+			return err
+		}
+	}
+	if n.rt != nil {
+		return n.rt.reload(ctx, plan)
+	}
+	n.PBX.SetDialplan(plan)
+	return nil
 }
 
 // addPeerContext adds the default context of calls from other nodes:

@@ -72,15 +72,24 @@ type realtime struct {
 	mu      sync.Mutex
 	applied chan struct{}
 
+	// reloads hands the loop a new static dialplan (extensions.conf
+	// reloaded): the realtime rows are merged over it again.
+	reloads chan staticReload
+
 	cancel context.CancelFunc
 	done   chan struct{}
+}
+
+type staticReload struct {
+	plan *dialplan.Dialplan
+	done chan struct{}
 }
 
 func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, staticEPs []*sipua.Endpoint) *realtime {
 	r := &realtime{
 		src: src, sip: n.SIP, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
-		applied: make(chan struct{}),
+		applied: make(chan struct{}), reloads: make(chan staticReload),
 	}
 	for _, e := range staticEPs {
 		if !e.Trunk {
@@ -136,6 +145,11 @@ func (r *realtime) loop(ctx context.Context, ok bool) {
 			return
 		case <-notify:
 		case <-retry:
+		case rl := <-r.reloads:
+			r.static, r.plan = rl.plan, nil // rebuild every context
+			r.publish()
+			close(rl.done)
+			continue
 		}
 		retry = nil
 		if !r.sync(ctx) && ctx.Err() == nil {
@@ -146,6 +160,24 @@ func (r *realtime) loop(ctx context.Context, ok bool) {
 			}
 			retry = timer.C
 		}
+	}
+}
+
+// reload puts a new static dialplan in force under the realtime rows.
+func (r *realtime) reload(ctx context.Context, plan *dialplan.Dialplan) error {
+	rl := staticReload{plan: plan, done: make(chan struct{})}
+	select {
+	case r.reloads <- rl:
+	case <-r.done:
+		return errors.New("realtime stopped")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-rl.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

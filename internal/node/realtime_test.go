@@ -268,3 +268,40 @@ func bigSource(tenants, users, rows int) *memfeed.Source {
 	}
 	return src
 }
+
+// TestReloadKeepsRealtimeRows: a dialplan reload (AMI Reload, or
+// central's reload command) puts the edited extensions.conf in force and
+// keeps the realtime rows merged over it; a file with errors is refused and
+// the running plan kept.
+func TestReloadKeepsRealtimeRows(t *testing.T) {
+	src := memfeed.New()
+	src.PutExtension(provision.Extension{Context: "phones", Exten: "101", Priority: 1, App: "Answer"})
+	n := testNode(t, src)
+	conf := n.cfg.Dialplan // resolved to an absolute path by config.Load
+	if err := os.WriteFile(conf, []byte(testPlan+"exten => 102,1,Answer()\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := n.ReloadDialplan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plan := n.PBX.Dialplan()
+	if !plan.Exists("phones", "102", 1) || !plan.Exists("phones", "101", 1) || !plan.Exists("phones", "100", 1) {
+		t.Fatal("after reload: want the file's 100 and new 102 and the realtime row 101")
+	}
+	// A later change still applies over the reloaded file.
+	src.PutExtension(provision.Extension{Context: "phones", Exten: "103", Priority: 1, App: "Answer"})
+	waitRev(t, n, src.Revision())
+	if plan := n.PBX.Dialplan(); !plan.Exists("phones", "103", 1) || !plan.Exists("phones", "102", 1) {
+		t.Fatal("a realtime change after the reload lost the reloaded file or itself")
+	}
+	if err := os.WriteFile(conf, []byte("[phones\nexten => 1,1,Answer()\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ReloadDialplan(ctx); err == nil {
+		t.Fatal("a broken extensions.conf was reloaded")
+	}
+	if !n.PBX.Dialplan().Exists("phones", "102", 1) {
+		t.Fatal("a refused reload changed the running plan")
+	}
+}
