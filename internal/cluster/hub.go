@@ -63,6 +63,7 @@ type Hub struct {
 	active  map[string]*activeLink
 
 	inst *instances
+	pev  *peerEvents // events to and from the other instances
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -115,6 +116,7 @@ func StartHub(ctx context.Context, o HubOptions) (*Hub, error) {
 	h.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(h.tlsConfig(cert))),
 		grpc.ForceServerCodec(jsonCodec{}), grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize))
 	h.srv.RegisterService(&serviceDesc, h)
+	h.pev = newPeerEvents(h)
 	if h.inst, err = newInstances(h, advertised(o.Advertise, h.ln.Addr())); err != nil {
 		_ = h.ln.Close()
 		return nil, err
@@ -128,6 +130,7 @@ func StartHub(ctx context.Context, o HubOptions) (*Hub, error) {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.pev.start(lctx)
 	h.beats = make(chan struct{})
 	go func() {
 		defer close(h.beats)
@@ -184,6 +187,7 @@ func (h *Hub) Close() {
 	h.cancel()
 	<-h.done
 	<-h.beats
+	h.pev.wait()
 	if h.o.Remote != nil {
 		h.o.Remote.setPeers(nil)
 	}
@@ -500,6 +504,7 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 				h.o.Events.Publish(e)
 			}
 		}
+		h.pev.relay(up.Events)
 		if hb := up.Heartbeat; hb != nil {
 			_, remote := peerAddr(ctx)
 			_ = h.reg.seen(ctx, name, remote, hb.Revision)
