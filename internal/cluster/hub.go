@@ -299,6 +299,7 @@ func (h *Hub) authorize(ctx context.Context) (NodeInfo, error) {
 	if n.Revoked {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: %v", name, ErrNodeRevoked)
 	}
+	n = h.adoptRenewed(ctx, n, certs[0])
 	if SerialHex(certs[0]) != n.Serial {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: certificate superseded by a later enrolment", name)
 	}
@@ -377,11 +378,12 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	acks := make(chan int64, 16)
 	resync := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
+	rn := newLinkRenewal(n.Serial)
 	var lastRev int64
 	var heard atomic.Int64 // unix nanoseconds of the node's last message
 	heard.Store(time.Now().UnixNano())
 	go func() {
-		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard, nc)
+		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, &heard, nc, rn)
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
@@ -418,6 +420,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			if err := stream.SendMsg(&Down{Command: cmd}); err != nil {
 				return err
 			}
+		case d := <-rn.out:
+			if err := stream.SendMsg(d); err != nil {
+				return err
+			}
 		case <-resync:
 			needSnapshot = true
 			select {
@@ -433,7 +439,7 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 				return err
 			}
 			// A revocation cuts a live link at the next heartbeat.
-			if cur, err := h.reg.Node(ctx, n.Name); err == nil && (cur.Revoked || cur.Serial != n.Serial) {
+			if cur, err := h.reg.Node(ctx, n.Name); err == nil && (cur.Revoked || !rn.holds(cur.Serial)) {
 				log.Warn("node link cut: certificate revoked or superseded")
 				return status.Error(codes.PermissionDenied, ErrNodeRevoked.Error())
 			}
@@ -489,7 +495,7 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 }
 
 // receive reads a node's messages until the stream ends.
-func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64, nc *nodeCmds) error {
+func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, heard *atomic.Int64, nc *nodeCmds, rn *linkRenewal) error {
 	for {
 		var up Up
 		if err := stream.RecvMsg(&up); err != nil {
@@ -505,6 +511,11 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			}
 		}
 		h.pev.relay(up.Events)
+		if up.Renew != nil || up.RenewAck != "" {
+			if err := h.renewal(ctx, name, log, &up, rn); err != nil {
+				return err
+			}
+		}
 		if hb := up.Heartbeat; hb != nil {
 			_, remote := peerAddr(ctx)
 			_ = h.reg.seen(ctx, name, remote, hb.Revision)
