@@ -98,11 +98,12 @@ func instanceCaller(ctx context.Context) (string, bool) {
 
 // events serves another instance's subscription: the events of the nodes
 // linked here, batched, with an empty batch at once (the subscriber knows
-// it is in) and every heartbeat (it knows the stream is alive). One stream
+// it is in) and every heartbeat, the shorter of the two instances' (it
+// knows the stream is alive). One stream
 // per subscribing instance: a newer one replaces an older, so a
 // resubscription racing an old stream that has not yet failed cannot
 // deliver an event twice.
-func (h *Hub) events(_ *EventsRequest, stream grpc.ServerStream) error {
+func (h *Hub) events(req *EventsRequest, stream grpc.ServerStream) error {
 	ctx := stream.Context()
 	id, ok := instanceCaller(ctx)
 	if !ok {
@@ -134,7 +135,11 @@ func (h *Hub) events(_ *EventsRequest, stream grpc.ServerStream) error {
 	if err := stream.SendMsg(&EventBatch{}); err != nil {
 		return err
 	}
-	beat := time.NewTicker(h.o.Heartbeat)
+	every := h.o.Heartbeat
+	if req.Heartbeat >= 10*time.Millisecond { // a sane interval only
+		every = min(every, req.Heartbeat)
+	}
+	beat := time.NewTicker(every)
 	defer beat.Stop()
 	for {
 		select {
@@ -256,7 +261,7 @@ func (p *peerEvents) once(ctx context.Context, id, addr string) error {
 	if err != nil {
 		return err
 	}
-	if err := stream.SendMsg(&EventsRequest{}); err != nil {
+	if err := stream.SendMsg(&EventsRequest{Heartbeat: p.h.o.Heartbeat}); err != nil {
 		return err
 	}
 	if err := stream.CloseSend(); err != nil {

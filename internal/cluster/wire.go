@@ -204,7 +204,12 @@ type Renewal struct {
 
 // EventsRequest opens another central instance's subscription to the
 // events of the nodes linked here (peerevents.go).
-type EventsRequest struct{}
+type EventsRequest struct {
+	// Heartbeat is the subscriber's (nanoseconds): the hub sends an empty
+	// batch at least this often, as the subscriber drops a stream silent
+	// for three.
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
+}
 
 // EventBatch is a batch of those events.
 type EventBatch struct {
