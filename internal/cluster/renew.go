@@ -53,6 +53,9 @@ type linkRenewal struct {
 	initial string                 // the serial the link was authorized with
 	to      atomic.Pointer[string] // the serial the node renewed to over this link
 	out     chan *Down             // renewals for the link's sender
+	// One renewal per link; the receiver alone uses these.
+	asked  bool
+	signed string // the serial signed, which the node's ack must name
 }
 
 func newLinkRenewal(serial string) *linkRenewal {
@@ -76,8 +79,7 @@ func (rn *linkRenewal) holds(cur string) bool {
 
 // renewal handles a linked node's renewal messages (the link's receiver).
 func (h *Hub) renewal(ctx context.Context, name string, log *slog.Logger, up *Up, rn *linkRenewal) error {
-	if up.RenewAck != "" {
-		s := up.RenewAck
+	if s := up.RenewAck; s != "" && s == rn.signed { // an ack of anything else is ignored
 		rn.to.Store(&s) // before the switch: the heartbeat check must not see it as a supersession
 		ok, err := h.reg.promote(ctx, name, s)
 		if err != nil {
@@ -93,9 +95,17 @@ func (h *Hub) renewal(ctx context.Context, name string, log *slog.Logger, up *Up
 		return nil
 	}
 	rep := &Renewal{}
-	cert, err := h.o.CA.SignCSR(up.Renew.CSR, name)
+	var cert *x509.Certificate
+	err := errors.New("one certificate renewal per connection")
+	if !rn.asked {
+		rn.asked = true
+		cert, err = h.o.CA.SignCSR(up.Renew.CSR, name)
+	}
 	if err == nil {
 		err = h.reg.setNext(ctx, name, rn.serial(), SerialHex(cert), CertFingerprint(cert))
+	}
+	if err == nil {
+		rn.signed = SerialHex(cert)
 	}
 	if err != nil {
 		log.Warn("node certificate renewal refused", "err", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"os"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -199,4 +202,88 @@ func TestCertificateRenewal(t *testing.T) {
 		n := serial()
 		return n.Serial != SerialHex(c2) && n.NextSerial == ""
 	})
+}
+
+// TestRenewalOnTheWire drives the hub's side with a raw link stream: the
+// certificate is the node's name whatever the CSR asks, client auth only,
+// 5 years; one renewal per connection; the serial switches on the ack.
+func TestRenewalOnTheWire(t *testing.T) {
+	th := startTestHub(t, storetest.PostgresOptionsOrSQLite(t))
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Join(ctx, dir, th.url, th.token(t, "site-a", "127.0.0.0/8", time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	id, err := loadIdentity(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := SerialHex(id.cert.Leaf)
+	conn, err := grpc.NewClient("passthrough:///"+th.hub.Addr().String(),
+		grpc.WithTransportCredentials(credentials.NewTLS(pinnedTLS(nil, id.ca, []tls.Certificate{id.cert}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := conn.NewStream(sctx, &linkStreamDesc, methodLink, grpc.ForceCodec(jsonCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.SendMsg(&Up{Hello: &Hello{Protocol: protoVersion}}); err != nil {
+		t.Fatal(err)
+	}
+	renewal := func() *Renewal {
+		t.Helper()
+		for {
+			var d Down
+			if err := stream.RecvMsg(&d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Renewal != nil {
+				return d.Renewal
+			}
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "site-b"}, DNSNames: []string{"site-b"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.SendMsg(&Up{Renew: &RenewRequest{CSR: csr}}); err != nil {
+		t.Fatal(err)
+	}
+	r := renewal()
+	c, err := x509.ParseCertificate(r.Cert)
+	if err != nil {
+		t.Fatalf("renewal %+v: %v", r, err)
+	}
+	if c.Subject.CommonName != "site-a" || len(c.DNSNames) != 1 || c.DNSNames[0] != "site-a" ||
+		len(c.ExtKeyUsage) != 1 || c.ExtKeyUsage[0] != x509.ExtKeyUsageClientAuth || time.Until(c.NotAfter) < 4*365*24*time.Hour {
+		t.Fatalf("renewed certificate: CN %q, DNS %v, EKU %v, not after %s", c.Subject.CommonName, c.DNSNames, c.ExtKeyUsage, c.NotAfter)
+	}
+	if err := stream.SendMsg(&Up{Renew: &RenewRequest{CSR: csr}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := renewal(); r.Cert != nil || !strings.Contains(r.Err, "one certificate renewal per connection") {
+		t.Fatalf("a second renewal on one connection: %+v", r)
+	}
+	n, err := th.hub.Registry().Node(ctx, "site-a")
+	if err != nil || n.Serial != first || n.NextSerial != SerialHex(c) {
+		t.Fatalf("before the ack: %+v, %v", n, err)
+	}
+	if err := stream.SendMsg(&Up{RenewAck: SerialHex(c)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the switch on the ack", func() bool {
+		n, err := th.hub.Registry().Node(ctx, "site-a")
+		return err == nil && n.Serial == SerialHex(c) && n.NextSerial == ""
+	})
+	if !th.log.has("node certificate renewed; the previous one is superseded") {
+		t.Fatal("no log of the switch")
+	}
 }
