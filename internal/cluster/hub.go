@@ -299,14 +299,14 @@ func (h *Hub) authorize(ctx context.Context) (NodeInfo, error) {
 	if n.Revoked {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: %v", name, ErrNodeRevoked)
 	}
-	n = h.adoptRenewed(ctx, n, certs[0])
-	if SerialHex(certs[0]) != n.Serial {
-		return n, status.Errorf(codes.PermissionDenied, "node %q: certificate superseded by a later enrolment", name)
+	if s := SerialHex(certs[0]); s != n.Serial && s != n.NextSerial {
+		return n, status.Errorf(codes.PermissionDenied, "node %q: certificate superseded by a later enrolment or renewal", name)
 	}
 	addr, _ := peerAddr(ctx)
 	if !allowed(n.Allow, addr) {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: %v (%s)", name, ErrAddrRefused, addr)
 	}
+	n = h.adoptRenewed(ctx, n, certs[0])
 	return n, nil
 }
 

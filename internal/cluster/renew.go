@@ -124,13 +124,21 @@ func (h *Hub) renewal(ctx context.Context, name string, log *slog.Logger, up *Up
 
 // adoptRenewed switches n to its pending renewed certificate when c is
 // that certificate (a node whose ack was lost, or that finished staging
-// it after a crash).
+// it after a crash), for an authorized caller. The returned n.Serial is
+// the link's certificate.
 func (h *Hub) adoptRenewed(ctx context.Context, n NodeInfo, c *x509.Certificate) NodeInfo {
 	s := SerialHex(c)
 	if n.NextSerial == "" || s != n.NextSerial || n.Revoked {
 		return n
 	}
 	if ok, err := h.reg.promote(ctx, n.Name, s); err != nil || !ok {
+		// Still pending (or switched meanwhile by another instance): the
+		// link carries on with this certificate, which the registry
+		// still names.
+		if err != nil {
+			h.log.Warn("recording the renewed node certificate failed", "node", n.Name, "err", err)
+		}
+		n.Serial = s
 		return n
 	}
 	h.log.Info("node certificate renewed (confirmed by its first use); the previous one is superseded", "node", n.Name, "serial", s)
