@@ -111,6 +111,12 @@ func (h *Hub) events(req *EventsRequest, stream grpc.ServerStream) error {
 		h.log.Warn("event subscription refused: caller is not a central instance", "remote", remote)
 		return status.Error(codes.PermissionDenied, "only central instances subscribe to events")
 	}
+	if id == h.inst.id {
+		// Its own events would come back twice: cluster.advertise names
+		// a shared address (a load balancer) rather than this instance.
+		h.log.Warn("event subscription refused: this instance subscribing to itself; cluster.advertise must name each instance, not a shared address")
+		return status.Error(codes.FailedPrecondition, "an instance cannot subscribe to itself: cluster.advertise must be this instance's own address")
+	}
 	p := h.pev
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

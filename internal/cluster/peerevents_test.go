@@ -164,4 +164,10 @@ func TestEventsAcrossInstances(t *testing.T) {
 		t.Fatalf("Events with a node certificate = %v", err)
 	}
 	waitFor(t, "the refusal in the log", func() bool { return log1.has("caller is not a central instance") })
+
+	// An instance reaching itself (both advertising one shared address)
+	// is refused: its own nodes' events would come back.
+	if err := h1.pev.once(ctx, "shared", h1.Addr().String()); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("an instance subscribing to itself = %v", err)
+	}
 }
