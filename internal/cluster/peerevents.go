@@ -99,10 +99,9 @@ func instanceCaller(ctx context.Context) (string, bool) {
 // events serves another instance's subscription: the events of the nodes
 // linked here, batched, with an empty batch at once (the subscriber knows
 // it is in) and every heartbeat, the shorter of the two instances' (it
-// knows the stream is alive). One stream
-// per subscribing instance: a newer one replaces an older, so a
-// resubscription racing an old stream that has not yet failed cannot
-// deliver an event twice.
+// knows the stream is alive). One stream per subscribing instance: a newer
+// one replaces an older, so a resubscription racing an old stream that has
+// not yet failed cannot deliver an event twice.
 func (h *Hub) events(req *EventsRequest, stream grpc.ServerStream) error {
 	ctx := stream.Context()
 	id, ok := instanceCaller(ctx)
