@@ -235,8 +235,11 @@ func newNode() *cobra.Command {
 				fmt.Fprintln(tw, "NAME\tSTATE\tALLOW\tLAST SEEN\tADDRESS\tREVISION\tCDR ACKED\tSERIAL")
 				for _, n := range nodes {
 					state := "enrolled"
-					if n.Revoked {
+					switch {
+					case n.Revoked:
 						state = "revoked"
+					case n.NextSerial != "":
+						state = "renewing" // a renewed certificate not yet confirmed by the node
 					}
 					seen := "never"
 					if !n.LastSeen.IsZero() {

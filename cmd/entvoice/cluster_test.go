@@ -358,6 +358,14 @@ func hangupThroughAPI(t *testing.T, c *centralProc, n *nodeProc) {
 // until stop is called, which returns them.
 func amiEvents(t *testing.T, c *centralProc) (stop func() []map[string]string) {
 	t.Helper()
+	_, stop = amiWatch(t, c)
+	return stop
+}
+
+// amiWatch is amiEvents with peek, which returns the events so far and
+// keeps the session.
+func amiWatch(t *testing.T, c *centralProc) (peek, stop func() []map[string]string) {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", c.ami, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -393,6 +401,11 @@ func amiEvents(t *testing.T, c *centralProc) (stop func() []map[string]string) {
 			}
 		}
 	}()
+	peek = func() []map[string]string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]string(nil), got...)
+	}
 	stopped := false
 	stop = func() []map[string]string {
 		if !stopped {
@@ -412,7 +425,7 @@ func amiEvents(t *testing.T, c *centralProc) (stop func() []map[string]string) {
 		ok := len(got) > 0 && got[0]["Response"] == "Success"
 		mu.Unlock()
 		if ok {
-			return stop
+			return peek, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("AMI login to central: %v", stop())
@@ -659,7 +672,7 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 // through the first reach the node through the second (PostgreSQL
 // LISTEN/NOTIFY wakes its feed); the node's CDRs, shipped to the second,
 // are read through the first, whose API lists and hangs up a call on the
-// node.
+// node; both centrals' AMIs carry the node's events once each.
 func TestClusterTwoCentrals(t *testing.T) {
 	needSIPp(t)
 	if os.Getenv(storetest.EnvPGDSN) == "" {
@@ -696,6 +709,39 @@ func TestClusterTwoCentrals(t *testing.T) {
 			t.Fatalf("the first central reads %d CDRs (%d rows), want 5", len(got), rows)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Both centrals' AMIs carry the node's events, each once: the second
+	// has them from the link, the first from the second's hub.
+	c1.p.waitLog(t, "subscribed to a central instance's node events", 1)
+	peek1, _ := amiWatch(t, c1)
+	peek2, _ := amiWatch(t, c2)
+	a.calls(t, 2)
+	hangups := func(peek func() []map[string]string) map[string]int {
+		out := map[string]int{}
+		for _, e := range peek() {
+			if e["Event"] == "Hangup" && strings.HasPrefix(e["Uniqueid"], "site-a-") {
+				out[e["Uniqueid"]]++
+			}
+		}
+		return out
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for len(hangups(peek1)) < 2 || len(hangups(peek2)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("Hangup events of site-a's 2 calls: %v on the first central's AMI, %v on the second's", hangups(peek1), hangups(peek2))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // a duplicate would come by then
+	h1, h2 := hangups(peek1), hangups(peek2)
+	if len(h1) != len(h2) {
+		t.Fatalf("Hangup events: %v on the first central's AMI, %v on the second's", h1, h2)
+	}
+	for id, n := range h2 {
+		if n != 1 || h1[id] != 1 {
+			t.Fatalf("Hangup of %s: %d on the first central's AMI, %d on the second's; want 1 each", id, h1[id], n)
+		}
 	}
 }
 

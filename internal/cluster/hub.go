@@ -63,6 +63,7 @@ type Hub struct {
 	active  map[string]*activeLink
 
 	inst *instances
+	pev  *peerEvents // events to and from the other instances
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -115,6 +116,7 @@ func StartHub(ctx context.Context, o HubOptions) (*Hub, error) {
 	h.srv = grpc.NewServer(grpc.Creds(credentials.NewTLS(h.tlsConfig(cert))),
 		grpc.ForceServerCodec(jsonCodec{}), grpc.MaxRecvMsgSize(maxMsgSize), grpc.MaxSendMsgSize(maxMsgSize))
 	h.srv.RegisterService(&serviceDesc, h)
+	h.pev = newPeerEvents(h)
 	if h.inst, err = newInstances(h, advertised(o.Advertise, h.ln.Addr())); err != nil {
 		_ = h.ln.Close()
 		return nil, err
@@ -128,6 +130,7 @@ func StartHub(ctx context.Context, o HubOptions) (*Hub, error) {
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
+	h.pev.start(lctx)
 	h.beats = make(chan struct{})
 	go func() {
 		defer close(h.beats)
@@ -184,6 +187,7 @@ func (h *Hub) Close() {
 	h.cancel()
 	<-h.done
 	<-h.beats
+	h.pev.wait()
 	if h.o.Remote != nil {
 		h.o.Remote.setPeers(nil)
 	}
@@ -295,13 +299,14 @@ func (h *Hub) authorize(ctx context.Context) (NodeInfo, error) {
 	if n.Revoked {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: %v", name, ErrNodeRevoked)
 	}
-	if SerialHex(certs[0]) != n.Serial {
-		return n, status.Errorf(codes.PermissionDenied, "node %q: certificate superseded by a later enrolment", name)
+	if s := SerialHex(certs[0]); s != n.Serial && s != n.NextSerial {
+		return n, status.Errorf(codes.PermissionDenied, "node %q: certificate superseded by a later enrolment or renewal", name)
 	}
 	addr, _ := peerAddr(ctx)
 	if !allowed(n.Allow, addr) {
 		return n, status.Errorf(codes.PermissionDenied, "node %q: %v (%s)", name, ErrAddrRefused, addr)
 	}
+	n = h.adoptRenewed(ctx, n, certs[0])
 	return n, nil
 }
 
@@ -374,11 +379,12 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	resync := make(chan struct{}, 1)
 	located := make(chan *LocateReply, 16)
 	recvErr := make(chan error, 1)
+	rn := newLinkRenewal(n.Serial)
 	var lastRev int64
 	var heard atomic.Int64 // unix nanoseconds of the node's last message
 	heard.Store(time.Now().UnixNano())
 	go func() {
-		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, located, &heard, nc)
+		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, located, &heard, nc, rn)
 	}()
 	rev := hello.Hello.Revision
 	needSnapshot := rev == 0
@@ -419,6 +425,10 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			if err := stream.SendMsg(&Down{Located: rep}); err != nil {
 				return err
 			}
+		case d := <-rn.out:
+			if err := stream.SendMsg(d); err != nil {
+				return err
+			}
 		case <-resync:
 			needSnapshot = true
 			select {
@@ -435,7 +445,7 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 				return err
 			}
 			// A revocation cuts a live link at the next heartbeat.
-			if serial, ok := peers[n.Name]; peers != nil && (!ok || serial != n.Serial) {
+			if serials, ok := peers[n.Name]; peers != nil && (!ok || !rn.holds(serials[0])) {
 				log.Warn("node link cut: certificate revoked or superseded")
 				return status.Error(codes.PermissionDenied, ErrNodeRevoked.Error())
 			}
@@ -491,7 +501,7 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 }
 
 // receive reads a node's messages until the stream ends.
-func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, located chan<- *LocateReply, heard *atomic.Int64, nc *nodeCmds) error {
+func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, located chan<- *LocateReply, heard *atomic.Int64, nc *nodeCmds, rn *linkRenewal) error {
 	var locating sync.WaitGroup
 	defer locating.Wait()
 	for {
@@ -516,6 +526,12 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 		if h.o.Events != nil {
 			for _, e := range up.Events {
 				h.o.Events.Publish(e)
+			}
+		}
+		h.pev.relay(up.Events)
+		if up.Renew != nil || up.RenewAck != "" {
+			if err := h.renewal(ctx, name, log, &up, rn); err != nil {
+				return err
 			}
 		}
 		if hb := up.Heartbeat; hb != nil {

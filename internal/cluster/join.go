@@ -146,6 +146,12 @@ func Join(ctx context.Context, dataDir, central, token, localAddr string) (strin
 		return "", errors.New("cluster: central signed a different key")
 	}
 	dir := ClusterDir(dataDir)
+	// A renewal staged under a previous enrolment must not replace this one.
+	for _, f := range []string{nodeCertNext, nodeKeyNext} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("cluster: %w", err)
+		}
+	}
 	if err := writeKey(filepath.Join(dir, nodeKeyFile), key); err != nil {
 		return "", err
 	}
@@ -185,6 +191,10 @@ type identity struct {
 
 func loadIdentity(dataDir, central string) (*identity, error) {
 	dir := ClusterDir(dataDir)
+	// A renewal cut short by a crash is finished first (renew.go).
+	if err := finishRenewal(dir); err != nil {
+		return nil, err
+	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, nodeCertFile), filepath.Join(dir, nodeKeyFile))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: node not enrolled (run entvoice node --join URL --token T): %w", err)

@@ -68,6 +68,10 @@ type LinkOptions struct {
 	Peers *PeerTrust
 	// ReloadDialplan runs central's reload command (nil: refused).
 	ReloadDialplan func(context.Context) error
+	// RenewBefore, when set, renews the node certificate over the link
+	// once less than this is left of it, instead of a third of its
+	// lifetime (renew.go).
+	RenewBefore time.Duration
 }
 
 // eventQueue is the node's event queue while linked; past it events are
@@ -430,6 +434,7 @@ func (l *Link) session(ctx context.Context) error {
 	alive := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
 	replies := make(chan *Reply, 16)
+	rs := newRenewState()
 	var commands sync.WaitGroup
 	defer commands.Wait()
 	go func() {
@@ -481,6 +486,12 @@ func (l *Link) session(ctx context.Context) error {
 				case <-ctx.Done():
 				}
 			}
+			if d.Renewal != nil {
+				select {
+				case rs.in <- d.Renewal:
+				case <-ctx.Done():
+				}
+			}
 		}
 	}()
 	defer func() {
@@ -508,6 +519,9 @@ func (l *Link) session(ctx context.Context) error {
 	l.compactAsked = false
 	l.mu.Unlock()
 	if err := l.ship(ctx, send, &sh); err != nil {
+		return err
+	}
+	if err := l.renew(send, rs); err != nil {
 		return err
 	}
 	for {
@@ -552,6 +566,10 @@ func (l *Link) session(ctx context.Context) error {
 			if err := l.ship(ctx, send, &sh); err != nil {
 				return err
 			}
+		case r := <-rs.in:
+			if err := l.renewed(send, rs, r); err != nil {
+				return err
+			}
 		case <-compact:
 			if err := send(&Up{Resync: true}); err != nil {
 				return err
@@ -565,6 +583,9 @@ func (l *Link) session(ctx context.Context) error {
 				return fmt.Errorf("cluster: central silent for %s", time.Since(lastHeard).Round(time.Second))
 			}
 			if err := send(&Up{Heartbeat: &Heartbeat{Revision: l.Revision(), Time: time.Now().UTC()}}); err != nil {
+				return err
+			}
+			if err := l.renew(send, rs); err != nil {
 				return err
 			}
 		}

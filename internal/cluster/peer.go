@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -28,7 +29,8 @@ type PeerTrust struct {
 	name string
 
 	mu    sync.Mutex
-	nodes map[string]string // enrolled node -> serial (hex); nil: unknown yet
+	last  *tls.Certificate // the last key pair read
+	nodes map[string][]string // enrolled node -> serials (hex); nil: unknown yet
 }
 
 // NewPeerTrust loads an enrolled node's CA; the node's own key and
@@ -50,7 +52,7 @@ func NewPeerTrust(dataDir string) (*PeerTrust, error) {
 }
 
 // setNodes records central's list of enrolled nodes and their serials.
-func (p *PeerTrust) setNodes(nodes map[string]string) {
+func (p *PeerTrust) setNodes(nodes map[string][]string) {
 	if p == nil || nodes == nil {
 		return
 	}
@@ -59,11 +61,21 @@ func (p *PeerTrust) setNodes(nodes map[string]string) {
 	p.mu.Unlock()
 }
 
+// certificate is the node's key pair as stored now. While a renewal
+// renames the new key and certificate into place (renew.go) the pair on
+// disk may not match for an instant: the last good pair, still valid, is
+// used then.
 func (p *PeerTrust) certificate() (*tls.Certificate, error) {
 	c, err := tls.LoadX509KeyPair(filepath.Join(p.dir, nodeCertFile), filepath.Join(p.dir, nodeKeyFile))
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if err != nil {
+		if p.last != nil {
+			return p.last, nil
+		}
 		return nil, fmt.Errorf("cluster: node certificate: %w", err)
 	}
+	p.last = &c
 	return &c, nil
 }
 
@@ -89,11 +101,11 @@ func (p *PeerTrust) verify(cs tls.ConnectionState) error {
 	if p.nodes == nil {
 		return nil
 	}
-	serial, ok := p.nodes[name]
+	serials, ok := p.nodes[name]
 	switch {
 	case !ok:
 		return fmt.Errorf("node %s is not enrolled (or revoked)", name)
-	case serial != SerialHex(leaf):
+	case !slices.Contains(serials, SerialHex(leaf)):
 		return fmt.Errorf("node %s: certificate superseded (serial %s)", name, SerialHex(leaf))
 	}
 	return nil
@@ -118,15 +130,19 @@ func (p *PeerTrust) TLSConfig() *tls.Config {
 }
 
 // enrolledNodes is the list a hub sends its nodes for their PeerTrust.
-func (h *Hub) enrolledNodes(ctx context.Context) map[string]string {
+func (h *Hub) enrolledNodes(ctx context.Context) map[string][]string {
 	nodes, err := h.reg.Nodes(ctx)
 	if err != nil {
 		return nil
 	}
-	out := make(map[string]string, len(nodes))
+	out := make(map[string][]string, len(nodes))
 	for _, n := range nodes {
-		if !n.Revoked {
-			out[n.Name] = n.Serial
+		if n.Revoked {
+			continue
+		}
+		out[n.Name] = []string{n.Serial}
+		if n.NextSerial != "" {
+			out[n.Name] = append(out[n.Name], n.NextSerial)
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,7 +131,7 @@ func TestPeerTrust(t *testing.T) {
 	waitFor(t, "site-c's new serial in site-a's list", func() bool {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		return a.nodes["site-c"] == SerialHex(c2cert.Leaf)
+		return slices.Equal(a.nodes["site-c"], []string{SerialHex(c2cert.Leaf)})
 	})
 	if srvErr, _, _ := handshake(t, c1.TLSConfig(), a.TLSConfig()); srvErr == nil {
 		t.Error("site-a took a call with site-c's superseded certificate")

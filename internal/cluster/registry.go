@@ -43,6 +43,9 @@ type NodeInfo struct {
 	LastAddr    string         `json:"last_addr"`
 	Revision    int64          `json:"revision"`
 	CDRAcked    int64          `json:"cdr_acked"`
+	// NextSerial is a renewed certificate not yet confirmed by the node
+	// (renew.go); empty when none is pending.
+	NextSerial string `json:"next_serial,omitempty"`
 }
 
 // ParseAllow parses a list of CIDRs (a bare address is a /32 or /128).
@@ -230,14 +233,14 @@ func (r *Registry) enrol(ctx context.Context, id, secret string, addr netip.Addr
 	return name, nil
 }
 
-const nodeColumns = `name, serial, fingerprint, allow, revoked, enrolled_at, last_seen, last_addr, revision, cdr_acked`
+const nodeColumns = `name, serial, fingerprint, allow, revoked, enrolled_at, last_seen, last_addr, revision, cdr_acked, next_serial`
 
 func scanNode(sc interface{ Scan(...any) error }) (NodeInfo, error) {
 	var n NodeInfo
 	var allow string
 	var revoked int
 	var enrolled, seen store.NullTime
-	if err := sc.Scan(&n.Name, &n.Serial, &n.Fingerprint, &allow, &revoked, &enrolled, &seen, &n.LastAddr, &n.Revision, &n.CDRAcked); err != nil {
+	if err := sc.Scan(&n.Name, &n.Serial, &n.Fingerprint, &allow, &revoked, &enrolled, &seen, &n.LastAddr, &n.Revision, &n.CDRAcked, &n.NextSerial); err != nil {
 		return n, err
 	}
 	n.Allow, n.Revoked, n.EnrolledAt, n.LastSeen = splitAllow(allow), revoked != 0, enrolled.Time, seen.Time

@@ -22,6 +22,7 @@ const (
 	methodEnrol   = "/" + serviceName + "/Enrol"
 	methodLink    = "/" + serviceName + "/Link"
 	methodForward = "/" + serviceName + "/Forward"
+	methodEvents  = "/" + serviceName + "/Events"
 	maxMsgSize    = 64 << 20 // a snapshot of a large hosted system
 	protoVersion  = 1
 )
@@ -58,6 +59,10 @@ type Up struct {
 	// Events are the node's bus events, live (not replayed after an
 	// outage, as AMI does not replay).
 	Events []events.Event `json:"events,omitempty"`
+	// Renew asks for a new certificate (renew.go); RenewAck says the node
+	// has stored the one with this serial (hex).
+	Renew    *RenewRequest `json:"renew,omitempty"`
+	RenewAck string        `json:"renew_ack,omitempty"`
 	// Locate asks where a user is registered (a call from this node to a
 	// user registered on another).
 	Locate *LocateRequest `json:"locate,omitempty"`
@@ -93,8 +98,9 @@ type Heartbeat struct {
 	Revision int64     `json:"revision"`
 	Time     time.Time `json:"time"`
 	// Peers (central to node) are the enrolled, unrevoked nodes and
-	// their certificate serials, for the node's PeerTrust.
-	Peers map[string]string `json:"peers,omitempty"`
+	// their certificate serials (the current one first, then one being
+	// renewed to), for the node's PeerTrust.
+	Peers map[string][]string `json:"peers,omitempty"`
 }
 
 // ShippedCDR is one node CDR with its node-local sequence (the node
@@ -113,6 +119,7 @@ type Down struct {
 	Heartbeat *Heartbeat    `json:"heartbeat,omitempty"`
 	Command   *Command      `json:"command,omitempty"`
 	Located   *LocateReply  `json:"located,omitempty"`
+	Renewal   *Renewal      `json:"renewal,omitempty"`
 }
 
 // Welcome answers Hello: where the node's CDR shipping resumes.
@@ -121,7 +128,7 @@ type Welcome struct {
 	CDRAcked int64     `json:"cdr_acked"`
 	Time     time.Time `json:"time"`
 	// Peers as in Heartbeat.
-	Peers map[string]string `json:"peers,omitempty"`
+	Peers map[string][]string `json:"peers,omitempty"`
 }
 
 // wireUser carries the digest HA1s that provision.User keeps out of JSON
@@ -210,11 +217,37 @@ type ForwardReply struct {
 	Replies []NodeReply `json:"replies"`
 }
 
+// RenewRequest is a linked node's CSR for a fresh key (renew.go).
+type RenewRequest struct {
+	CSR []byte `json:"csr"` // DER PKCS #10
+}
+
+// Renewal answers a RenewRequest: the signed certificate, or why not.
+type Renewal struct {
+	Cert []byte `json:"cert,omitempty"` // DER
+	Err  string `json:"err,omitempty"`
+}
+
+// EventsRequest opens another central instance's subscription to the
+// events of the nodes linked here (peerevents.go).
+type EventsRequest struct {
+	// Heartbeat is the subscriber's (nanoseconds): the hub sends an empty
+	// batch at least this often, as the subscriber drops a stream silent
+	// for three.
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
+}
+
+// EventBatch is a batch of those events.
+type EventBatch struct {
+	Events []events.Event `json:"events"`
+}
+
 // hubServer is what the service handlers call.
 type hubServer interface {
 	enrol(ctx context.Context, req *EnrolRequest) (*EnrolReply, error)
 	link(stream grpc.ServerStream) error
 	forward(ctx context.Context, req *ForwardRequest) (*ForwardReply, error)
+	events(req *EventsRequest, stream grpc.ServerStream) error
 }
 
 var linkStreamDesc = grpc.StreamDesc{StreamName: "Link", ServerStreams: true, ClientStreams: true}
@@ -226,6 +259,7 @@ var linkStreamDesc = grpc.StreamDesc{StreamName: "Link", ServerStreams: true, Cl
 //	  rpc Enrol(EnrolRequest) returns (EnrolReply);
 //	  rpc Link(stream Up) returns (stream Down);
 //	  rpc Forward(ForwardRequest) returns (ForwardReply); // instance to instance
+//	  rpc Events(EventsRequest) returns (stream EventBatch); // instance to instance
 //	}
 var serviceDesc = grpc.ServiceDesc{
 	ServiceName: serviceName,
@@ -252,5 +286,14 @@ var serviceDesc = grpc.ServiceDesc{
 	Streams: []grpc.StreamDesc{{
 		StreamName: "Link", ServerStreams: true, ClientStreams: true,
 		Handler: func(srv any, stream grpc.ServerStream) error { return srv.(hubServer).link(stream) },
+	}, {
+		StreamName: "Events", ServerStreams: true,
+		Handler: func(srv any, stream grpc.ServerStream) error {
+			req := new(EventsRequest)
+			if err := stream.RecvMsg(req); err != nil {
+				return err
+			}
+			return srv.(hubServer).events(req, stream)
+		},
 	}},
 }
