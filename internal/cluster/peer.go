@@ -29,7 +29,7 @@ type PeerTrust struct {
 	name string
 
 	mu    sync.Mutex
-	last  *tls.Certificate // the last key pair read
+	last  *tls.Certificate    // the last key pair read
 	nodes map[string][]string // enrolled node -> serials (hex); nil: unknown yet
 }
 
