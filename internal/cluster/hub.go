@@ -381,7 +381,11 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 	recvErr := make(chan error, 1)
 	rn := newLinkRenewal(n.Serial)
 	var lastRev int64
-	var heard atomic.Int64 // unix nanoseconds of the node's last message
+	// heard is the unix nanoseconds of the node's last message, or
+	// heardBusy while the receiver is storing a CDR batch: a node is not
+	// silent while central is slow to read it (a large upsert on a loaded
+	// database), its heartbeats are queued behind the batch.
+	var heard atomic.Int64
 	heard.Store(time.Now().UnixNano())
 	go func() {
 		recvErr <- h.receive(ctx, stream, n.Name, log, acks, resync, located, &heard, nc, rn)
@@ -436,7 +440,8 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			default:
 			}
 		case <-heartbeat.C:
-			if silent := time.Since(time.Unix(0, heard.Load())); silent > 3*h.o.Heartbeat {
+			if at := heard.Load(); at != heardBusy && time.Since(time.Unix(0, at)) > 3*h.o.Heartbeat {
+				silent := time.Since(time.Unix(0, at))
 				log.Warn("node link dropped: node silent", "for", silent.Round(time.Millisecond))
 				return status.Error(codes.DeadlineExceeded, "node silent")
 			}
@@ -548,7 +553,9 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			}
 		}
 		if len(up.CDRs) > 0 {
+			heard.Store(heardBusy)
 			seq, err := h.intake(ctx, name, up.CDRs)
+			heard.Store(time.Now().UnixNano())
 			if err != nil {
 				log.Warn("CDR intake failed; the node will resend", "err", err)
 				return status.Error(codes.Unavailable, "CDR intake failed: "+err.Error())
@@ -561,6 +568,9 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 		}
 	}
 }
+
+// heardBusy marks a link's receiver busy storing CDRs (not silent).
+const heardBusy = -1
 
 // locate answers a node's LocateRequest from the other nodes' registrations.
 func (h *Hub) locate(ctx context.Context, asker string, req *LocateRequest) *LocateReply {
