@@ -47,13 +47,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	dir := s.dir.Load()
 	var (
-		ep     *Endpoint
-		ok     bool
-		linked string // a peer node's call keeps its linkedid
+		ep       *Endpoint
+		ok       bool
+		linked   string // a peer node's call keeps its linkedid
+		fromNode string // and names the node it came from
 	)
 	switch node, peer := s.peerOf(req); {
 	case peer:
 		ep, linked, ok = s.identifyPeer(dir, node, req, tx)
+		fromNode = node
 	case transportOf(req) == "tls":
 		// The TLS listener is the nodes' own: nothing else gets a call
 		// through it.
@@ -129,6 +131,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	sess.OnDigit(dtmfEvents(ch))
 	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
 	ch.SetVar("SIPDOMAIN", req.Recipient.Host)
+	if fromNode != "" {
+		ch.SetVar(VarFromNode, fromNode)
+	}
 	s.addLeg(dtx.ID, l)
 	defer s.removeLeg(dtx.ID)
 	defer sess.Close()

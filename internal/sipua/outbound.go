@@ -144,7 +144,12 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 			}
 			dest, transport = b.Source, b.Transport
 		} else {
-			// Not registered here: maybe on another node of the cluster.
+			// Not registered here: maybe on another node of the cluster,
+			// unless this call already came from one (one hop: a stale
+			// location must not bounce a call between nodes).
+			if from, ok := parentVar(o.Parent, VarFromNode); ok {
+				return nil, fmt.Errorf("%w: %s (a call from node %s is not passed on to another node)", ErrNotRegistered, ep.Name, from)
+			}
 			if peer, err = s.locatePeer(ctx, ep); err != nil {
 				return nil, err
 			}
@@ -222,7 +227,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	if peer.Node != "" {
 		req.AppendHeader(sip.NewHeader(hdrPeerTenant, legTenant))
 		req.AppendHeader(sip.NewHeader(hdrPeerLinkedID, ch.LinkedID()))
-		ch.SetVar("ENTVOICE_PEER_NODE", peer.Node)
+		ch.SetVar(VarPeerNode, peer.Node)
 	}
 	req.SetBody(offer)
 	req.SetTransport(strings.ToUpper(transport))
@@ -243,6 +248,14 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	l.pending.Add(1)
 	go l.run(lctx)
 	return &Outbound{Channel: ch, Events: l.events}, nil
+}
+
+func parentVar(ch *channel.Channel, name string) (string, bool) {
+	if ch == nil {
+		return "", false
+	}
+	v, ok := ch.GetVar(name)
+	return v, ok && v != ""
 }
 
 func orDefault(v, d string) string {

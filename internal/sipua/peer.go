@@ -28,6 +28,14 @@ import (
 // PeerContext is the dialplan context calls from other nodes start in.
 const PeerContext = "entvoice-peer"
 
+// Channel variables of calls between nodes: on the calling node's leg to
+// the other node, the node it went to; on the receiving node's channel,
+// the node it came from.
+const (
+	VarPeerNode = "ENTVOICE_PEER_NODE"
+	VarFromNode = "ENTVOICE_FROM_NODE"
+)
+
 // Headers a node adds to a call it hands to another node: the tenant the
 // user belongs to and the call's linkedid (so both nodes' CDRs of the call
 // share it, as Asterisk's linkedid does across a bridge of channels).
