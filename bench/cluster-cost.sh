@@ -24,6 +24,11 @@
 #      evbench_<pid>_<n> per load is created through psql from that DSN and
 #      dropped afterwards. Unset: SQLite in the run's data dirs. The node's own
 #      store is always SQLite (as in production).
+#      AMI=1 runs an AMI listener (one user, no client connected) in serve (a)
+#      and in central (b), as a production central has: its AMI server
+#      subscribes to the bus, so (a) builds channel snapshots for it and (b)
+#      ships every node event to central. Default 0: AMI off in both, and in
+#      (b) the node still ships its events (the link always subscribes).
 #      KEEP=1, PPROF=1 (profiles of every process: serve, server, node),
 #      ENTVOICE=path, BUILD=1 (see lib.sh). ORDER=ba runs (b) first.
 set -euo pipefail
@@ -39,6 +44,7 @@ elif (($# > 1)); then
 fi
 PG_DSN=${PG_DSN:-}
 ORDER=${ORDER:-ab}
+AMI=${AMI:-0}
 NODE_IP=127.0.0.2
 ADMIN_TOKEN=bench-admin-token-0123456789abcdef
 DBS=() # PostgreSQL databases created by this run
@@ -117,6 +123,15 @@ wait_tcp() {
 	return 1
 }
 
+# ami_yaml: the ami section of serve's and central's config (AMI knob).
+ami_yaml() {
+	if [[ $AMI == 1 ]]; then
+		printf 'ami: {listen: "127.0.0.1:%s", users: [{name: bench, secret: bench-secret, read: all, write: all}]}\n' "$(free_udp_port --avoid "$EV_PORT" 1)"
+	else
+		printf 'ami: {listen: "off"}\n'
+	fi
+}
+
 common_yaml() { # DIR: the keys a PBX (serve or node) shares with bench/lib.sh's config
 	cat <<EOF
 rtp: {ports: "20000-40000"}
@@ -138,7 +153,8 @@ start_allinone() {
 	EV_PORT=${ports[0]} api=${ports[1]}
 	{
 		printf 'sip: {listen: ["udp:127.0.0.1:%s"], flood_rate: 1000000, flood_burst: 2000000}\n' "$EV_PORT"
-		printf 'database: {dsn: "%s"}\nhttp: {listen: "127.0.0.1:%s"}\nami: {listen: "off"}\n' "$DB_DSN" "$api"
+		printf 'database: {dsn: "%s"}\nhttp: {listen: "127.0.0.1:%s"}\n' "$DB_DSN" "$api"
+		ami_yaml
 		common_yaml "$dir"
 	} >"$dir/config.yaml"
 	EV_HOST=127.0.0.1
@@ -164,7 +180,7 @@ start_distributed() {
 data_dir: $dir/central/data
 database: {dsn: "$DB_DSN"}
 http: {listen: "127.0.0.1:$api"}
-ami: {listen: "off"}
+$(ami_yaml)
 cluster: {listen: "127.0.0.1:$hub"}
 log: {level: warn}
 EOF
@@ -299,7 +315,9 @@ run_load() {
 
 store=SQLite
 [[ -n $PG_DSN ]] && store="PostgreSQL ($PG_DSN, a fresh database per load)"
-log "cluster-cost: rates ${rates[*]} cps for $dur s each; central store: $store; dialplan: Answer(), Hangup(); entvoice $ENTVOICE"
+amis="off"
+[[ $AMI == 1 ]] && amis="on in serve and central (no client)"
+log "cluster-cost: rates ${rates[*]} cps for $dur s each; central store: $store; AMI $amis; dialplan: Answer(), Hangup(); entvoice $ENTVOICE"
 SUMMARY=()
 for r in "${rates[@]}"; do
 	declare -A cpu=() per=()

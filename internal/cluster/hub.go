@@ -496,8 +496,8 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			nc.deliver(up.Reply)
 		}
 		if h.o.Events != nil {
-			for _, e := range up.Events {
-				h.o.Events.Publish(e)
+			for i := range up.Events {
+				h.o.Events.Publish(up.Events[i].event())
 			}
 		}
 		if hb := up.Heartbeat; hb != nil {

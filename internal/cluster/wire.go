@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/entvoice/entvoice/internal/cdr"
-	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
 )
 
@@ -56,8 +55,8 @@ type Up struct {
 	// Reply answers a Command.
 	Reply *Reply `json:"reply,omitempty"`
 	// Events are the node's bus events, live (not replayed after an
-	// outage, as AMI does not replay).
-	Events []events.Event `json:"events,omitempty"`
+	// outage, as AMI does not replay), without their zero fields.
+	Events []wireEvent `json:"events,omitempty"`
 }
 
 // Hello opens a link: the revision the node holds (0: none).
