@@ -29,6 +29,7 @@ PIDS=()        # every process we started, stopped by cleanup
 WORK=""        # temporary directory of this run
 EV_PID=""      # entvoice
 EV_PORT=""     # entvoice SIP UDP port
+EV_HOST=${EV_HOST:-127.0.0.1} # entvoice SIP address SIPp calls (cluster-cost.sh: a node on 127.0.0.2)
 
 log() { printf '# %s\n' "$*" >&2; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
@@ -241,7 +242,7 @@ sipp_start() {
 		m=$(((calls + n - 1 - i) / n))
 		l=$(((limit + n - 1) / n))
 		args=("${@//@I@/$i}")
-		local cmd=(sipp "127.0.0.1:$EV_PORT" "${args[@]}" -i 127.0.0.1 -p "$p" -mi 127.0.0.1 -mp "$mp" -cp "$cp"
+		local cmd=(sipp "$EV_HOST:$EV_PORT" "${args[@]}" -i 127.0.0.1 -p "$p" -mi 127.0.0.1 -mp "$mp" -cp "$cp"
 			-r "$r" -m "$m" -l "$l" -nostdin -trace_stat -stf "$WORK/$tag-$i.csv" -fd 1
 			-trace_screen -screen_file "$WORK/$tag-$i.screen")
 		(cd "$WORK" && exec timeout -s USR1 -k 15 "$maxsecs" "${cmd[@]}" >"$WORK/$tag-$i.out" 2>&1) &

@@ -101,6 +101,7 @@ func newServer() *cobra.Command {
 				}
 				defer func() { _ = amiSrv.Close() }()
 			}
+			defer servePprof(log)()
 			log.Info("entvoice central serving", "version", version, "api", cfg.HTTP.Listen, "cluster", cfg.Cluster.Listen, "data_dir", cfg.DataDir)
 			<-ctx.Done()
 			log.Info("shutting down")
@@ -197,6 +198,7 @@ func newNode() *cobra.Command {
 			if peering {
 				peers = "tls:" + peerAddr.String()
 			}
+			defer servePprof(log)()
 			log.Info("entvoice node serving", "version", version, "node", link.Name(), "sip", strings.Join(cfg.SIP.Listen, ","), "peers", peers, "data_dir", cfg.DataDir)
 			<-ctx.Done()
 			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)

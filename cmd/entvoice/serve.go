@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,17 +64,7 @@ func newServe() *cobra.Command {
 			if demo {
 				printDemo(cmd.OutOrStdout(), cfg)
 			}
-			if addr := os.Getenv("ENTVOICE_PPROF"); addr != "" {
-				// Profiling for benchmarks and field diagnosis, on an
-				// address the operator chooses (keep it on loopback).
-				srv := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
-				go func() {
-					if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
-						log.Warn("pprof listener failed", "addr", addr, "err", err)
-					}
-				}()
-				defer srv.Close()
-			}
+			defer servePprof(log)()
 			log.Info("entvoice serving", "version", version, "sip", strings.Join(cfg.SIP.Listen, ","), "api", cfg.HTTP.Listen, "data_dir", cfg.DataDir)
 			<-ctx.Done()
 			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)
@@ -133,4 +124,21 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// servePprof serves net/http/pprof on ENTVOICE_PPROF's address when it is
+// set: profiling for benchmarks and field diagnosis, on an address the
+// operator chooses (keep it on loopback). The returned func stops it.
+func servePprof(log *slog.Logger) (stop func()) {
+	addr := os.Getenv("ENTVOICE_PPROF")
+	if addr == "" {
+		return func() {}
+	}
+	srv := &http.Server{Addr: addr, Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("pprof listener failed", "addr", addr, "err", err)
+		}
+	}()
+	return func() { _ = srv.Close() }
 }

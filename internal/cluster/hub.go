@@ -528,12 +528,18 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 				}
 			})
 		}
-		if h.o.Events != nil {
-			for _, e := range up.Events {
-				h.o.Events.Publish(e)
+		if len(up.Events) > 0 {
+			evs := make([]events.Event, len(up.Events))
+			for i := range up.Events {
+				evs[i] = up.Events[i].event()
 			}
+			if h.o.Events != nil {
+				for _, e := range evs {
+					h.o.Events.Publish(e)
+				}
+			}
+			h.pev.relay(evs)
 		}
-		h.pev.relay(up.Events)
 		if up.Renew != nil || up.RenewAck != "" {
 			if err := h.renewal(ctx, name, log, &up, rn); err != nil {
 				return err

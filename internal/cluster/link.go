@@ -542,12 +542,12 @@ func (l *Link) session(ctx context.Context) error {
 				return err
 			}
 		case e := <-evc:
-			batch := []events.Event{e}
+			batch := []wireEvent{toWireEvent(&e)}
 		more:
 			for len(batch) < eventBatch {
 				select {
 				case e := <-evc:
-					batch = append(batch, e)
+					batch = append(batch, toWireEvent(&e))
 				default:
 					break more
 				}

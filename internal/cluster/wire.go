@@ -57,8 +57,8 @@ type Up struct {
 	// Reply answers a Command.
 	Reply *Reply `json:"reply,omitempty"`
 	// Events are the node's bus events, live (not replayed after an
-	// outage, as AMI does not replay).
-	Events []events.Event `json:"events,omitempty"`
+	// outage, as AMI does not replay), without their zero fields.
+	Events []wireEvent `json:"events,omitempty"`
 	// Renew asks for a new certificate (renew.go); RenewAck says the node
 	// has stored the one with this serial (hex).
 	Renew    *RenewRequest `json:"renew,omitempty"`
