@@ -163,8 +163,10 @@ func (s *Server) Start(ctx context.Context) error {
 		s.lns = append(s.lns, tls.NewListener(ln, s.o.TLS))
 	}
 	// One subscription feeds every session: events are formatted once and
-	// the call path never waits for a client.
-	s.sub = s.o.Bus.Subscribe(1<<16, nil)
+	// the call path never waits for a client. It is passive: the demand
+	// for events is the logged-in sessions' (addSession), so on central the
+	// nodes send their events up only while an AMI client is there.
+	s.sub = s.o.Bus.SubscribePassive(1<<16, nil)
 	s.wg.Add(1)
 	go s.dispatchLoop()
 	for i, ln := range s.lns {
@@ -280,6 +282,7 @@ func (s *Server) addSession(ss *session) {
 	next = append(next, cur...)
 	next = append(next, ss)
 	s.sessions.Store(&next)
+	ss.wantEvents = s.o.Bus.Want()
 	s.smu.Unlock()
 }
 
@@ -299,6 +302,9 @@ func (s *Server) removeSession(ss *session) {
 		}
 	}
 	s.sessions.Store(&next)
+	if ss.wantEvents != nil {
+		ss.wantEvents()
+	}
 	s.smu.Unlock()
 }
 

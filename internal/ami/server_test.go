@@ -439,3 +439,43 @@ func TestTimestampEvents(t *testing.T) {
 		t.Errorf("event %q", got)
 	}
 }
+
+// TestEventDemand: the server's own subscription is no demand for events;
+// each logged-in session is, until it logs off or drops (on central, the
+// nodes send their events up only while a session is there).
+func TestEventDemand(t *testing.T) {
+	bus := events.New()
+	s := testServer(t, Options{Bus: bus})
+	wanted := func() bool { w, _ := bus.Wanted(); return w }
+	if wanted() {
+		t.Fatal("an AMI server with no session wants events")
+	}
+	c := dialAMI(t, s)
+	c.banner()
+	if wanted() {
+		t.Fatal("a connection not logged in wants events")
+	}
+	c.send("Action: Login", "Username: admin", "Secret: secret")
+	c.until("Response: Success")
+	if !wanted() {
+		t.Fatal("a logged-in session does not want events")
+	}
+	d := dialAMI(t, s)
+	d.login("admin", "secret")
+	c.send("Action: Logoff")
+	c.until("Response: Goodbye")
+	if !c.closed() {
+		t.Fatal("Logoff left the connection open")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	if !wanted() {
+		t.Fatal("one session logged off, the other still wants events")
+	}
+	_ = d.c.Close()
+	for wanted() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if wanted() {
+		t.Fatal("no session left, events still wanted")
+	}
+}

@@ -14,12 +14,13 @@ import (
 
 // session is one AMI connection.
 type session struct {
-	srv    *Server
-	conn   net.Conn
-	remote netip.AddrPort
-	id     uint64
-	start  time.Time
-	tls    bool
+	srv        *Server
+	wantEvents func() // releases its demand for events (Bus.Want), once
+	conn       net.Conn
+	remote     netip.AddrPort
+	id         uint64
+	start      time.Time
+	tls        bool
 
 	out      chan []byte
 	done     chan struct{} // closed when the session ends

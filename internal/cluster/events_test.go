@@ -68,3 +68,65 @@ func TestEventsUp(t *testing.T) {
 		t.Fatalf("events at central: %+v", got)
 	}
 }
+
+// TestEventsOnDemand: a node sends its events up only while someone at
+// central wants them. With nobody subscribed at central the node does not
+// even collect them (its bus has no subscriber); a subscriber switches
+// them on at once, closing it switches them off again.
+func TestEventsOnDemand(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.Options{DataDir: t.TempDir()})
+	repo, err := provision.New(ctx, st, provision.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := LoadOrCreateCA("", "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	central := events.New()
+	h, err := StartHub(ctx, HubOptions{Store: st, Source: repo, CA: ca, Listen: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond,
+		Events: central, Logger: slog.New(slog.NewTextHandler(&logBuf{t: t}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	tok, err := h.Registry().CreateToken(ctx, ca, "site-a", []netipPrefix{mustPrefix("127.0.0.1/32")}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := Join(ctx, dir, "https://"+h.Addr().String(), tok.String(), ""); err != nil {
+		t.Fatal(err)
+	}
+	nodeBus := events.New()
+	l, err := NewLink(LinkOptions{DataDir: dir, Events: nodeBus, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Start(ctx)
+	defer l.Close()
+	waitFor(t, "the link", l.Connected)
+	waitFor(t, "the node to stop collecting events nobody wants", func() bool { return !nodeBus.HasSubscribers() })
+	// A passive subscriber (AMI's fan-out with no session) is no demand.
+	passive := central.SubscribePassive(10, nil)
+	defer passive.Close()
+	nodeBus.Publish(events.Event{Kind: events.FullyBooted})
+
+	sub := central.Subscribe(10, nil)
+	waitFor(t, "the node to collect events again", nodeBus.HasSubscribers)
+	nodeBus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/1001", Tenant: "acme"})
+	select {
+	case e := <-sub.C:
+		if e.Kind != events.PeerStatus {
+			t.Fatalf("first event at central = %v, want the one published after the demand (the earlier one is not kept)", e.Kind)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the event published once central wanted events did not arrive")
+	}
+	if len(passive.C) != 1 {
+		t.Errorf("the passive subscriber got %d events, want the one that went up", len(passive.C))
+	}
+	sub.Close()
+	waitFor(t, "the node to stop again", func() bool { return !nodeBus.HasSubscribers() })
+}

@@ -367,7 +367,8 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 		defer h.o.Remote.detach(nc)
 		cmds = nc.out
 	}
-	if err := stream.SendMsg(&Down{Welcome: &Welcome{Node: n.Name, CDRAcked: n.CDRAcked, Time: time.Now().UTC(), Peers: h.enrolledNodes(ctx)}}); err != nil {
+	wanted, wantA, wantB := h.eventsWanted()
+	if err := stream.SendMsg(&Down{Welcome: &Welcome{Node: n.Name, CDRAcked: n.CDRAcked, Time: time.Now().UTC(), Peers: h.enrolledNodes(ctx), EventsOff: !wanted}}); err != nil {
 		return err
 	}
 	_ = h.reg.seen(ctx, n.Name, remote, hello.Hello.Revision)
@@ -423,6 +424,14 @@ func (h *Hub) link(stream grpc.ServerStream) error {
 			}
 		case cmd := <-cmds:
 			if err := stream.SendMsg(&Down{Command: cmd}); err != nil {
+				return err
+			}
+		case <-wantA:
+			if wanted, wantA, wantB, err = h.switchEvents(stream, wanted); err != nil {
+				return err
+			}
+		case <-wantB:
+			if wanted, wantA, wantB, err = h.switchEvents(stream, wanted); err != nil {
 				return err
 			}
 		case rep := <-located:
@@ -573,6 +582,31 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			}
 		}
 	}
+}
+
+// eventsWanted says whether anyone here wants the nodes' events (a
+// consumer on central's bus, such as an AMI session, or another central
+// instance subscribed to this hub's), with channels closed when either
+// changes.
+func (h *Hub) eventsWanted() (bool, <-chan struct{}, <-chan struct{}) {
+	var local bool
+	var a <-chan struct{}
+	if h.o.Events != nil {
+		local, a = h.o.Events.Wanted()
+	}
+	peers, b := h.pev.nodeBus.Wanted()
+	return local || peers, a, b
+}
+
+// switchEvents tells a node when the demand for its events changed.
+func (h *Hub) switchEvents(stream grpc.ServerStream, was bool) (bool, <-chan struct{}, <-chan struct{}, error) {
+	now, a, b := h.eventsWanted()
+	if now != was {
+		if err := stream.SendMsg(&Down{Events: &now}); err != nil {
+			return was, a, b, err
+		}
+	}
+	return now, a, b, nil
 }
 
 // heardBusy marks a link's receiver busy storing CDRs (not silent).

@@ -387,12 +387,24 @@ func (l *Link) session(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Events queue from here on: the link is about to be up.
-	var evc <-chan events.Event
-	if l.o.Events != nil {
-		sub := l.o.Events.Subscribe(eventQueue, nil)
-		defer sub.Close()
-		evc = sub.C
+	// Central says whether anyone there wants them (Welcome, then
+	// Down.Events); while nobody does they are not even collected.
+	var (
+		evSub *events.Subscription
+		evc   <-chan events.Event
+	)
+	setEvents := func(on bool) {
+		switch {
+		case on && evSub == nil && l.o.Events != nil:
+			evSub = l.o.Events.Subscribe(eventQueue, nil)
+			evc = evSub.C
+		case !on && evSub != nil:
+			evSub.Close()
+			evSub, evc = nil, nil
+		}
 	}
+	setEvents(true)
+	defer setEvents(false)
 	stream, err := conn.NewStream(ctx, &linkStreamDesc, methodLink, grpc.ForceCodec(jsonCodec{}))
 	if err != nil {
 		return err
@@ -423,6 +435,7 @@ func (l *Link) session(ctx context.Context) error {
 	}
 	l.acked.Store(first.Welcome.CDRAcked)
 	l.o.Peers.setNodes(first.Welcome.Peers)
+	setEvents(!first.Welcome.EventsOff)
 	l.connected.Store(true)
 	l.log.Info("linked to central", "central", l.id.central, "revision", l.Revision(), "cdr_acked", first.Welcome.CDRAcked,
 		"clock_skew", time.Since(first.Welcome.Time).Round(time.Millisecond))
@@ -434,6 +447,7 @@ func (l *Link) session(ctx context.Context) error {
 	alive := make(chan struct{}, 1)
 	recvErr := make(chan error, 1)
 	replies := make(chan *Reply, 16)
+	eventsOn := make(chan bool, 16)
 	rs := newRenewState()
 	var commands sync.WaitGroup
 	defer commands.Wait()
@@ -456,6 +470,12 @@ func (l *Link) session(ctx context.Context) error {
 			}
 			if hb := d.Heartbeat; hb != nil {
 				l.o.Peers.setNodes(hb.Peers)
+			}
+			if d.Events != nil {
+				select {
+				case eventsOn <- *d.Events:
+				case <-ctx.Done():
+				}
 			}
 			if rep := d.Located; rep != nil {
 				l.locMu.Lock()
@@ -533,6 +553,8 @@ func (l *Link) session(ctx context.Context) error {
 			return err
 		case <-alive:
 			lastHeard = time.Now()
+		case on := <-eventsOn:
+			setEvents(on)
 		case rep := <-replies:
 			if err := send(&Up{Reply: rep}); err != nil {
 				return err

@@ -187,24 +187,32 @@ func (p *peerEvents) run(ctx context.Context) {
 	t := time.NewTicker(p.h.o.Heartbeat)
 	defer t.Stop()
 	for {
-		p.sync(ctx)
+		// Other instances' node events are followed only while someone
+		// here wants them (an AMI session): otherwise their nodes need
+		// not even send them up.
+		wanted, changed := p.h.o.Events.Wanted()
+		p.sync(ctx, wanted)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
 		}
 	}
 }
 
 // sync starts subscriptions to instances that appeared (or moved) and
 // stops those to instances gone from the table.
-func (p *peerEvents) sync(ctx context.Context) {
+func (p *peerEvents) sync(ctx context.Context, wanted bool) {
 	live, err := p.h.inst.live(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.h.log.Warn("listing central instances", "err", err)
 		}
 		return
+	}
+	if !wanted {
+		live = nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

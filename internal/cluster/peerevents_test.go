@@ -57,6 +57,15 @@ func TestEventsAcrossInstances(t *testing.T) {
 	}
 	h1, bus1, log1 := start()
 	h2, bus2, _ := start()
+	// An instance follows the others only while its own bus has demand
+	// (an AMI session; here these subscribers).
+	time.Sleep(400 * time.Millisecond)
+	if h1.pev.up.Load() != 0 || h2.pev.up.Load() != 0 {
+		t.Fatal("instances follow each other with nobody wanting events")
+	}
+	sub1, sub2 := bus1.Subscribe(1000, nil), bus2.Subscribe(1000, nil)
+	defer sub1.Close()
+	defer sub2.Close()
 	waitFor(t, "each instance subscribed to the other", func() bool { return h1.pev.up.Load() == 1 && h2.pev.up.Load() == 1 })
 
 	tok, err := h2.Registry().CreateToken(ctx, ca, "site-a", []netipPrefix{mustPrefix("127.0.0.1/32")}, time.Hour)
@@ -81,9 +90,6 @@ func TestEventsAcrossInstances(t *testing.T) {
 	defer func() { l.Close() }()
 	waitFor(t, "site-a on the second instance", func() bool { return len(h2.Connected()) == 1 })
 
-	sub1, sub2 := bus1.Subscribe(1000, nil), bus2.Subscribe(1000, nil)
-	defer sub1.Close()
-	defer sub2.Close()
 	// round publishes n events and a marker on the node, waits for the
 	// marker on both buses, then for three more heartbeats (a duplicate
 	// coming the other way round would arrive by then), and checks that

@@ -119,7 +119,9 @@ type Down struct {
 	Heartbeat *Heartbeat    `json:"heartbeat,omitempty"`
 	Command   *Command      `json:"command,omitempty"`
 	Located   *LocateReply  `json:"located,omitempty"`
-	Renewal   *Renewal      `json:"renewal,omitempty"`
+	// Events switches the node's events going up on or off.
+	Events  *bool    `json:"events,omitempty"`
+	Renewal *Renewal `json:"renewal,omitempty"`
 }
 
 // Welcome answers Hello: where the node's CDR shipping resumes.
@@ -129,6 +131,10 @@ type Welcome struct {
 	Time     time.Time `json:"time"`
 	// Peers as in Heartbeat.
 	Peers map[string][]string `json:"peers,omitempty"`
+	// EventsOff: nobody at central wants the node's events now (no AMI
+	// session, no other instance subscribed); the node keeps them until a
+	// Down.Events says otherwise.
+	EventsOff bool `json:"events_off,omitempty"`
 }
 
 // wireUser carries the digest HA1s that provision.User keeps out of JSON

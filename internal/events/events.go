@@ -139,13 +139,48 @@ func (e *Event) TenantOf() string {
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; use New.
+//
+// It also counts demand: whether anyone wants the bus's events at all, so
+// a producer elsewhere (a node sending its events up to central) can stop
+// when nobody does. A Subscribe is demand; a SubscribePassive is not (a
+// fan-out that only matters while its own consumers, who Want, exist).
 type Bus struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
+
+	wantMu  sync.Mutex
+	wants   int
+	changed chan struct{} // closed and replaced when demand starts or stops
 }
 
 // New returns an empty bus.
-func New() *Bus { return &Bus{subs: map[*Subscription]struct{}{}} }
+func New() *Bus { return &Bus{subs: map[*Subscription]struct{}{}, changed: make(chan struct{})} }
+
+// Want records demand for the bus's events until release is called (once).
+func (b *Bus) Want() (release func()) {
+	b.addWant(1)
+	var once sync.Once
+	return func() { once.Do(func() { b.addWant(-1) }) }
+}
+
+func (b *Bus) addWant(d int) {
+	b.wantMu.Lock()
+	defer b.wantMu.Unlock()
+	before := b.wants > 0
+	b.wants += d
+	if (b.wants > 0) != before {
+		close(b.changed)
+		b.changed = make(chan struct{})
+	}
+}
+
+// Wanted reports whether anyone wants the bus's events, and a channel
+// closed when that changes.
+func (b *Bus) Wanted() (bool, <-chan struct{}) {
+	b.wantMu.Lock()
+	defer b.wantMu.Unlock()
+	return b.wants > 0, b.changed
+}
 
 // Subscription receives events on C until Close.
 type Subscription struct {
@@ -154,12 +189,21 @@ type Subscription struct {
 	dropped atomic.Uint64
 	filter  func(*Event) bool
 	once    sync.Once
+	release func() // its demand
 }
 
 // Subscribe returns a subscription with a queue of size events. filter, if
-// not nil, selects the events delivered.
+// not nil, selects the events delivered. It counts as demand (Want) until
+// Close.
 func (b *Bus) Subscribe(size int, filter func(*Event) bool) *Subscription {
-	s := &Subscription{C: make(chan Event, size), bus: b, filter: filter}
+	s := b.SubscribePassive(size, filter)
+	s.release = b.Want()
+	return s
+}
+
+// SubscribePassive is Subscribe without demand.
+func (b *Bus) SubscribePassive(size int, filter func(*Event) bool) *Subscription {
+	s := &Subscription{C: make(chan Event, size), bus: b, filter: filter, release: func() {}}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -176,6 +220,7 @@ func (s *Subscription) Close() {
 		delete(s.bus.subs, s)
 		s.bus.mu.Unlock()
 		close(s.C)
+		s.release()
 	})
 }
 
