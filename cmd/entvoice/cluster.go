@@ -182,6 +182,9 @@ func newNode() *cobra.Command {
 				// A user not registered here is looked up on the others.
 				n.SIP.SetPeerLocator(link)
 			}
+			// Committed CDRs go to the link as they are written: shipping
+			// them needs no read back from the store.
+			n.CDR.OnCommit(link.ShipCommitted)
 			n.SetSource(link)
 			// The link and the node run until Shutdown is over, not until
 			// the signal: draining calls need their SIP transports, and

@@ -40,6 +40,9 @@ var upsertTail = func() string {
 }()
 
 // upsertSQL returns the INSERT for n rows with `?` placeholders.
+// returningIDs makes an upsert statement report each row's id.
+const returningIDs = " RETURNING uniqueid, id"
+
 func upsertSQL(n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO cdr (" + recordColumns + ") VALUES ")
@@ -61,11 +64,29 @@ func appendArgs(args []any, st *store.Store, r *Record) []any {
 		r.PeerAccount, r.Sequence)
 }
 
+// queryIDs runs an upsert ... RETURNING uniqueid, id into ids.
+func queryIDs(ctx context.Context, stmt *sql.Stmt, args []any, ids map[string]int64) error {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var uid string
+		var id int64
+		if err := rows.Scan(&uid, &id); err != nil {
+			return err
+		}
+		ids[uid] = id
+	}
+	return rows.Err()
+}
+
 // upsertTx upserts recs (already normalized) in one transaction. Records
 // repeating a uniqueid within recs collapse to the last one first, since
 // PostgreSQL refuses to update one row twice in a statement.
 func upsertTx(ctx context.Context, st *store.Store, recs []*Record) error {
-	return upsertTxCached(ctx, st, recs, nil)
+	return upsertTxCached(ctx, st, recs, nil, nil)
 }
 
 // stmtCache keeps the upsert statement prepared for each row count, so a
@@ -74,15 +95,19 @@ func upsertTx(ctx context.Context, st *store.Store, recs []*Record) error {
 // goroutine.
 type stmtCache map[int]*sql.Stmt
 
-func (c stmtCache) get(ctx context.Context, st *store.Store, n int) (*sql.Stmt, error) {
-	if s, ok := c[n]; ok {
+func (c stmtCache) get(ctx context.Context, st *store.Store, n int, returning bool) (*sql.Stmt, error) {
+	key, q := n, upsertSQL(n)
+	if returning {
+		key, q = -n, q+returningIDs
+	}
+	if s, ok := c[key]; ok {
 		return s, nil
 	}
-	s, err := st.DB().PrepareContext(ctx, st.Rebind(upsertSQL(n)))
+	s, err := st.DB().PrepareContext(ctx, st.Rebind(q))
 	if err != nil {
 		return nil, err
 	}
-	c[n] = s
+	c[key] = s
 	return s, nil
 }
 
@@ -94,8 +119,10 @@ func (c stmtCache) close() {
 }
 
 // upsertTxCached is upsertTx with statements from cache (nil: prepare in
-// the transaction).
-func upsertTxCached(ctx context.Context, st *store.Store, recs []*Record, cache stmtCache) error {
+// the transaction). With ids (and a cache) it records each row's id by
+// uniqueid (RETURNING, in SQLite and PostgreSQL alike; the order of the
+// rows it returns is unspecified, hence the map).
+func upsertTxCached(ctx context.Context, st *store.Store, recs []*Record, cache stmtCache, ids map[string]int64) error {
 	recs = dedupe(recs)
 	tx, err := st.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -112,10 +139,14 @@ func upsertTxCached(ctx context.Context, st *store.Store, recs []*Record, cache 
 		}
 		if cache != nil {
 			var stmt *sql.Stmt
-			if stmt, err = cache.get(ctx, st, n); err != nil {
+			if stmt, err = cache.get(ctx, st, n, ids != nil); err != nil {
 				return fmt.Errorf("cdr: prepare upsert: %w", err)
 			}
-			_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+			if ids != nil {
+				err = queryIDs(ctx, tx.StmtContext(ctx, stmt), args, ids)
+			} else {
+				_, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+			}
 		} else if n == upsertRowsPerStatement {
 			if full == nil {
 				if full, err = tx.PrepareContext(ctx, st.Rebind(upsertSQL(n))); err != nil {

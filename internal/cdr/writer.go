@@ -1,11 +1,13 @@
 package cdr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +76,8 @@ type Writer struct {
 	hook func(batchLen int) // tests only; nil in production
 	// stmts is used by the writer goroutine only.
 	stmts stmtCache
+	// onCommit, when set, is told the rows each transaction committed.
+	onCommit atomic.Pointer[func([]Row)]
 }
 
 type request struct {
@@ -248,10 +252,18 @@ func (w *Writer) run() {
 func (w *Writer) commit(recs []*Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	defer cancel()
-	dbErr := upsertTxCached(ctx, w.st, recs, w.stmts)
+	hook := w.onCommit.Load()
+	var ids map[string]int64
+	if hook != nil {
+		ids = make(map[string]int64, len(recs))
+	}
+	dbErr := upsertTxCached(ctx, w.st, recs, w.stmts, ids)
 	if dbErr == nil {
 		w.records.Add(int64(len(recs)))
 		w.batches.Add(1)
+		if hook != nil {
+			(*hook)(committedRows(recs, ids))
+		}
 		return nil
 	}
 	if w.opts.SpoolPath == "" {
@@ -268,6 +280,30 @@ func (w *Writer) commit(recs []*Record) error {
 	w.spooled.Add(int64(len(recs)))
 	w.log.Warn("cdr: database write failed; records spooled", "records", len(recs), "spool", w.opts.SpoolPath, "err", dbErr)
 	return fmt.Errorf("%w: %w", ErrSpooled, dbErr)
+}
+
+// OnCommit makes the writer hand fn the rows (with their ids, ascending)
+// of every transaction it commits, right after the commit, on its own
+// goroutine: fn must not block. The distributed tier ships a node's CDRs
+// from there without reading them back from the store.
+func (w *Writer) OnCommit(fn func([]Row)) { w.onCommit.Store(&fn) }
+
+// committedRows pairs the records of a transaction with their ids, once
+// each (a uniqueid repeated in the batch was stored once, as its last
+// record), in id order.
+func committedRows(recs []*Record, ids map[string]int64) []Row {
+	last := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		last[r.UniqueID] = r
+	}
+	rows := make([]Row, 0, len(last))
+	for uid, r := range last {
+		if id, ok := ids[uid]; ok {
+			rows = append(rows, Row{ID: id, Record: *r})
+		}
+	}
+	slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
+	return rows
 }
 
 // Stats counts the writer's work since NewWriter.

@@ -535,3 +535,60 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestWriterOnCommit: the hook gets every committed row once, with the id
+// the store gave it, ascending within a transaction; a record rewritten
+// (same uniqueid) keeps its id.
+func TestWriterOnCommit(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, opts store.Options) {
+		st := storetest.Open(t, opts)
+		w := newWriter(t, st, WriterOptions{QueueSize: 64})
+		var mu sync.Mutex
+		got := map[string]int64{}
+		calls := 0
+		w.OnCommit(func(rows []Row) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			for i, r := range rows {
+				if i > 0 && r.ID <= rows[i-1].ID {
+					t.Errorf("rows not ascending: %d after %d", r.ID, rows[i-1].ID)
+				}
+				got[r.UniqueID] = r.ID
+			}
+		})
+		const n = 150
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				if err := w.Write(context.Background(), testRecord(i)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		stored := listAll(t, st, Filter{})
+		mu.Lock()
+		if len(got) != n || len(stored) != n {
+			t.Fatalf("hook saw %d rows, store has %d, want %d", len(got), len(stored), n)
+		}
+		for _, r := range stored {
+			if got[r.UniqueID] != r.ID {
+				t.Fatalf("%s: hook id %d, stored id %d", r.UniqueID, got[r.UniqueID], r.ID)
+			}
+		}
+		again := testRecord(7)
+		orig := got[again.UniqueID]
+		mu.Unlock()
+		again.UserField = "rewritten"
+		if err := w.Write(context.Background(), again); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if id := got[again.UniqueID]; id != orig {
+			t.Fatalf("rewritten record reported with id %d, it keeps %d", id, orig)
+		}
+		t.Logf("%d rows in %d commits", n, calls)
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,5 +123,83 @@ func TestCDRsExactlyOnce(t *testing.T) {
 	}
 	if n, _ = h.Registry().Node(ctx, "site-a"); n.CDRAcked != 3000 {
 		t.Fatalf("a resend moved cdr_acked back to %d", n.CDRAcked)
+	}
+}
+
+// TestCDRsShippedFromWriter: CDRs the node's writer commits are shipped
+// from its hand-off (no read back from the store) and still reach central
+// once each, also when part of them was written while central was down
+// (those are read from the store).
+func TestCDRsShippedFromWriter(t *testing.T) {
+	ctx := context.Background()
+	th := startTestHub(t, store.Options{DataDir: t.TempDir()})
+	dataDir := t.TempDir()
+	if _, err := Join(ctx, dataDir, th.url, th.token(t, "site-a", "127.0.0.0/8", time.Hour), ""); err != nil {
+		t.Fatal(err)
+	}
+	nst := storetest.Open(t, store.Options{DataDir: dataDir})
+	w := cdr.NewWriter(nst, storetest.Logger(t), cdr.WriterOptions{Linger: time.Millisecond})
+	defer w.Close(ctx)
+	l, err := NewLink(LinkOptions{DataDir: dataDir, Store: nst, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(from, n int) {
+		var wg sync.WaitGroup
+		for _, r := range nodeCDRs(n, from) {
+			wg.Go(func() {
+				if err := w.Write(ctx, r); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	write(0, 300) // before the hand-off: read from the store
+	w.OnCommit(l.ShipCommitted)
+	l.Start(ctx)
+	defer l.Close()
+	waitFor(t, "the first 300 acked", func() bool { return l.CDRAcked() >= 300 })
+	write(300, 1200)
+	waitFor(t, "every CDR acked", func() bool { return l.CDRAcked() >= 1500 })
+	if rows, distinct := centralCDRs(t, th.st); rows != 1500 || distinct != 1500 {
+		t.Fatalf("central holds %d CDRs (%d distinct), want 1500 once each", rows, distinct)
+	}
+	if n := l.fromTail.Load(); n == 0 || n > 1200 {
+		t.Errorf("%d CDRs shipped from the writer's hand-off, want some of the 1200 written with it", n)
+	} else {
+		t.Logf("%d of 1500 shipped from the hand-off", n)
+	}
+}
+
+// TestCDRTail: the tail ships only what continues exactly where shipping
+// is; anything else is read from the store.
+func TestCDRTail(t *testing.T) {
+	rows := func(ids ...int64) []cdr.Row {
+		out := make([]cdr.Row, len(ids))
+		for i, id := range ids {
+			out[i] = cdr.Row{ID: id}
+		}
+		return out
+	}
+	tl := newCDRTail()
+	tl.add(rows(5, 6, 7, 9))
+	if _, ok := tl.after(3, 10); ok {
+		t.Error("a tail starting at 5 continued shipping at 4")
+	}
+	got, ok := tl.after(4, 10)
+	if !ok || len(got) != 3 || got[2].ID != 7 {
+		t.Errorf("after 4: %v %v, want 5..7 (9 is past a gap)", got, ok)
+	}
+	tl.add(rows(8, 3)) // not after 9: left to the store
+	if got, ok := tl.after(7, 1); ok {
+		t.Errorf("after 7: %v; want 8 read from the store", got)
+	}
+	if got, ok := tl.after(8, 5); !ok || len(got) != 1 || got[0].ID != 9 {
+		t.Errorf("after 8: %v %v, want 9", got, ok)
+	}
+	tl.add(rows(10))
+	if _, ok := tl.after(20, 10); ok {
+		t.Error("a tail behind shipping was used")
 	}
 }

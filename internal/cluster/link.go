@@ -107,6 +107,8 @@ type Link struct {
 	acked     atomic.Int64 // highest CDR sequence central holds
 
 	// Locate requests (LocatePeer) wait for central's answer here.
+	tail       *cdrTail     // committed CDRs not read back (ShipCommitted)
+	fromTail   atomic.Int64 // CDRs shipped from the tail (tests)
 	locates    chan *LocateRequest
 	locMu      sync.Mutex
 	locPending map[uint64]chan *LocateReply
@@ -130,7 +132,7 @@ func NewLink(o LinkOptions) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.name), persist: make(chan struct{}, 1), maxChanges: maxReplicaChanges,
-		locates: make(chan *LocateRequest), locPending: map[uint64]chan *LocateReply{}}
+		locates: make(chan *LocateRequest), locPending: map[uint64]chan *LocateReply{}, tail: newCDRTail()}
 	if err := l.load(); err != nil {
 		l.log.Warn("persisted configuration unreadable; waiting for central", "err", err)
 	}
@@ -596,6 +598,10 @@ func (l *Link) session(ctx context.Context) error {
 			if err := send(&Up{Resync: true}); err != nil {
 				return err
 			}
+		case <-l.tail.wake:
+			if err := l.ship(ctx, send, &sh); err != nil {
+				return err
+			}
 		case <-poll.C:
 			if err := l.ship(ctx, send, &sh); err != nil {
 				return err
@@ -629,10 +635,16 @@ func (l *Link) ship(ctx context.Context, send func(*Up) error, sh *shipper) erro
 		return nil
 	}
 	for sh.inflight < shipWindow {
-		rows, _, err := cdr.List(ctx, l.o.Store, cdr.Filter{After: max(sh.sent, l.acked.Load()), Limit: shipBatch})
-		if err != nil {
-			l.log.Warn("reading CDRs to ship", "err", err)
-			return nil
+		from := max(sh.sent, l.acked.Load())
+		rows, ok := l.tail.after(from, shipBatch)
+		if ok {
+			l.fromTail.Add(int64(len(rows)))
+		} else {
+			var err error
+			if rows, _, err = cdr.List(ctx, l.o.Store, cdr.Filter{After: from, Limit: shipBatch}); err != nil {
+				l.log.Warn("reading CDRs to ship", "err", err)
+				return nil
+			}
 		}
 		if len(rows) == 0 {
 			return nil
@@ -659,6 +671,11 @@ func (l *Link) cdrHead(ctx context.Context) (int64, error) {
 	err := l.o.Store.DB().QueryRowContext(ctx, "SELECT COALESCE(MAX(id), 0) FROM cdr").Scan(&n)
 	return n, err
 }
+
+// ShipCommitted takes the rows the node's CDR writer just committed
+// (cdr.Writer.OnCommit) and ships them without reading them back from the
+// store; it does not block.
+func (l *Link) ShipCommitted(rows []cdr.Row) { l.tail.add(rows) }
 
 // locateTimeout bounds a Locate: central asks every node, each answers
 // from memory.
