@@ -18,6 +18,7 @@ import (
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/astdb"
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/config"
@@ -183,8 +184,14 @@ func newNode() *cobra.Command {
 				n.SIP.SetPeerLocator(link)
 			}
 			// Committed CDRs go to the link as they are written: shipping
-			// them needs no read back from the store.
+			// them needs no read back from the store, and the node's cdr
+			// table needs none of central's reporting indexes.
 			n.CDR.OnCommit(link.ShipCommitted)
+			if err := cdr.UseAsShippingQueue(ctx, n.Store); err != nil {
+				link.Close()
+				n.Shutdown(0)
+				return err
+			}
 			n.SetSource(link)
 			// The link and the node run until Shutdown is over, not until
 			// the signal: draining calls need their SIP transports, and

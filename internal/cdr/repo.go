@@ -347,3 +347,41 @@ func Insert(ctx context.Context, st *store.Store, recs []Record) error {
 	}
 	return upsertTx(ctx, st, ps)
 }
+
+// reportIndexes are the cdr indexes behind central's queries: the API's
+// filters and pages (tenant, src, dst, start) and one call's legs
+// (linkedid). They are created by the migrations; a node drops them.
+func reportIndexes() [][2]string {
+	return [][2]string{
+		{"cdr_linkedid", "linkedid"},
+		{"cdr_tenant_id", "tenant, id"},
+		{"cdr_tenant_dst_id", "tenant, dst, id"},
+		{"cdr_tenant_src_id", "tenant, src, id"},
+		{"cdr_tenant_start_id", "tenant, start, id"},
+		{"cdr_start_id", "start, id"},
+	}
+}
+
+// UseAsShippingQueue drops the reporting indexes from a node's own cdr
+// table (entvoice node): there the table is the queue the link ships
+// from, read by id only, and each of those indexes cost a B-tree update
+// per CDR. Central holds them (EnsureReportIndexes). Idempotent.
+func UseAsShippingQueue(ctx context.Context, st *store.Store) error {
+	for _, ix := range reportIndexes() {
+		if _, err := st.DB().ExecContext(ctx, "DROP INDEX IF EXISTS "+ix[0]); err != nil {
+			return fmt.Errorf("cdr: drop index %s: %w", ix[0], err)
+		}
+	}
+	return nil
+}
+
+// EnsureReportIndexes creates the reporting indexes a store lacks (a data
+// directory that served a node now serves central). Idempotent.
+func EnsureReportIndexes(ctx context.Context, st *store.Store) error {
+	for _, ix := range reportIndexes() {
+		if _, err := st.DB().ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+ix[0]+" ON cdr ("+ix[1]+")"); err != nil {
+			return fmt.Errorf("cdr: create index %s: %w", ix[0], err)
+		}
+	}
+	return nil
+}

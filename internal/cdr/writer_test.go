@@ -592,3 +592,48 @@ func TestWriterOnCommit(t *testing.T) {
 		t.Logf("%d rows in %d commits", n, calls)
 	})
 }
+
+// TestShippingQueueIndexes: a node drops the reporting indexes, central
+// puts them back; both idempotent, and queries work either way.
+func TestShippingQueueIndexes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, opts store.Options) {
+		ctx := context.Background()
+		st := storetest.Open(t, opts)
+		count := func() int {
+			q := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'cdr_tenant_dst_id'"
+			if st.Dialect() == store.Postgres {
+				q = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'cdr_tenant_dst_id'"
+			}
+			var n int
+			if err := st.DB().QueryRowContext(ctx, q).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if count() != 1 {
+			t.Fatal("the migrations did not create the reporting indexes")
+		}
+		for range 2 {
+			if err := UseAsShippingQueue(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if count() != 0 {
+			t.Fatal("a shipping queue kept the reporting indexes")
+		}
+		if err := Insert(ctx, st, []Record{testRecord(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if rows := listAll(t, st, Filter{Dst: testRecord(1).Dst}); len(rows) != 1 {
+			t.Fatalf("filtered list without indexes: %d rows", len(rows))
+		}
+		for range 2 {
+			if err := EnsureReportIndexes(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if count() != 1 {
+			t.Fatal("EnsureReportIndexes did not restore them")
+		}
+	})
+}

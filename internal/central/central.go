@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/entvoice/entvoice/internal/api"
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -54,6 +55,9 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	stderr := o.Stderr
 	if stderr == nil {
 		stderr = os.Stderr
+	}
+	if err := cdr.EnsureReportIndexes(ctx, o.Store); err != nil {
+		return nil, err
 	}
 	repo, err := provision.New(ctx, o.Store, provision.Options{KnownApp: o.KnownApp, Realm: o.Config.SIP.Realm, Logger: log})
 	if err != nil {

@@ -598,10 +598,6 @@ func (l *Link) session(ctx context.Context) error {
 			if err := send(&Up{Resync: true}); err != nil {
 				return err
 			}
-		case <-l.tail.wake:
-			if err := l.ship(ctx, send, &sh); err != nil {
-				return err
-			}
 		case <-poll.C:
 			if err := l.ship(ctx, send, &sh); err != nil {
 				return err
