@@ -13,9 +13,9 @@ import (
 )
 
 // handshake runs a TLS 1.3 handshake between a client and a server config
-// over loopback and returns the server's and the client's errors and the
-// name the server saw.
-func handshake(t *testing.T, client, server *tls.Config) (srvErr, cliErr error, peer string) {
+// over loopback and returns the name the server saw and the server's and
+// the client's errors.
+func handshake(t *testing.T, client, server *tls.Config) (peer string, srvErr, cliErr error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +51,7 @@ func handshake(t *testing.T, client, server *tls.Config) (srvErr, cliErr error, 
 	}
 	_ = tc.Close()
 	<-done
-	return srvErr, cliErr, peer
+	return peer, srvErr, cliErr
 }
 
 // TestPeerTrust: nodes of one cluster accept each other's certificates
@@ -75,21 +75,21 @@ func TestPeerTrust(t *testing.T) {
 	dirA, a := enrol(th, "site-a")
 	_, b := enrol(th, "site-b")
 
-	srvErr, cliErr, peer := handshake(t, a.TLSConfig(), b.TLSConfig())
+	peer, srvErr, cliErr := handshake(t, a.TLSConfig(), b.TLSConfig())
 	if srvErr != nil || cliErr != nil || peer != "site-a" {
 		t.Fatalf("site-a calling site-b: server %v, client %v, peer %q", srvErr, cliErr, peer)
 	}
-	if _, _, peer := handshake(t, b.TLSConfig(), a.TLSConfig()); peer != "site-b" {
+	if peer, _, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); peer != "site-b" {
 		t.Fatalf("site-b calling site-a: peer %q", peer)
 	}
 
 	// Another cluster's node is refused by both roles.
 	other := startTestHub(t, store.Options{DataDir: t.TempDir()})
 	_, foreign := enrol(other, "site-a")
-	if srvErr, _, _ := handshake(t, foreign.TLSConfig(), b.TLSConfig()); srvErr == nil {
+	if _, srvErr, _ := handshake(t, foreign.TLSConfig(), b.TLSConfig()); srvErr == nil {
 		t.Error("site-b took a call from another cluster's node")
 	}
-	if _, cliErr, _ := handshake(t, b.TLSConfig(), foreign.TLSConfig()); cliErr == nil {
+	if _, _, cliErr := handshake(t, b.TLSConfig(), foreign.TLSConfig()); cliErr == nil {
 		t.Error("site-b called another cluster's node")
 	}
 
@@ -109,7 +109,7 @@ func TestPeerTrust(t *testing.T) {
 		}
 	}
 	waitFor(t, "site-a to learn the enrolled nodes", listed("site-b"))
-	if srvErr, _, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr != nil {
+	if _, srvErr, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr != nil {
 		t.Fatalf("site-a refused site-b, an enrolled node: %v", srvErr)
 	}
 	// Revoked: gone from the list at the next heartbeat, then refused.
@@ -117,7 +117,7 @@ func TestPeerTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "site-b to leave site-a's list", func() bool { return !listed("site-b")() })
-	if srvErr, _, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr == nil {
+	if _, srvErr, _ := handshake(t, b.TLSConfig(), a.TLSConfig()); srvErr == nil {
 		t.Error("site-a took a call from revoked site-b")
 	}
 	// Superseded: site-c enrolled again elsewhere; its first certificate
@@ -133,10 +133,10 @@ func TestPeerTrust(t *testing.T) {
 		defer a.mu.Unlock()
 		return slices.Equal(a.nodes["site-c"], []string{SerialHex(c2cert.Leaf)})
 	})
-	if srvErr, _, _ := handshake(t, c1.TLSConfig(), a.TLSConfig()); srvErr == nil {
+	if _, srvErr, _ := handshake(t, c1.TLSConfig(), a.TLSConfig()); srvErr == nil {
 		t.Error("site-a took a call with site-c's superseded certificate")
 	}
-	if srvErr, _, _ := handshake(t, c2.TLSConfig(), a.TLSConfig()); srvErr != nil {
+	if _, srvErr, _ := handshake(t, c2.TLSConfig(), a.TLSConfig()); srvErr != nil {
 		t.Errorf("site-a refused site-c's current certificate: %v", srvErr)
 	}
 }
