@@ -712,10 +712,11 @@ func TestClusterTwoCentrals(t *testing.T) {
 	}
 
 	// Both centrals' AMIs carry the node's events, each once: the second
-	// has them from the link, the first from the second's hub.
-	c1.p.waitLog(t, "subscribed to a central instance's node events", 1)
+	// has them from the link, the first from the second's hub (which it
+	// follows once its own AMI has a session: events flow on demand).
 	peek1, _ := amiWatch(t, c1)
 	peek2, _ := amiWatch(t, c2)
+	c1.p.waitLog(t, "subscribed to a central instance's node events", 1)
 	a.calls(t, 2)
 	hangups := func(peek func() []map[string]string) map[string]int {
 		out := map[string]int{}
