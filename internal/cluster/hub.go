@@ -518,10 +518,26 @@ func (h *Hub) push(ctx context.Context, stream grpc.ServerStream, rev int64, sna
 func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string, log *slog.Logger, acks chan<- int64, resync chan<- struct{}, located chan<- *LocateReply, heard *atomic.Int64, nc *nodeCmds, rn *linkRenewal) error {
 	var locating sync.WaitGroup
 	defer locating.Wait()
+	// CDR batches are stored by a goroutine of their own, in order, so the
+	// receiver decodes the next message while the database writes this
+	// one (draining a backlog, decoding was a third of the work).
+	batches := make(chan []ShippedCDR, shipWindow)
+	intakeErr := make(chan error, 1)
+	var storing sync.WaitGroup
+	storing.Go(func() { h.intakeLoop(ctx, name, log, batches, acks, intakeErr) })
+	defer func() {
+		close(batches)
+		storing.Wait()
+	}()
 	for {
 		var up Up
 		if err := stream.RecvMsg(&up); err != nil {
 			return err
+		}
+		select {
+		case err := <-intakeErr:
+			return err
+		default:
 		}
 		heard.Store(time.Now().UnixNano())
 		if up.Reply != nil && nc != nil {
@@ -568,19 +584,41 @@ func (h *Hub) receive(ctx context.Context, stream grpc.ServerStream, name string
 			}
 		}
 		if len(up.CDRs) > 0 {
+			// A full queue waits for the database: the node is not silent
+			// meanwhile.
 			heard.Store(heardBusy)
-			seq, err := h.intake(ctx, name, up.CDRs)
-			heard.Store(time.Now().UnixNano())
-			if err != nil {
-				log.Warn("CDR intake failed; the node will resend", "err", err)
-				return status.Error(codes.Unavailable, "CDR intake failed: "+err.Error())
-			}
 			select {
-			case acks <- seq:
+			case batches <- up.CDRs:
+			case err := <-intakeErr:
+				return err
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			heard.Store(time.Now().UnixNano())
 		}
+	}
+}
+
+// intakeLoop stores a link's CDR batches in order and acks each. On a
+// failure it reports to errc (the receiver ends the stream: the node
+// resends from its last ack) and discards what is still queued.
+func (h *Hub) intakeLoop(ctx context.Context, name string, log *slog.Logger, batches <-chan []ShippedCDR, acks chan<- int64, errc chan<- error) {
+	for batch := range batches {
+		seq, err := h.intake(ctx, name, batch)
+		if err != nil {
+			log.Warn("CDR intake failed; the node will resend", "err", err)
+			errc <- status.Error(codes.Unavailable, "CDR intake failed: "+err.Error())
+			break
+		}
+		select {
+		case acks <- seq:
+			continue
+		case <-ctx.Done():
+			errc <- ctx.Err()
+		}
+		break
+	}
+	for range batches {
 	}
 }
 
