@@ -168,6 +168,46 @@ func TestClusterCrossNodeCall(t *testing.T) {
 		t.Fatalf("the caller did not get the BYE of the callee on the other node: %+v", res)
 	}
 
+	// A hosted tenant's users call each other across the nodes the same
+	// way: the tenant travels with the call and both legs are its.
+	c.cli(t, "tenant", "create", "acme", "--name", "ACME", "--domain", "acme.example")
+	c.cli(t, "user", "create", "3001", "--password", "acme-pw-3001", "--context", "internal", "--tenant", "acme")
+	c.cli(t, "user", "create", "3002", "--password", "acme-pw-3002", "--context", "internal", "--tenant", "acme")
+	c.cli(t, "ext", "add", "--tenant", "acme", "--context", "internal", "--exten", "_30XX", "--priority", "1", "--app", "Dial", "--appdata", "PJSIP/${EXTEN},20")
+	uasPort := testpeer.FreePorts(t, 1)[0]
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		reg := testpeer.RunSIPp(t, testpeer.SIPpOptions{Target: b.sip, Scenario: "uac_register_auth", Service: "3002", Calls: 1,
+			Port: uasPort, AuthUser: "3002", AuthPass: "acme-pw-3002", Keys: map[string]string{"domain": "acme.example"}})
+		if reg.ExitCode == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("acme's 3002 did not register on node B: exit %d", reg.ExitCode)
+		}
+	}
+	uas := testpeer.StartSIPp(t, testpeer.SIPpOptions{Scenario: "uas_answer", Port: uasPort, Calls: 1})
+	if r := testpeer.RunSIPp(t, testpeer.SIPpOptions{Target: a.sip, Scenario: "uac_call_auth", Service: "3002", Calls: 1,
+		AuthUser: "3001", AuthPass: "acme-pw-3001", Keys: map[string]string{"caller": "3001", "domain": "acme.example", "hold_ms": "300"}}); r.ExitCode != 0 {
+		t.Fatalf("acme's 3001 on node A calling 3002 on node B: exit %d", r.ExitCode)
+	}
+	if res := uas.Stop(); res.ExitCode != 0 {
+		t.Errorf("3002's SIPp UAS: exit %d", res.ExitCode)
+	}
+	type tenantRow struct{ Node, Tenant, Linkedid, Dst, Disposition string }
+	var acme struct {
+		Items []tenantRow `json:"items"`
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		c.apiCall(t, "GET", "/cdrs?tenant=acme", "", &acme)
+		if len(acme.Items) >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(acme.Items) != 2 || acme.Items[0].Node == acme.Items[1].Node || acme.Items[0].Linkedid != acme.Items[1].Linkedid ||
+		acme.Items[0].Disposition != "ANSWERED" || acme.Items[1].Disposition != "ANSWERED" {
+		t.Fatalf("acme's CDRs of the cross-node call: %+v; want one ANSWERED per node, one linkedid", acme.Items)
+	}
+
 	// Central down: node A cannot find 2002, and says so (the call is
 	// refused, not hung).
 	c.p.kill9()
