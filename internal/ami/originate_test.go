@@ -2,6 +2,7 @@ package ami_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,11 @@ exten => 1001,hint,PJSIP/1001
 func startWithUAS(t *testing.T) (*amiNode, *testpeer.SIPpProc) {
 	t.Helper()
 	testpeer.SIPpPath(t)
-	uas := testpeer.StartSIPp(t, testpeer.SIPpOptions{Scenario: "uas", Timeout: 90 * time.Second})
+	scenario, err := filepath.Abs("testdata/uas_ring.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uas := testpeer.StartSIPp(t, testpeer.SIPpOptions{Scenario: scenario, Timeout: 90 * time.Second})
 	n := startAMINode(t, fmt.Sprintf(`users:
   - {name: "1001", secret: pw, context: originate}
 trunks:
