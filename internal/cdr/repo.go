@@ -39,10 +39,10 @@ var upsertTail = func() string {
 	return b.String()
 }()
 
-// upsertSQL returns the INSERT for n rows with `?` placeholders.
 // returningIDs makes an upsert statement report each row's id.
 const returningIDs = " RETURNING uniqueid, id"
 
+// upsertSQL returns the INSERT for n rows with `?` placeholders.
 func upsertSQL(n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO cdr (" + recordColumns + ") VALUES ")
@@ -344,6 +344,9 @@ func Insert(ctx context.Context, st *store.Store, recs []Record) error {
 		r := recs[i]
 		normalize(&r)
 		ps[i] = &r
+	}
+	if st.Dialect() == store.Postgres && len(ps) >= copyMinRows {
+		return copyUpsert(ctx, st, ps)
 	}
 	return upsertTx(ctx, st, ps)
 }

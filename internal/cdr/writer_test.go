@@ -637,3 +637,50 @@ func TestShippingQueueIndexes(t *testing.T) {
 		}
 	})
 }
+
+// TestInsertBatchUpsert: a large batch (COPY on PostgreSQL) stores every
+// record once; the same batch again, changed, updates the rows in place
+// (ids kept) and adds the new ones.
+func TestInsertBatchUpsert(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, opts store.Options) {
+		ctx := context.Background()
+		st := storetest.Open(t, opts)
+		batch := make([]Record, 120)
+		for i := range batch {
+			batch[i] = testRecord(i)
+		}
+		if err := Insert(ctx, st, batch); err != nil {
+			t.Fatal(err)
+		}
+		first := listAll(t, st, Filter{})
+		ids := map[string]int64{}
+		for _, r := range first {
+			ids[r.UniqueID] = r.ID
+		}
+		for i := range batch {
+			batch[i].UserField = "again"
+		}
+		for i := range 10 {
+			batch = append(batch, testRecord(1000+i))
+		}
+		if err := Insert(ctx, st, batch); err != nil {
+			t.Fatal(err)
+		}
+		starts := map[string]time.Time{}
+		for _, r := range batch {
+			starts[r.UniqueID] = r.Start
+		}
+		rows := listAll(t, st, Filter{})
+		if len(first) != 120 || len(rows) != 130 {
+			t.Fatalf("%d rows after the first batch, %d after the second; want 120 and 130", len(first), len(rows))
+		}
+		for _, r := range rows {
+			if id, ok := ids[r.UniqueID]; ok && (id != r.ID || r.UserField != "again") {
+				t.Fatalf("%s: id %d (was %d), userfield %q after the second batch", r.UniqueID, r.ID, id, r.UserField)
+			}
+			if !r.Start.Equal(starts[r.UniqueID]) {
+				t.Fatalf("%s: start %v, stored %v", r.UniqueID, starts[r.UniqueID], r.Start)
+			}
+		}
+	})
+}
