@@ -789,7 +789,7 @@ func (ss *session) dbDel(m *Message) bool {
 }
 
 // ErrNoModule is returned by NodeInfo.Reload for an unknown module.
-var ErrNoModule = errors.New("no such module")
+var ErrNoModule = control.ErrNoModule
 
 func (ss *session) reload(m *Message) bool {
 	if ss.srv.o.Node == nil || ss.tenant != "" {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/sipua"
@@ -91,14 +92,13 @@ func (n *LocalNode) Hints() []Hint {
 // Reload implements NodeInfo: "" or "dialplan" (pbx_config) reload the
 // dialplan.
 func (n *LocalNode) Reload(ctx context.Context, module string) error {
-	switch strings.ToLower(module) {
-	case "", "dialplan", "pbx_config", "pbx_config.so":
-		if n.ReloadDialplan == nil {
-			return nil
-		}
-		return n.ReloadDialplan(ctx)
+	if !control.ReloadsDialplan(module) {
+		return ErrNoModule
 	}
-	return ErrNoModule
+	if n.ReloadDialplan == nil {
+		return nil
+	}
+	return n.ReloadDialplan(ctx)
 }
 
 // Version implements NodeInfo.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/control"
 )
 
 // Nodes is the distributed tier's node registry as the API uses it
@@ -120,9 +121,7 @@ func (a *API) reloadNode(w http.ResponseWriter, r *http.Request, p *principal) e
 		return err
 	}
 	module := r.URL.Query().Get("module")
-	switch module {
-	case "", "dialplan", "pbx_config":
-	default:
+	if !control.ReloadsDialplan(module) {
 		return badField("module", "only dialplan (extensions.conf) reloads")
 	}
 	name := r.PathValue("node")

@@ -495,16 +495,11 @@ func (r *Remote) Reload(ctx context.Context, node, module string) ([]string, err
 	return done, errors.Join(failed...)
 }
 
-// ErrNoModule is a reload of a module the node does not have.
-var ErrNoModule = errors.New("no such module")
-
 // reloadModule runs a reload command with the node's reloader.
 func reloadModule(ctx context.Context, reload func(context.Context) error, cmd *Command) *Reply {
 	rep := &Reply{ID: cmd.ID}
-	switch strings.ToLower(cmd.Name) {
-	case "", "dialplan", "pbx_config", "pbx_config.so":
-	default:
-		rep.Err = fmt.Sprintf("%s: %s", ErrNoModule, cmd.Name)
+	if !control.ReloadsDialplan(cmd.Name) {
+		rep.Err = fmt.Sprintf("%s: %s", control.ErrNoModule, cmd.Name)
 		return rep
 	}
 	if reload == nil {

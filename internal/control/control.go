@@ -11,6 +11,7 @@ package control
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/events"
@@ -83,6 +84,20 @@ type Controller interface {
 	// that node; over the cluster, the node that has a contact for it.
 	// ErrNotRegistered when none has.
 	Locate(ctx context.Context, tenant, user string) (Location, error)
+}
+
+// ErrNoModule is a reload of a module a node does not have.
+var ErrNoModule = errors.New("no such module")
+
+// ReloadsDialplan reports whether a reload of module (AMI Reload's Module,
+// central's reload command) reloads the dialplan: "" (everything),
+// "dialplan", or Asterisk's pbx_config module that loads extensions.conf.
+func ReloadsDialplan(module string) bool {
+	switch strings.ToLower(module) {
+	case "", "dialplan", "pbx_config", "pbx_config.so":
+		return true
+	}
+	return false
 }
 
 // ErrNotRegistered is Locate's answer for a user with no registered
