@@ -12,8 +12,11 @@ import (
 	"github.com/entvoice/entvoice/internal/store/storetest"
 )
 
-// TestEventsUp: a node's bus events reach central's bus while linked.
-func TestEventsUp(t *testing.T) {
+// eventsLink starts a hub with a bus of its own and enrols site-a, whose
+// link (not started) carries nodeBus's events: central's bus, the node's
+// bus and the link.
+func eventsLink(t *testing.T) (central, nodeBus *events.Bus, l *Link) {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.Open(t, store.Options{DataDir: t.TempDir()})
 	repo, err := provision.New(ctx, st, provision.Options{})
@@ -24,13 +27,13 @@ func TestEventsUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	central := events.New()
+	central = events.New()
 	h, err := StartHub(ctx, HubOptions{Store: st, Source: repo, CA: ca, Listen: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond,
 		Events: central, Logger: slog.New(slog.NewTextHandler(&logBuf{t: t}, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
+	t.Cleanup(h.Close)
 	tok, err := h.Registry().CreateToken(ctx, ca, "site-a", []netipPrefix{mustPrefix("127.0.0.1/32")}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -39,11 +42,18 @@ func TestEventsUp(t *testing.T) {
 	if _, err := Join(ctx, dir, "https://"+h.Addr().String(), tok.String(), ""); err != nil {
 		t.Fatal(err)
 	}
-	nodeBus := events.New()
-	l, err := NewLink(LinkOptions{DataDir: dir, Events: nodeBus, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
+	nodeBus = events.New()
+	l, err = NewLink(LinkOptions{DataDir: dir, Events: nodeBus, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return central, nodeBus, l
+}
+
+// TestEventsUp: a node's bus events reach central's bus while linked.
+func TestEventsUp(t *testing.T) {
+	ctx := context.Background()
+	central, nodeBus, l := eventsLink(t)
 	sub := central.Subscribe(100, nil)
 	defer sub.Close()
 	l.Start(ctx)
@@ -75,35 +85,7 @@ func TestEventsUp(t *testing.T) {
 // them on at once, closing it switches them off again.
 func TestEventsOnDemand(t *testing.T) {
 	ctx := context.Background()
-	st := storetest.Open(t, store.Options{DataDir: t.TempDir()})
-	repo, err := provision.New(ctx, st, provision.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := LoadOrCreateCA("", "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	central := events.New()
-	h, err := StartHub(ctx, HubOptions{Store: st, Source: repo, CA: ca, Listen: "127.0.0.1:0", Heartbeat: 200 * time.Millisecond,
-		Events: central, Logger: slog.New(slog.NewTextHandler(&logBuf{t: t}, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	tok, err := h.Registry().CreateToken(ctx, ca, "site-a", []netipPrefix{mustPrefix("127.0.0.1/32")}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := Join(ctx, dir, "https://"+h.Addr().String(), tok.String(), ""); err != nil {
-		t.Fatal(err)
-	}
-	nodeBus := events.New()
-	l, err := NewLink(LinkOptions{DataDir: dir, Events: nodeBus, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	central, nodeBus, l := eventsLink(t)
 	l.Start(ctx)
 	defer l.Close()
 	waitFor(t, "the link", l.Connected)
