@@ -24,9 +24,8 @@ import (
 // their links. A node that has not heard from central since it started
 // checks the chain only.
 type PeerTrust struct {
-	dir  string
-	ca   *x509.CertPool
-	name string
+	dir string
+	ca  *x509.CertPool
 
 	mu    sync.Mutex
 	last  *tls.Certificate    // the last key pair read
@@ -48,7 +47,7 @@ func NewPeerTrust(dataDir string) (*PeerTrust, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	return &PeerTrust{dir: dir, ca: pool, name: cert.Leaf.Subject.CommonName}, nil
+	return &PeerTrust{dir: dir, ca: pool, last: &cert}, nil
 }
 
 // setNodes records central's list of enrolled nodes and their serials.
