@@ -25,6 +25,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -187,7 +188,7 @@ func seedCDRs(b *testing.B, st *store.Store, n int) time.Time {
 			Duration: 63, BillSec: 60, Disposition: disp[k%len(disp)], UniqueID: fmt.Sprintf("bench-%d", i), LinkedID: fmt.Sprintf("bench-%d", i),
 		})
 		if len(batch) == cap(batch) || i == n-1 {
-			if err := cdr.Insert(context.Background(), st, batch); err != nil {
+			if err := cdrstore.Insert(context.Background(), st, batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

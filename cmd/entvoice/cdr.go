@@ -12,6 +12,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/apiclient"
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/store"
 )
@@ -82,7 +83,7 @@ func newCDR() *cobra.Command {
 			}
 			defer st.Close()
 			w := bufio.NewWriter(cmd.OutOrStdout())
-			if err := cdr.Export(ctx, st, w, cdr.Filter{}, cdr.CSVOptions{UseGMT: gmt}); err != nil {
+			if err := cdrstore.Export(ctx, st, w, cdrstore.Filter{}, cdr.CSVOptions{UseGMT: gmt}); err != nil {
 				return err
 			}
 			return w.Flush()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,18 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/entvoice/entvoice/internal/ami"
-	"github.com/entvoice/entvoice/internal/api"
-	"github.com/entvoice/entvoice/internal/astdb"
-	"github.com/entvoice/entvoice/internal/cdr"
-	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/config"
-	"github.com/entvoice/entvoice/internal/control"
-	"github.com/entvoice/entvoice/internal/events"
-	"github.com/entvoice/entvoice/internal/node"
-	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/system"
 )
 
 // newServer is `entvoice server`: the central application server (API,
@@ -45,75 +36,13 @@ func newServer() *cobra.Command {
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 			defer stop()
-			if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("data_dir: %w", err)}
-			}
-			st, err := store.Open(ctx, store.Options{DSN: cfg.Database.DSN, DataDir: cfg.DataDir, Logger: log})
+			p, err := system.Server(ctx, cfg, system.Options{Logger: log, Stderr: cmd.ErrOrStderr(), Version: version})
 			if err != nil {
-				return fmt.Errorf("open store: %w", err)
-			}
-			defer func() { _ = st.Close() }()
-			// The API acts on live calls through the nodes' links and
-			// manages nodes through the hub's registry.
-			remote := cluster.NewRemote()
-			bus := events.New()
-			var ca *cluster.CA
-			var nodesAPI api.Nodes
-			if cfg.Cluster.Listen != "off" {
-				if ca, err = cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir)); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca, Remote: remote}
-			}
-			c, err := central.Start(ctx, central.Options{Config: cfg, Store: st, KnownApp: node.KnownApp(), Controller: remote,
-				Nodes: nodesAPI, Logger: log, Stderr: cmd.ErrOrStderr()})
-			if err != nil {
-				return err
-			}
-			var hub *cluster.Hub
-			if ca != nil {
-				hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
-				hub, err = cluster.StartHub(ctx, cluster.HubOptions{Store: st, Source: c.Repo, CA: ca, Listen: cfg.Cluster.Listen,
-					ServerNames: cfg.Cluster.ServerNames, Heartbeat: hb, Remote: remote, Advertise: cfg.Cluster.Advertise,
-					// Every node's events, for the cluster-wide AMI.
-					Events: bus, Logger: log})
-				if err != nil {
-					c.Close(ctx)
-					return err
-				}
-			}
-			// One AMI for every node: their events, commands through the
-			// links (Originate, Hangup, CoreShowChannels...).
-			amiSrv, err := newClusterAMI(cfg, st, bus, remote, log)
-			if err != nil {
-				if hub != nil {
-					hub.Close()
-				}
-				c.Close(ctx)
 				return &exitError{code: 2, err: err}
 			}
-			if amiSrv != nil {
-				if err := amiSrv.Start(ctx); err != nil {
-					if hub != nil {
-						hub.Close()
-					}
-					c.Close(ctx)
-					return err
-				}
-				defer func() { _ = amiSrv.Close() }()
-			}
-			defer servePprof(log)()
-			log.Info("entvoice central serving", "version", version, "api", cfg.HTTP.Listen, "cluster", cfg.Cluster.Listen, "data_dir", cfg.DataDir)
-			<-ctx.Done()
-			log.Info("shutting down")
-			if hub != nil {
-				hub.Close()
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			c.Close(sctx)
-			cancel()
-			log.Info("stopped")
-			return nil
+			return runProcess(ctx, p, log, func() {
+				log.Info("entvoice central serving", "version", version, "api", cfg.HTTP.Listen, "cluster", cfg.Cluster.Listen, "data_dir", cfg.DataDir)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML configuration file (required)")
@@ -121,108 +50,8 @@ func newServer() *cobra.Command {
 	return cmd
 }
 
-// newNode is `entvoice node`: a PBX node fed by the central server over
-// the link, and the central-side `node list|revoke`.
-func newNode() *cobra.Command {
-	var cfgPath, join, token string
-	cmd := &cobra.Command{
-		Use:   "node",
-		Short: "Run a PBX node bound to a central server (--join URL --token T enrols it first)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfgPath == "" {
-				return &exitError{code: 2, err: errors.New("--config is required")}
-			}
-			cfg, err := config.Load(cfgPath)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-			defer stop()
-			if (join == "") != (token == "") {
-				return &exitError{code: 2, err: errors.New("--join and --token go together")}
-			}
-			if join != "" {
-				name, err := cluster.Join(ctx, cfg.DataDir, join, token, cfg.Cluster.Bind)
-				if err != nil {
-					log.Error("enrolment failed", "central", join, "err", err)
-					return &exitError{code: exitDenied, err: err}
-				}
-				log.Info("enrolled", "node", name, "central", join)
-				fmt.Fprintf(cmd.OutOrStdout(), "enrolled as node %s with %s\n", name, join)
-			}
-			// Calls between nodes: SIP over TLS with the node certificates.
-			peerAddr, peering, err := cfg.PeerListen()
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			var trust *cluster.PeerTrust
-			var nodeOpts []node.Option
-			if peering {
-				if trust, err = cluster.NewPeerTrust(cfg.DataDir); err != nil {
-					return &exitError{code: 2, err: err}
-				}
-				nodeOpts = append(nodeOpts, node.WithPeers(&sipua.PeerOptions{Addr: peerAddr, TLS: trust.TLSConfig()}))
-			}
-			n, err := node.New(ctx, cfg, log, nodeOpts...)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			hb, _ := config.Duration("cluster.heartbeat", cfg.Cluster.Heartbeat)
-			link, err := cluster.NewLink(cluster.LinkOptions{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: n.Store,
-				LocalAddr: cfg.Cluster.Bind, Heartbeat: hb, Version: version, Logger: log,
-				// Central's commands (call list, originate, hangup) run on the
-				// node's own controller; its events go up.
-				Controller: n.Control, Events: n.Bus, Peers: trust, ReloadDialplan: n.ReloadDialplan})
-			if err != nil {
-				n.Shutdown(0)
-				return &exitError{code: 2, err: err}
-			}
-			if peering {
-				// A user not registered here is looked up on the others.
-				n.SIP.SetPeerLocator(link)
-			}
-			// Committed CDRs go to the link as they are written: shipping
-			// them needs no read back from the store, and the node's cdr
-			// table needs none of central's reporting indexes.
-			n.CDR.OnCommit(link.ShipCommitted)
-			if err := cdr.UseAsShippingQueue(ctx, n.Store); err != nil {
-				link.Close()
-				n.Shutdown(0)
-				return err
-			}
-			n.SetSource(link)
-			// The link and the node run until Shutdown is over, not until
-			// the signal: draining calls need their SIP transports, and
-			// their CDRs the link.
-			run, endRun := context.WithCancel(context.Background())
-			defer endRun()
-			link.Start(run)
-			if err := n.Start(run); err != nil {
-				link.Close()
-				n.Shutdown(0)
-				return err
-			}
-			peers := "off"
-			if peering {
-				peers = "tls:" + peerAddr.String()
-			}
-			defer servePprof(log)()
-			log.Info("entvoice node serving", "version", version, "node", link.Name(), "sip", strings.Join(cfg.SIP.Listen, ","), "peers", peers, "data_dir", cfg.DataDir)
-			<-ctx.Done()
-			grace, _ := config.Duration("shutdown.grace", cfg.Shutdown.Grace)
-			log.Info("shutting down", "grace", grace)
-			n.Shutdown(grace)
-			link.Close()
-			log.Info("stopped")
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "YAML configuration file")
-	cmd.Flags().StringVar(&join, "join", "", "central URL to enrol with (https://central:7443)")
-	cmd.Flags().StringVar(&token, "token", "", "one-time node token (from entvoice node-token create)")
-
+// nodeAdmin are the central-side `node list|revoke`, on central's store.
+func nodeAdmin() []*cobra.Command {
 	var listCfg, revokeCfg string
 	var asJSON bool
 	list := &cobra.Command{
@@ -287,8 +116,7 @@ func newNode() *cobra.Command {
 		},
 	}
 	revoke.Flags().StringVarP(&revokeCfg, "config", "c", "", "the central server's YAML configuration (required)")
-	cmd.AddCommand(list, revoke)
-	return cmd
+	return []*cobra.Command{list, revoke}
 }
 
 // newNodeToken is `entvoice node-token create`.
@@ -333,22 +161,6 @@ func newNodeToken() *cobra.Command {
 	_ = create.MarkFlagRequired("allow")
 	cmd.AddCommand(create)
 	return cmd
-}
-
-// newClusterAMI is central's AMI (the ami section, as on a node): every
-// linked node's events, and actions through the links. Off (nil) when
-// ami.listen is "off" or no user is configured.
-func newClusterAMI(cfg *config.Config, st *store.Store, bus *events.Bus, ctl control.Controller, log *slog.Logger) (*ami.Server, error) {
-	c := cfg.AMI
-	if strings.EqualFold(c.Listen, "off") || len(c.Users) == 0 {
-		return nil, nil
-	}
-	o, err := ami.OptionsFromConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	o.Bus, o.Control, o.DB, o.Logger = bus, ctl, astdb.New(st), log
-	return ami.New(o)
 }
 
 // withRegistry opens the central store named by a configuration file.

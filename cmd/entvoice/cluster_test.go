@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -438,7 +439,7 @@ func amiWatch(t *testing.T, c *centralProc) (peek, stop func() []map[string]stri
 func (n *nodeProc) localCDRs(t *testing.T) map[string]int {
 	t.Helper()
 	st := storetest.Open(t, store.Options{DataDir: n.dataDir})
-	rows, _, err := cdr.List(context.Background(), st, cdr.Filter{Limit: cdr.MaxLimit})
+	rows, _, err := cdrstore.List(context.Background(), st, cdrstore.Filter{Limit: cdrstore.MaxLimit})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,8 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newServer(), newNode(), newNodeToken(), newVersion(), newCDR())
+	root.AddCommand(nodeCommands()...)
+	root.AddCommand(newServer(), newNodeToken(), newVersion(), newCDR())
 	root.AddCommand(newAPIVerbs()...)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
@@ -136,7 +137,7 @@ func TestCDRExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := cdr.NewWriter(st, nil, cdr.WriterOptions{})
+	w := cdrstore.NewWriter(st, nil, cdrstore.WriterOptions{})
 	start := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	rec := cdr.Record{Src: "1001", Dst: "500", DContext: "demo", CLID: `"Alice" <1001>`, Channel: "PJSIP/1001-00000001",
 		LastApp: "Hangup", Start: start, Answer: start.Add(time.Second), End: start.Add(11 * time.Second),

@@ -9,6 +9,7 @@
 package agi
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -17,12 +18,21 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
-	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
+
+// Database is Asterisk's astdb as the DATABASE commands use it, within the
+// channel's tenant.
+type Database interface {
+	Get(ctx context.Context, tenant, family, key string) (string, bool, error)
+	Put(ctx context.Context, tenant, family, key, value string) error
+	Del(ctx context.Context, tenant, family, key string) (bool, error)
+	DelTree(ctx context.Context, tenant, family, keytree string) (int64, error)
+}
 
 // DefaultPort is the FastAGI port (res_agi.c AGI_PORT).
 const DefaultPort = 4573
@@ -48,9 +58,13 @@ type Options struct {
 	// long, with AGISTATUS=FAILURE (agi.idle_timeout; 0 = no limit, as
 	// Asterisk).
 	IdleTimeout time.Duration
-	// Store holds the DATABASE commands' astdb table; nil makes them fail
-	// (result=0 / -1 as Asterisk's do when its database is unusable).
-	Store *store.Store
+	// DB is the DATABASE commands' astdb; nil makes them fail (result=0
+	// / -1 as Asterisk's do when its database is unusable).
+	DB Database
+	// Sounds are what STREAM FILE, GET DATA and the like play.
+	Sounds prompts.Sounds
+	// RecordingsDir is where RECORD FILE puts a relative file name.
+	RecordingsDir string
 	// Version is agi_version (default DefaultVersion).
 	Version string
 	// Logger receives session diagnostics (default: the channel's).
@@ -62,7 +76,6 @@ type Options struct {
 // AGI runs the AGI and EAGI applications.
 type AGI struct {
 	opts    Options
-	db      *astdb.DB
 	reg     *channel.Registry // the PBX's channels (AMI AGI looks channels up)
 	threads atomic.Int64
 
@@ -125,9 +138,6 @@ func New(opts Options) *AGI {
 		opts.Resolver = netResolver{}
 	}
 	a := &AGI{opts: opts}
-	if opts.Store != nil {
-		a.db = astdb.New(opts.Store)
-	}
 	// A base that looks like a pthread_t, as scripts log agi_threadid.
 	a.threads.Store(139_800_000_000_000)
 	return a
@@ -195,7 +205,7 @@ func (a *AGI) exec(e *pbx.Exec, data string, enhanced bool) error {
 		log.Warn("AGI requires an argument (script)")
 		return fmt.Errorf("AGI requires an argument (script)")
 	}
-	if !e.Ch.Allowed(channel.ServiceAGI) {
+	if !e.Ch.Allowed(tenancy.ServiceAGI) {
 		log.Warn("AGI refused: the agi service is switched off for this channel", "tenant", e.Ch.Tenant())
 		e.Ch.SetVar("AGISTATUS", Failure.String())
 		return nil

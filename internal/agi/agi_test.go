@@ -15,6 +15,8 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // planFor runs AGI(target) at exten 1 of context t, then notes that the
@@ -262,7 +264,7 @@ func TestRemoteHangup(t *testing.T) {
 	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
 	ch, _, done := p.start("1", nil)
 	<-connected
-	ch.RemoteHangup(channel.CauseNormalClearing)
+	ch.RemoteHangup(q850.NormalClearing)
 	<-done
 	if got, want := <-results, "HANGUP\n"+msgDead+"200 result=0\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
@@ -381,7 +383,7 @@ func TestServiceSwitchedOff(t *testing.T) {
 	})
 	p := newTestPBX(t, planFor("agi://"+srv.addr), Options{})
 	ch, _ := p.call(t, "1", func(o *channel.Options) {
-		o.Services = channel.AllServices &^ channel.ServiceAGI
+		o.Denied = tenancy.ServiceAGI
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -509,7 +511,7 @@ func TestExecEvents(t *testing.T) {
 	var got []string
 	ids := map[string]string{}
 	for e := range sub.C {
-		f := func(k string) string { return e.ExtraValue(k) }
+		f := func(k string) string { return agiField(e, k) }
 		if e.Kind == events.AGIExecStart {
 			ids[f("Command")] = f("CommandId")
 			got = append(got, fmt.Sprintf("start %s", f("Command")))
@@ -780,7 +782,7 @@ func TestOtherChannels(t *testing.T) {
 	if mine.hangupCount() != 1 || strangerDrv.hangupCount() != 0 || agistatus(ch) != "SUCCESS" {
 		t.Errorf("hangups: other %d, other tenant's %d; AGISTATUS %q", mine.hangupCount(), strangerDrv.hangupCount(), agistatus(ch))
 	}
-	stranger.Hangup(channel.CauseNormalClearing)
+	stranger.Hangup(q850.NormalClearing)
 	<-strangerDone
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/entvoice/entvoice/internal/channel"
@@ -22,13 +21,9 @@ import (
 // local scripts use: their reply lines are captured instead of written to
 // a socket.
 
-// Buffer sizes of launch_asyncagi: a reply (or the environment block) is
-// read in one read of at most AGI_BUF_SIZE bytes, and its URL encoding is
-// cut to fit AMI_BUF_SIZE.
-const (
-	asyncReplyMax  = 1024
-	asyncEncodeMax = 2048
-)
+// asyncReplyMax is launch_asyncagi's buffer: a reply (or the environment
+// block) is read in one read of at most AGI_BUF_SIZE bytes.
+const asyncReplyMax = 1024
 
 // ErrNotAsync is returned by QueueCommand for a channel that has never run
 // AGI(agi:async): add_agi_cmd finds no AsyncAGI datastore on it.
@@ -141,33 +136,6 @@ func (a *AGI) QueueCommand(scope, name, command, commandID string, accepted func
 	return ch.Name, nil
 }
 
-// uriEncode is ast_uri_encode with ast_uri_http: letters, digits and
-// "-_.!~*'()" (RFC 2396 section 2.3) are kept, every other byte becomes
-// %XX with upper-case hex; the result is cut, never inside an escape, to
-// fit a buffer of max bytes with its NUL.
-func uriEncode(s []byte, max int) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	b.Grow(len(s) * 2)
-	for _, c := range s {
-		keep := c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || strings.IndexByte("-_.!~*'()", c) >= 0
-		if keep {
-			if b.Len() >= max-1 {
-				break
-			}
-			b.WriteByte(c)
-			continue
-		}
-		if b.Len() >= max-3 {
-			break
-		}
-		b.WriteByte('%')
-		b.WriteByte(hex[c>>4])
-		b.WriteByte(hex[c&15])
-	}
-	return b.String()
-}
-
 // capped is what launch_asyncagi's single read of at most AGI_BUF_SIZE
 // bytes sees of a reply.
 func capped(b []byte) []byte {
@@ -208,7 +176,7 @@ func (s *session) asyncLoop(q *asyncQueue, args []string, out *bytes.Buffer) Res
 	// arguments after agi:async are agi_arg_N.
 	envArgs := append([]string{"async"}, args[1:]...)
 	env := s.a.envBlock(e, s.t, envArgs, false)
-	e.Ch.Publish(events.Event{Kind: events.AsyncAGIStart, Extra: []string{"Env: " + uriEncode(capped(env), asyncEncodeMax)}})
+	e.Ch.Publish(events.Event{Kind: events.AsyncAGIStart, AGI: &events.AGI{Env: string(capped(env))}})
 	defer e.Ch.Publish(events.Event{Kind: events.AsyncAGIEnd})
 	for {
 		switch {
@@ -236,11 +204,7 @@ func (s *session) asyncLoop(q *asyncQueue, args []string, out *bytes.Buffer) Res
 		out.Reset()
 		s.writeErr = nil
 		res := s.safeHandle(c.line)
-		extra := []string{"Result: " + uriEncode(capped(out.Bytes()), asyncEncodeMax)}
-		if c.id != "" {
-			extra = append(extra, "CommandId: "+c.id)
-		}
-		e.Ch.Publish(events.Event{Kind: events.AsyncAGIExec, Extra: extra})
+		e.Ch.Publish(events.Event{Kind: events.AsyncAGIExec, AGI: &events.AGI{Result: string(capped(out.Bytes())), CommandID: c.id}})
 		hungup := e.Ch.IsHungUp() || s.softHung
 		switch {
 		case errors.Is(s.writeErr, errPanic):

@@ -2,7 +2,6 @@ package agi
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // asyncEvents subscribes to the AsyncAGI events.
@@ -24,7 +24,7 @@ func nextEvent(t *testing.T, sub *events.Subscription, kind events.Kind) events.
 	select {
 	case e := <-sub.C:
 		if e.Kind != kind {
-			t.Fatalf("got %s %q, want %s", e.Kind, e.Extra, kind)
+			t.Fatalf("got %s %+v, want %s", e.Kind, e.AGI, kind)
 		}
 		return e
 	case <-time.After(10 * time.Second):
@@ -33,12 +33,23 @@ func nextEvent(t *testing.T, sub *events.Subscription, kind events.Kind) events.
 	return events.Event{}
 }
 
-// extra returns the value of a "Key: value" line of an event body.
-func extra(e events.Event, key string) string {
-	for _, l := range e.Extra {
-		if k, v, ok := strings.Cut(l, ": "); ok && k == key {
-			return v
-		}
+// agiField returns a field of an event's AGI block by its AMI header name.
+func agiField(e events.Event, key string) string {
+	a := e.AGI
+	if a == nil {
+		return ""
+	}
+	switch key {
+	case "CommandId":
+		return a.CommandID
+	case "Command":
+		return a.Command
+	case "ResultCode":
+		return a.ResultCode
+	case "Result":
+		return a.Result
+	case "Env":
+		return a.Env
 	}
 	return ""
 }
@@ -61,17 +72,14 @@ exten => 1,1,Set(GREETING=hello world)
 	ch, _, done := p.start("1", nil)
 
 	start := nextEvent(t, sub, events.AsyncAGIStart)
-	env, err := url.PathUnescape(extra(start, "Env"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := agiField(start, "Env")
 	for _, want := range []string{"agi_request: async\n", "agi_channel: " + ch.Name + "\n", "agi_arg_1: first arg\n", "agi_extension: 1\n", "agi_priority: 2\n"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("Env lacks %q:\n%s", want, env)
 		}
 	}
-	if !strings.HasSuffix(env, "\n\n") || strings.Contains(extra(start, "Env"), " ") {
-		t.Errorf("Env %q", extra(start, "Env"))
+	if !strings.HasSuffix(env, "\n\n") {
+		t.Errorf("Env %q", env)
 	}
 
 	queue := func(cmd, id string) {
@@ -83,22 +91,22 @@ exten => 1,1,Set(GREETING=hello world)
 	// Two commands queued at once run in order.
 	queue("GET VARIABLE GREETING", "c1")
 	queue("NOOP", "")
-	for _, want := range [][2]string{{"200%20result%3D1%20(hello%20world)%0A", "c1"}, {"200%20result%3D0%0A", ""}} {
+	for _, want := range [][2]string{{"200 result=1 (hello world)\n", "c1"}, {"200 result=0\n", ""}} {
 		e := nextEvent(t, sub, events.AsyncAGIExec)
-		if extra(e, "Result") != want[0] || extra(e, "CommandId") != want[1] {
-			t.Errorf("exec %q, want Result %q CommandId %q", e.Extra, want[0], want[1])
+		if agiField(e, "Result") != want[0] || agiField(e, "CommandId") != want[1] {
+			t.Errorf("exec %q, want Result %q CommandId %q", e.AGI, want[0], want[1])
 		}
 	}
 	queue("ASYNCAGI BREAK", "b")
-	if e := nextEvent(t, sub, events.AsyncAGIExec); extra(e, "Result") != "200%20result%3D0%0A" {
-		t.Errorf("break: %q", e.Extra)
+	if e := nextEvent(t, sub, events.AsyncAGIExec); agiField(e, "Result") != "200 result=0\n" {
+		t.Errorf("break: %q", e.AGI)
 	}
 	nextEvent(t, sub, events.AsyncAGIEnd)
 
 	nextEvent(t, sub, events.AsyncAGIStart)
 	queue("STREAM FILE no-such-file \"\"", "s")
-	if e := nextEvent(t, sub, events.AsyncAGIExec); extra(e, "Result") != "200%20result%3D-1%20endpos%3D0%0A" {
-		t.Errorf("stream: %q", e.Extra)
+	if e := nextEvent(t, sub, events.AsyncAGIExec); agiField(e, "Result") != "200 result=-1 endpos=0\n" {
+		t.Errorf("stream: %q", e.AGI)
 	}
 	nextEvent(t, sub, events.AsyncAGIEnd)
 	<-done
@@ -134,10 +142,10 @@ func TestAsyncAGIHangup(t *testing.T) {
 	if _, err := p.agi.QueueCommand("acme", ch.Name, "NOOP", "n", nil); err != nil {
 		t.Errorf("own tenant's channel: %v", err)
 	}
-	if e := nextEvent(t, sub, events.AsyncAGIExec); extra(e, "CommandId") != "n" {
-		t.Errorf("exec %q", e.Extra)
+	if e := nextEvent(t, sub, events.AsyncAGIExec); agiField(e, "CommandId") != "n" {
+		t.Errorf("exec %q", e.AGI)
 	}
-	ch.RemoteHangup(channel.CauseNormalClearing)
+	ch.RemoteHangup(q850.NormalClearing)
 	nextEvent(t, sub, events.AsyncAGIEnd)
 	<-done
 	if varOf(ch, "HSTATUS") != "HANGUP" || varOf(ch, "AFTER") != "" {
@@ -178,21 +186,5 @@ func TestAsyncAGIClose(t *testing.T) {
 	<-done
 	if agistatus(ch) != "FAILURE" || varOf(ch, "AFTER") != "yes" {
 		t.Errorf("AGISTATUS %q AFTER %q", agistatus(ch), varOf(ch, "AFTER"))
-	}
-}
-
-func TestURIEncode(t *testing.T) {
-	for in, want := range map[string]string{
-		"200 result=0\n":       "200%20result%3D0%0A",
-		"a-_.!~*'()z/:+é":      "a-_.!~*'()z%2F%3A%2B%C3%A9",
-		strings.Repeat("é", 9): strings.Repeat("%C3%A9", 3), // cut at 20 bytes, never inside an escape
-	} {
-		max := 2048
-		if strings.HasPrefix(in, "é") {
-			max = 20
-		}
-		if got := uriEncode([]byte(in), max); got != want {
-			t.Errorf("uriEncode(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

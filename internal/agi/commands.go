@@ -10,6 +10,7 @@ import (
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // command is one entry of res_agi.c's commands[] (plus GOSUB, which
@@ -535,7 +536,7 @@ func cmdHangup(s *session, argv []string) cmdResult {
 			if c == s.e.Ch {
 				s.hangupSoftly()
 			} else {
-				c.Hangup(channel.CauseNormalClearing)
+				c.Hangup(q850.NormalClearing)
 			}
 			s.reply("1")
 			return resultSuccess
@@ -584,7 +585,7 @@ func cmdExec(s *session, argv []string) cmdResult {
 		// Asterisk's Hangup application soft-hangs the channel up and
 		// returns -1; the BYE goes out after the script, as for HANGUP.
 		if c := strings.TrimSpace(data); c != "" {
-			if n, ok := channel.ParseCause(c); ok {
+			if n, ok := q850.Parse(c); ok {
 				s.e.Ch.SetHangupCause(n)
 			}
 		}
@@ -774,13 +775,13 @@ func cmdDBGet(s *session, argv []string) cmdResult {
 	if len(argv) != 4 {
 		return resultShowUsage
 	}
-	if s.a.db == nil {
+	if s.a.opts.DB == nil {
 		s.reply("0")
 		return resultSuccess
 	}
 	ctx, cancel := s.dbContext()
 	defer cancel()
-	v, ok, err := s.a.db.Get(ctx, s.e.Ch.Tenant(), argv[2], argv[3])
+	v, ok, err := s.a.opts.DB.Get(ctx, s.e.Ch.Tenant(), argv[2], argv[3])
 	if err != nil {
 		s.log.Warn("DATABASE GET failed", "err", err)
 	}
@@ -804,10 +805,10 @@ func cmdDBPut(s *session, argv []string) cmdResult {
 		return resultShowUsage
 	}
 	ok := false
-	if s.a.db != nil {
+	if s.a.opts.DB != nil {
 		ctx, cancel := s.dbContext()
 		defer cancel()
-		err := s.a.db.Put(ctx, s.e.Ch.Tenant(), argv[2], argv[3], argv[4])
+		err := s.a.opts.DB.Put(ctx, s.e.Ch.Tenant(), argv[2], argv[3], argv[4])
 		if err != nil {
 			s.log.Warn("DATABASE PUT failed", "err", err)
 		}
@@ -822,10 +823,10 @@ func cmdDBDel(s *session, argv []string) cmdResult {
 		return resultShowUsage
 	}
 	ok := false
-	if s.a.db != nil {
+	if s.a.opts.DB != nil {
 		ctx, cancel := s.dbContext()
 		defer cancel()
-		found, err := s.a.db.Del(ctx, s.e.Ch.Tenant(), argv[2], argv[3])
+		found, err := s.a.opts.DB.Del(ctx, s.e.Ch.Tenant(), argv[2], argv[3])
 		if err != nil {
 			s.log.Warn("DATABASE DEL failed", "err", err)
 		}
@@ -840,11 +841,11 @@ func cmdDBDelTree(s *session, argv []string) cmdResult {
 		return resultShowUsage
 	}
 	var n int64
-	if s.a.db != nil {
+	if s.a.opts.DB != nil {
 		ctx, cancel := s.dbContext()
 		defer cancel()
 		var err error
-		n, err = s.a.db.DelTree(ctx, s.e.Ch.Tenant(), argv[2], argAt(argv, 3))
+		n, err = s.a.opts.DB.DelTree(ctx, s.e.Ch.Tenant(), argv[2], argAt(argv, 3))
 		if err != nil {
 			s.log.Warn("DATABASE DELTREE failed", "err", err)
 			n = 0

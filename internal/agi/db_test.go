@@ -54,7 +54,7 @@ func TestDatabaseCommands(t *testing.T) {
 			{"DATABASE GET", "520-Invalid command syntax.  Proper usage follows:\n" + commandUsage("database get") + "\n520 End of proper usage."},
 		}
 		srv := newFastAGI(t, script(steps))
-		p := newTestPBX(t, planFor("agi://"+srv.addr), Options{Store: st})
+		p := newTestPBX(t, planFor("agi://"+srv.addr), Options{DB: astdb.New(st)})
 		if ch, _ := p.call(t, "1", nil); agistatus(ch) != "SUCCESS" {
 			t.Errorf("AGISTATUS %q", agistatus(ch))
 		}
@@ -68,7 +68,7 @@ func TestDatabaseCommands(t *testing.T) {
 			{`DATABASE DELTREE ""`, "200 result=0"},
 			{"DATABASE GET shared k", "200 result=0"},
 		}))
-		p2 := newTestPBX(t, planFor("agi://"+srv2.addr), Options{Store: st})
+		p2 := newTestPBX(t, planFor("agi://"+srv2.addr), Options{DB: astdb.New(st)})
 		p2.call(t, "1", func(o *channel.Options) { o.Tenant = "tenant-a" })
 		v, ok, err := astdb.New(st).Get(context.Background(), "", "shared", "k")
 		if err != nil || !ok || v != "default-tenant" {

@@ -78,13 +78,16 @@ func newTestPBX(t testing.TB, plan string, opts Options) *testPBX {
 	bus := events.New()
 	reg := channel.NewRegistry("", bus, testLogger())
 	p := pbx.New(pbx.Options{Channels: reg, Logger: testLogger()})
-	apps.Register(p)
+	recordings := t.TempDir()
+	apps.Register(p, apps.Services{RecordingsDir: recordings})
 	if opts.Logger == nil {
 		opts.Logger = testLogger()
 	}
+	if opts.RecordingsDir == "" {
+		opts.RecordingsDir = recordings
+	}
 	a := Register(p, opts)
 	p.SetDialplan(d)
-	p.SetServices(&apps.Services{Logger: testLogger(), RecordingsDir: t.TempDir()})
 	return &testPBX{PBX: p, reg: reg, bus: bus, agi: a}
 }
 

@@ -11,9 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // errNoFile is a sound file that does not exist (ast_openstream fails).
@@ -21,11 +22,6 @@ var errNoFile = errors.New("sound file not found")
 
 // errNoMedia is a channel without an RTP session.
 var errNoMedia = errors.New("channel has no media")
-
-func (s *session) services() *apps.Services {
-	svc, _ := s.e.Services().(*apps.Services)
-	return svc
-}
 
 // answer is ast_answer followed by the wait for media __ast_answer does
 // (at most 500 ms): the AGI reply comes once audio flows.
@@ -66,24 +62,14 @@ func (s *session) mediaSession() (*media.Session, error) {
 
 // open finds a sound by name in the channel's language.
 func (s *session) open(name string) (media.PCMSource, error) {
-	svc := s.services()
-	if svc == nil || svc.Prompts == nil || svc.Files == nil {
-		return nil, errNoFile
-	}
-	path, ok := svc.Prompts.Find(name, s.e.Ch.Language())
-	if !ok {
-		return nil, errNoFile
-	}
-	src, err := svc.Files.Open(path)
+	src, err := s.a.opts.Sounds.Open(name, s.e.Ch.Language())
 	if err != nil {
-		s.log.Warn("cannot open sound file", "file", path, "err", err)
+		if !errors.Is(err, prompts.ErrNoSound) {
+			s.log.Warn("cannot open sound file", "sound", name, "err", err)
+		}
 		return nil, errNoFile
 	}
-	p, ok := src.(media.PCMSource)
-	if !ok {
-		return nil, errNoFile
-	}
-	return p, nil
+	return src, nil
 }
 
 // stream plays a sound from sample offset until its end or an escape
@@ -354,7 +340,7 @@ func (s *session) setAutoHangup(d time.Duration) {
 	}
 	s.autoHangup = time.AfterFunc(d, func() {
 		ch.Log().Info("AGI autohangup: time is up")
-		ch.Hangup(channel.CauseNormalClearing)
+		ch.Hangup(q850.NormalClearing)
 	})
 }
 
@@ -430,9 +416,5 @@ func (s *session) recordingPath(name string) string {
 	if filepath.IsAbs(name) {
 		return name
 	}
-	dir := ""
-	if svc := s.services(); svc != nil {
-		dir = svc.RecordingsDir
-	}
-	return filepath.Join(dir, name)
+	return filepath.Join(s.a.opts.RecordingsDir, name)
 }

@@ -430,13 +430,12 @@ func (s *session) handle(line string) cmdResult {
 	if publish {
 		id = strconv.FormatInt(int64(rand.Int32()), 10)
 		// The body in res_agi.c's JSON blob order: CommandId, Command.
-		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart, Extra: []string{"CommandId: " + id, "Command: " + line}})
+		s.e.Ch.Publish(events.Event{Kind: events.AGIExecStart, AGI: &events.AGI{CommandID: id, Command: line}})
 	}
 	end := func(code int, result string) {
 		if publish {
-			rc := strconv.Itoa(code)
 			s.e.Ch.Publish(events.Event{Kind: events.AGIExecEnd,
-				Extra: []string{"CommandId: " + id, "Command: " + line, "ResultCode: " + rc, "Result: " + result}})
+				AGI: &events.AGI{CommandID: id, Command: line, ResultCode: strconv.Itoa(code), Result: result}})
 		}
 	}
 	if c == nil {

@@ -15,10 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/control"
-	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 type action struct {
@@ -704,7 +703,7 @@ func (ss *session) setvar(m *Message) bool {
 
 // astdb refuses DB actions to tenant-bound users: Asterisk's astdb is one
 // node-wide namespace.
-func (ss *session) astdb(m *Message) (*astdb.DB, bool) {
+func (ss *session) astdb(m *Message) (Database, bool) {
 	if ss.srv.o.DB == nil || ss.tenant != "" {
 		ss.reply(errorResponse(m, "Permission denied"))
 		return nil, false
@@ -714,7 +713,7 @@ func (ss *session) astdb(m *Message) (*astdb.DB, bool) {
 
 // dbEntry checks a DB action's Family and Key, answering as manager.c
 // does (DBPut's errors have no final period, DBGet's and DBDel's do).
-func (ss *session) dbEntry(m *Message, period string) (db *astdb.DB, family, key string, ok bool) {
+func (ss *session) dbEntry(m *Message, period string) (db Database, family, key string, ok bool) {
 	if db, ok = ss.astdb(m); !ok {
 		return nil, "", "", false
 	}
@@ -822,7 +821,7 @@ func (ss *session) visibleHint(context, exten string) (Hint, bool) {
 		return Hint{}, false
 	}
 	if ss.tenant != "" {
-		q, ok := dialplan.TenantContext(ss.tenant, context)
+		q, ok := tenancy.Context(ss.tenant, context)
 		if !ok {
 			return Hint{}, false
 		}

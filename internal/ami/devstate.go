@@ -5,8 +5,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Device states (ast_device_state), with their ast_devstate_str texts.
@@ -63,7 +63,7 @@ type devKey struct{ tenant, dev string }
 
 // tenantDevice is the device key of dev for tenant.
 func tenantDevice(tenant, dev string) devKey {
-	if dialplan.IsDefaultTenant(tenant) {
+	if tenancy.IsDefault(tenant) {
 		return devKey{defaultTenant, dev}
 	}
 	return devKey{tenant, dev}
@@ -74,7 +74,7 @@ const defaultTenant = "default"
 // hintTenant is the tenant whose context holds a hint: a hosted tenant's
 // contexts are "tenant~context".
 func hintTenant(context string) string {
-	if t, _, ok := strings.Cut(context, dialplan.TenantSep); ok {
+	if t, _, ok := strings.Cut(context, tenancy.Sep); ok {
 		return t
 	}
 	return defaultTenant
@@ -190,7 +190,7 @@ func (d *deviceStates) update(e *events.Event) []events.Event {
 			}
 			d.ext[ek] = st
 			out = append(out, events.Event{Kind: events.ExtensionStatus, Time: e.Time, Tenant: tenant, Extra: []string{
-				"Exten: " + h.Exten, "Context: " + dialplan.BareContext(key.tenant, h.Context), "Hint: " + strings.Join(h.Devices, "&"),
+				"Exten: " + h.Exten, "Context: " + tenancy.BareContext(key.tenant, h.Context), "Hint: " + strings.Join(h.Devices, "&"),
 				"Status: " + strconv.Itoa(st), "StatusText: " + txt}})
 		}
 	}

@@ -24,7 +24,11 @@ func testServer(t *testing.T, o Options) *Server {
 		o.Listen = "127.0.0.1:0"
 	}
 	if o.Users == nil {
-		o.Users = mustUsers(t, defaultUsers)
+		users, err := NewStaticUsers(defaultUsers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Users = users
 	}
 	s, err := New(o)
 	if err != nil {
@@ -37,13 +41,13 @@ func testServer(t *testing.T, o Options) *Server {
 	return s
 }
 
-const defaultUsers = `
-- {name: admin, secret: secret, read: all, write: all}
-- {name: acme, secret: acmepw, read: all, write: all, tenant: acme}
-- {name: callonly, secret: pw, read: call, write: call}
-- {name: single, secret: pw, read: all, write: all, allowmultiplelogin: false}
-- {name: remote, secret: pw, read: all, write: all, permit: [10.0.0.0/8]}
-`
+var defaultUsers = []UserSpec{
+	{Name: "admin", Secret: "secret", Read: "all", Write: "all", MultiLogin: true},
+	{Name: "acme", Secret: "acmepw", Read: "all", Write: "all", Tenant: "acme", MultiLogin: true},
+	{Name: "callonly", Secret: "pw", Read: "call", Write: "call", MultiLogin: true},
+	{Name: "single", Secret: "pw", Read: "all", Write: "all"},
+	{Name: "remote", Secret: "pw", Read: "all", Write: "all", Permit: []string{"10.0.0.0/8"}, MultiLogin: true},
+}
 
 type client struct {
 	t *testing.T

@@ -17,8 +17,11 @@ import (
 
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/system"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -83,33 +86,44 @@ log: {level: %s}
 	_ = lvl.UnmarshalText([]byte(level))
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: lvl}))
 	ctx := context.Background()
-	n, err := node.New(ctx, cfg, log)
+	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir})
 	if err != nil {
-		t.Fatalf("node: %v", err)
+		t.Fatal(err)
 	}
 	var (
 		rev  int64
 		repo *provision.Repo
+		o    = node.Options{Store: st, Logger: log}
+		more ami.UserSource
 	)
 	if fill != nil {
-		repo, err = provisionRepo(ctx, n, fill)
-		if err != nil {
-			n.Shutdown(0)
+		if repo, err = provisionRepo(ctx, st, fill); err != nil {
+			_ = st.Close()
 			t.Fatalf("provision: %v", err)
 		}
 		if rev, err = repo.Revision(ctx); err != nil {
-			n.Shutdown(0)
+			_ = st.Close()
 			t.Fatal(err)
 		}
-		n.SetSource(repo)
-		n.SetAMIUsers(ami.StoreUsers{Repo: repo})
+		o.Source, more = repo, system.StoreAMIUsers(repo)
+	}
+	if o.AMI, err = system.AMIOptions(cfg, more); err != nil {
+		_ = st.Close()
+		t.Fatal(err)
+	}
+	n, err := node.New(ctx, cfg, o)
+	if err != nil {
+		_ = st.Close()
+		t.Fatalf("node: %v", err)
 	}
 	if err := n.Start(ctx); err != nil {
 		n.Shutdown(0)
+		_ = st.Close()
 		t.Fatalf("start: %v", err)
 	}
 	t.Cleanup(func() {
 		n.Shutdown(2 * time.Second)
+		_ = st.Close()
 		if err := goleak.Find(before); err != nil {
 			t.Errorf("goroutines left behind: %v", err)
 		}
@@ -124,8 +138,8 @@ log: {level: %s}
 	return &amiNode{Node: n, SIPAddr: fmt.Sprintf("127.0.0.1:%d", ports[0]), AMIAddr: fmt.Sprintf("127.0.0.1:%d", ports[1]), Repo: repo}
 }
 
-func provisionRepo(ctx context.Context, n *node.Node, fill func(context.Context, *provision.Repo) error) (*provision.Repo, error) {
-	repo, err := provision.New(ctx, n.Store, provision.Options{KnownApp: n.PBX.HasApp})
+func provisionRepo(ctx context.Context, st *store.Store, fill func(context.Context, *provision.Repo) error) (*provision.Repo, error) {
+	repo, err := provision.New(ctx, st, provision.Options{KnownApp: control.IsApplication})
 	if err != nil {
 		return nil, err
 	}

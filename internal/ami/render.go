@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/channel"
-	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // eventClass is the class an event is sent under (the EVENT_FLAG_* of the
@@ -114,7 +114,7 @@ func (w *builder) channelBlock(p string, s *events.Snapshot) {
 	// A hosted tenant knows its contexts by their bare names (as in
 	// ${CONTEXT}, the CDR and the Originate/Redirect actions), not the
 	// node's namespaced "tenant~context".
-	w.h(p+"Context", dialplan.BareContext(s.Tenant, s.Context))
+	w.h(p+"Context", tenancy.BareContext(s.Tenant, s.Context))
 	w.h(p+"Exten", clean(s.Exten))
 	w.h(p+"Priority", strconv.Itoa(s.Priority))
 	w.h(p+"Uniqueid", s.UniqueID)
@@ -122,7 +122,7 @@ func (w *builder) channelBlock(p string, s *events.Snapshot) {
 	// Asterisk 22 adds Tenantid only when the channel has a tenant id
 	// set (ast_manager_build_channel_state_string_prefix); the default
 	// tenant (static configuration) is a plain Asterisk's: none.
-	if !dialplan.IsDefaultTenant(s.Tenant) {
+	if !tenancy.IsDefault(s.Tenant) {
 		w.h(p+"Tenantid", s.Tenant)
 	}
 }
@@ -227,7 +227,7 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 	case events.Hangup:
 		block()
 		w.h("Cause", strconv.Itoa(e.Cause))
-		w.h("Cause-txt", channel.CauseText(e.Cause))
+		w.h("Cause-txt", q850.Text(e.Cause))
 	case events.DTMFBegin, events.DTMFEnd:
 		block()
 		w.h("Digit", string(e.Digit))
@@ -247,22 +247,78 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 			w.h("Address", e.Address)
 		}
 	case events.ContactStatus:
-		for _, l := range e.Extra {
-			w.line(l)
-		}
+		// res_pjsip's contact status: the AOR and endpoint are the
+		// user's name.
+		name := strings.TrimPrefix(e.Peer, "PJSIP/")
+		w.h("URI", e.URI)
+		w.h("ContactStatus", e.Status)
+		w.h("AOR", name)
+		w.h("EndpointName", name)
 	case events.FullyBooted:
 		w.h("Status", "Fully Booted")
-	default:
-		// Events raised with their body ready (UserEvent, AGIExec*,
-		// AsyncAGI*, security events, OriginateResponse,
-		// DeviceStateChange, ExtensionStatus).
-		switch e.Kind {
-		case events.AGIExecStart, events.AGIExecEnd, events.AsyncAGIStart, events.AsyncAGIExec, events.AsyncAGIEnd:
-			block()
+	case events.AGIExecStart, events.AGIExecEnd:
+		// The body in res_agi.c's JSON blob order.
+		block()
+		if a := e.AGI; a != nil {
+			w.h("CommandId", clean(a.CommandID))
+			w.h("Command", clean(a.Command))
+			if e.Kind == events.AGIExecEnd {
+				w.h("ResultCode", a.ResultCode)
+				w.h("Result", clean(a.Result))
+			}
 		}
+	case events.AsyncAGIStart, events.AsyncAGIExec, events.AsyncAGIEnd:
+		// launch_asyncagi URL-encodes the environment and each reply.
+		block()
+		if a := e.AGI; a != nil {
+			switch e.Kind {
+			case events.AsyncAGIStart:
+				w.h("Env", uriEncode([]byte(a.Env), asyncEncodeMax))
+			case events.AsyncAGIExec:
+				w.h("Result", uriEncode([]byte(a.Result), asyncEncodeMax))
+				if a.CommandID != "" {
+					w.h("CommandId", clean(a.CommandID))
+				}
+			}
+		}
+	default:
+		// Events the AMI server raised with their body ready (UserEvent,
+		// security events, OriginateResponse, DeviceStateChange,
+		// ExtensionStatus).
 		for _, l := range e.Extra {
 			w.line(clean(l))
 		}
 	}
 	return c, w.end(), true
+}
+
+// asyncEncodeMax is AMI_BUF_SIZE: an AsyncAGI event's URL-encoded Env or
+// Result is cut to fit it (launch_asyncagi).
+const asyncEncodeMax = 2048
+
+// uriEncode is ast_uri_encode with ast_uri_http: letters, digits and
+// "-_.!~*'()" (RFC 2396 section 2.3) are kept, every other byte becomes
+// %XX with upper-case hex; the result is cut, never inside an escape, to
+// fit a buffer of max bytes with its NUL.
+func uriEncode(s []byte, max int) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) * 2)
+	for _, c := range s {
+		keep := c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || strings.IndexByte("-_.!~*'()", c) >= 0
+		if keep {
+			if b.Len() >= max-1 {
+				break
+			}
+			b.WriteByte(c)
+			continue
+		}
+		if b.Len() >= max-3 {
+			break
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }

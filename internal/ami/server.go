@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/acl"
-	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 )
@@ -60,12 +59,21 @@ type Options struct {
 	Users   UserSource
 	Bus     *events.Bus
 	Control control.Controller
-	Node    NodeInfo  // optional: endpoints, hints, reload, version
-	DB      *astdb.DB // optional: DBGet/DBPut/DBDel
-	AGI     AsyncAGI  // optional: the AGI action (AsyncAGI)
+	Node    NodeInfo // optional: endpoints, hints, reload, version
+	DB      Database // optional: DBGet/DBPut/DBDel
+	AGI     AsyncAGI // optional: the AGI action (AsyncAGI)
 	Logger  *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time
+}
+
+// Database is Asterisk's astdb as DBGet, DBPut, DBDel and DBDelTree use
+// it, within the AMI user's tenant (astdb.DB implements it).
+type Database interface {
+	Get(ctx context.Context, tenant, family, key string) (string, bool, error)
+	Put(ctx context.Context, tenant, family, key, value string) error
+	Del(ctx context.Context, tenant, family, key string) (bool, error)
+	DelTree(ctx context.Context, tenant, family, keytree string) (int64, error)
 }
 
 // AsyncAGI queues commands on channels in AsyncAGI (agi.AGI implements

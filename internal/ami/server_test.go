@@ -236,7 +236,7 @@ func TestClassesAndMasks(t *testing.T) {
 		t.Errorf("AGI without the agi class: %q", got)
 	}
 	// AsyncAGI events are in the agi read class, which callonly lacks.
-	bus.Publish(events.Event{Kind: events.AsyncAGIExec, Channel: snap, Extra: []string{"Result: 200%20result%3D0%0A"}})
+	bus.Publish(events.Event{Kind: events.AsyncAGIExec, Channel: snap, AGI: &events.AGI{Result: "200 result=0\n"}})
 	bus.Publish(events.Event{Kind: events.Newstate, Channel: snap})
 	if got := callOnly.until("Event:"); !strings.HasPrefix(got, "Event: Newstate\r\n") {
 		t.Errorf("call-only user got %q, want Newstate (AsyncAGIExec is agi)", got)
@@ -392,11 +392,11 @@ func TestRenderEvents(t *testing.T) {
 			"Event: PeerStatus\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\nPeer: PJSIP/1001\r\nPeerStatus: Reachable\r\n\r\n"},
 		{events.Event{Kind: events.VarSet, Variable: "G", Value: "1"},
 			"Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: none\r\nUniqueid: none\r\nVariable: G\r\nValue: 1\r\n\r\n"},
-		{events.Event{Kind: events.AGIExecEnd, Channel: snap, Extra: []string{"CommandId: 7", "Command: ANSWER", "ResultCode: 200", "Result: Success"}},
+		{events.Event{Kind: events.AGIExecEnd, Channel: snap, AGI: &events.AGI{CommandID: "7", Command: "ANSWER", ResultCode: "200", Result: "Success"}},
 			"Event: AGIExecEnd\r\nPrivilege: agi,all\r\n" + block + "CommandId: 7\r\nCommand: ANSWER\r\nResultCode: 200\r\nResult: Success\r\n\r\n"},
-		{events.Event{Kind: events.AsyncAGIStart, Channel: snap, Extra: []string{"Env: agi_request%3A%20async%0A%0A"}},
+		{events.Event{Kind: events.AsyncAGIStart, Channel: snap, AGI: &events.AGI{Env: "agi_request: async\n\n"}},
 			"Event: AsyncAGIStart\r\nPrivilege: agi,all\r\n" + block + "Env: agi_request%3A%20async%0A%0A\r\n\r\n"},
-		{events.Event{Kind: events.AsyncAGIExec, Channel: snap, Extra: []string{"Result: 200%20result%3D0%0A", "CommandId: c1"}},
+		{events.Event{Kind: events.AsyncAGIExec, Channel: snap, AGI: &events.AGI{Result: "200 result=0\n", CommandID: "c1"}},
 			"Event: AsyncAGIExec\r\nPrivilege: agi,all\r\n" + block + "Result: 200%20result%3D0%0A\r\nCommandId: c1\r\n\r\n"},
 		{events.Event{Kind: events.AsyncAGIEnd, Channel: snap},
 			"Event: AsyncAGIEnd\r\nPrivilege: agi,all\r\n" + block + "\r\n"},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/entvoice/entvoice/internal/acl"
-	"github.com/entvoice/entvoice/internal/config"
 )
 
 // User is an AMI account (a manager.conf user section).
@@ -60,36 +59,66 @@ func (c Chain) Lookup(ctx context.Context, name string) (User, error) {
 	return User{}, ErrNoUser
 }
 
-// UsersFromConfig builds the static users of a configuration, refusing
-// bad classes and CIDRs.
-func UsersFromConfig(list []config.AMIUser) (StaticUsers, error) {
+// UserSpec is a manager.conf user section as written: in the YAML ami.users
+// section or in the store (realtime manager users).
+type UserSpec struct {
+	Name, Secret string
+	Tenant       string
+	// Read and Write are class lists ("system,call", "all").
+	Read, Write  string
+	Permit, Deny []string
+	MultiLogin   bool // allowmultiplelogin
+	// Events is the initial event mask ("on", "off", a class list); ""
+	// is the read classes.
+	Events string
+}
+
+// ParseUser checks a user section: its classes, CIDRs and event mask.
+func ParseUser(s UserSpec) (User, error) {
+	if s.Name == "" {
+		return User{}, errors.New("AMI user without a name")
+	}
+	u := User{Name: s.Name, Secret: s.Secret, Tenant: s.Tenant, MultiLogin: s.MultiLogin, Events: -1}
+	var err error
+	if u.Read, err = ParseClasses(s.Read); err != nil {
+		return User{}, fmt.Errorf("AMI user %q read: %w", s.Name, err)
+	}
+	if u.Write, err = ParseClasses(s.Write); err != nil {
+		return User{}, fmt.Errorf("AMI user %q write: %w", s.Name, err)
+	}
+	if len(s.Permit) > 0 || len(s.Deny) > 0 {
+		if u.ACL, err = acl.ParseList(s.Permit, s.Deny); err != nil {
+			return User{}, fmt.Errorf("AMI user %q: %w", s.Name, err)
+		}
+	}
+	if s.Events != "" {
+		if u.Events = ParseEventMask(s.Events); u.Events < 0 {
+			return User{}, fmt.Errorf("AMI user %q events: bad mask %q", s.Name, s.Events)
+		}
+	}
+	return u, nil
+}
+
+// NewStaticUsers checks the static users, refusing a user defined twice.
+func NewStaticUsers(specs []UserSpec) (StaticUsers, error) {
 	out := StaticUsers{}
-	for _, c := range list {
-		if c.Name == "" {
-			return nil, errors.New("ami.users: a user has no name")
+	for _, s := range specs {
+		if _, dup := out[s.Name]; dup {
+			return nil, fmt.Errorf("AMI user %q defined twice", s.Name)
 		}
-		if _, dup := out[c.Name]; dup {
-			return nil, fmt.Errorf("ami.users: user %q defined twice", c.Name)
+		u, err := ParseUser(s)
+		if err != nil {
+			return nil, err
 		}
-		u := User{Name: c.Name, Secret: c.Secret, Tenant: c.Tenant, MultiLogin: c.AllowMultipleLogin == nil || *c.AllowMultipleLogin, Events: -1}
-		var err error
-		if u.Read, err = ParseClasses(c.Read); err != nil {
-			return nil, fmt.Errorf("ami.users %q read: %w", c.Name, err)
-		}
-		if u.Write, err = ParseClasses(c.Write); err != nil {
-			return nil, fmt.Errorf("ami.users %q write: %w", c.Name, err)
-		}
-		if len(c.Permit) > 0 || len(c.Deny) > 0 {
-			if u.ACL, err = acl.ParseList(c.Permit, c.Deny); err != nil {
-				return nil, fmt.Errorf("ami.users %q: %w", c.Name, err)
-			}
-		}
-		if c.Events != "" {
-			if u.Events = ParseEventMask(c.Events); u.Events < 0 {
-				return nil, fmt.Errorf("ami.users %q events: bad mask %q", c.Name, c.Events)
-			}
-		}
-		out[c.Name] = u
+		out[s.Name] = u
 	}
 	return out, nil
 }
+
+// UserFunc adapts a lookup function to UserSource (the store's users,
+// looked up at each login so that a user created, changed or deleted
+// through the API takes effect on the next login).
+type UserFunc func(ctx context.Context, name string) (User, error)
+
+// Lookup implements UserSource.
+func (f UserFunc) Lookup(ctx context.Context, name string) (User, error) { return f(ctx, name) }

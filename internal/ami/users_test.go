@@ -2,39 +2,20 @@ package ami
 
 import (
 	"testing"
-
-	"gopkg.in/yaml.v3"
-
-	"github.com/entvoice/entvoice/internal/config"
 )
 
-func mustUsers(t testing.TB, doc string) StaticUsers {
-	t.Helper()
-	var list []config.AMIUser
-	if err := yaml.Unmarshal([]byte(doc), &list); err != nil {
-		t.Fatal(err)
-	}
-	u, err := UsersFromConfig(list)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-func TestUsersFromConfigRejectsBadInput(t *testing.T) {
-	for _, doc := range []string{
-		`[{name: a, secret: s, read: bogus}]`,
-		`[{name: a, secret: s, write: "call,nope"}]`,
-		`[{name: a, secret: s, permit: [300.1.1.1/8]}]`,
-		`[{secret: s}]`,
-		`[{name: a}, {name: a}]`,
+// TestNewStaticUsersRejectsBadInput: each user section with a mistake is
+// refused, naming it.
+func TestNewStaticUsersRejectsBadInput(t *testing.T) {
+	for name, specs := range map[string][]UserSpec{
+		"unknown read class":  {{Name: "a", Secret: "s", Read: "bogus"}},
+		"unknown write class": {{Name: "a", Secret: "s", Write: "call,nope"}},
+		"bad CIDR":            {{Name: "a", Secret: "s", Permit: []string{"300.1.1.1/8"}}},
+		"no name":             {{Secret: "s"}},
+		"defined twice":       {{Name: "a"}, {Name: "a"}},
 	} {
-		var list []config.AMIUser
-		if err := yaml.Unmarshal([]byte(doc), &list); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := UsersFromConfig(list); err == nil {
-			t.Errorf("%s: accepted", doc)
+		if _, err := NewStaticUsers(specs); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

@@ -16,8 +16,9 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/provision"
-	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 )
@@ -35,8 +36,8 @@ func TestUsersCRUDPatchAndSecrets(t *testing.T) {
 		if r.header.Get("Location") != "/api/v1/tenants/acme/users/1001" {
 			t.Errorf("Location = %q", r.header.Get("Location"))
 		}
-		ha1 := sipauth.HA1("MD5", "1001", "acme.example.com", pw)
-		ha1s := sipauth.HA1("SHA-256", "1001", "acme.example.com", pw)
+		ha1 := digest.HA1("MD5", "1001", "acme.example.com", pw)
+		ha1s := digest.HA1("SHA-256", "1001", "acme.example.com", pw)
 		for _, raw := range [][]byte{r.body, e.must(200, "GET", "/api/v1/tenants/acme/users/1001", tok, nil).body,
 			e.must(200, "GET", "/api/v1/tenants/acme/users", tok, nil).body} {
 			for _, secret := range []string{pw, ha1, ha1s, "ha1", "password"} {
@@ -72,7 +73,7 @@ func TestUsersCRUDPatchAndSecrets(t *testing.T) {
 		}
 		e.must(200, "PATCH", "/api/v1/tenants/acme/users/1001", tok, map[string]any{"password": "n3w-password"})
 		stored, _ = e.repo.GetUser(context.Background(), "acme", "1001")
-		if stored.HA1MD5 != sipauth.HA1("MD5", "1001", "acme.example.com", "n3w-password") {
+		if stored.HA1MD5 != digest.HA1("MD5", "1001", "acme.example.com", "n3w-password") {
 			t.Fatal("PATCH password did not recompute the HA1")
 		}
 		e.must(200, "PATCH", "/api/v1/tenants/acme/services", tok, map[string]any{"international": false})
@@ -269,7 +270,7 @@ func TestTenantIsolation(t *testing.T) {
 			recs = append(recs, cdr.Record{Tenant: ten, Src: "1001", Dst: "200" + fmt.Sprint(i%3), UniqueID: fmt.Sprintf("%s-%d", ten, i),
 				Start: base.Add(time.Duration(i) * time.Minute), Disposition: cdr.DispositionAnswered, Channel: "PJSIP/" + ten})
 		}
-		if err := cdr.Insert(ctx, e.st, recs); err != nil {
+		if err := cdrstore.Insert(ctx, e.st, recs); err != nil {
 			t.Fatal(err)
 		}
 		var seen []string

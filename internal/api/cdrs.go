@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/provision"
 )
 
@@ -28,8 +29,8 @@ var dispositions = []string{cdr.DispositionAnswered, cdr.DispositionNoAnswer, cd
 
 // cdrFilter reads the CDR query parameters; a tenant token is confined to
 // its tenant (asking for another is 404).
-func (a *API) cdrFilter(r *http.Request, p *principal, allowed ...string) (cdr.Filter, error) {
-	var f cdr.Filter
+func (a *API) cdrFilter(r *http.Request, p *principal, allowed ...string) (cdrstore.Filter, error) {
+	var f cdrstore.Filter
 	if err := checkQuery(r, append([]string{"tenant", "from", "to", "src", "dst", "disposition", "linkedid"}, allowed...)...); err != nil {
 		return f, err
 	}
@@ -95,7 +96,7 @@ func (a *API) listCDRs(w http.ResponseWriter, r *http.Request, p *principal) err
 	if err := parseCDRCursor(r.URL.Query().Get("cursor"), &f); err != nil {
 		return err
 	}
-	rows, next, err := cdr.List(r.Context(), a.st, f)
+	rows, next, err := cdrstore.List(r.Context(), a.st, f)
 	if err != nil {
 		return err
 	}
@@ -117,14 +118,14 @@ func (a *API) exportCDRs(w http.ResponseWriter, r *http.Request, p *principal) e
 		return err
 	}
 	// Fail before the first byte when the database is down.
-	if _, _, err := cdr.List(r.Context(), a.st, cdr.Filter{Tenant: f.Tenant, Limit: 1}); err != nil {
+	if _, _, err := cdrstore.List(r.Context(), a.st, cdrstore.Filter{Tenant: f.Tenant, Limit: 1}); err != nil {
 		return err
 	}
 	f.ByStart = !f.From.IsZero() || !f.To.IsZero()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="Master.csv"`)
 	bw := bufio.NewWriterSize(w, 64<<10)
-	if err := cdr.Export(r.Context(), a.st, bw, f, cdr.CSVOptions{UseGMT: true}); err != nil {
+	if err := cdrstore.Export(r.Context(), a.st, bw, f, cdr.CSVOptions{UseGMT: true}); err != nil {
 		// Headers are out: the truncated body is all that can signal it.
 		a.log.Error("api: CDR export cut short", "err", err)
 		return nil
@@ -135,7 +136,7 @@ func (a *API) exportCDRs(w http.ResponseWriter, r *http.Request, p *principal) e
 
 // parseCDRCursor reads a next_cursor: "<id>" for id order,
 // "t<start unix µs>-<id>" for (start, id) order.
-func parseCDRCursor(v string, f *cdr.Filter) error {
+func parseCDRCursor(v string, f *cdrstore.Filter) error {
 	if v == "" {
 		return nil
 	}

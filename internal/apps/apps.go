@@ -1,37 +1,37 @@
 // Package apps holds the dialplan applications: Answer, Playback, Read,
 // Dial, Record and the rest, with Asterisk 22's arguments, options and
 // result variables (PLAYBACKSTATUS, READSTATUS, DIALSTATUS, RECORD_STATUS).
+// Applications see channels, their media and the services given at
+// construction; they place legs through the channel technologies and
+// never touch SIP or SQL.
 package apps
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
-	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
-	"github.com/entvoice/entvoice/internal/sipua"
 )
-
-// Dialer places outbound legs (the SIP server).
-type Dialer interface {
-	Call(ctx context.Context, t sipua.Target, o sipua.CallOptions) (*sipua.Outbound, error)
-}
 
 // Services are what applications use besides the channel.
 type Services struct {
-	Prompts       *prompts.Library
-	Files         *media.FileCache
-	Dialer        Dialer
+	Sounds prompts.Sounds
+	// Techs places the legs of Dial.
+	Techs         *channel.Technologies
 	RecordingsDir string
-	Logger        *slog.Logger
 }
 
-// Register adds every application to the PBX.
-func Register(p *pbx.PBX) {
-	for name, app := range map[string]pbx.App{
+// Apps are the applications that need services (the others are plain
+// functions).
+type Apps struct {
+	svc Services
+}
+
+// table is every application by name, with the services it uses.
+func table(ap *Apps) map[string]pbx.App {
+	return map[string]pbx.App{
 		"Answer":      Answer,
 		"Hangup":      Hangup,
 		"NoOp":        NoOp,
@@ -49,25 +49,25 @@ func Register(p *pbx.PBX) {
 		"Congestion":  Congestion,
 		"Progress":    Progress,
 		"Ringing":     Ringing,
-		"Playback":    Playback,
-		"Background":  Background,
+		"Playback":    ap.Playback,
+		"Background":  ap.Background,
 		"WaitExten":   WaitExten,
-		"Read":        Read,
-		"SayDigits":   SayDigits,
-		"SayNumber":   SayNumber,
-		"SayAlpha":    SayAlpha,
-		"SayPhonetic": SayPhonetic,
+		"Read":        ap.Read,
+		"SayDigits":   ap.SayDigits,
+		"SayNumber":   ap.SayNumber,
+		"SayAlpha":    ap.SayAlpha,
+		"SayPhonetic": ap.SayPhonetic,
 		"Echo":        Echo,
-		"Record":      Record,
-		"Dial":        Dial,
-	} {
-		p.Register(name, app)
+		"Record":      ap.Record,
+		"Dial":        ap.Dial,
 	}
 }
 
-func services(e *pbx.Exec) *Services {
-	s, _ := e.Services().(*Services)
-	return s
+// Register adds every application to the PBX, with the services they use.
+func Register(p *pbx.PBX, svc Services) {
+	for name, app := range table(&Apps{svc: svc}) {
+		p.Register(name, app)
+	}
 }
 
 // args splits application data with Asterisk's rules.

@@ -9,6 +9,7 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // Answer([delay]) answers the channel. Like Asterisk's __ast_answer it
@@ -46,7 +47,7 @@ func Answer(e *pbx.Exec, data string) error {
 func Hangup(e *pbx.Exec, data string) error {
 	cause := 0
 	if c := arg(args(data), 0); c != "" {
-		n, ok := channel.ParseCause(c)
+		n, ok := q850.Parse(c)
 		if !ok {
 			e.Ch.Log().Warn("Hangup: invalid cause, using 16", "cause", c)
 		} else {
@@ -251,12 +252,12 @@ func sleep(e *pbx.Exec, d time.Duration) error {
 
 // Busy([timeout]) indicates busy and waits, then hangs up (cause 17).
 func Busy(e *pbx.Exec, data string) error {
-	return indicateAndWait(e, channel.IndicateBusy, channel.CauseUserBusy, data)
+	return indicateAndWait(e, channel.IndicateBusy, q850.UserBusy, data)
 }
 
 // Congestion([timeout]) indicates congestion and waits, then hangs up (cause 34).
 func Congestion(e *pbx.Exec, data string) error {
-	return indicateAndWait(e, channel.IndicateCongestion, channel.CauseCongestion, data)
+	return indicateAndWait(e, channel.IndicateCongestion, q850.Congestion, data)
 }
 
 func indicateAndWait(e *pbx.Exec, ind channel.Indication, cause int, data string) error {

@@ -12,12 +12,13 @@ import (
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
-	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // dialed is one outbound leg of a Dial.
 type dialed struct {
-	out    *sipua.Outbound
+	out    *channel.Leg
 	done   bool
 	cause  int
 	code   int
@@ -25,8 +26,9 @@ type dialed struct {
 }
 
 // Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]]) calls
-// the targets at once; the first to answer is bridged to the caller, the
-// others are cancelled (app_dial.c). Sets DIALSTATUS (ANSWER, BUSY,
+// the targets at once, through their channel technologies (PJSIP, Local);
+// the first to answer is bridged to the caller, the others are cancelled
+// (app_dial.c). Sets DIALSTATUS (ANSWER, BUSY,
 // NOANSWER, CANCEL, CONGESTION, CHANUNAVAIL, INVALIDARGS), DIALEDPEERNAME,
 // DIALEDTIME, ANSWEREDTIME (and their _MS forms) and HANGUPCAUSE.
 //
@@ -34,7 +36,7 @@ type dialed struct {
 // (indicate ringing to the caller at once), t and T (the called or the
 // calling party may blind-transfer the other with # and an extension, as
 // features.conf's default blindxfer). L is not supported.
-func Dial(e *pbx.Exec, data string) error {
+func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	a := args(data)
 	start := time.Now()
 	var answeredAt time.Time
@@ -68,49 +70,49 @@ func Dial(e *pbx.Exec, data string) error {
 		timeout = t.C
 	}
 	opts := arg(a, 2)
-	svc := services(e)
 	num, name := e.Ch.CallerID()
 
 	var legs []*dialed
 	var lastPeer string
-	congested := false
+	failCause := 0 // the cause of the first leg that could not be requested
 	for _, t := range targets {
-		tech, res, ok := strings.Cut(strings.TrimSpace(t), "/")
-		if !ok || res == "" {
-			e.Ch.Log().Warn("Dial: bad dial string", "target", t)
-			continue
-		}
-		if !strings.EqualFold(tech, "PJSIP") && !strings.EqualFold(tech, "SIP") {
-			e.Ch.Log().Warn("Dial: no such technology", "tech", tech)
-			continue
-		}
-		out, err := svc.Dialer.Call(e.Ctx, sipua.ParseTarget(res), sipua.CallOptions{Parent: e.Ch, CallerNum: num, CallerName: name, Tenant: e.Ch.Tenant()})
+		t = strings.TrimSpace(t)
+		out, err := ap.svc.Techs.Request(e.Ctx, t, channel.Request{Parent: e.Ch, CallerNum: num, CallerName: name})
 		if err != nil {
+			cause := channel.CauseOf(err)
 			switch {
-			case errors.Is(err, sipua.ErrCallLimit):
-				// Hosted mode: the tenant is at max_calls.
-				congested = true
+			case errors.Is(err, tenancy.ErrCallLimit):
 				e.Ch.Log().Warn("Dial: tenant at its limit of concurrent calls", "target", t, "tenant", e.Ch.Tenant())
-			case errors.Is(err, sipua.ErrServiceOff):
+			case errors.Is(err, tenancy.ErrServiceOff):
 				e.Ch.Log().Warn("Dial: refused, service switched off", "target", t, "tenant", e.Ch.Tenant(), "err", err)
+			case errors.Is(err, channel.ErrNoTechnology), errors.Is(err, channel.ErrBadDialString):
+				e.Ch.Log().Warn("Dial: bad dial string", "target", t, "err", err)
 			default:
 				e.Ch.Log().Info("Dial: unable to create channel", "target", t, "err", err)
 			}
+			// ast_request's cause: congestion wins over the others, as
+			// app_dial's handle_cause counts it apart.
+			if failCause == 0 || cause == q850.Congestion {
+				failCause = cause
+			}
 			continue
 		}
+		_, res, _ := channel.SplitDialString(t)
 		e.Ch.PublishWith(events.Event{Kind: events.DialBegin, DialString: res}, out.Channel)
 		legs = append(legs, &dialed{out: out})
 		lastPeer = out.Channel.Name
 	}
-	if len(legs) == 0 && congested {
-		e.Ch.SetHangupCause(channel.CauseCongestion)
-		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseCongestion))
-		return finish("CONGESTION", "")
-	}
 	if len(legs) == 0 {
-		e.Ch.SetHangupCause(channel.CauseSubscriberAbsent)
-		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseSubscriberAbsent))
-		return finish("CHANUNAVAIL", "")
+		status := "CHANUNAVAIL"
+		if failCause == q850.Congestion {
+			status = "CONGESTION"
+		} else {
+			// chan_pjsip's cause for an endpoint it cannot reach.
+			failCause = q850.SubscriberAbsent
+		}
+		e.Ch.SetHangupCause(failCause)
+		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(failCause))
+		return finish(status, "")
 	}
 	e.Ch.SetVar("DIALEDPEERNAME", "")
 	if hasOption(opts, 'r') {
@@ -139,14 +141,14 @@ func Dial(e *pbx.Exec, data string) error {
 	// Merge leg events into one stream the loop can select on.
 	type legEvent struct {
 		d  *dialed
-		ev sipua.LegEvent
+		ev channel.Progress
 	}
 	evs := make(chan legEvent, 8*len(legs))
 	for _, d := range legs {
 		go func(d *dialed) {
 			for ev := range d.out.Events {
 				evs <- legEvent{d, ev}
-				if ev.Kind == sipua.LegAnswered || ev.Kind == sipua.LegFailed {
+				if ev.Kind == channel.Answered || ev.Kind == channel.Failed {
 					return
 				}
 			}
@@ -165,32 +167,32 @@ func Dial(e *pbx.Exec, data string) error {
 		case le := <-evs:
 			d, ev := le.d, le.ev
 			switch ev.Kind {
-			case sipua.LegRinging:
+			case channel.Ringing:
 				_ = e.Ch.Indicate(channel.IndicateRinging)
 				e.Ch.PublishWith(events.Event{Kind: events.DialState, DialStatus: "RINGING"}, d.out.Channel)
-			case sipua.LegProgress:
+			case channel.EarlyMedia:
 				// Early media from the callee reaches the caller.
 				_ = e.Ch.Indicate(channel.IndicateProgress)
 				e.Ch.PublishWith(events.Event{Kind: events.DialState, DialStatus: "PROGRESS"}, d.out.Channel)
 				if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
 					early = media.Bridge(e.Ch.Media(), d.out.Channel.Media())
 				}
-			case sipua.LegAnswered:
+			case channel.Answered:
 				winner = d
-			case sipua.LegFailed:
+			case channel.Failed:
 				pending--
 				d.cause, d.code = ev.Cause, ev.Code
 				ended(d, statusForCause(ev.Cause))
 				e.PBX.Destroy(d.out.Channel)
 			}
 		case <-timeout:
-			abandon(nil, channel.CauseNormalClearing, "NOANSWER")
+			abandon(nil, q850.NormalClearing, "NOANSWER")
 			// A caller hung up after this gets 480 (PJSIP's cause 19).
-			e.Ch.SetHangupCause(channel.CauseNoAnswer)
-			e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(channel.CauseNoAnswer))
+			e.Ch.SetHangupCause(q850.NoAnswer)
+			e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(q850.NoAnswer))
 			return finish("NOANSWER", lastPeer)
 		case <-e.Ctx.Done():
-			abandon(nil, channel.CauseNormalClearing, "CANCEL")
+			abandon(nil, q850.NormalClearing, "CANCEL")
 			_ = finish("CANCEL", lastPeer)
 			return channel.ErrHangup
 		}
@@ -214,7 +216,7 @@ func Dial(e *pbx.Exec, data string) error {
 		e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
 		return finish(status, lastPeer)
 	}
-	abandon(winner, channel.CauseAnsweredElsewhere, "CANCEL")
+	abandon(winner, q850.AnsweredElsewhere, "CANCEL")
 	peer := winner.out.Channel
 	answeredAt = time.Now()
 	ended(winner, "ANSWER")
@@ -226,7 +228,7 @@ func Dial(e *pbx.Exec, data string) error {
 		early = nil
 	}
 	if err := e.Ch.Answer(e.Ctx); err != nil {
-		peer.Hangup(channel.CauseNormalClearing)
+		peer.Hangup(q850.NormalClearing)
 		e.PBX.Destroy(peer)
 		_ = finish("CANCEL", peer.Name)
 		return channel.ErrHangup
@@ -239,7 +241,7 @@ func Dial(e *pbx.Exec, data string) error {
 	case res.callerTo != "":
 		// The callee transferred the caller (t): the caller goes on in
 		// the dialplan at the dialled extension; the callee is hung up.
-		peer.Hangup(channel.CauseNormalClearing)
+		peer.Hangup(q850.NormalClearing)
 		e.PBX.Destroy(peer)
 		ctxName, _, _ := e.Ch.Location()
 		return e.Goto(ctxName, res.callerTo, "1")
@@ -249,7 +251,7 @@ func Dial(e *pbx.Exec, data string) error {
 		ctxName, _, _ := e.Ch.Location()
 		peer.SetLocation(ctxName, res.calleeTo, 1)
 		go e.PBX.HandleCall(peer)
-		e.Ch.Hangup(channel.CauseNormalClearing)
+		e.Ch.Hangup(q850.NormalClearing)
 		return pbx.ErrStop()
 	}
 	e.PBX.Destroy(peer)
@@ -259,7 +261,7 @@ func Dial(e *pbx.Exec, data string) error {
 	}
 	if peerHungUp && !hasOption(opts, 'g') {
 		// Without g, the caller is hung up when the callee hangs up.
-		e.Ch.Hangup(channel.CauseNormalClearing)
+		e.Ch.Hangup(q850.NormalClearing)
 		return pbx.ErrStop()
 	}
 	return nil
@@ -286,7 +288,7 @@ const transferDigitTimeout = 3 * time.Second
 func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
-		peer.Hangup(channel.CauseNormalClearing)
+		peer.Hangup(q850.NormalClearing)
 		return bridgeResult{peerHungUp: true}, errors.New("bridge: a leg has no media")
 	}
 	stop := media.Bridge(a, b)
@@ -333,7 +335,7 @@ func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTran
 		case <-peer.Done():
 			return bridgeResult{peerHungUp: true}, nil
 		case <-e.Ctx.Done():
-			peer.Hangup(channel.CauseNormalClearing)
+			peer.Hangup(q850.NormalClearing)
 			return bridgeResult{}, channel.ErrHangup
 		case d := <-callerKeys:
 			if d.Digit == blindTransferKey {
@@ -388,13 +390,13 @@ done:
 
 func statusForCause(cause int) string {
 	switch cause {
-	case channel.CauseUserBusy:
+	case q850.UserBusy:
 		return "BUSY"
-	case channel.CauseNoAnswer, channel.CauseNoUserResponse:
+	case q850.NoAnswer, q850.NoUserResponse:
 		return "NOANSWER"
-	case channel.CauseCongestion, channel.CauseSwitchCongestion, channel.CauseTemporaryFailure, channel.CauseNetworkOutOfOrder:
+	case q850.Congestion, q850.SwitchCongestion, q850.TemporaryFailure, q850.NetworkOutOfOrder:
 		return "CONGESTION"
-	case channel.CauseNormalClearing:
+	case q850.NormalClearing:
 		return "CANCEL"
 	}
 	return "CHANUNAVAIL"

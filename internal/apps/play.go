@@ -11,6 +11,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // Digit timeouts of Asterisk's pbx loop (pbx.c: rtimeoutms 10 s for the
@@ -45,20 +46,17 @@ func earlyMedia(e *pbx.Exec) (*media.Session, error) {
 // the escape digit that interrupted it (0 if none), errNotFound for a
 // missing file and channel.ErrHangup when the caller hangs up. Digits that
 // are not escape digits are read and discarded, as ast_waitstream does.
-func streamFile(e *pbx.Exec, name, escape string) (rune, error) {
-	svc := services(e)
-	path, ok := svc.Prompts.Find(name, e.Ch.Language())
-	if !ok {
+func (ap *Apps) streamFile(e *pbx.Exec, name, escape string) (rune, error) {
+	src, err := ap.svc.Sounds.Open(name, e.Ch.Language())
+	if err != nil {
+		if !errors.Is(err, prompts.ErrNoSound) {
+			e.Ch.Log().Warn("cannot open sound file", "sound", name, "err", err)
+		}
 		return 0, errNotFound
 	}
 	s, err := earlyMedia(e)
 	if err != nil {
 		return 0, err
-	}
-	src, err := svc.Files.Open(path)
-	if err != nil {
-		e.Ch.Log().Warn("cannot open sound file", "file", path, "err", err)
-		return 0, errNotFound
 	}
 	ctx, cancel := context.WithCancel(e.Ctx)
 	defer cancel()
@@ -92,14 +90,14 @@ var errNotFound = errors.New("sound file not found")
 
 // streamFiles plays names in order until an escape digit; missing files are
 // skipped with a warning and reported through ok=false.
-func streamFiles(e *pbx.Exec, names []string, escape string) (digit rune, ok bool, err error) {
+func (ap *Apps) streamFiles(e *pbx.Exec, names []string, escape string) (digit rune, ok bool, err error) {
 	ok = true
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		if n == "" {
 			continue
 		}
-		d, err := streamFile(e, n, escape)
+		d, err := ap.streamFile(e, n, escape)
 		switch {
 		case errors.Is(err, errNotFound):
 			e.Ch.Log().Warn("Playback failed: file not found", "file", n, "language", e.Ch.Language())
@@ -152,7 +150,7 @@ func hasOption(opts string, o byte) bool { return strings.IndexByte(opts, o) >= 
 
 // Playback(filename[&filename2...][,options]) with options skip and
 // noanswer; sets PLAYBACKSTATUS to SUCCESS or FAILED.
-func Playback(e *pbx.Exec, data string) error {
+func (ap *Apps) Playback(e *pbx.Exec, data string) error {
 	a := args(data)
 	files := strings.Split(arg(a, 0), "&")
 	opts := strings.ToLower(arg(a, 1))
@@ -167,7 +165,7 @@ func Playback(e *pbx.Exec, data string) error {
 			}
 		}
 	}
-	_, ok, err := streamFiles(e, files, "")
+	_, ok, err := ap.streamFiles(e, files, "")
 	if err != nil {
 		if errors.Is(err, channel.ErrHangup) {
 			e.Ch.SetVar("PLAYBACKSTATUS", "FAILED")
@@ -187,7 +185,7 @@ func Playback(e *pbx.Exec, data string) error {
 // listening for an extension; a digit jumps to the extension it starts.
 // Options: s (skip if not answered), n (do not answer), m (break only on a
 // digit that matches a one-digit extension).
-func Background(e *pbx.Exec, data string) error {
+func (ap *Apps) Background(e *pbx.Exec, data string) error {
 	a := args(data)
 	files := strings.Split(arg(a, 0), "&")
 	opts := arg(a, 1)
@@ -218,7 +216,7 @@ func Background(e *pbx.Exec, data string) error {
 	if hasOption(opts, 'm') {
 		escape = oneDigitExtens(e, ctxName)
 	}
-	d, ok, err := streamFiles(e, files, escape)
+	d, ok, err := ap.streamFiles(e, files, escape)
 	if err != nil {
 		return err
 	}
@@ -266,7 +264,7 @@ func collectExten(e *pbx.Exec, ctxName, digits string) error {
 		return e.Goto(ctxName, "i", "1")
 	}
 	e.Ch.Log().Info("invalid extension and no i rule, hanging up", "context", ctxName, "exten", digits)
-	e.Ch.Hangup(channel.CauseNormalClearing)
+	e.Ch.Hangup(q850.NormalClearing)
 	return pbx.ErrStop()
 }
 
@@ -289,14 +287,14 @@ func WaitExten(e *pbx.Exec, data string) error {
 		return e.Goto(ctxName, "t", "1")
 	}
 	e.Ch.Log().Info("WaitExten timeout and no t rule, hanging up", "context", ctxName)
-	e.Ch.Hangup(channel.CauseNormalClearing)
+	e.Ch.Hangup(q850.NormalClearing)
 	return pbx.ErrStop()
 }
 
 // Read(variable[,filename[&...][,maxdigits[,options[,attempts[,timeout]]]]])
 // collects digits into variable; sets READSTATUS to OK, ERROR, HANGUP,
 // INTERRUPTED, SKIPPED or TIMEOUT (app_read.c).
-func Read(e *pbx.Exec, data string) error {
+func (ap *Apps) Read(e *pbx.Exec, data string) error {
 	a := args(data)
 	variable := arg(a, 0)
 	if variable == "" {
@@ -346,7 +344,7 @@ func Read(e *pbx.Exec, data string) error {
 	status := "TIMEOUT"
 	result := ""
 	for try := 0; try < attempts; try++ {
-		digits, err := readDigits(e, files, maxDigits, terminators, first, next)
+		digits, err := ap.readDigits(e, files, maxDigits, terminators, first, next)
 		if err != nil {
 			e.Ch.SetVar(variable, digits)
 			e.Ch.SetVar("READSTATUS", "HANGUP")
@@ -365,9 +363,9 @@ func Read(e *pbx.Exec, data string) error {
 
 // readDigits plays the prompt (any digit interrupts it and counts) and
 // reads up to max digits, stopping at a terminator or a timeout.
-func readDigits(e *pbx.Exec, files []string, max int, terminators string, first, next time.Duration) (string, error) {
+func (ap *Apps) readDigits(e *pbx.Exec, files []string, max int, terminators string, first, next time.Duration) (string, error) {
 	var b strings.Builder
-	d, _, err := streamFiles(e, files, allDigits)
+	d, _, err := ap.streamFiles(e, files, allDigits)
 	if err != nil {
 		return "", err
 	}
@@ -394,18 +392,18 @@ func readDigits(e *pbx.Exec, files []string, max int, terminators string, first,
 	}
 }
 
-func sayFiles(e *pbx.Exec, files []string) error {
-	_, _, err := streamFiles(e, files, "")
+func (ap *Apps) sayFiles(e *pbx.Exec, files []string) error {
+	_, _, err := ap.streamFiles(e, files, "")
 	return err
 }
 
 // SayDigits(digits) says each digit.
-func SayDigits(e *pbx.Exec, data string) error {
-	return sayFiles(e, prompts.SayDigits(arg(args(data), 0), e.Ch.Language()))
+func (ap *Apps) SayDigits(e *pbx.Exec, data string) error {
+	return ap.sayFiles(e, prompts.SayDigits(arg(args(data), 0), e.Ch.Language()))
 }
 
 // SayNumber(number[,gender]) says a number with the language's rules.
-func SayNumber(e *pbx.Exec, data string) error {
+func (ap *Apps) SayNumber(e *pbx.Exec, data string) error {
 	a := args(data)
 	n, err := strconv.ParseInt(arg(a, 0), 10, 64)
 	if err != nil {
@@ -417,15 +415,15 @@ func SayNumber(e *pbx.Exec, data string) error {
 		e.Ch.Log().Warn("SayNumber failed", "err", err)
 		return nil
 	}
-	return sayFiles(e, files)
+	return ap.sayFiles(e, files)
 }
 
 // SayAlpha(string) spells a string.
-func SayAlpha(e *pbx.Exec, data string) error {
-	return sayFiles(e, prompts.SayAlpha(arg(args(data), 0), e.Ch.Language(), false))
+func (ap *Apps) SayAlpha(e *pbx.Exec, data string) error {
+	return ap.sayFiles(e, prompts.SayAlpha(arg(args(data), 0), e.Ch.Language(), false))
 }
 
 // SayPhonetic(string) spells with the NATO alphabet.
-func SayPhonetic(e *pbx.Exec, data string) error {
-	return sayFiles(e, prompts.SayPhonetic(arg(args(data), 0)))
+func (ap *Apps) SayPhonetic(e *pbx.Exec, data string) error {
+	return ap.sayFiles(e, prompts.SayPhonetic(arg(args(data), 0)))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Echo plays back what the caller says until the caller presses '#' or
@@ -41,7 +42,7 @@ func Echo(e *pbx.Exec, _ string) error {
 // terminates instead of '#', x no terminator, y any digit terminates, k
 // keep the file on hangup (it is always kept). A relative filename is
 // placed under the recordings directory.
-func Record(e *pbx.Exec, data string) error {
+func (ap *Apps) Record(e *pbx.Exec, data string) error {
 	a := args(data)
 	spec := arg(a, 0)
 	silence, _ := strconv.Atoi(arg(a, 1))
@@ -51,7 +52,7 @@ func Record(e *pbx.Exec, data string) error {
 		e.Ch.SetVar("RECORD_STATUS", s)
 		return nil
 	}
-	if !e.Ch.Allowed(channel.ServiceRecording) {
+	if !e.Ch.Allowed(tenancy.ServiceRecording) {
 		// Hosted mode: the tenant's or user's recording service is off.
 		e.Ch.Log().Warn("Record: recording is switched off for this tenant or user", "tenant", e.Ch.Tenant(), "endpoint", e.Ch.Endpoint)
 		return status("ERROR")
@@ -67,7 +68,7 @@ func Record(e *pbx.Exec, data string) error {
 		return status("ERROR")
 	}
 	if !filepath.IsAbs(base) {
-		base = filepath.Join(services(e).RecordingsDir, base)
+		base = filepath.Join(ap.svc.RecordingsDir, base)
 	}
 	if strings.Contains(base, "%d") {
 		base = uniqueName(base)
@@ -92,7 +93,7 @@ func Record(e *pbx.Exec, data string) error {
 		terminators = "*"
 	}
 	if !hasOption(opts, 'q') {
-		if _, err := streamFile(e, "beep", ""); err == channel.ErrHangup {
+		if _, err := ap.streamFile(e, "beep", ""); err == channel.ErrHangup {
 			return status("HANGUP")
 		}
 	}

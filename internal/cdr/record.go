@@ -119,10 +119,10 @@ func tvdiffMS(end, start time.Time) int64 {
 	return secDif + usecDif
 }
 
-// normalize fills Asterisk's defaults and makes strings storable on every
+// Normalize fills Asterisk's defaults and makes strings storable on every
 // engine: a string ends at its first NUL byte (a C string would), invalid
 // UTF-8 is replaced (PostgreSQL rejects it), times are UTC microseconds.
-func normalize(r *Record) {
+func (r *Record) Normalize() {
 	for _, p := range []*string{&r.AccountCode, &r.Src, &r.Dst, &r.DContext, &r.CLID, &r.Channel,
 		&r.DstChannel, &r.LastApp, &r.LastData, &r.Disposition, &r.AMAFlags, &r.UserField,
 		&r.UniqueID, &r.LinkedID, &r.PeerAccount, &r.Tenant, &r.Node} {

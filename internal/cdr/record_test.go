@@ -56,7 +56,7 @@ func TestDispositionFromDialStatus(t *testing.T) {
 
 func TestNormalize(t *testing.T) {
 	r := Record{Src: "10\x0001", CLID: "bad\xffutf8", Start: time.Date(2024, 1, 1, 0, 0, 0, 1999, time.FixedZone("X", 7200))}
-	normalize(&r)
+	r.Normalize()
 	if r.Src != "10" || r.CLID != "bad\uFFFDutf8" || r.Disposition != "NO ANSWER" || r.AMAFlags != "DOCUMENTATION" {
 		t.Fatalf("normalize: %+v", r)
 	}

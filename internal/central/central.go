@@ -1,20 +1,19 @@
 // Package central is the central application server's side of a process:
-// the provisioning repository (and its change feed, the nodes' realtime
-// Source), the REST API and, once wired, the cluster-wide AMI. `entvoice
-// serve` runs it beside a node in the same process, joined in-process: the
-// node takes the repository as its provision.Source and the API acts on
-// the node's calls through a control.Controller.
+// the REST API on the provisioning repository, and the PostgreSQL change
+// notifications that keep the repository's change feed (the nodes'
+// realtime Source) current across central instances. `entvoice serve` runs
+// it beside a node in the same process: the node takes the repository as
+// its provision.Source and the API acts on the node's calls through a
+// control.Controller (internal/system composes them).
 package central
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 
 	"github.com/entvoice/entvoice/internal/api"
-	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -25,9 +24,8 @@ import (
 type Options struct {
 	Config *config.Config
 	Store  *store.Store
-	// KnownApp says whether an extension row's application exists (the
-	// node's PBX.HasApp in-process).
-	KnownApp func(string) bool
+	// Repo is the provisioning repository on Store.
+	Repo *provision.Repo
 	// Controller acts on live calls for the API; nil answers 503.
 	Controller control.Controller
 	// Nodes is the node hub's registry for the API; nil answers 503.
@@ -46,7 +44,7 @@ type Central struct {
 	done chan struct{}
 }
 
-// Start opens the provisioning repository and serves the API.
+// Start serves the API.
 func Start(ctx context.Context, o Options) (*Central, error) {
 	log := o.Logger
 	if log == nil {
@@ -56,13 +54,7 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	if err := cdr.EnsureReportIndexes(ctx, o.Store); err != nil {
-		return nil, err
-	}
-	repo, err := provision.New(ctx, o.Store, provision.Options{KnownApp: o.KnownApp, Realm: o.Config.SIP.Realm, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("provisioning: %w", err)
-	}
+	repo := o.Repo
 	c := &Central{Repo: repo, log: log, done: make(chan struct{})}
 	lctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
@@ -77,6 +69,7 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	} else {
 		close(c.done)
 	}
+	var err error
 	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Indication is a call-progress signal sent to the caller on an unanswered
@@ -71,7 +73,7 @@ type Channel struct {
 	language      string
 	accountCode   string
 	tenant        string
-	services      Service
+	services      tenancy.Service
 	context       string
 	exten         string
 	priority      int
@@ -82,6 +84,7 @@ type Channel struct {
 	lastApp       string
 	lastData      string
 	peer          *Channel
+	onHangup      []func()
 }
 
 // Options describe a channel to create.
@@ -94,9 +97,9 @@ type Options struct {
 	Language       string
 	AccountCode    string
 	Tenant         string
-	// Services is the set of switchable services the channel may use;
-	// zero means AllServices.
-	Services       Service
+	// Denied are the switchable services the channel may not use (the
+	// tenant's and the user's switches); zero allows every service.
+	Denied         tenancy.Service
 	Context, Exten string
 	Driver         Driver
 	State          State
@@ -219,7 +222,7 @@ func (c *Channel) Hangup(cause int) {
 		cause = c.hangupCause
 	}
 	if cause == 0 {
-		cause = CauseNormalClearing
+		cause = q850.NormalClearing
 	}
 	c.hangupCause = cause
 	d := c.driver
@@ -230,7 +233,7 @@ func (c *Channel) Hangup(cause int) {
 	if d != nil {
 		d.Hangup(cause)
 	}
-	close(c.done)
+	c.hungUpNow()
 }
 
 // RemoteHangup records that the far end hung up (BYE, CANCEL); no signalling
@@ -247,7 +250,36 @@ func (c *Channel) RemoteHangup(cause int) {
 	// The far end hanging up is Asterisk's ast_queue_hangup: HangupRequest
 	// without a cause.
 	c.publish(events.Event{Kind: events.HangupRequest})
+	c.hungUpNow()
+}
+
+// hungUpNow marks the channel gone and runs the OnHangup funcs, once.
+func (c *Channel) hungUpNow() {
 	close(c.done)
+	c.mu.Lock()
+	fs := c.onHangup
+	c.onHangup = nil
+	c.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// OnHangup runs f once the channel has hung up, by either side (at once
+// if it already has). f must not block.
+func (c *Channel) OnHangup(f func()) {
+	c.mu.Lock()
+	if !c.hungUp {
+		c.onHangup = append(c.onHangup, f)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	// Hung up: either hungUpNow ran (and took the list) or is about to,
+	// after close(done); wait for that so f never runs before the
+	// channel reports itself gone.
+	<-c.done
+	f()
 }
 
 // IsHungUp reports whether the channel has been hung up.
@@ -258,6 +290,15 @@ func (c *Channel) IsHungUp() bool {
 	default:
 		return false
 	}
+}
+
+// HangupRequested reports whether the channel is hanging up or has hung
+// up: true from the moment Hangup or RemoteHangup is called, before Done
+// is closed.
+func (c *Channel) HangupRequested() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hungUp
 }
 
 // HangupCause is the cause the channel was hung up with (0 while up).

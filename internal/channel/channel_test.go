@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 func TestNamesAndIDs(t *testing.T) {
@@ -64,21 +65,9 @@ func TestVariableInheritance(t *testing.T) {
 func TestHangupFirstCauseWins(t *testing.T) {
 	r := NewRegistry("", events.New(), slog.Default())
 	c := r.New(Options{Tech: "PJSIP", Endpoint: "a"})
-	c.RemoteHangup(CauseNormalClearing)
-	c.Hangup(CauseUserBusy)
-	if c.HangupCause() != CauseNormalClearing || !c.IsHungUp() {
+	c.RemoteHangup(q850.NormalClearing)
+	c.Hangup(q850.UserBusy)
+	if c.HangupCause() != q850.NormalClearing || !c.IsHungUp() {
 		t.Fatalf("cause %d", c.HangupCause())
-	}
-}
-
-func TestCauses(t *testing.T) {
-	if CauseText(17) != "User busy" || CauseText(999) != "Unknown" {
-		t.Fatal("cause text")
-	}
-	if n, ok := ParseCause("BUSY"); !ok || n != 17 {
-		t.Fatal("BUSY alias")
-	}
-	if CauseToSIP(CauseUserBusy) != 486 || SIPToCause(486) != CauseUserBusy || SIPToCause(404) != CauseUnallocated {
-		t.Fatal("sip mapping")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // ErrHangup is returned by operations on a channel that has been hung up.
@@ -74,10 +75,7 @@ func (r *Registry) New(o Options) *Channel {
 		exten:       o.Exten,
 		priority:    1,
 	}
-	c.services = o.Services
-	if c.services == 0 {
-		c.services = AllServices
-	}
+	c.services = tenancy.AllServices &^ o.Denied
 	if c.linkedID == "" {
 		c.linkedID = uid
 	}

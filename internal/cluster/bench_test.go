@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -48,7 +48,7 @@ func BenchmarkCDRDrain(b *testing.B) {
 	}
 	nst := storetest.Open(b, store.Options{DataDir: dir})
 	for i := 0; i < b.N; i += 5000 {
-		if err := cdr.Insert(ctx, nst, nodeCDRs(min(5000, b.N-i), i)); err != nil {
+		if err := cdrstore.Insert(ctx, nst, nodeCDRs(min(5000, b.N-i), i)); err != nil {
 			b.Fatal(err)
 		}
 	}

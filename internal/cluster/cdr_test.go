@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
@@ -75,7 +77,7 @@ func TestCDRsExactlyOnce(t *testing.T) {
 	}
 	nst := storetest.Open(t, store.Options{DataDir: dataDir})
 	// 2,000 CDRs before the link comes up: four batches at least.
-	if err := cdr.Insert(ctx, nst, nodeCDRs(2000, 0)); err != nil {
+	if err := cdrstore.Insert(ctx, nst, nodeCDRs(2000, 0)); err != nil {
 		t.Fatal(err)
 	}
 	newLink := func() *Link {
@@ -95,14 +97,14 @@ func TestCDRsExactlyOnce(t *testing.T) {
 		t.Logf("all acked before central stopped (acked %d); the outage still covers the next writes", got)
 	}
 	// Writes during the outage, and a node restart (a new link, same data).
-	if err := cdr.Insert(ctx, nst, nodeCDRs(700, 2000)); err != nil {
+	if err := cdrstore.Insert(ctx, nst, nodeCDRs(700, 2000)); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
 	l = newLink()
 	time.Sleep(300 * time.Millisecond) // the link keeps failing meanwhile
 	h = start(addr)
-	if err := cdr.Insert(ctx, nst, nodeCDRs(300, 2700)); err != nil {
+	if err := cdrstore.Insert(ctx, nst, nodeCDRs(300, 2700)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "every CDR acked", func() bool { return l.CDRAcked() >= 3000 })
@@ -138,12 +140,17 @@ func TestCDRsShippedFromWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	nst := storetest.Open(t, store.Options{DataDir: dataDir})
-	w := cdr.NewWriter(nst, storetest.Logger(t), cdr.WriterOptions{Linger: time.Millisecond})
-	defer w.Close(ctx)
 	l, err := NewLink(LinkOptions{DataDir: dataDir, Store: nst, Heartbeat: 200 * time.Millisecond, Logger: storetest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var handOff atomic.Bool // the writer hands its commits to the link once set
+	w := cdrstore.NewWriter(nst, storetest.Logger(t), cdrstore.WriterOptions{Linger: time.Millisecond, OnCommit: func(rows []cdr.Row) {
+		if handOff.Load() {
+			l.ShipCommitted(rows)
+		}
+	}})
+	defer w.Close(ctx)
 	write := func(from, n int) {
 		var wg sync.WaitGroup
 		for _, r := range nodeCDRs(n, from) {
@@ -156,7 +163,7 @@ func TestCDRsShippedFromWriter(t *testing.T) {
 		wg.Wait()
 	}
 	write(0, 300) // before the hand-off: read from the store
-	w.OnCommit(l.ShipCommitted)
+	handOff.Store(true)
 	l.Start(ctx)
 	defer l.Close()
 	waitFor(t, "the first 300 acked", func() bool { return l.CDRAcked() >= 300 })

@@ -10,7 +10,7 @@ import (
 // oldest are left to be read back from the store.
 const maxTail = 4 * shipWindow * shipBatch
 
-// cdrTail holds the CDRs the node's writer committed (cdr.Writer.OnCommit)
+// cdrTail holds the CDRs the node's writer committed (cdrstore.Writer.OnCommit)
 // that the link has not shipped yet, so that shipping them needs no read
 // back from the store. The store stays the record: whenever the tail does
 // not continue exactly where shipping is (after a restart, a reconnect, a

@@ -31,7 +31,9 @@ type wireEvent struct {
 	Direction  string            `json:"Direction,omitempty"`
 	Peer       string            `json:"Peer,omitempty"`
 	Status     string            `json:"Status,omitempty"`
+	URI        string            `json:"URI,omitempty"`
 	Address    string            `json:"Address,omitempty"`
+	AGI        *events.AGI       `json:"AGI,omitempty"`
 	Fields     map[string]string `json:"Fields,omitempty"`
 	Bridge     *events.Bridge    `json:"Bridge,omitempty"`
 	Tenant     string            `json:"Tenant,omitempty"`
@@ -80,7 +82,7 @@ func toWireEvent(e *events.Event) wireEvent {
 	return wireEvent{Kind: e.Kind, Time: e.Time, Channel: toWireChannel(e.Channel), Dest: toWireChannel(e.Dest),
 		App: e.App, AppData: e.AppData, Variable: e.Variable, Value: e.Value, DialString: e.DialString, DialStatus: e.DialStatus,
 		Cause: e.Cause, Digit: e.Digit, Duration: e.Duration, Direction: e.Direction, Peer: e.Peer, Status: e.Status,
-		Address: e.Address, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra}
+		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra}
 }
 
 // event is the bus event central publishes.
@@ -88,5 +90,5 @@ func (w *wireEvent) event() events.Event {
 	return events.Event{Kind: w.Kind, Time: w.Time, Channel: w.Channel.snapshot(), Dest: w.Dest.snapshot(),
 		App: w.App, AppData: w.AppData, Variable: w.Variable, Value: w.Value, DialString: w.DialString, DialStatus: w.DialStatus,
 		Cause: w.Cause, Digit: w.Digit, Duration: w.Duration, Direction: w.Direction, Peer: w.Peer, Status: w.Status,
-		Address: w.Address, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra}
+		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra}
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
@@ -680,7 +681,7 @@ func (h *Hub) intake(ctx context.Context, name string, batch []ShippedCDR) (int6
 		}
 		maxSeq = max(maxSeq, b.Seq)
 	}
-	if err := cdr.Insert(ctx, h.o.Store, recs); err != nil {
+	if err := cdrstore.Insert(ctx, h.o.Store, recs); err != nil {
 		return 0, err
 	}
 	if err := h.reg.setCDRAcked(ctx, name, maxSeq); err != nil {

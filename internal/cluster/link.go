@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -637,7 +638,7 @@ func (l *Link) ship(ctx context.Context, send func(*Up) error, sh *shipper) erro
 			l.fromTail.Add(int64(len(rows)))
 		} else {
 			var err error
-			if rows, _, err = cdr.List(ctx, l.o.Store, cdr.Filter{After: from, Limit: shipBatch}); err != nil {
+			if rows, _, err = cdrstore.List(ctx, l.o.Store, cdrstore.Filter{After: from, Limit: shipBatch}); err != nil {
 				l.log.Warn("reading CDRs to ship", "err", err)
 				return nil
 			}
@@ -669,7 +670,7 @@ func (l *Link) cdrHead(ctx context.Context) (int64, error) {
 }
 
 // ShipCommitted takes the rows the node's CDR writer just committed
-// (cdr.Writer.OnCommit) and ships them without reading them back from the
+// (cdrstore.Writer.OnCommit) and ships them without reading them back from the
 // store; it does not block.
 func (l *Link) ShipCommitted(rows []cdr.Row) { l.tail.add(rows) }
 

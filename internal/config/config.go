@@ -49,6 +49,13 @@ type Config struct {
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
+	// Parsed by validate, once.
+	listeners  []Listener
+	rtpLo      int
+	rtpHi      int
+	mediaIP    netip.Addr
+	peerListen netip.AddrPort
+	peering    bool
 }
 
 // SIP configures the SIP transports and registrar.
@@ -69,14 +76,14 @@ type SIP struct {
 	// baresip 1.0 (libre) fails to register when SHA-256 is offered too.
 	AuthAlgorithms []string `yaml:"auth_algorithms"`
 	// NonceLifetime is how long a digest nonce stays valid (Go duration).
-	NonceLifetime string `yaml:"nonce_lifetime"`
+	NonceLifetime Duration `yaml:"nonce_lifetime"`
 	// FloodRate and FloodBurst bound the requests per second one source IP may send.
 	FloodRate  int `yaml:"flood_rate"`
 	FloodBurst int `yaml:"flood_burst"`
 	// MaxAuthFailures within AuthFailureWindow bans a source for BanTime.
-	MaxAuthFailures   int    `yaml:"max_auth_failures"`
-	AuthFailureWindow string `yaml:"auth_failure_window"`
-	BanTime           string `yaml:"ban_time"`
+	MaxAuthFailures   int      `yaml:"max_auth_failures"`
+	AuthFailureWindow Duration `yaml:"auth_failure_window"`
+	BanTime           Duration `yaml:"ban_time"`
 	// SessionTimers is the Session-Expires (RFC 4028) offered and accepted, seconds.
 	SessionExpires int `yaml:"session_expires"`
 }
@@ -116,7 +123,17 @@ type Trunk struct {
 	Transport string   `yaml:"transport"`
 	Codecs    []string `yaml:"codecs"`
 	Language  string   `yaml:"language"`
+
+	// Parsed by validate.
+	match []netip.Prefix
+	host  netip.AddrPort
 }
+
+// MatchPrefixes are the parsed match entries.
+func (t Trunk) MatchPrefixes() []netip.Prefix { return t.match }
+
+// HostAddr is the parsed host (invalid when none is set).
+func (t Trunk) HostAddr() netip.AddrPort { return t.host }
 
 // Log configures structured logging.
 type Log struct {
@@ -127,7 +144,7 @@ type Log struct {
 // Shutdown configures graceful shutdown on SIGTERM.
 type Shutdown struct {
 	// Grace is how long live calls may go on after SIGTERM (Go duration).
-	Grace string `yaml:"grace"`
+	Grace Duration `yaml:"grace"`
 }
 
 // CDR configures call detail records.
@@ -162,15 +179,15 @@ type AMI struct {
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
 	// AuthTimeout is how long a connection may stay unauthenticated (Go duration, default 30s).
-	AuthTimeout string `yaml:"authtimeout"`
+	AuthTimeout Duration `yaml:"authtimeout"`
 	// AuthLimit bounds concurrent unauthenticated connections (default 50).
 	AuthLimit int `yaml:"authlimit"`
 	// TimestampEvents adds Timestamp: to every event (manager.conf timestampevents).
 	TimestampEvents bool `yaml:"timestampevents"`
 	// MaxAuthFailures from one address within AuthFailureWindow bans it for BanTime.
-	MaxAuthFailures   int    `yaml:"max_auth_failures"`
-	AuthFailureWindow string `yaml:"auth_failure_window"`
-	BanTime           string `yaml:"ban_time"`
+	MaxAuthFailures   int      `yaml:"max_auth_failures"`
+	AuthFailureWindow Duration `yaml:"auth_failure_window"`
+	BanTime           Duration `yaml:"ban_time"`
 	// QueueSize is each session's event queue; a client that lets it fill is disconnected.
 	QueueSize int       `yaml:"queue_size"`
 	Users     []AMIUser `yaml:"users"`
@@ -196,10 +213,10 @@ type AMIUser struct {
 // AGI configures AGI and FastAGI sessions.
 type AGI struct {
 	// ConnectTimeout bounds a FastAGI connect (Go duration, default 5s).
-	ConnectTimeout string `yaml:"connect_timeout"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// IdleTimeout hangs up a session whose script sends no command for this
 	// long (Go duration, default 0: no limit, as Asterisk).
-	IdleTimeout string `yaml:"idle_timeout"`
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // Cluster configures the distributed tier: the central node hub
@@ -227,7 +244,7 @@ type Cluster struct {
 	Bind string `yaml:"bind"`
 	// Heartbeat is the link's heartbeat interval (Go duration, default 5s);
 	// a link silent for three of them is dropped and redialled.
-	Heartbeat string `yaml:"heartbeat"`
+	Heartbeat Duration `yaml:"heartbeat"`
 	// SIPListen is a node's "IP:PORT" for calls from the other nodes (SIP
 	// over mutual TLS with the node certificates). Empty: the first SIP
 	// listener's IP, port 5061; "off": no calls between this node and
@@ -332,9 +349,7 @@ func (c *Config) applyDefaults() error {
 	if len(c.SIP.AuthAlgorithms) == 0 {
 		c.SIP.AuthAlgorithms = []string{"MD5"}
 	}
-	if c.SIP.NonceLifetime == "" {
-		c.SIP.NonceLifetime = "30s"
-	}
+	c.SIP.NonceLifetime.orDefault(30 * time.Second)
 	if c.SIP.FloodRate == 0 {
 		c.SIP.FloodRate = 20000
 	}
@@ -344,12 +359,8 @@ func (c *Config) applyDefaults() error {
 	if c.SIP.MaxAuthFailures == 0 {
 		c.SIP.MaxAuthFailures = 20
 	}
-	if c.SIP.AuthFailureWindow == "" {
-		c.SIP.AuthFailureWindow = "60s"
-	}
-	if c.SIP.BanTime == "" {
-		c.SIP.BanTime = "300s"
-	}
+	c.SIP.AuthFailureWindow.orDefault(60 * time.Second)
+	c.SIP.BanTime.orDefault(300 * time.Second)
 	if c.SIP.SessionExpires == 0 {
 		c.SIP.SessionExpires = 1800
 	}
@@ -367,36 +378,26 @@ func (c *Config) applyDefaults() error {
 	if c.Dialplan != "" {
 		c.Dialplan = c.Resolve(c.Dialplan)
 	}
-	if c.Shutdown.Grace == "" {
-		c.Shutdown.Grace = "10s"
-	}
+	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
 	}
 	if c.Cluster.Listen == "" {
 		c.Cluster.Listen = "127.0.0.1:7443"
 	}
-	if c.Cluster.Heartbeat == "" {
-		c.Cluster.Heartbeat = "5s"
-	}
+	c.Cluster.Heartbeat.orDefault(5 * time.Second)
 	if c.AMI.Listen == "" {
 		c.AMI.Listen = "127.0.0.1:5038"
 	}
-	if c.AMI.AuthTimeout == "" {
-		c.AMI.AuthTimeout = "30s"
-	}
+	c.AMI.AuthTimeout.orDefault(30 * time.Second)
 	if c.AMI.AuthLimit == 0 {
 		c.AMI.AuthLimit = 50
 	}
 	if c.AMI.MaxAuthFailures == 0 {
 		c.AMI.MaxAuthFailures = 5
 	}
-	if c.AMI.AuthFailureWindow == "" {
-		c.AMI.AuthFailureWindow = "60s"
-	}
-	if c.AMI.BanTime == "" {
-		c.AMI.BanTime = "300s"
-	}
+	c.AMI.AuthFailureWindow.orDefault(60 * time.Second)
+	c.AMI.BanTime.orDefault(300 * time.Second)
 	if c.AMI.QueueSize == 0 {
 		c.AMI.QueueSize = 10000
 	}
@@ -406,12 +407,8 @@ func (c *Config) applyDefaults() error {
 	c.AGIDir = c.Resolve(c.AGIDir)
 	c.Cluster.CACert = c.Resolve(c.Cluster.CACert)
 	c.Cluster.CAKey = c.Resolve(c.Cluster.CAKey)
-	if c.AGI.ConnectTimeout == "" {
-		c.AGI.ConnectTimeout = "5s"
-	}
-	if c.AGI.IdleTimeout == "" {
-		c.AGI.IdleTimeout = "0s"
-	}
+	c.AGI.ConnectTimeout.orDefault(5 * time.Second)
+	c.AGI.IdleTimeout.orDefault(0)
 	if v := os.Getenv("ENTVOICE_DATABASE_DSN"); v != "" {
 		c.Database.DSN = v
 	}
@@ -454,36 +451,20 @@ func (c *Config) applyDefaults() error {
 	return nil
 }
 
-// Listener is one parsed sip.listen entry.
-type Listener struct {
-	Transport string // "udp" or "tcp"
-	Addr      netip.AddrPort
-}
+// Listeners are the parsed sip.listen entries.
+func (c *Config) Listeners() []Listener { return c.listeners }
 
-// Listeners parses sip.listen.
-func (c *Config) Listeners() ([]Listener, error) {
-	var out []Listener
-	for _, l := range c.SIP.Listen {
-		tr, hp, ok := strings.Cut(l, ":")
-		if !ok {
-			return nil, fmt.Errorf("sip.listen %q: want transport:ip:port", l)
-		}
-		tr = strings.ToLower(tr)
-		if tr != "udp" && tr != "tcp" {
-			return nil, fmt.Errorf("sip.listen %q: transport %q is not udp or tcp", l, tr)
-		}
-		ap, err := netip.ParseAddrPort(hp)
-		if err != nil {
-			return nil, fmt.Errorf("sip.listen %q: %w", l, err)
-		}
-		out = append(out, Listener{Transport: tr, Addr: ap})
-	}
-	return out, nil
-}
+// RTPPorts is the rtp.ports range, inclusive.
+func (c *Config) RTPPorts() (lo, hi int) { return c.rtpLo, c.rtpHi }
+
+// MediaAddr is the IP address RTP binds to and advertises in SDP.
+func (c *Config) MediaAddr() netip.Addr { return c.mediaIP }
 
 // PeerListen is a node's address for calls from other nodes
 // (cluster.sip_listen); ok is false when they are off.
-func (c *Config) PeerListen() (addr netip.AddrPort, ok bool, err error) {
+func (c *Config) PeerListen() (addr netip.AddrPort, ok bool) { return c.peerListen, c.peering }
+
+func (c *Config) parsePeerListen() (addr netip.AddrPort, ok bool, err error) {
 	switch v := strings.TrimSpace(c.Cluster.SIPListen); {
 	case strings.EqualFold(v, "off"):
 		return netip.AddrPort{}, false, nil
@@ -496,32 +477,27 @@ func (c *Config) PeerListen() (addr netip.AddrPort, ok bool, err error) {
 	}
 	// Other nodes dial this address: the first SIP listener's IP, or the
 	// media address when that listener is on every interface.
-	if ls, _ := c.Listeners(); len(ls) > 0 && !ls[0].Addr.Addr().IsUnspecified() {
+	if ls := c.listeners; len(ls) > 0 && !ls[0].Addr.Addr().IsUnspecified() {
 		return netip.AddrPortFrom(ls[0].Addr.Addr(), 5061), true, nil
 	}
-	ip, err := c.MediaAddr()
-	if err != nil {
-		return netip.AddrPort{}, false, err
-	}
-	return netip.AddrPortFrom(ip, 5061), true, nil
+	return netip.AddrPortFrom(c.mediaIP, 5061), true, nil
 }
 
-// RTPRange parses rtp.ports.
-func (c *Config) RTPRange() (lo, hi int, err error) {
-	a, b, ok := strings.Cut(c.RTP.Ports, "-")
+// parseRTPRange parses rtp.ports.
+func parseRTPRange(ports string) (lo, hi int, err error) {
+	a, b, ok := strings.Cut(ports, "-")
 	if !ok {
-		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX", c.RTP.Ports)
+		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX", ports)
 	}
 	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
 	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if err1 != nil || err2 != nil || lo < 1024 || hi > 65535 || hi-lo < 3 {
-		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX within 1024-65535, at least 4 ports", c.RTP.Ports)
+		return 0, 0, fmt.Errorf("rtp.ports %q: want MIN-MAX within 1024-65535, at least 4 ports", ports)
 	}
 	return lo, hi, nil
 }
 
-// MediaAddr is the IP address RTP binds to and advertises in SDP.
-func (c *Config) MediaAddr() (netip.Addr, error) {
+func (c *Config) parseMediaAddr() (netip.Addr, error) {
 	if c.RTP.Address != "" {
 		a, err := netip.ParseAddr(c.RTP.Address)
 		if err != nil {
@@ -529,23 +505,10 @@ func (c *Config) MediaAddr() (netip.Addr, error) {
 		}
 		return a, nil
 	}
-	ls, err := c.Listeners()
-	if err != nil {
-		return netip.Addr{}, err
+	if ls := c.listeners; len(ls) > 0 && !ls[0].Addr.Addr().IsUnspecified() {
+		return ls[0].Addr.Addr(), nil
 	}
-	if len(ls) == 0 || ls[0].Addr.Addr().IsUnspecified() {
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
-	}
-	return ls[0].Addr.Addr(), nil
-}
-
-// Duration parses one of the Go-duration keys, naming it on error.
-func Duration(key, v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s %q: %w", key, v, err)
-	}
-	return d, nil
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 }
 
 func (c *Config) validate(root *yaml.Node) error {
@@ -553,23 +516,23 @@ func (c *Config) validate(root *yaml.Node) error {
 	fail := func(line int, format string, a ...any) error {
 		return &Error{File: c.path, Line: line, Msg: fmt.Sprintf(format, a...)}
 	}
-	if _, err := c.Listeners(); err != nil {
-		return fail(lineOf("sip", "listen"), "%v", err)
+	c.listeners = nil
+	for _, l := range c.SIP.Listen {
+		parsed, err := parseListener(l)
+		if err != nil {
+			return fail(lineOf("sip", "listen"), "%v", err)
+		}
+		c.listeners = append(c.listeners, parsed)
 	}
-	if _, _, err := c.RTPRange(); err != nil {
+	var err error
+	if c.rtpLo, c.rtpHi, err = parseRTPRange(c.RTP.Ports); err != nil {
 		return fail(lineOf("rtp", "ports"), "%v", err)
 	}
-	if _, err := c.MediaAddr(); err != nil {
+	if c.mediaIP, err = c.parseMediaAddr(); err != nil {
 		return fail(lineOf("rtp", "address"), "%v", err)
 	}
-	for _, kv := range [][2]string{{"sip.nonce_lifetime", c.SIP.NonceLifetime}, {"sip.auth_failure_window", c.SIP.AuthFailureWindow}, {"sip.ban_time", c.SIP.BanTime}, {"shutdown.grace", c.Shutdown.Grace},
-		{"ami.authtimeout", c.AMI.AuthTimeout}, {"ami.auth_failure_window", c.AMI.AuthFailureWindow}, {"ami.ban_time", c.AMI.BanTime},
-		{"agi.connect_timeout", c.AGI.ConnectTimeout}, {"agi.idle_timeout", c.AGI.IdleTimeout},
-		{"cluster.heartbeat", c.Cluster.Heartbeat}} {
-		if _, err := Duration(kv[0], kv[1]); err != nil {
-			parts := strings.Split(kv[0], ".")
-			return fail(lineOf(parts...), "%v", err)
-		}
+	if c.peerListen, c.peering, err = c.parsePeerListen(); err != nil {
+		return fail(lineOf("cluster", "sip_listen"), "%v", err)
 	}
 	for _, a := range c.SIP.AuthAlgorithms {
 		if a != "MD5" && a != "SHA-256" {
@@ -615,15 +578,20 @@ func (c *Config) validate(root *yaml.Node) error {
 			return fail(line, "trunks[%d]: name %q is already used by a user or trunk", i, t.Name)
 		}
 		seen[t.Name] = true
-		for _, p := range t.Match {
-			if _, err := ParsePrefix(p); err != nil {
+		c.Trunks[i].match = nil
+		for _, m := range t.Match {
+			p, err := ParsePrefix(m)
+			if err != nil {
 				return fail(line, "trunk %q: %v", t.Name, err)
 			}
+			c.Trunks[i].match = append(c.Trunks[i].match, p)
 		}
 		if t.Host != "" {
-			if _, err := netip.ParseAddrPort(t.Host); err != nil {
+			h, err := netip.ParseAddrPort(t.Host)
+			if err != nil {
 				return fail(line, "trunk %q: host %q: want IP:PORT", t.Name, t.Host)
 			}
+			c.Trunks[i].host = h
 		}
 		if t.Transport != "udp" && t.Transport != "tcp" {
 			return fail(line, "trunk %q: transport %q is not udp or tcp", t.Name, t.Transport)
@@ -643,22 +611,6 @@ func knownCodec(c string) bool {
 		return true
 	}
 	return false
-}
-
-// ParsePrefix accepts a CIDR or a bare address (a host prefix).
-func ParsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("bad CIDR %q: %w", s, err)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(strings.TrimSpace(s))
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("bad address %q: %w", s, err)
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // findLine returns the line of the value at a mapping path, or 0.

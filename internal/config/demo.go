@@ -1,6 +1,10 @@
 package config
 
-import _ "embed"
+import (
+	_ "embed"
+
+	"gopkg.in/yaml.v3"
+)
 
 // DemoDialplan is the dialplan of `entvoice serve` without --config: users
 // 1001-1003 call each other by number, and 500 is an IVR.
@@ -13,7 +17,9 @@ const DemoFileName = "demo-extensions.conf"
 
 // Demo returns the configuration of the demo: three users on 127.0.0.1
 // and the demo IVR. dialplanPath is where the caller wrote DemoDialplan.
-func Demo(dataDir, dialplanPath string) *Config {
+// adjust, when given, changes it before it is validated (tests move it to
+// free ports).
+func Demo(dataDir, dialplanPath string, adjust ...func(*Config)) *Config {
 	c := &Config{
 		DataDir:  dataDir,
 		Dialplan: dialplanPath,
@@ -23,8 +29,14 @@ func Demo(dataDir, dialplanPath string) *Config {
 			{Name: "1003", Secret: "pass1003", Context: "demo", CallerID: `"Carol" <1003>`, Language: "es"},
 		},
 	}
+	for _, f := range adjust {
+		f(c)
+	}
 	if err := c.applyDefaults(); err != nil {
 		panic(err) // the demo is a constant: an error here is a programming error
+	}
+	if err := c.validate(&yaml.Node{}); err != nil {
+		panic(err)
 	}
 	return c
 }

@@ -1,7 +1,8 @@
-// Package control is how the API and AMI act on live calls: list channels,
-// originate, hang up, redirect, read and set variables. Local implements it
-// on one node's PBX; the distributed tier implements it over the node link
-// (one interface, a local and a distributed implementation).
+// Package control is the contract by which the API and AMI act on live
+// calls: list channels, originate, hang up, redirect, read and set
+// variables, locate users. It is a leaf: the node implements Controller on
+// its own PBX (node.Controller), and central implements it over the node
+// links (one interface, a local and a distributed implementation).
 //
 // Every method takes the caller's tenant scope: "" is an admin who sees
 // every call; any other value sees and touches only that tenant's channels,
@@ -103,6 +104,17 @@ func ReloadsDialplan(module string) bool {
 // ErrNotRegistered is Locate's answer for a user with no registered
 // contact (on this node, or on any linked node).
 var ErrNotRegistered = errors.New("user not registered")
+
+// Reasons of OriginateResponse (the AST_CONTROL_* value
+// __ast_request_and_dial ends with).
+const (
+	ReasonFailed     = 0
+	ReasonHangup     = 1
+	ReasonRinging    = 3
+	ReasonAnswered   = 4
+	ReasonBusy       = 5
+	ReasonCongestion = 8
+)
 
 // Location is where a user is registered: the node's name and the
 // address other nodes call it on (SIP over mutual TLS with the node

@@ -84,7 +84,7 @@ func sendDigitsOnCommands(ctx context.Context, sub *events.Subscription, c *call
 					done <- nil
 					return
 				}
-				s, ok := want[e.ExtraValue("Command")]
+				s, ok := want[e.AGI.Command]
 				if !ok {
 					continue
 				}

@@ -106,7 +106,7 @@ func startPeer(t *testing.T, env []string, name string, args ...string) {
 func runIVRCall(t *testing.T, n *testNode) {
 	t.Helper()
 	sub := n.Bus.Subscribe(256, func(e *events.Event) bool {
-		return e.Kind == events.AGIExecStart && strings.HasPrefix(strings.ToUpper(e.ExtraValue("Command")), "GET DATA")
+		return e.Kind == events.AGIExecStart && strings.HasPrefix(strings.ToUpper(e.AGI.Command), "GET DATA")
 	})
 	defer sub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -13,10 +13,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/system"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -90,22 +92,20 @@ func runNodeWith(t *testing.T, cfg *config.Config, port int, src provision.Sourc
 	before := goleak.IgnoreCurrent()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: levelOf(cfg.Log.Level)}))
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := node.New(ctx, cfg, log)
+	p, err := system.Standalone(ctx, cfg, system.Options{Logger: log}, src)
 	if err != nil {
 		cancel()
 		t.Fatalf("node: %v", err)
 	}
-	if src != nil {
-		n.SetSource(src)
-	}
-	if err := n.Start(ctx); err != nil {
+	if err := p.Start(ctx); err != nil {
 		cancel()
-		n.Shutdown(0)
 		t.Fatalf("start: %v", err)
 	}
+	n := p.Node
 	tn := &testNode{Node: n, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), DataDir: cfg.DataDir, cfg: cfg}
 	t.Cleanup(func() {
 		n.Shutdown(2 * time.Second)
+		p.Stop()
 		for _, f := range tn.afterStop {
 			f()
 		}
@@ -145,7 +145,7 @@ func (n *testNode) cdrs(t *testing.T, want int) []cdr.Record {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		rows, _, err := cdr.List(context.Background(), n.Store, cdr.Filter{Limit: 1000})
+		rows, _, err := cdrstore.List(context.Background(), n.Store, cdrstore.Filter{Limit: 1000})
 		if err != nil {
 			t.Fatalf("list CDRs: %v", err)
 		}
@@ -184,7 +184,7 @@ func reopenStore(t *testing.T, dataDir string) *store.Store {
 
 func listCDRs(t *testing.T, st *store.Store) []cdr.Record {
 	t.Helper()
-	rows, _, err := cdr.List(context.Background(), st, cdr.Filter{Limit: 1000})
+	rows, _, err := cdrstore.List(context.Background(), st, cdrstore.Filter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +204,12 @@ func startDemo(t *testing.T) *testNode {
 	if err := os.WriteFile(plan, []byte(config.DemoDialplan), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Demo(filepath.Join(dir, "data"), plan)
 	port := testpeer.FreePorts(t, 1)[0]
 	rtp := testpeer.FreePortBlock(t, 100)
-	cfg.SIP.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
-	cfg.RTP.Ports = fmt.Sprintf("%d-%d", rtp, rtp+99)
-	cfg.Log.Level = logLevel()
+	cfg := config.Demo(filepath.Join(dir, "data"), plan, func(c *config.Config) {
+		c.SIP.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
+		c.RTP.Ports = fmt.Sprintf("%d-%d", rtp, rtp+99)
+		c.Log.Level = logLevel()
+	})
 	return runNode(t, cfg, port)
 }

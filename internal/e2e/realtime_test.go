@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/provision/memfeed"
-	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -58,7 +58,7 @@ func tenantUser(tenant, domain, name, pass string) provision.User {
 	return provision.User{
 		Tenant: tenant, Name: name, Context: "internal", Enabled: true,
 		CallerID: fmt.Sprintf(`"%s %s" <%s>`, tenant, name, name),
-		HA1MD5:   sipauth.HA1("MD5", name, domain, pass), HA1SHA256: sipauth.HA1("SHA-256", name, domain, pass),
+		HA1MD5:   digest.HA1("MD5", name, domain, pass), HA1SHA256: digest.HA1("SHA-256", name, domain, pass),
 	}
 }
 
@@ -502,7 +502,7 @@ func waitTenantIdle(t *testing.T, n *testNode, tenant string) {
 func TestRealtimeSIPpBeforeAndAfter(t *testing.T) {
 	src := memfeed.New()
 	id, _ := src.PutUser(provision.User{Tenant: provision.DefaultTenant, Name: "2001", Context: "phones", Enabled: true,
-		HA1MD5: sipauth.HA1("MD5", "2001", "entvoice", "pass2001"), HA1SHA256: sipauth.HA1("SHA-256", "2001", "entvoice", "pass2001")})
+		HA1MD5: digest.HA1("MD5", "2001", "entvoice", "pass2001"), HA1SHA256: digest.HA1("SHA-256", "2001", "entvoice", "pass2001")})
 	n := startNode(t, nodeSpec{yaml: hostedStaticUsers, dialplan: hostedStaticPlan, source: src})
 	expectRefused(t, n, "2001", "pass2001", "700", 404)
 

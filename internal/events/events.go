@@ -47,14 +47,14 @@ const (
 	ExtensionStatus   Kind = "ExtensionStatus"
 	UserEvent         Kind = "UserEvent"
 	// AGIExecStart and AGIExecEnd bracket each AGI command (res_agi.c
-	// agi_handle_command); Fields carry Command and CommandId, and for
+	// agi_handle_command); AGI carries Command and CommandID, and for
 	// AGIExecEnd also ResultCode and Result.
 	AGIExecStart      Kind = "AGIExecStart"
 	AGIExecEnd        Kind = "AGIExecEnd"
 	OriginateResponse Kind = "OriginateResponse"
 	// AsyncAGIStart, AsyncAGIExec and AsyncAGIEnd bracket an AsyncAGI
-	// session (res_agi.c launch_asyncagi); Extra carries Env on Start,
-	// Result and CommandId on Exec.
+	// session (res_agi.c launch_asyncagi); AGI carries Env on Start,
+	// Result and CommandID on Exec.
 	AsyncAGIStart Kind = "AsyncAGIStart"
 	AsyncAGIExec  Kind = "AsyncAGIExec"
 	AsyncAGIEnd   Kind = "AsyncAGIEnd"
@@ -68,6 +68,17 @@ type Bridge struct {
 	Creator     string // Dial
 	Name        string
 	NumChannels int
+}
+
+// AGI is the body of AGIExec* and AsyncAGI* events (res_agi.c).
+type AGI struct {
+	CommandID string
+	Command   string // AGIExec*
+	// ResultCode and Result: AGIExecEnd; Result alone (the reply lines
+	// the script would have read): AsyncAGIExec.
+	ResultCode string
+	Result     string
+	Env        string // AsyncAGIStart: the agi_* environment block
 }
 
 // Snapshot is the state of a channel when an event happened: the fields of
@@ -108,15 +119,17 @@ type Event struct {
 	Direction    string // DTMF: Received or Sent
 	Peer         string // PeerStatus/ContactStatus: "PJSIP/1001"
 	Status       string // PeerStatus (Reachable...), ContactStatus (Created, Removed...)
+	URI          string // ContactStatus: the contact
 	Address      string // remote address of security and contact events
+	AGI          *AGI   // AGIExec*, AsyncAGI*
 	Fields       map[string]string
 	Bridge       *Bridge // Bridge* events
 	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
 	// "" is the default tenant, seen by admins only.
 	Tenant string
-	// Extra holds preformatted "Key: Value" body lines, in order, for
-	// free-form events (UserEvent, AGIExec*, security events,
-	// OriginateResponse).
+	// Extra holds "Key: Value" body lines, in order, for the events the
+	// AMI server raises itself (UserEvent, OriginateResponse,
+	// DeviceStateChange, ExtensionStatus, its security events).
 	Extra []string
 }
 

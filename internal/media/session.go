@@ -276,3 +276,20 @@ func (c *counters) snapshot() Stats {
 		Dropped:     c.dropped.Load(),
 	}
 }
+
+// NewLoopbackPair returns two sessions on the pool's address that send to
+// each other: the two halves of a Local channel, so that bridges carry
+// audio through it as through any SIP leg.
+func NewLoopbackPair(pool *PortPool, pacer *Pacer, logger *slog.Logger) (a, b *Session, err error) {
+	if a, err = NewSession(pool, pacer, logger); err != nil {
+		return nil, nil, err
+	}
+	if b, err = NewSession(pool, pacer, logger); err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	dtmf := DefaultTelephoneEvent
+	a.SetRemote(Negotiated{Remote: b.LocalAddr(), Codec: PCMU, DTMF: &dtmf, Direction: SendRecv})
+	b.SetRemote(Negotiated{Remote: a.LocalAddr(), Codec: PCMU, DTMF: &dtmf, Direction: SendRecv})
+	return a, b, nil
+}

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,19 +17,24 @@ import (
 	"github.com/entvoice/entvoice/internal/agi"
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/apps"
+	"github.com/entvoice/entvoice/internal/astdb"
 	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/config"
-	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/localchan"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/q850"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Node is one running PBX node.
@@ -43,49 +46,64 @@ type Node struct {
 	PBX      *pbx.PBX
 	SIP      *sipua.Server
 	Store    *store.Store
-	CDR      *cdr.Writer
+	CDR      *cdrstore.Writer
 	AGI      *agi.AGI
-	Control  *control.Local
+	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	stopOnce sync.Once
 
-	// Realtime provisioning (SetSource).
+	// Realtime provisioning (Options.Source).
 	staticPlan *dialplan.Dialplan
 	staticEPs  []*sipua.Endpoint
 	source     provision.Source
 	rt         *realtime
 
-	amiOpts   *ami.Options
-	amiSource ami.UserSource
-	peering   bool // calls between nodes (WithPeers)
+	amiOpts *ami.Options // nil: AMI off
+	peering bool         // calls between nodes (Options.Peers)
 }
 
-// Option adjusts a node beyond its configuration file.
-type Option func(*options)
-
-type options struct {
-	peer *sipua.PeerOptions
+// Options are what a node takes from the process it runs in, beside its
+// configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Store is the open store the node keeps its CDRs in (and astdb); the
+	// caller closes it after Shutdown.
+	Store *store.Store
+	// Source is realtime provisioning (tenants, users, extension rows)
+	// applied on top of the static configuration from Start on: central's
+	// repository in one process, the node link on a remote node. Nil:
+	// static configuration only.
+	Source provision.Source
+	// AMI is the node's AMI server, configured (system.AMIOptions): the
+	// node adds its events, calls and the rest. Nil: no AMI.
+	AMI *ami.Options
+	// Peers makes the node take calls from the other nodes of its cluster
+	// and call users registered on them (sipua/peer.go). The dialplan
+	// gains the context those calls start in, sipua.PeerContext, unless
+	// extensions.conf defines it: it rings the called user.
+	Peers *sipua.PeerOptions
+	// OnCDRCommit, when set, is handed every batch of CDRs once committed
+	// (the node link ships them to central from there).
+	OnCDRCommit func([]cdr.Row)
 }
-
-// WithPeers makes the node take calls from the other nodes of its cluster
-// and call users registered on them (sipua/peer.go). The dialplan gains
-// the context those calls start in, PeerContext, unless extensions.conf
-// defines it: it rings the called user.
-func WithPeers(p *sipua.PeerOptions) Option { return func(o *options) { o.peer = p } }
 
 // New builds a node from a configuration. It fails, naming file and line,
 // when the dialplan or the configuration has errors.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (*Node, error) {
-	var o options
-	for _, fn := range opts {
-		fn(&o)
+func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Store == nil {
+		return nil, errors.New("node: a store is required")
 	}
 	plan, err := LoadDialplan(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if o.peer != nil && !plan.HasContext(sipua.PeerContext) {
+	if o.Peers != nil && !plan.HasContext(sipua.PeerContext) {
 		if err := addPeerContext(plan); err != nil {
 			return nil, err
 		}
@@ -94,47 +112,34 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 	if err != nil {
 		return nil, err
 	}
-	dir := sipua.NewDirectory(eps)
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("data_dir: %w", err)
-	}
-	st, err := store.Open(ctx, store.Options{DSN: cfg.Database.DSN, DataDir: cfg.DataDir, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
-	n := &Node{cfg: cfg, log: log, Store: st, Bus: events.New(), staticPlan: plan, staticEPs: eps, peering: o.peer != nil}
-	ok := false
-	defer func() {
-		if !ok {
-			n.closeStore()
-		}
-	}()
-	n.CDR = cdr.NewWriter(st, log, cdr.WriterOptions{SpoolPath: filepath.Join(cfg.DataDir, "cdr-spool.jsonl")})
+	n := &Node{cfg: cfg, log: log, Store: o.Store, Bus: events.New(), staticPlan: plan, staticEPs: eps,
+		peering: o.Peers != nil, source: o.Source, limits: tenancy.NewLimits()}
+	n.CDR = cdrstore.NewWriter(o.Store, log, cdrstore.WriterOptions{SpoolPath: filepath.Join(cfg.DataDir, "cdr-spool.jsonl"), OnCommit: o.OnCDRCommit})
 	if _, err := n.CDR.ReplaySpool(ctx); err != nil {
 		log.Error("CDR spool replay failed; the spool is kept", "err", err)
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeCDR()
+		}
+	}()
 	n.Channels = channel.NewRegistry(cfg.SystemName, n.Bus, log)
 
-	lo, hi, _ := cfg.RTPRange()
-	maddr, _ := cfg.MediaAddr()
-	pool, err := media.NewPortPool(maddr, lo, hi)
+	lo, hi := cfg.RTPPorts()
+	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("rtp.ports: %w", err)
 	}
 	n.pacer = media.NewPacer(log)
-
-	nonceLife, _ := config.Duration("sip.nonce_lifetime", cfg.SIP.NonceLifetime)
-	window, _ := config.Duration("sip.auth_failure_window", cfg.SIP.AuthFailureWindow)
-	ban, _ := config.Duration("sip.ban_time", cfg.SIP.BanTime)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
 	guard := acl.NewGuard(acl.GuardOptions{
 		RequestsPerSecond: cfg.SIP.FloodRate, Burst: cfg.SIP.FloodBurst,
-		MaxAuthFailures: cfg.SIP.MaxAuthFailures, FailureWindow: window, BanTime: ban,
+		MaxAuthFailures: cfg.SIP.MaxAuthFailures, FailureWindow: cfg.SIP.AuthFailureWindow.Duration, BanTime: cfg.SIP.BanTime.Duration,
 	})
-	files := media.NewFileCache(64 << 20)
 	n.PBX = pbx.New(pbx.Options{
 		Channels:      n.Channels,
 		CDR:           n.CDR,
@@ -143,41 +148,40 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opti
 		LogUnanswered: cfg.CDR.Unanswered == nil || *cfg.CDR.Unanswered,
 		Congestion:    cfg.CDR.Congestion,
 	})
-	agiConnect, _ := config.Duration("agi.connect_timeout", cfg.AGI.ConnectTimeout)
-	agiIdle, _ := config.Duration("agi.idle_timeout", cfg.AGI.IdleTimeout)
-	n.AGI = registerApps(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: agiConnect, IdleTimeout: agiIdle, Store: st})
-	if err := checkApps(plan, n.PBX); err != nil {
-		return nil, err
-	}
-	n.PBX.SetDialplan(plan)
-
-	ls, _ := cfg.Listeners()
 	var listeners []sipua.Listener
-	for _, l := range ls {
+	for _, l := range cfg.Listeners() {
 		listeners = append(listeners, sipua.Listener{Transport: l.Transport, Addr: l.Addr})
 	}
 	n.SIP, err = sipua.New(sipua.Options{
 		Listeners: listeners, Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent,
-		MediaAddr: maddr, Ports: pool, Pacer: n.pacer, Channels: n.Channels, Handler: n.PBX,
-		Guard:      guard,
-		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: nonceLife, Algorithms: cfg.SIP.AuthAlgorithms}),
+		MediaAddr: cfg.MediaAddr(), Ports: pool, Pacer: n.pacer, Channels: n.Channels, Handler: n.PBX,
+		Guard: guard, Limits: n.limits,
+		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
-		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.peer,
+		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
 	})
 	if err != nil {
 		return nil, err
 	}
-	n.SIP.SetDirectory(dir)
-	n.PBX.SetServices(&apps.Services{
-		Prompts:       prompts.NewLibrary(cfg.SoundsDir),
-		Files:         files,
-		Dialer:        n.SIP,
-		RecordingsDir: filepath.Join(cfg.DataDir, "recordings"),
-		Logger:        log,
-	})
-	n.Control = control.NewLocal(n.PBX, n.Channels, n.SIP, log)
-	if n.amiOpts, err = amiOptions(cfg, n, log); err != nil {
+	// Every leg Dial, Originate and AGI place goes through the channel
+	// technologies, which apply the tenant policy first.
+	techs := channel.NewTechnologies(n.limits)
+	techs.Register(n.SIP, "PJSIP", "SIP")
+	techs.Register(localchan.New(n.Channels, n.PBX, func() (*media.Session, *media.Session, error) {
+		return media.NewLoopbackPair(pool, n.pacer, log)
+	}), "Local")
+	sounds := prompts.Sounds{Library: prompts.NewLibrary(cfg.SoundsDir), Files: media.NewFileCache(64 << 20)}
+	recordings := filepath.Join(cfg.DataDir, "recordings")
+	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings})
+	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
+		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
+	if err := checkApps(plan, n.PBX); err != nil {
 		return nil, err
+	}
+	n.PBX.SetDialplan(plan)
+	n.Control = NewController(n.PBX, n.Channels, techs, n.SIP, log)
+	if o.AMI != nil {
+		n.amiOpts = n.amiOptions(*o.AMI)
 	}
 	ok = true
 	return n, nil
@@ -224,20 +228,6 @@ func addPeerContext(plan *dialplan.Dialplan) error {
 	return plan.AddRow(sipua.PeerContext, "h", 1, "", "NoOp", "")
 }
 
-// registerApps gives a PBX every dialplan application a node has.
-func registerApps(p *pbx.PBX, o agi.Options) *agi.AGI {
-	apps.Register(p)
-	return agi.Register(p, o)
-}
-
-// KnownApp reports whether a node has a dialplan application: what a
-// central server without a node of its own checks extension rows against.
-func KnownApp() func(app string) bool {
-	p := pbx.New(pbx.Options{})
-	registerApps(p, agi.Options{})
-	return p.HasApp
-}
-
 // LoadDialplan parses the configured extensions.conf (an empty plan when
 // none is set).
 func LoadDialplan(cfg *config.Config) (*dialplan.Dialplan, error) {
@@ -266,16 +256,6 @@ func checkApps(plan *dialplan.Dialplan, p *pbx.PBX) error {
 	return errors.Join(errs...)
 }
 
-// BuildDirectory turns static users and trunks into SIP endpoints, hashing
-// secrets into HA1s.
-func BuildDirectory(cfg *config.Config) (*sipua.Directory, error) {
-	eps, err := staticEndpoints(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return sipua.NewDirectory(eps), nil
-}
-
 func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 	var eps []*sipua.Endpoint
 	for _, u := range cfg.Users {
@@ -290,23 +270,17 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 		eps = append(eps, &sipua.Endpoint{
 			Name: u.Name, Enabled: true,
 			Credentials: sipauth.Credentials{
-				HA1MD5:    sipauth.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
-				HA1SHA256: sipauth.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
+				HA1MD5:    digest.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
+				HA1SHA256: digest.HA1("SHA-256", u.Name, cfg.SIP.Realm, u.Secret),
 			},
 			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
 		})
 	}
 	for _, t := range cfg.Trunks {
-		var match []netip.Prefix
-		for _, m := range t.Match {
-			p, _ := config.ParsePrefix(m)
-			match = append(match, p)
-		}
-		host, _ := netip.ParseAddrPort(t.Host)
 		eps = append(eps, &sipua.Endpoint{
 			Name: t.Name, Trunk: true, Enabled: true, Context: t.Context, Language: t.Language,
-			Codecs: codecs(t.Codecs), Match: match, Host: host, Transport: t.Transport,
+			Codecs: codecs(t.Codecs), Match: t.MatchPrefixes(), Host: t.HostAddr(), Transport: t.Transport,
 		})
 	}
 	return eps, nil
@@ -324,11 +298,6 @@ func codecs(names []string) []media.Codec {
 	}
 	return out
 }
-
-// SetSource makes the node apply realtime provisioning from src (tenants,
-// users, extension rows) on top of its static configuration, from Start
-// on. Call it before Start.
-func (n *Node) SetSource(src provision.Source) { n.source = src }
 
 // Revision is the realtime revision in force (0 without a Source).
 func (n *Node) Revision() int64 {
@@ -386,7 +355,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	if live := n.PBX.Active(); live > 0 {
 		n.log.Warn("grace period over, hanging up live calls", "calls", live)
 		for _, ch := range n.Channels.List() {
-			ch.Hangup(channel.CauseNormalClearing)
+			ch.Hangup(q850.NormalClearing)
 		}
 		end := time.Now().Add(5 * time.Second)
 		for n.PBX.Active() > 0 && time.Now().Before(end) {
@@ -410,18 +379,14 @@ func (n *Node) shutdown(grace time.Duration) {
 		n.log.Debug("sip close", "err", err)
 	}
 	n.pacer.Close()
-	n.closeStore()
+	n.closeCDR()
 }
 
-func (n *Node) closeStore() {
-	if n.CDR != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := n.CDR.Close(ctx); err != nil {
-			n.log.Error("CDR flush failed", "err", err)
-		}
-		cancel()
-	}
-	if err := n.Store.Close(); err != nil {
-		n.log.Error("store close", "err", err)
+// closeCDR flushes the CDR writer; the store stays open for the caller.
+func (n *Node) closeCDR() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.CDR.Close(ctx); err != nil {
+		n.log.Error("CDR flush failed", "err", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // changesBatch is how many changes one Changes call fetches.
@@ -44,6 +45,7 @@ const retryDelay = time.Second
 type realtime struct {
 	src          provision.Source
 	sip          *sipua.Server
+	limits       *tenancy.Limits
 	pbx          *pbx.PBX
 	channels     *channel.Registry
 	log          *slog.Logger
@@ -87,7 +89,7 @@ type staticReload struct {
 
 func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, staticEPs []*sipua.Endpoint) *realtime {
 	r := &realtime{
-		src: src, sip: n.SIP, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
+		src: src, sip: n.SIP, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
 	}
@@ -260,7 +262,7 @@ func (r *realtime) apply(c *provision.Change) {
 		}
 		// Its users' status, realm, limits and switches follow the tenant.
 		for id, u := range r.users {
-			if tenantID(u.Tenant) == tenantID(c.Tenant.ID) {
+			if tenancy.Of(u.Tenant) == tenancy.Of(c.Tenant.ID) {
 				delete(r.eps, id)
 			}
 		}
@@ -272,7 +274,7 @@ func (r *realtime) apply(c *provision.Change) {
 		id := c.User.ID
 		if id == 0 { // a delete keyed by tenant and name
 			for uid, u := range r.users {
-				if tenantID(u.Tenant) == tenantID(c.User.Tenant) && u.Name == c.User.Name {
+				if tenancy.Of(u.Tenant) == tenancy.Of(c.User.Tenant) && u.Name == c.User.Name {
 					id = uid
 				}
 			}
@@ -297,17 +299,10 @@ func (r *realtime) apply(c *provision.Change) {
 	// AMI users are the AMI's business, not the SIP and dialplan's.
 }
 
-func tenantID(t string) string {
-	if t == "" {
-		return provision.DefaultTenant
-	}
-	return t
-}
-
 // contextOf is the node's context name for a row (namespaced for a hosted
 // tenant); ok is false for a default-tenant row naming a tenant context.
 func contextOf(x provision.Extension) (string, bool) {
-	return dialplan.TenantContext(tenantID(x.Tenant), x.Context)
+	return tenancy.Context(tenancy.Of(x.Tenant), x.Context)
 }
 
 func (r *realtime) putRow(x provision.Extension) {
@@ -357,6 +352,7 @@ func (r *realtime) publish() {
 	}
 	if r.dirtyUsers {
 		r.sip.SetDirectory(r.buildDirectory())
+		r.limits.SetMax(r.maxCalls())
 	}
 	if r.dirtySvc {
 		r.updateLiveServices()
@@ -425,7 +421,7 @@ func (r *realtime) buildDirectory() *sipua.Directory {
 	eps := make([]*sipua.Endpoint, 0, len(r.staticEPs)+len(r.users))
 	eps = append(eps, r.staticEPs...)
 	for id, u := range r.users {
-		if tenantID(u.Tenant) == provision.DefaultTenant && r.staticByName[u.Name] {
+		if tenancy.Of(u.Tenant) == tenancy.Default && r.staticByName[u.Name] {
 			continue // shadowed by a static user
 		}
 		ep := r.eps[id]
@@ -437,25 +433,36 @@ func (r *realtime) buildDirectory() *sipua.Directory {
 	}
 	tenants := make([]*sipua.Tenant, 0, len(r.tenants))
 	for _, t := range r.tenants {
-		tenants = append(tenants, &sipua.Tenant{ID: t.ID, Domain: t.Domain, MaxCalls: t.MaxCalls})
+		tenants = append(tenants, &sipua.Tenant{ID: t.ID, Domain: t.Domain})
 	}
 	return sipua.NewHostedDirectory(tenants, eps)
+}
+
+// maxCalls is each limited tenant's max_calls.
+func (r *realtime) maxCalls() map[string]int {
+	out := map[string]int{}
+	for _, t := range r.tenants {
+		if t.MaxCalls > 0 {
+			out[t.ID] = t.MaxCalls
+		}
+	}
+	return out
 }
 
 // endpoint turns a realtime user into a SIP endpoint. A user of a tenant
 // that is suspended or unknown is disabled: it cannot register or call.
 func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
-	tid := tenantID(u.Tenant)
+	tid := tenancy.Of(u.Tenant)
 	t, haveTenant := r.tenants[tid]
 	enabled := u.Enabled
-	if tid != provision.DefaultTenant && (!haveTenant || t.Status == "suspended") {
+	if tid != tenancy.Default && (!haveTenant || t.Status == "suspended") {
 		enabled = false
 	}
 	ctxName := u.Context
 	if ctxName == "" {
 		ctxName = "default"
 	}
-	qualified, ok := dialplan.TenantContext(tid, ctxName)
+	qualified, ok := tenancy.Context(tid, ctxName)
 	if !ok {
 		r.log.Warn("realtime user disabled: its context names a tenant's", "user", u.Name, "context", u.Context)
 		enabled = false
@@ -490,18 +497,18 @@ func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
 // denied is the services switched off by a tenant's and a user's
 // switches: a user's unset switch inherits the tenant's, a tenant's unset
 // switch is on, and a service is usable only when both allow it.
-func denied(t, u provision.Switches) channel.Service {
-	var out channel.Service
+func denied(t, u provision.Switches) tenancy.Service {
+	var out tenancy.Service
 	for _, s := range []struct {
-		svc        channel.Service
+		svc        tenancy.Service
 		tenant, me *bool
 	}{
-		{channel.ServiceRecording, t.Recording, u.Recording},
-		{channel.ServiceVoicemail, t.Voicemail, u.Voicemail},
-		{channel.ServiceAGI, t.AGI, u.AGI},
-		{channel.ServiceSpeech, t.Speech, u.Speech},
-		{channel.ServiceOutbound, t.Outbound, u.Outbound},
-		{channel.ServiceInternational, t.International, u.International},
+		{tenancy.ServiceRecording, t.Recording, u.Recording},
+		{tenancy.ServiceVoicemail, t.Voicemail, u.Voicemail},
+		{tenancy.ServiceAGI, t.AGI, u.AGI},
+		{tenancy.ServiceSpeech, t.Speech, u.Speech},
+		{tenancy.ServiceOutbound, t.Outbound, u.Outbound},
+		{tenancy.ServiceInternational, t.International, u.International},
 	} {
 		on := (s.tenant == nil || *s.tenant) && (s.me == nil || *s.me)
 		if !on {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/provision/memfeed"
-	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/tenancy"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -54,12 +56,12 @@ func testNode(tb testing.TB, src provision.Source) *Node {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := New(ctx, cfg, log)
+	st := openStore(tb, cfg)
+	n, err := New(ctx, cfg, Options{Store: st, Source: src, Logger: log})
 	if err != nil {
 		cancel()
 		tb.Fatal(err)
 	}
-	n.SetSource(src)
 	if err := n.Start(ctx); err != nil {
 		cancel()
 		n.Shutdown(0)
@@ -84,7 +86,7 @@ func waitRev(tb testing.TB, n *Node, rev int64) {
 func user(tenant, name string) provision.User {
 	domain := tenant + ".example"
 	return provision.User{Tenant: tenant, Name: name, Context: "internal", Enabled: true,
-		HA1MD5: sipauth.HA1("MD5", name, domain, "pw"), HA1SHA256: sipauth.HA1("SHA-256", name, domain, "pw")}
+		HA1MD5: digest.HA1("MD5", name, domain, "pw"), HA1SHA256: digest.HA1("SHA-256", name, domain, "pw")}
 }
 
 // TestRealtimeMerge: static and realtime configuration merge; tenant
@@ -192,15 +194,15 @@ func TestRealtimeServicesMidCall(t *testing.T) {
 	u.Services.International = &off
 	_, rev := src.PutUser(u)
 	waitRev(t, n, rev)
-	if mine.Allowed(channel.ServiceInternational) || !mine.Allowed(channel.ServiceOutbound) {
+	if mine.Allowed(tenancy.ServiceInternational) || !mine.Allowed(tenancy.ServiceOutbound) {
 		t.Errorf("acme 1001's live channel: services %b", mine.Services())
 	}
-	if !other.Allowed(channel.ServiceInternational) || !static.Allowed(channel.ServiceInternational) {
+	if !other.Allowed(tenancy.ServiceInternational) || !static.Allowed(tenancy.ServiceInternational) {
 		t.Error("the switch reached another user's channel")
 	}
 	rev = src.PutTenant(provision.Tenant{ID: "acme", Domain: "acme.example", Status: "active", Services: provision.Switches{Outbound: &off}})
 	waitRev(t, n, rev)
-	if other.Allowed(channel.ServiceOutbound) || mine.Allowed(channel.ServiceOutbound) || !static.Allowed(channel.ServiceOutbound) {
+	if other.Allowed(tenancy.ServiceOutbound) || mine.Allowed(tenancy.ServiceOutbound) || !static.Allowed(tenancy.ServiceOutbound) {
 		t.Error("tenant switch not applied to exactly its channels")
 	}
 }
@@ -304,4 +306,16 @@ func TestReloadKeepsRealtimeRows(t *testing.T) {
 	if !n.PBX.Dialplan().Exists("phones", "102", 1) {
 		t.Fatal("a refused reload changed the running plan")
 	}
+}
+
+// openStore opens the node's SQLite store in its data_dir, closed at
+// cleanup (after the node's own cleanup, which was registered later).
+func openStore(tb testing.TB, cfg *config.Config) *store.Store {
+	tb.Helper()
+	st, err := store.Open(context.Background(), store.Options{DataDir: cfg.DataDir})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = st.Close() })
+	return st
 }

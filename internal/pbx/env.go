@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // GetVar resolves a ${NAME}: Asterisk's builtin channel variables first
@@ -170,7 +170,7 @@ func (e *Exec) SetFunction(name, args, value string) error {
 		e.SetCDRVar(arg, value)
 		return nil
 	case "HANGUPCAUSE":
-		if c, ok := channel.ParseCause(value); ok {
+		if c, ok := q850.Parse(value); ok {
 			ch.SetHangupCause(c)
 			return nil
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
+	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Exec is one channel's dialplan execution: what applications act on.
@@ -59,9 +61,6 @@ func newExec(p *PBX, ch *channel.Channel) *Exec {
 	return &Exec{PBX: p, Ch: ch, Ctx: ctx, base: ctx, cdrDst: x, cdrContext: c}
 }
 
-// Services returns the PBX's application services.
-func (e *Exec) Services() any { return e.PBX.opts.Services }
-
 // Goto moves the channel to a dialplan position; the step after the current
 // application is then that position rather than priority+1. The priority
 // may be a label. Empty context or exten keep the current ones.
@@ -95,7 +94,7 @@ func (e *Exec) Goto(context, exten, priority string) error {
 // bare names are its own tenant's, so no dialplan of one tenant reaches
 // another's; ok is false for a name the channel may not reach.
 func (e *Exec) QualifyContext(name string) (string, bool) {
-	return dialplan.TenantContext(e.Ch.Tenant(), name)
+	return tenancy.Context(e.Ch.Tenant(), name)
 }
 
 func (e *Exec) resolvePriority(context, exten, priority string) (int, error) {
@@ -344,9 +343,9 @@ func (p *PBX) disposition(ch *channel.Channel, answer time.Time, dialStatus stri
 		return d
 	}
 	switch ch.HangupCause() {
-	case channel.CauseUserBusy:
+	case q850.UserBusy:
 		return "BUSY"
-	case channel.CauseCongestion, channel.CauseSwitchCongestion:
+	case q850.Congestion, q850.SwitchCongestion:
 		if p.opts.Congestion {
 			return "CONGESTION"
 		}

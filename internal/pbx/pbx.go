@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // App is a dialplan application. data is the application's argument
@@ -43,8 +45,6 @@ type Options struct {
 	LogUnanswered bool
 	// Congestion reports CONGESTION instead of FAILED (cdr.conf congestion).
 	Congestion bool
-	// Services is handed to every application (prompts, media, dialer...).
-	Services any
 }
 
 // PBX runs dialplans. Its dialplan can be swapped at runtime (realtime
@@ -54,6 +54,7 @@ type PBX struct {
 	log    *slog.Logger
 	plan   atomic.Pointer[dialplan.Dialplan]
 	apps   map[string]App
+	names  []string // as registered
 	cdrSeq atomic.Int64
 	active atomic.Int64
 	execs  sync.Map // channel name -> *Exec, while the dialplan runs
@@ -69,17 +70,23 @@ func New(opts Options) *PBX {
 
 // Register adds an application under its case-insensitive name. It must be
 // called before the PBX runs calls.
-func (p *PBX) Register(name string, app App) { p.apps[strings.ToLower(name)] = app }
+func (p *PBX) Register(name string, app App) {
+	p.apps[strings.ToLower(name)] = app
+	p.names = append(p.names, name)
+}
+
+// Apps lists the registered applications' names, sorted.
+func (p *PBX) Apps() []string {
+	out := slices.Clone(p.names)
+	slices.Sort(out)
+	return out
+}
 
 // HasApp reports whether an application exists (used to validate dialplans).
 func (p *PBX) HasApp(name string) bool {
 	_, ok := p.apps[strings.ToLower(name)]
 	return ok
 }
-
-// SetServices sets the services handed to applications; call it before
-// the PBX runs calls.
-func (p *PBX) SetServices(s any) { p.opts.Services = s }
 
 // SetDialplan swaps in a new dialplan.
 func (p *PBX) SetDialplan(d *dialplan.Dialplan) { p.plan.Store(d) }
@@ -170,7 +177,7 @@ func (p *PBX) step(e *Exec, inHangup bool) bool {
 	}
 	if !ok {
 		ch.Log().Warn("no such application, hanging up", "app", st.App, "context", ctx, "exten", exten, "priority", pri, "file", st.File, "line", st.Line)
-		ch.Hangup(channel.CauseNormalClearing)
+		ch.Hangup(q850.NormalClearing)
 		return false
 	}
 	e.jumped = false

@@ -11,6 +11,7 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/q850"
 )
 
 // TestAsyncGoto: an async goto (AMI Redirect) cancels the running
@@ -86,7 +87,7 @@ exten => y,1,Mark(other-context)
 	if v, _ := ch.GetVar("MARK"); v != "other-context" {
 		t.Errorf("MARK = %q", v)
 	}
-	ch.Hangup(channel.CauseNormalClearing)
+	ch.Hangup(q850.NormalClearing)
 	<-done
 	if err := p.AsyncGoto(ch, "c", "x", "1"); !errors.Is(err, ErrNotInDialplan) {
 		t.Errorf("goto on a finished channel: %v", err)
@@ -95,5 +96,5 @@ exten => y,1,Mark(other-context)
 	if err := p.AsyncGoto(idle, "c", "x", "1"); !errors.Is(err, ErrNotInDialplan) {
 		t.Errorf("goto on a channel outside the dialplan: %v", err)
 	}
-	idle.Hangup(channel.CauseNormalClearing)
+	idle.Hangup(q850.NormalClearing)
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 )
@@ -80,8 +80,8 @@ func TestTenantUserLifecycleAndFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u.Realm != "acme.example.com" || u.HA1MD5 != sipauth.HA1("MD5", "1001", "acme.example.com", "s3cret-pass") ||
-			u.HA1SHA256 != sipauth.HA1("SHA-256", "1001", "acme.example.com", "s3cret-pass") {
+		if u.Realm != "acme.example.com" || u.HA1MD5 != digest.HA1("MD5", "1001", "acme.example.com", "s3cret-pass") ||
+			u.HA1SHA256 != digest.HA1("SHA-256", "1001", "acme.example.com", "s3cret-pass") {
 			t.Fatalf("user realm/HA1s = %q %q %q", u.Realm, u.HA1MD5, u.HA1SHA256)
 		}
 		// The default tenant has no domain: the configured realm.
@@ -127,7 +127,7 @@ func TestTenantUserLifecycleAndFeed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if u3.HA1MD5 != sipauth.HA1("MD5", "1001", "acme.example.com", pw) {
+		if u3.HA1MD5 != digest.HA1("MD5", "1001", "acme.example.com", pw) {
 			t.Fatal("password change did not recompute the HA1 for the stored realm")
 		}
 		if _, err := r.CreateUser(ctx, User{Tenant: "acme", Name: "1002"}, "s3cret-pass"); err != nil {
@@ -342,7 +342,7 @@ func TestImportAtomicAndReportsEveryLine(t *testing.T) {
 			t.Fatalf("stored rows = %+v", xs)
 		}
 		u, err := r.GetUser(ctx, "acme", "1001")
-		if err != nil || u.Enabled || u.Realm != "acme.test" || u.HA1MD5 != sipauth.HA1("MD5", "1001", "acme.test", "good-password") {
+		if err != nil || u.Enabled || u.Realm != "acme.test" || u.HA1MD5 != digest.HA1("MD5", "1001", "acme.test", "good-password") {
 			t.Fatalf("imported user = %+v %v", u, err)
 		}
 		cs, _ := r.Changes(ctx, rev0, 100)

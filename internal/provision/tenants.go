@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/digest"
 )
 
 const tenantCols = "id, name, domain, status, max_calls, max_users, language, " + switchCols + ", revision, created_at, updated_at"
@@ -221,8 +221,8 @@ func (r *Repo) realmFor(t Tenant) string {
 }
 
 func setPassword(u *User, password string) {
-	u.HA1MD5 = sipauth.HA1("MD5", u.Name, u.Realm, password)
-	u.HA1SHA256 = sipauth.HA1("SHA-256", u.Name, u.Realm, password)
+	u.HA1MD5 = digest.HA1("MD5", u.Name, u.Realm, password)
+	u.HA1SHA256 = digest.HA1("SHA-256", u.Name, u.Realm, password)
 }
 
 func userKey(id int64) string { return strconv.FormatInt(id, 10) }

@@ -76,7 +76,7 @@ func newFixture(t *testing.T, guard *acl.Guard) *fixture {
 		"1001": {Username: "1001", Credentials: sipauth.CredentialsFromPassword("1001", realm, "pass1001"), Enabled: true},
 		"1002": {Username: "1002", Credentials: sipauth.CredentialsFromPassword("1002", realm, "pass1002"), Enabled: true, MaxContacts: 2},
 		"off":  {Username: "off", Credentials: sipauth.CredentialsFromPassword("off", realm, "pw"), Enabled: false},
-		"md5":  {Username: "md5", Credentials: sipauth.Credentials{HA1MD5: sipauth.HA1("MD5", "md5", realm, "pw")}, Enabled: true},
+		"md5":  {Username: "md5", Credentials: sipauth.Credentials{HA1MD5: sipauth.CredentialsFromPassword("md5", realm, "pw").HA1MD5}, Enabled: true},
 	}
 	lan, err := acl.ParseList([]string{"192.168.0.0/16"}, nil)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/entvoice/entvoice/internal/digest"
 )
 
 // Options configures a Challenger.
@@ -77,7 +78,7 @@ func NewChallenger(o Options) *Challenger {
 		c.realm = "entvoice"
 	}
 	for _, a := range o.Algorithms {
-		if id := parseAlg(a); id != algUnknown && a != "" {
+		if id := digest.ParseAlg(a); id != digest.Unknown && a != "" {
 			c.algs = append(c.algs, id.String())
 		}
 	}
@@ -191,8 +192,8 @@ func (c *Challenger) challenge(name string, stale bool, algs ...string) []sip.He
 	out := make([]sip.Header, 0, len(algs))
 	var b strings.Builder
 	for _, alg := range algs {
-		id := parseAlg(alg)
-		if id == algUnknown {
+		id := digest.ParseAlg(alg)
+		if id == digest.Unknown {
 			continue
 		}
 		b.Reset()

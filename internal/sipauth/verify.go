@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/entvoice/entvoice/internal/digest"
 )
 
 // Credentials are the stored secrets of one account: lowercase hex HA1
@@ -18,13 +19,13 @@ type Credentials struct {
 // CredentialsFromPassword derives both HA1 values from a plain password.
 func CredentialsFromPassword(user, realm, password string) Credentials {
 	return Credentials{
-		HA1MD5:    HA1(MD5, user, realm, password),
-		HA1SHA256: HA1(SHA256, user, realm, password),
+		HA1MD5:    digest.HA1(MD5, user, realm, password),
+		HA1SHA256: digest.HA1(SHA256, user, realm, password),
 	}
 }
 
-func (c Credentials) ha1(a algID) string {
-	if a == algSHA256 {
+func (c Credentials) ha1(a digest.Alg) string {
+	if a == digest.AlgSHA256 {
 		return c.HA1SHA256
 	}
 	return c.HA1MD5
@@ -95,8 +96,8 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 		return Result{Status: Malformed, Username: d.username}
 	}
 	res := Result{Username: d.username}
-	alg := parseAlg(d.algorithm)
-	if alg == algUnknown || d.username == "" || d.nonce == "" || d.response == "" || d.uri == "" {
+	alg := digest.ParseAlg(d.algorithm)
+	if alg == digest.Unknown || d.username == "" || d.nonce == "" || d.response == "" || d.uri == "" {
 		res.Status = Malformed
 		return res
 	}
@@ -126,12 +127,12 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 		return res
 	}
 	var ha2buf, rbuf [64]byte
-	ha2 := digestHex(alg, ha2buf[:0], string(req.Method), d.uri)
+	ha2 := digest.Hex(alg, ha2buf[:0], string(req.Method), d.uri)
 	var want []byte
 	if qopAuth {
-		want = digestHex(alg, rbuf[:0], ha1, d.nonce, d.nc, d.cnonce, "auth", bytesToString(ha2))
+		want = digest.Hex(alg, rbuf[:0], ha1, d.nonce, d.nc, d.cnonce, "auth", bytesToString(ha2))
 	} else {
-		want = digestHex(alg, rbuf[:0], ha1, d.nonce, bytesToString(ha2))
+		want = digest.Hex(alg, rbuf[:0], ha1, d.nonce, bytesToString(ha2))
 	}
 	if !equalHexFold(want, d.response) {
 		res.Status = BadPassword

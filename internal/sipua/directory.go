@@ -5,14 +5,10 @@ import (
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/acl"
-	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
-
-// DefaultTenant is the tenant of static users and trunks
-// (provision.DefaultTenant). An Endpoint with an empty Tenant belongs to it.
-const DefaultTenant = "default"
 
 // Endpoint is a SIP user (digest-authenticated, registers) or a trunk
 // (identified by source address), as PJSIP endpoints are.
@@ -36,7 +32,7 @@ type Endpoint struct {
 	Codecs      []media.Codec
 	// Denied are the services switched off for the endpoint (tenant and
 	// user switches together); the zero value allows every service.
-	Denied channel.Service
+	Denied tenancy.Service
 
 	// Trunks only.
 	Match     []netip.Prefix
@@ -44,34 +40,12 @@ type Endpoint struct {
 	Transport string
 }
 
-// tenantOf normalizes an endpoint's tenant.
-func tenantOf(t string) string {
-	if t == "" {
-		return DefaultTenant
-	}
-	return t
-}
-
 // AOR is the key of the endpoint's registrations: its name in the default
 // tenant, "tenant~name" in a hosted tenant (two tenants may both have 1001).
-func (e *Endpoint) AOR() string {
-	if t := tenantOf(e.Tenant); t != DefaultTenant {
-		return t + "~" + e.Name
-	}
-	return e.Name
-}
-
-// splitAOR is the inverse of AOR: the tenant and the user name of a
-// registrar key.
-func splitAOR(aor string) (tenant, name string) {
-	if t, n, ok := strings.Cut(aor, "~"); ok {
-		return t, n
-	}
-	return DefaultTenant, aor
-}
+func (e *Endpoint) AOR() string { return tenancy.AOR(e.Tenant, e.Name) }
 
 // Services is the set of services channels of the endpoint may use.
-func (e *Endpoint) Services() channel.Service { return channel.AllServices &^ e.Denied }
+func (e *Endpoint) Services() tenancy.Service { return tenancy.AllServices &^ e.Denied }
 
 // Tenant is a hosted tenant as the SIP side needs it.
 type Tenant struct {
@@ -79,8 +53,6 @@ type Tenant struct {
 	// Domain is the tenant's SIP domain: REGISTER and INVITE for it are
 	// the tenant's, and it is the digest realm of the tenant's users.
 	Domain string
-	// MaxCalls bounds the tenant's live channels; 0 is unlimited.
-	MaxCalls int
 }
 
 // Directory is an immutable snapshot of the endpoints the node serves. A new
@@ -112,7 +84,7 @@ func NewHostedDirectory(tenants []*Tenant, endpoints []*Endpoint) *Directory {
 	}
 	for _, t := range tenants {
 		d.tenants[t.ID] = t
-		if t.Domain != "" && t.ID != DefaultTenant {
+		if t.Domain != "" && t.ID != tenancy.Default {
 			d.byDomain[strings.ToLower(t.Domain)] = t
 		}
 	}
@@ -122,32 +94,32 @@ func NewHostedDirectory(tenants []*Tenant, endpoints []*Endpoint) *Directory {
 			d.byName[e.Name] = e
 			continue
 		}
-		d.users[userKey{tenantOf(e.Tenant), e.Name}] = e
+		d.users[userKey{tenancy.Of(e.Tenant), e.Name}] = e
 	}
 	return d
 }
 
 // User finds a user endpoint of the default tenant by name.
 func (d *Directory) User(name string) (*Endpoint, bool) {
-	return d.UserIn(DefaultTenant, name)
+	return d.UserIn(tenancy.Default, name)
 }
 
 // UserIn finds a user endpoint of a tenant by name.
-func (d *Directory) UserIn(tenant, name string) (*Endpoint, bool) {
-	e, ok := d.users[userKey{tenantOf(tenant), name}]
+func (d *Directory) UserIn(tid, name string) (*Endpoint, bool) {
+	e, ok := d.users[userKey{tenancy.Of(tid), name}]
 	return e, ok
 }
 
 // Endpoint finds a user of the default tenant or a trunk by name.
 func (d *Directory) Endpoint(name string) (*Endpoint, bool) {
-	return d.EndpointIn(DefaultTenant, name)
+	return d.EndpointIn(tenancy.Default, name)
 }
 
 // EndpointIn resolves a dial target for a channel of tenant: the tenant's
 // own user of that name, else a trunk. Another tenant's users are never
 // found (hosted mode: no tenant reaches another's users).
-func (d *Directory) EndpointIn(tenant, name string) (*Endpoint, bool) {
-	if e, ok := d.users[userKey{tenantOf(tenant), name}]; ok {
+func (d *Directory) EndpointIn(tid, name string) (*Endpoint, bool) {
+	if e, ok := d.users[userKey{tenancy.Of(tid), name}]; ok {
 		return e, true
 	}
 	e, ok := d.byName[name]
@@ -156,18 +128,18 @@ func (d *Directory) EndpointIn(tenant, name string) (*Endpoint, bool) {
 
 // Tenant returns a tenant by id (nil for one with no entry, such as the
 // default tenant without limits).
-func (d *Directory) Tenant(id string) *Tenant { return d.tenants[tenantOf(id)] }
+func (d *Directory) Tenant(id string) *Tenant { return d.tenants[tenancy.Of(id)] }
 
 // TenantForHost returns the tenant whose SIP domain is host, or the
 // default tenant for any other host (an IP address, an unknown domain).
 func (d *Directory) TenantForHost(host string) (string, bool) {
 	if len(d.byDomain) == 0 || host == "" {
-		return DefaultTenant, false
+		return tenancy.Default, false
 	}
 	if t, ok := d.byDomain[strings.ToLower(host)]; ok {
 		return t.ID, true
 	}
-	return DefaultTenant, false
+	return tenancy.Default, false
 }
 
 // TrunkFor finds the first trunk whose match list contains addr

@@ -12,7 +12,9 @@ import (
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/q850"
 	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // onInvite handles a new INVITE (a re-INVITE carries a To tag and goes to
@@ -68,12 +70,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	// Hosted mode: a tenant past its max_calls gets 503 (the INVITE's
 	// channel would be one too many).
-	if !s.calls.acquire(ep.Tenant, maxCalls(dir, ep.Tenant)) {
-		s.log.Warn("call refused: tenant at its limit of concurrent calls", "tenant", tenantOf(ep.Tenant), "endpoint", ep.Name, "max_calls", maxCalls(dir, ep.Tenant))
+	release, err := s.opts.Limits.Acquire(ep.Tenant)
+	if err != nil {
+		s.log.Warn("call refused", "endpoint", ep.Name, "err", err)
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
-	defer s.calls.release(ep.Tenant)
+	defer release()
 	exten := req.Recipient.User
 	if exten == "" {
 		exten = "s"
@@ -120,13 +123,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound, LinkedID: linked,
 		CallerNum: callerNum, CallerName: callerName,
-		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenantOf(ep.Tenant),
+		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenancy.Of(ep.Tenant),
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
-		Services: ep.Services(),
+		Denied: ep.Denied,
 	})
-	if ep.Services() == 0 {
-		ch.SetServices(0) // Options.Services zero means every service
-	}
 	l.ch = ch
 	sess.OnDigit(dtmfEvents(ch))
 	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
@@ -146,7 +146,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	tx.OnCancel(func(*sip.Request) {
 		// CANCEL before answer: the caller gave up (NO ANSWER in the CDR).
 		if c := live.Load(); c != nil {
-			c.RemoteHangup(channel.CauseNormalClearing)
+			c.RemoteHangup(q850.NormalClearing)
 		}
 	})
 	s.opts.Handler.HandleCall(ch)
@@ -169,9 +169,9 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 		fromUser = f.Address.User
 		fromURI = &f.Address
 	}
-	tenant := tenantOfRequest(dir, fromURI, req)
-	if u, ok := dir.UserIn(tenant, fromUser); ok {
-		challenger := s.challengerFor(dir, tenant)
+	tid := tenantOfRequest(dir, fromURI, req)
+	if u, ok := dir.UserIn(tid, fromUser); ok {
+		challenger := s.challengerFor(dir, tid)
 		if u.ACL != nil && !u.ACL.Allowed(addr) {
 			s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
 			s.bus.Publish(events.Event{Kind: events.RequestNotAllowd, Peer: "PJSIP/" + u.Name, Address: src})
@@ -179,7 +179,7 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 			return nil, false
 		}
 		res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
-			e, ok := dir.UserIn(tenant, name)
+			e, ok := dir.UserIn(tid, name)
 			if !ok {
 				return sipauth.Credentials{}, false
 			}
@@ -214,7 +214,7 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 			return nil, false
 		}
 		if !u.Enabled {
-			s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenantOf(u.Tenant), "source", src)
+			s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenancy.Of(u.Tenant), "source", src)
 			s.respond(req, tx, 403, "Forbidden")
 			return nil, false
 		}
@@ -291,7 +291,7 @@ func (l *inLeg) armSessionTimer() {
 	}
 	l.expiry = time.AfterFunc(d, func() {
 		l.ch.Log().Warn("session timer expired: the caller stopped refreshing the session", "interval", l.sessionExpires)
-		l.ch.Hangup(channel.CauseNormalClearing)
+		l.ch.Hangup(q850.NormalClearing)
 	})
 }
 
@@ -377,7 +377,7 @@ func (l *inLeg) Answer(ctx context.Context) error {
 		defer close(l.acked)
 		if err := l.dtx.Respond(200, "OK", sdp, hdrs...); err != nil {
 			l.ch.Log().Warn("answer failed", "err", err)
-			l.ch.RemoteHangup(channel.CauseNormalClearing)
+			l.ch.RemoteHangup(q850.NormalClearing)
 		}
 	}()
 	return nil
@@ -404,7 +404,7 @@ func (l *inLeg) Hangup(cause int) {
 	answered, acked := l.answered, l.acked
 	l.mu.Unlock()
 	if !answered {
-		l.sendFinal(channel.CauseToSIP(cause), reasonFor(channel.CauseToSIP(cause)))
+		l.sendFinal(q850.ToSIP(cause), reasonFor(q850.ToSIP(cause)))
 		return
 	}
 	l.pending.Add(1)
@@ -434,7 +434,7 @@ func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		l.srv.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	l.ch.RemoteHangup(channel.CauseNormalClearing)
+	l.ch.RemoteHangup(q850.NormalClearing)
 }
 
 // onReinvite handles hold/unhold and session refreshes (RFC 3264 section 8,

@@ -14,7 +14,9 @@ import (
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/q850"
 	"github.com/entvoice/entvoice/internal/registrar"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Errors of Call, which Dial reports as DIALSTATUS=CHANUNAVAIL.
@@ -22,41 +24,15 @@ var (
 	ErrUnknownEndpoint = errors.New("no such endpoint")
 	ErrNotRegistered   = errors.New("endpoint has no registered contact")
 	ErrNoHost          = errors.New("trunk has no host to send calls to")
-	// ErrServiceOff: the calling channel's tenant or user has the service
-	// a trunk call needs switched off (outbound, or international for a
-	// number starting with 00 or +).
-	ErrServiceOff = errors.New("service switched off")
-	// ErrCallLimit: the tenant is at its max_calls (Dial reports
-	// CONGESTION).
-	ErrCallLimit = errors.New("tenant at its limit of concurrent calls")
 )
 
-// IsInternational reports whether a dialled number is international: it
-// starts with the international prefix 00 or with +.
-func IsInternational(exten string) bool {
-	return strings.HasPrefix(exten, "+") || strings.HasPrefix(exten, "00")
+// unavailable is a request error chan_pjsip reports for an endpoint it
+// cannot reach: cause 20, Subscriber absent.
+func unavailable(err error) error {
+	return &channel.RequestError{Cause: q850.SubscriberAbsent, Err: err}
 }
 
-// LegEventKind is a step of an outbound call.
-type LegEventKind int
-
-// Outbound call progress.
-const (
-	LegRinging LegEventKind = iota
-	LegProgress
-	LegAnswered
-	LegFailed
-)
-
-// LegEvent reports progress of an outbound leg. A LegAnswered or LegFailed
-// event is the last one.
-type LegEvent struct {
-	Kind  LegEventKind
-	Code  int // SIP final response code of LegFailed (0: no response)
-	Cause int // Q.850 cause of LegFailed
-}
-
-// Target is what Dial asks for: PJSIP/1001 is Endpoint 1001, and
+// Target is a PJSIP resource: PJSIP/1001 is Endpoint 1001, and
 // PJSIP/555@carrier1 is Endpoint carrier1 with Exten 555.
 type Target struct {
 	Endpoint string
@@ -71,56 +47,44 @@ func ParseTarget(resource string) Target {
 	return Target{Endpoint: resource}
 }
 
-// CallOptions describe the calling side of an outbound call.
-type CallOptions struct {
-	Parent     *channel.Channel // caller channel: linkedid, inheritance
-	CallerNum  string
-	CallerName string
-	// Tenant is the calling channel's tenant: a user target is looked up
-	// among its users only (hosted mode); trunks serve every tenant.
-	Tenant string
-}
-
-// Outbound is a call leg the node places.
-type Outbound struct {
-	Channel *channel.Channel
-	Events  <-chan LegEvent
-}
-
-// Call places an outbound leg to a registered user or through a trunk. It
-// returns as soon as the INVITE is sent; progress arrives on Events.
-func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbound, err error) {
-	dir := s.dir.Load()
-	tenant := o.Tenant
-	if tenant == "" && o.Parent != nil {
-		tenant = o.Parent.Tenant()
-	}
-	ep, ok := dir.EndpointIn(tenant, t.Endpoint)
+// endpointFor finds the endpoint a resource names for a caller of tenant:
+// one of the tenant's users, or a trunk (trunks serve every tenant).
+func (s *Server) endpointFor(dir *Directory, callerTenant string, t Target) (*Endpoint, error) {
+	ep, ok := dir.EndpointIn(callerTenant, t.Endpoint)
 	if !ok || !ep.Enabled {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownEndpoint, t.Endpoint)
+		return nil, unavailable(fmt.Errorf("%w: %s", ErrUnknownEndpoint, t.Endpoint))
 	}
-	// A user leg belongs to the user's tenant; a trunk leg to the tenant
-	// that places it.
-	legTenant := tenantOf(ep.Tenant)
+	return ep, nil
+}
+
+// Resolve implements channel.Technology: a leg to a user belongs to the
+// user's tenant; a leg through a trunk to the calling tenant, and leaves
+// the platform.
+func (s *Server) Resolve(callerTenant, resource string) (channel.Destination, error) {
+	t := ParseTarget(resource)
+	ep, err := s.endpointFor(s.dir.Load(), callerTenant, t)
+	if err != nil {
+		return channel.Destination{}, err
+	}
+	d := channel.Destination{Tech: "PJSIP", Resource: resource, Tenant: tenancy.Of(ep.Tenant)}
 	if ep.Trunk {
-		legTenant = tenantOf(tenant)
-		if o.Parent != nil && !o.Parent.Allowed(channel.ServiceOutbound) {
-			return nil, fmt.Errorf("%w: outbound calls through %s", ErrServiceOff, ep.Name)
-		}
-		if o.Parent != nil && IsInternational(t.Exten) && !o.Parent.Allowed(channel.ServiceInternational) {
-			return nil, fmt.Errorf("%w: international call to %s through %s", ErrServiceOff, t.Exten, ep.Name)
-		}
+		d.Tenant, d.External, d.Number = tenancy.Of(callerTenant), true, t.Exten
 	}
-	if !s.calls.acquire(legTenant, maxCalls(dir, legTenant)) {
-		return nil, fmt.Errorf("%w: %s", ErrCallLimit, legTenant)
+	return d, nil
+}
+
+// Call implements channel.Technology: it places an outbound leg to a
+// registered user (here, or on another node of the cluster) or through a
+// trunk. It returns as soon as the INVITE is sent; progress arrives on
+// Events.
+func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Request) (*channel.Leg, error) {
+	dir := s.dir.Load()
+	t := ParseTarget(d.Resource)
+	ep, err := s.endpointFor(dir, o.Tenant, t)
+	if err != nil {
+		return nil, err
 	}
-	release := func() { s.calls.release(legTenant) }
-	handedOver := false // to the leg, which releases the count when done
-	defer func() {
-		if !handedOver {
-			release()
-		}
-	}()
+	legTenant := d.Tenant
 	var (
 		recipient sip.Uri
 		dest      netip.AddrPort
@@ -129,7 +93,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	)
 	if ep.Trunk {
 		if !ep.Host.IsValid() {
-			return nil, fmt.Errorf("%w: %s", ErrNoHost, ep.Name)
+			return nil, unavailable(fmt.Errorf("%w: %s", ErrNoHost, ep.Name))
 		}
 		exten := t.Exten
 		if exten == "" {
@@ -140,7 +104,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	} else {
 		if b, ok := latestBinding(s.reg.Lookup(ep.AOR())); ok {
 			if err := sip.ParseUri(strings.Trim(b.Contact, "<>"), &recipient); err != nil {
-				return nil, fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err)
+				return nil, unavailable(fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err))
 			}
 			dest, transport = b.Source, b.Transport
 		} else {
@@ -148,10 +112,10 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 			// unless this call already came from one (one hop: a stale
 			// location must not bounce a call between nodes).
 			if from, ok := parentVar(o.Parent, VarFromNode); ok {
-				return nil, fmt.Errorf("%w: %s (a call from node %s is not passed on to another node)", ErrNotRegistered, ep.Name, from)
+				return nil, unavailable(fmt.Errorf("%w: %s (a call from node %s is not passed on to another node)", ErrNotRegistered, ep.Name, from))
 			}
 			if peer, err = s.locatePeer(ctx, ep); err != nil {
-				return nil, err
+				return nil, unavailable(err)
 			}
 			recipient = sip.Uri{Scheme: "sip", User: ep.Name, Host: peer.Addr.Addr().String(), Port: int(peer.Addr.Port()),
 				UriParams: sip.NewParams()}
@@ -165,32 +129,36 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	}
 	dua, ok := s.dialogUAs[transport]
 	if !ok {
-		return nil, fmt.Errorf("no %s listener to reach %s", transport, ep.Name)
+		return nil, unavailable(fmt.Errorf("no %s listener to reach %s", transport, ep.Name))
 	}
 	sess, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
 	if err != nil {
-		return nil, fmt.Errorf("rtp: %w", err)
+		return nil, &channel.RequestError{Cause: q850.Congestion, Err: fmt.Errorf("rtp: %w", err)}
 	}
 	linked := ""
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan LegEvent, 8), release: release}
-	svc := ep.Services()
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8)}
+	// A trunk leg may do what its caller may; a user's leg what the user may.
+	denied := ep.Denied
 	if ep.Trunk && o.Parent != nil {
-		svc = o.Parent.Services()
+		denied = tenancy.AllServices &^ o.Parent.Services()
 	}
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Outbound, LinkedID: linked,
 		CallerNum: o.CallerNum, CallerName: o.CallerName, Language: ep.Language,
 		AccountCode: ep.AccountCode, Tenant: legTenant, Context: ep.Context, Exten: t.Exten,
-		Driver: l, State: channel.StateDown, Services: svc,
+		Driver: l, State: channel.StateDown, Denied: denied,
 	})
-	if svc == 0 {
-		ch.SetServices(0) // Options.Services zero means every service
-	}
 	if o.Parent != nil {
 		ch.InheritFrom(o.Parent)
+	}
+	for k, v := range o.Variables {
+		ch.SetVar(k, v)
+	}
+	if o.AccountCode != "" {
+		ch.SetAccountCode(o.AccountCode)
 	}
 	ch.SetConnectedLine(o.CallerNum, o.CallerName)
 	l.ch = ch
@@ -198,7 +166,7 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 
 	laddr := s.laddr[transport]
 	fromHost := laddr.Addr().String()
-	if t := dir.Tenant(legTenant); !ep.Trunk && t != nil && t.Domain != "" && legTenant != DefaultTenant {
+	if t := dir.Tenant(legTenant); !ep.Trunk && t != nil && t.Domain != "" && !tenancy.IsDefault(legTenant) {
 		// A hosted tenant's phone is called from its own domain.
 		fromHost = t.Domain
 	}
@@ -239,15 +207,14 @@ func (s *Server) Call(ctx context.Context, t Target, o CallOptions) (out *Outbou
 	if err != nil {
 		cancel()
 		sess.Close()
-		ch.RemoteHangup(channel.CauseDestOutOfOrder)
+		ch.RemoteHangup(q850.DestOutOfOrder)
 		s.opts.Channels.Remove(ch)
-		return nil, fmt.Errorf("INVITE to %s: %w", ep.Name, err)
+		return nil, &channel.RequestError{Cause: q850.DestOutOfOrder, Err: fmt.Errorf("INVITE to %s: %w", ep.Name, err)}
 	}
 	l.dcs = dcs
-	handedOver = true
 	l.pending.Add(1)
 	go l.run(lctx)
-	return &Outbound{Channel: ch, Events: l.events}, nil
+	return &channel.Leg{Channel: ch, Events: l.events}, nil
 }
 
 func parentVar(ch *channel.Channel, name string) (string, bool) {
@@ -287,9 +254,8 @@ type outLeg struct {
 	media   *media.Session
 	codecs  []media.Codec
 	dcs     *sipgo.DialogClientSession
-	events  chan LegEvent
+	events  chan channel.Progress
 	cancel  context.CancelFunc
-	release func() // the tenant's call count
 	pending sync.WaitGroup
 
 	mu       sync.Mutex
@@ -349,7 +315,7 @@ func (l *outLeg) applySDP(body []byte) bool {
 	return true
 }
 
-func (l *outLeg) emit(e LegEvent) {
+func (l *outLeg) emit(e channel.Progress) {
 	select {
 	case l.events <- e:
 	default:
@@ -369,7 +335,7 @@ func (l *outLeg) run(ctx context.Context) {
 			l.mu.Unlock()
 			if first {
 				l.ch.SetState(channel.StateRinging)
-				l.emit(LegEvent{Kind: LegRinging})
+				l.emit(channel.Progress{Kind: channel.Ringing})
 			}
 		case res.StatusCode == 183:
 			l.mu.Lock()
@@ -377,23 +343,23 @@ func (l *outLeg) run(ctx context.Context) {
 			l.early = true
 			l.mu.Unlock()
 			if first && l.applySDP(res.Body()) {
-				l.emit(LegEvent{Kind: LegProgress})
+				l.emit(channel.Progress{Kind: channel.EarlyMedia})
 			}
 		}
 		return nil
 	}})
 	if err != nil {
-		code, cause := 0, channel.CauseNoUserResponse
+		code, cause := 0, q850.NoUserResponse
 		var de *sipgo.ErrDialogResponse
 		switch {
 		case errors.As(err, &de):
 			code = de.Res.StatusCode
-			cause = channel.SIPToCause(code)
+			cause = q850.FromSIP(code)
 		case ctx.Err() != nil:
-			cause = channel.CauseNormalClearing // we cancelled
+			cause = q850.NormalClearing // we cancelled
 		}
 		l.ch.RemoteHangup(cause)
-		l.emit(LegEvent{Kind: LegFailed, Code: code, Cause: cause})
+		l.emit(channel.Progress{Kind: channel.Failed, Code: code, Cause: cause})
 		return
 	}
 	l.applySDP(l.dcs.InviteResponse.Body())
@@ -410,11 +376,11 @@ func (l *outLeg) run(ctx context.Context) {
 	l.srv.addLeg(l.dcs.ID, l)
 	if l.ch.IsHungUp() {
 		// Dial gave up while the 200 was on its way: end the call.
-		l.Hangup(channel.CauseNormalClearing)
+		l.Hangup(q850.NormalClearing)
 		return
 	}
 	l.ch.SetState(channel.StateUp)
-	l.emit(LegEvent{Kind: LegAnswered})
+	l.emit(channel.Progress{Kind: channel.Answered})
 }
 
 // cleanupWhenDone releases the leg once the channel is hung up.
@@ -438,7 +404,6 @@ func (l *outLeg) cleanupWhenDone() {
 		}
 		l.media.Close()
 		l.srv.opts.Channels.Remove(l.ch)
-		l.release()
 	}()
 }
 
@@ -449,7 +414,7 @@ func (l *outLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		l.srv.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	l.ch.RemoteHangup(channel.CauseNormalClearing)
+	l.ch.RemoteHangup(q850.NormalClearing)
 }
 
 func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -475,23 +440,4 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (l *outLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.handleInfo(req, tx, l.media)
-}
-
-// MediaPair returns two RTP sessions on the media address that send to
-// each other: the two halves of a Local channel, so that the media
-// layer's bridges carry audio through it like through any SIP leg.
-func (s *Server) MediaPair() (*media.Session, *media.Session, error) {
-	a, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rtp: %w", err)
-	}
-	b, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
-	if err != nil {
-		a.Close()
-		return nil, nil, fmt.Errorf("rtp: %w", err)
-	}
-	dtmf := media.DefaultTelephoneEvent
-	a.SetRemote(media.Negotiated{Remote: b.LocalAddr(), Codec: media.PCMU, DTMF: &dtmf, Direction: media.SendRecv})
-	b.SetRemote(media.Negotiated{Remote: a.LocalAddr(), Codec: media.PCMU, DTMF: &dtmf, Direction: media.SendRecv})
-	return a, b, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // Calls between the nodes of a cluster (issue 6). A user registered on
@@ -105,7 +107,7 @@ func (s *Server) locatePeer(ctx context.Context, ep *Endpoint) (Peer, error) {
 	if loc == nil || s.opts.Peer == nil {
 		return Peer{}, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
 	}
-	p, err := loc.LocatePeer(ctx, tenantOf(ep.Tenant), ep.Name)
+	p, err := loc.LocatePeer(ctx, tenancy.Of(ep.Tenant), ep.Name)
 	if err != nil {
 		return Peer{}, fmt.Errorf("%w: %s (%w)", ErrNotRegistered, ep.Name, err)
 	}
@@ -175,13 +177,13 @@ func (s *Server) peerOf(req *sip.Request) (string, bool) {
 // with the called user's codecs. It answers the request itself when it
 // refuses it.
 func (s *Server) identifyPeer(dir *Directory, node string, req *sip.Request, tx sip.ServerTransaction) (*Endpoint, string, bool) {
-	tenant := DefaultTenant
+	tid := tenancy.Default
 	if h := req.GetHeader(hdrPeerTenant); h != nil && h.Value() != "" {
-		tenant = h.Value()
+		tid = h.Value()
 	}
-	user, ok := dir.UserIn(tenant, req.Recipient.User)
+	user, ok := dir.UserIn(tid, req.Recipient.User)
 	if !ok {
-		s.log.Info("call from another node for an unknown user", "node", node, "tenant", tenant, "user", req.Recipient.User)
+		s.log.Info("call from another node for an unknown user", "node", node, "tenant", tid, "user", req.Recipient.User)
 		s.respond(req, tx, 404, "Not Found")
 		return nil, "", false
 	}
@@ -190,7 +192,7 @@ func (s *Server) identifyPeer(dir *Directory, node string, req *sip.Request, tx 
 		linked = h.Value()
 	}
 	return &Endpoint{
-		Name: node, Trunk: true, Enabled: true, Tenant: tenant, Context: PeerContext,
+		Name: node, Trunk: true, Enabled: true, Tenant: tid, Context: PeerContext,
 		Codecs: user.Codecs, Language: user.Language,
 	}, linked, true
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/registrar"
 	"github.com/entvoice/entvoice/internal/sipauth"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // CallHandler receives inbound calls.
@@ -61,6 +62,13 @@ type Options struct {
 	DefaultExpires int
 	SessionExpires int
 	Logger         *slog.Logger
+	// Directory is the endpoints served from the start (static users and
+	// trunks); SetDirectory swaps in realtime changes.
+	Directory *Directory
+	// Limits counts the tenants' live legs against their max_calls: an
+	// INVITE past a tenant's limit gets 503. Outbound legs are counted by
+	// the channel technologies registry, on the same Limits.
+	Limits *tenancy.Limits
 	// Peer, when set, takes and places calls between the nodes of a
 	// cluster (peer.go).
 	Peer *PeerOptions
@@ -84,8 +92,6 @@ type Server struct {
 
 	mu   sync.Mutex
 	legs map[string]leg // by dialog id
-
-	calls tenantCalls
 
 	realmMu sync.Mutex
 	realms  map[string]*sipauth.Challenger // hosted tenants' challengers by realm
@@ -116,6 +122,9 @@ type leg interface {
 func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Limits == nil {
+		opts.Limits = tenancy.NewLimits()
 	}
 	if len(opts.Listeners) == 0 {
 		return nil, errors.New("sipua: no listeners")
@@ -155,10 +164,12 @@ func New(opts Options) (*Server, error) {
 		contact:   map[string]sip.ContactHeader{},
 		laddr:     map[string]netip.AddrPort{},
 		closed:    make(chan struct{}),
-		calls:     tenantCalls{n: map[string]int{}},
 		realms:    map[string]*sipauth.Challenger{},
 	}
-	s.dir.Store(NewDirectory(nil))
+	if opts.Directory == nil {
+		opts.Directory = NewDirectory(nil)
+	}
+	s.dir.Store(opts.Directory)
 	for _, l := range listeners {
 		if _, ok := s.clients[l.Transport]; ok {
 			continue
@@ -261,9 +272,9 @@ func tenantOfRequest(d *Directory, first *sip.Uri, req *sip.Request) string {
 // one (sip.realm) for the default tenant, one whose realm is the tenant's
 // SIP domain for a hosted tenant (the realm its users' HA1s are made with:
 // MD5(user:domain:password)).
-func (s *Server) challengerFor(d *Directory, tenant string) *sipauth.Challenger {
-	t := d.Tenant(tenant)
-	if tenantOf(tenant) == DefaultTenant || t == nil || t.Domain == "" {
+func (s *Server) challengerFor(d *Directory, tid string) *sipauth.Challenger {
+	t := d.Tenant(tid)
+	if tenancy.IsDefault(tid) || t == nil || t.Domain == "" {
 		return s.opts.Challenger
 	}
 	realm := t.Domain
@@ -286,62 +297,20 @@ func (s *Server) registerScope(req *sip.Request) registrar.Scope {
 	if to := req.To(); to != nil {
 		aor = &to.Address
 	}
-	tenant := tenantOfRequest(d, aor, req)
+	tid := tenantOfRequest(d, aor, req)
 	return registrar.Scope{
-		Challenger: s.challengerFor(d, tenant),
-		Lookup:     func(user string) (registrar.Account, bool) { return accountOf(d.UserIn(tenant, user)) },
+		Challenger: s.challengerFor(d, tid),
+		Lookup:     func(user string) (registrar.Account, bool) { return accountOf(d.UserIn(tid, user)) },
 	}
 }
 
-// tenantCalls counts each tenant's live SIP legs, for its max_calls limit.
-type tenantCalls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-// acquire counts one more leg of tenant unless it already has limit
-// (limit <= 0: no limit).
-func (c *tenantCalls) acquire(tenant string, limit int) bool {
-	tenant = tenantOf(tenant)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if limit > 0 && c.n[tenant] >= limit {
-		return false
-	}
-	c.n[tenant]++
-	return true
-}
-
-func (c *tenantCalls) release(tenant string) {
-	tenant = tenantOf(tenant)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n[tenant] <= 1 {
-		delete(c.n, tenant)
-		return
-	}
-	c.n[tenant]--
-}
-
-// TenantCalls is the number of live SIP legs of a tenant.
-func (s *Server) TenantCalls(tenant string) int {
-	s.calls.mu.Lock()
-	defer s.calls.mu.Unlock()
-	return s.calls.n[tenantOf(tenant)]
-}
-
-// maxCalls is a tenant's limit of live legs (0: none).
-func maxCalls(d *Directory, tenant string) int {
-	if t := d.Tenant(tenant); t != nil {
-		return t.MaxCalls
-	}
-	return 0
-}
+// TenantCalls is the number of live legs of a tenant.
+func (s *Server) TenantCalls(tid string) int { return s.opts.Limits.Count(tid) }
 
 func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
 	// Events name the endpoint as its tenant knows it (PJSIP/1001), with
 	// the tenant beside it, as channel events do.
-	tenant, name := splitAOR(aor)
+	tid, name := tenancy.SplitAOR(aor)
 	// ContactStatus for each contact added or removed (res_pjsip's
 	// Created/Removed); a refresh changes nothing and raises nothing.
 	now := map[string]bool{}
@@ -360,8 +329,7 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 	}
 	s.contactsMu.Unlock()
 	contact := func(uri, status string) {
-		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tenant, Peer: "PJSIP/" + name, Status: status,
-			Extra: []string{"URI: " + uri, "ContactStatus: " + status, "AOR: " + name, "EndpointName: " + name}})
+		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tid, Peer: "PJSIP/" + name, Status: status, URI: uri})
 	}
 	for uri := range now {
 		if !before[uri] {
@@ -379,7 +347,7 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 		if len(now) == 0 {
 			status = "Unreachable"
 		}
-		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + name, Status: status, Tenant: tenant})
+		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + name, Status: status, Tenant: tid})
 	}
 }
 

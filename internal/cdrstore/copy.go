@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -20,7 +21,7 @@ const copyMinRows = 50
 // (uniqueid) update as upsertTx: the rows are not parsed and bound 23
 // parameters at a time, which made a PostgreSQL central drain a node's
 // backlog at half a SQLite central's rate. One transaction, as upsertTx.
-func copyUpsert(ctx context.Context, st *store.Store, recs []*Record) error {
+func copyUpsert(ctx context.Context, st *store.Store, recs []*cdr.Record) error {
 	recs = dedupe(recs)
 	conn, err := st.DB().Conn(ctx)
 	if err != nil {

@@ -1,43 +1,44 @@
-package ami
+package node
 
 import (
 	"context"
 	"sort"
 	"strings"
 
+	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/sipua"
 )
 
-// LocalNode is the NodeInfo of a node running in this process.
-type LocalNode struct {
-	PBX *pbx.PBX
-	SIP *sipua.Server
-	// ReloadDialplan reloads extensions.conf (nil: not supported).
-	ReloadDialplan func(ctx context.Context) error
-	VersionLine    string
+// amiNode is what the AMI server asks of the node it runs on (ami.NodeInfo):
+// endpoints and their registrations, hints, reload, version.
+type amiNode struct {
+	pbx *pbx.PBX
+	sip *sipua.Server
+	// reloadDialplan reloads extensions.conf (nil: not supported).
+	reloadDialplan func(ctx context.Context) error
 }
 
-var _ NodeInfo = (*LocalNode)(nil)
+var _ ami.NodeInfo = (*amiNode)(nil)
 
 // Endpoints implements NodeInfo.
-func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
-	dir := n.SIP.Directory()
-	var out []EndpointInfo
+func (n *amiNode) Endpoints(tenant string) []ami.EndpointInfo {
+	dir := n.sip.Directory()
+	var out []ami.EndpointInfo
 	add := func(e *sipua.Endpoint) {
 		if tenant != "" && e.Tenant != tenant {
 			return
 		}
-		info := EndpointInfo{Name: e.Name, Tenant: e.Tenant, Transport: e.Transport, Trunk: e.Trunk}
+		info := ami.EndpointInfo{Name: e.Name, Tenant: e.Tenant, Transport: e.Transport, Trunk: e.Trunk}
 		if e.Trunk {
 			if e.Host.IsValid() {
 				info.Contacts = []string{"sip:" + e.Host.String()}
 			}
 		} else {
 			// A hosted tenant's registrations are keyed tenant~name.
-			for _, b := range n.SIP.Registrar().Lookup(e.AOR()) {
+			for _, b := range n.sip.Registrar().Lookup(e.AOR()) {
 				info.Contacts = append(info.Contacts, strings.Trim(b.Contact, "<>"))
 			}
 		}
@@ -55,24 +56,24 @@ func (n *LocalNode) Endpoints(tenant string) []EndpointInfo {
 
 // Registered implements NodeInfo: a user of the tenant with a live
 // contact, or a trunk with a host to send calls to.
-func (n *LocalNode) Registered(tenant, name string) bool {
-	e, ok := n.SIP.Directory().EndpointIn(tenant, name)
+func (n *amiNode) Registered(tenant, name string) bool {
+	e, ok := n.sip.Directory().EndpointIn(tenant, name)
 	if !ok {
 		return false
 	}
 	if e.Trunk {
 		return e.Host.IsValid()
 	}
-	return len(n.SIP.Registrar().Lookup(e.AOR())) > 0
+	return len(n.sip.Registrar().Lookup(e.AOR())) > 0
 }
 
 // Hints implements NodeInfo.
-func (n *LocalNode) Hints() []Hint {
-	plan := n.PBX.Dialplan()
+func (n *amiNode) Hints() []ami.Hint {
+	plan := n.pbx.Dialplan()
 	if plan == nil {
 		return nil
 	}
-	var out []Hint
+	var out []ami.Hint
 	for _, c := range plan.Contexts() {
 		for _, x := range plan.Extensions(c) {
 			st := plan.Steps(c, x)
@@ -83,7 +84,7 @@ func (n *LocalNode) Hints() []Hint {
 			if st[0].Data != "" {
 				h += "(" + st[0].Data + ")"
 			}
-			out = append(out, Hint{Context: c, Exten: x, Devices: strings.Split(h, "&")})
+			out = append(out, ami.Hint{Context: c, Exten: x, Devices: strings.Split(h, "&")})
 		}
 	}
 	return out
@@ -91,20 +92,15 @@ func (n *LocalNode) Hints() []Hint {
 
 // Reload implements NodeInfo: "" or "dialplan" (pbx_config) reload the
 // dialplan.
-func (n *LocalNode) Reload(ctx context.Context, module string) error {
+func (n *amiNode) Reload(ctx context.Context, module string) error {
 	if !control.ReloadsDialplan(module) {
-		return ErrNoModule
+		return control.ErrNoModule
 	}
-	if n.ReloadDialplan == nil {
+	if n.reloadDialplan == nil {
 		return nil
 	}
-	return n.ReloadDialplan(ctx)
+	return n.reloadDialplan(ctx)
 }
 
 // Version implements NodeInfo.
-func (n *LocalNode) Version() string {
-	if n.VersionLine != "" {
-		return n.VersionLine
-	}
-	return "entVoice, Asterisk Manager Interface " + Version
-}
+func (n *amiNode) Version() string { return "entVoice, Asterisk Manager Interface " + ami.Version }

@@ -1,4 +1,4 @@
-package central_test
+package system_test
 
 import (
 	"context"
@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/config"
-	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store/storetest"
+	"github.com/entvoice/entvoice/internal/system"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -24,7 +23,7 @@ import (
 // the node reports the revision in force. 1,000 users are provisioned
 // first; each iteration disables or enables one of them.
 //
-//	go test -run '^$' -bench ChangeInForce -benchtime 300x ./internal/central/
+//	go test -run '^$' -bench ChangeInForce -benchtime 300x ./internal/system/
 func BenchmarkChangeInForce(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchChangeInForce(b, "") })
 	b.Run("postgres", func(b *testing.B) {
@@ -50,23 +49,15 @@ func benchChangeInForce(b *testing.B, dsn string) {
 	}
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	n, err := node.New(ctx, cfg, log)
+	p, err := system.Serve(ctx, cfg, system.Options{Logger: log})
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := central.Start(ctx, central.Options{Config: cfg, Store: n.Store, KnownApp: n.PBX.HasApp, Controller: n.Control, Logger: log})
-	if err != nil {
-		n.Shutdown(0)
+	if err := p.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	n.SetSource(c.Repo)
-	defer func() {
-		c.Close(ctx)
-		n.Shutdown(0)
-	}()
-	if err := n.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
+	defer p.Stop()
+	n, c := p.Node, p.Central
 	if _, err := c.Repo.CreateTenant(ctx, provision.Tenant{ID: "acme", Name: "ACME", Domain: "acme.example"}); err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"context"
@@ -8,10 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
-// recordColumns are the cdr columns a Record maps to, in bind order.
+// recordColumns are the cdr columns a cdr.Record maps to, in bind order.
 const recordColumns = `tenant, node, accountcode, src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, "end", duration, billsec, disposition, amaflags, userfield, uniqueid, linkedid, peeraccount, sequence`
 
 const numRecordColumns = 23
@@ -57,7 +58,7 @@ func upsertSQL(n int) string {
 	return b.String()
 }
 
-func appendArgs(args []any, st *store.Store, r *Record) []any {
+func appendArgs(args []any, st *store.Store, r *cdr.Record) []any {
 	return append(args, r.Tenant, r.Node, r.AccountCode, r.Src, r.Dst, r.DContext, r.CLID, r.Channel,
 		r.DstChannel, r.LastApp, r.LastData, st.TimeArg(r.Start), st.TimeArg(r.Answer), st.TimeArg(r.End),
 		r.Duration, r.BillSec, r.Disposition, r.AMAFlags, r.UserField, r.UniqueID, r.LinkedID,
@@ -85,7 +86,7 @@ func queryIDs(ctx context.Context, stmt *sql.Stmt, args []any, ids map[string]in
 // upsertTx upserts recs (already normalized) in one transaction. Records
 // repeating a uniqueid within recs collapse to the last one first, since
 // PostgreSQL refuses to update one row twice in a statement.
-func upsertTx(ctx context.Context, st *store.Store, recs []*Record) error {
+func upsertTx(ctx context.Context, st *store.Store, recs []*cdr.Record) error {
 	return upsertTxCached(ctx, st, recs, nil, nil)
 }
 
@@ -122,7 +123,7 @@ func (c stmtCache) close() {
 // the transaction). With ids (and a cache) it records each row's id by
 // uniqueid (RETURNING, in SQLite and PostgreSQL alike; the order of the
 // rows it returns is unspecified, hence the map).
-func upsertTxCached(ctx context.Context, st *store.Store, recs []*Record, cache stmtCache, ids map[string]int64) error {
+func upsertTxCached(ctx context.Context, st *store.Store, recs []*cdr.Record, cache stmtCache, ids map[string]int64) error {
 	recs = dedupe(recs)
 	tx, err := st.DB().BeginTx(ctx, nil)
 	if err != nil {
@@ -168,7 +169,7 @@ func upsertTxCached(ctx context.Context, st *store.Store, recs []*Record, cache 
 	return nil
 }
 
-func dedupe(recs []*Record) []*Record {
+func dedupe(recs []*cdr.Record) []*cdr.Record {
 	if len(recs) < 2 {
 		return recs
 	}
@@ -179,7 +180,7 @@ func dedupe(recs []*Record) []*Record {
 	if len(last) == len(recs) {
 		return recs
 	}
-	out := make([]*Record, 0, len(last))
+	out := make([]*cdr.Record, 0, len(last))
 	for i, r := range recs {
 		if last[r.UniqueID] == i {
 			out = append(out, r)
@@ -226,7 +227,7 @@ const (
 // f.ByStart), at most f.Limit of them, and the cursor for the next page
 // (the last id; with ByStart also take the last row's Start) or 0 when
 // this page is the last.
-func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) {
+func List(ctx context.Context, st *store.Store, f Filter) ([]cdr.Row, int64, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultLimit
@@ -284,9 +285,9 @@ func List(ctx context.Context, st *store.Store, f Filter) ([]Row, int64, error) 
 		return nil, 0, fmt.Errorf("cdr: list: %w", err)
 	}
 	defer func() { _ = rows.Close() }()
-	out := make([]Row, 0, min(limit, 64))
+	out := make([]cdr.Row, 0, min(limit, 64))
 	for rows.Next() {
-		var r Row
+		var r cdr.Row
 		var start, answer, end store.NullTime
 		if err := rows.Scan(&r.ID, &r.Tenant, &r.Node, &r.AccountCode, &r.Src, &r.Dst, &r.DContext, &r.CLID,
 			&r.Channel, &r.DstChannel, &r.LastApp, &r.LastData, &start, &answer, &end, &r.Duration,
@@ -314,7 +315,7 @@ const exportPage = MaxLimit
 // Export streams every row matching f (f.After and f.Limit are the start
 // cursor and ignored, respectively) to w as Master.csv lines in id order,
 // one page at a time.
-func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CSVOptions) error {
+func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts cdr.CSVOptions) error {
 	f.Limit = exportPage
 	var line []byte
 	for {
@@ -324,7 +325,7 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CS
 		}
 		line = line[:0]
 		for i := range rows {
-			line = AppendMasterCSV(line, rows[i].Record, opts)
+			line = cdr.AppendMasterCSV(line, rows[i].Record, opts)
 		}
 		if _, err := w.Write(line); err != nil {
 			return fmt.Errorf("cdr: export: %w", err)
@@ -338,11 +339,11 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, f Filter, opts CS
 
 // Insert upserts recs by uniqueid in one transaction, without the
 // writer's queue or spool: for bulk loads (benchmarks, imports) and tests.
-func Insert(ctx context.Context, st *store.Store, recs []Record) error {
-	ps := make([]*Record, len(recs))
+func Insert(ctx context.Context, st *store.Store, recs []cdr.Record) error {
+	ps := make([]*cdr.Record, len(recs))
 	for i := range recs {
 		r := recs[i]
-		normalize(&r)
+		r.Normalize()
 		ps[i] = &r
 	}
 	if st.Dialect() == store.Postgres && len(ps) >= copyMinRows {

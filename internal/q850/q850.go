@@ -1,4 +1,8 @@
-package channel
+// Package q850 holds the ITU-T Q.850 hangup causes as Asterisk uses them
+// (include/asterisk/causes.h): their text, their aliases in the dialplan,
+// and their mapping to and from SIP responses. It is a leaf every layer may
+// use: channels record a cause, SIP signals it, AMI prints it.
+package q850
 
 import (
 	"strconv"
@@ -7,30 +11,31 @@ import (
 
 // Q.850 hangup causes used by the node (include/asterisk/causes.h).
 const (
-	CauseUnallocated       = 1
-	CauseNoRoute           = 3
-	CauseNormalClearing    = 16
-	CauseUserBusy          = 17
-	CauseNoUserResponse    = 18
-	CauseNoAnswer          = 19
-	CauseSubscriberAbsent  = 20
-	CauseCallRejected      = 21
-	CauseAnsweredElsewhere = 26
-	CauseDestOutOfOrder    = 27
-	CauseInvalidNumber     = 28
-	CauseNormalUnspecified = 31
-	CauseCongestion        = 34
-	CauseNetworkOutOfOrder = 38
-	CauseTemporaryFailure  = 41
-	CauseSwitchCongestion  = 42
-	CauseChanUnavailable   = 44
-	CauseFacilityNotSubscr = 50
-	CauseOutgoingBarred    = 52
-	CauseBearerNotAvail    = 58
-	CauseIncompatibleDest  = 88
-	CauseRecoverOnTimer    = 102
-	CauseProtocolError     = 111
-	CauseInterworking      = 127
+	Unallocated       = 1
+	NoRoute           = 3
+	NormalClearing    = 16
+	UserBusy          = 17
+	NoUserResponse    = 18
+	NoAnswer          = 19
+	SubscriberAbsent  = 20
+	CallRejected      = 21
+	AnsweredElsewhere = 26
+	DestOutOfOrder    = 27
+	InvalidNumber     = 28
+	NormalUnspecified = 31
+	Congestion        = 34
+	NetworkOutOfOrder = 38
+	TemporaryFailure  = 41
+	SwitchCongestion  = 42
+	ChanUnavailable   = 44
+	NoSuchDriver      = 66
+	FacilityNotSubscr = 50
+	OutgoingBarred    = 52
+	BearerNotAvail    = 58
+	IncompatibleDest  = 88
+	RecoverOnTimer    = 102
+	ProtocolError     = 111
+	Interworking      = 127
 )
 
 // causeText is ast_cause2str's table (main/channel.c causes[]).
@@ -83,118 +88,118 @@ var causeText = map[int]string{
 	127: "Interworking, unspecified",
 }
 
-// CauseText is the Cause-txt Asterisk prints for a cause code.
-func CauseText(cause int) string {
+// Text is the Cause-txt Asterisk prints for a cause code.
+func Text(cause int) string {
 	if t, ok := causeText[cause]; ok {
 		return t
 	}
 	return "Unknown"
 }
 
-// ParseCause accepts a number or one of Asterisk's aliases (Hangup(BUSY)).
-func ParseCause(s string) (int, bool) {
+// Parse accepts a number or one of Asterisk's aliases (Hangup(BUSY)).
+func Parse(s string) (int, bool) {
 	s = strings.TrimSpace(s)
 	if n, err := strconv.Atoi(s); err == nil && n >= 0 && n < 128 {
 		return n, true
 	}
 	switch strings.ToUpper(s) {
 	case "BUSY":
-		return CauseUserBusy, true
+		return UserBusy, true
 	case "CONGESTION":
-		return CauseCongestion, true
+		return Congestion, true
 	case "NOANSWER":
-		return CauseNoAnswer, true
+		return NoAnswer, true
 	case "FAILURE":
-		return CauseNetworkOutOfOrder, true
+		return NetworkOutOfOrder, true
 	case "UNREGISTERED":
-		return CauseSubscriberAbsent, true
+		return SubscriberAbsent, true
 	case "NORMAL", "NORMAL_CLEARING":
-		return CauseNormalClearing, true
+		return NormalClearing, true
 	}
 	return 0, false
 }
 
-// CauseToSIP maps a Q.850 cause to the SIP final response chan_pjsip sends
+// ToSIP maps a Q.850 cause to the SIP final response chan_pjsip sends
 // when it hangs up an unanswered inbound channel (hangup_cause2sip; causes
 // it has no code for, Normal Clearing among them, give 603 Decline).
-func CauseToSIP(cause int) int {
+func ToSIP(cause int) int {
 	switch cause {
-	case CauseNormalClearing, 0:
+	case NormalClearing, 0:
 		return 603
-	case CauseUnallocated, CauseNoRoute:
+	case Unallocated, NoRoute:
 		return 404
-	case CauseUserBusy:
+	case UserBusy:
 		return 486
-	case CauseNoUserResponse:
+	case NoUserResponse:
 		return 408
-	case CauseNoAnswer, CauseSubscriberAbsent:
+	case NoAnswer, SubscriberAbsent:
 		return 480
-	case CauseCallRejected:
+	case CallRejected:
 		return 403
 	case 22:
 		return 410
-	case CauseDestOutOfOrder:
+	case DestOutOfOrder:
 		return 502
-	case CauseInvalidNumber:
+	case InvalidNumber:
 		return 484
 	case 29:
 		return 501
-	case CauseNormalUnspecified:
+	case NormalUnspecified:
 		return 480
-	case CauseCongestion, CauseSwitchCongestion, CauseTemporaryFailure, CauseNetworkOutOfOrder, CauseChanUnavailable:
+	case Congestion, SwitchCongestion, TemporaryFailure, NetworkOutOfOrder, ChanUnavailable:
 		return 503
-	case CauseFacilityNotSubscr, CauseOutgoingBarred:
+	case FacilityNotSubscr, OutgoingBarred:
 		return 403
-	case CauseBearerNotAvail, CauseIncompatibleDest:
+	case BearerNotAvail, IncompatibleDest:
 		return 488
-	case CauseRecoverOnTimer:
+	case RecoverOnTimer:
 		return 504
 	}
 	return 603
 }
 
-// SIPToCause maps a SIP final response code to a Q.850 cause (RFC 3398
+// FromSIP maps a SIP final response code to a Q.850 cause (RFC 3398
 // section 8.2.6.1, as Asterisk's hangup_sip2cause).
-func SIPToCause(code int) int {
+func FromSIP(code int) int {
 	switch code {
 	case 401, 402, 403, 407:
-		return CauseCallRejected
+		return CallRejected
 	case 404, 485, 604:
-		return CauseUnallocated
+		return Unallocated
 	case 408:
-		return CauseNoUserResponse
+		return NoUserResponse
 	case 410:
 		return 22
 	case 480:
-		return CauseNoAnswer
+		return NoAnswer
 	case 483:
-		return CauseNoUserResponse
+		return NoUserResponse
 	case 484:
-		return CauseInvalidNumber
+		return InvalidNumber
 	case 486, 600:
-		return CauseUserBusy
+		return UserBusy
 	case 487:
-		return CauseNormalClearing
+		return NormalClearing
 	case 488, 606:
-		return CauseIncompatibleDest
+		return IncompatibleDest
 	case 500:
-		return CauseTemporaryFailure
+		return TemporaryFailure
 	case 501:
 		return 29
 	case 502:
-		return CauseDestOutOfOrder
+		return DestOutOfOrder
 	case 503:
-		return CauseCongestion
+		return Congestion
 	case 504:
-		return CauseRecoverOnTimer
+		return RecoverOnTimer
 	case 603:
-		return CauseCallRejected
+		return CallRejected
 	}
 	if code >= 400 && code < 500 {
-		return CauseInterworking
+		return Interworking
 	}
 	if code >= 500 {
-		return CauseInterworking
+		return Interworking
 	}
-	return CauseNormalClearing
+	return NormalClearing
 }

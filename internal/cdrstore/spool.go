@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/entvoice/entvoice/internal/cdr"
 )
 
 // The spool is a JSON-lines file of Records that could not be committed.
@@ -17,7 +19,7 @@ import (
 // swallow a good record, and is set aside by ReplaySpool.
 
 // spool appends recs to the spool file and fsyncs it.
-func (w *Writer) spool(recs []*Record) error {
+func (w *Writer) spool(recs []*cdr.Record) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf) // Encode ends each value with "\n"
 	for _, r := range recs {
@@ -85,7 +87,7 @@ func (w *Writer) ReplaySpool(ctx context.Context) (int, error) {
 	}
 	defer func() { _ = f.Close() }()
 
-	var recs []*Record
+	var recs []*cdr.Record
 	var bad [][]byte
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
@@ -94,12 +96,12 @@ func (w *Writer) ReplaySpool(ctx context.Context) (int, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var r Record
+		var r cdr.Record
 		if err := json.Unmarshal(line, &r); err != nil || r.UniqueID == "" || r.Start.IsZero() {
 			bad = append(bad, append([]byte(nil), line...))
 			continue
 		}
-		normalize(&r)
+		r.Normalize()
 		recs = append(recs, &r)
 	}
 	if err := sc.Err(); err != nil {

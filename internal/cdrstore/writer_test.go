@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdr/cdrtest"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 )
@@ -22,9 +24,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var t0 = time.Date(2024, 3, 1, 12, 0, 0, 123456000, time.UTC)
 
-func testRecord(i int) Record {
+func testRecord(i int) cdr.Record {
 	start := t0.Add(time.Duration(i) * time.Minute)
-	r := Record{
+	r := cdr.Record{
 		AccountCode: "acct", Src: fmt.Sprintf("1%03d", i%10), Dst: fmt.Sprintf("2%03d", i%7),
 		DContext: "from-internal", CLID: fmt.Sprintf(`"Caller %d" <1%03d>`, i, i%10),
 		Channel: fmt.Sprintf("PJSIP/1%03d-%08x", i%10, i), LastApp: "Dial", LastData: "PJSIP/2000,30",
@@ -38,7 +40,7 @@ func testRecord(i int) Record {
 		r.Disposition = "ANSWERED"
 		r.DstChannel = fmt.Sprintf("PJSIP/2%03d-%08x", i%7, i+1)
 	}
-	r.Duration, r.BillSec = Durations(r.Start, r.Answer, r.End, false)
+	r.Duration, r.BillSec = cdr.Durations(r.Start, r.Answer, r.End, false)
 	return r
 }
 
@@ -58,9 +60,9 @@ func countRows(t *testing.T, st *store.Store) int {
 	return n
 }
 
-func listAll(t *testing.T, st *store.Store, f Filter) []Row {
+func listAll(t *testing.T, st *store.Store, f Filter) []cdr.Row {
 	t.Helper()
-	var out []Row
+	var out []cdr.Row
 	f.Limit = MaxLimit
 	for {
 		rows, next, err := List(context.Background(), st, f)
@@ -121,7 +123,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts store.Options) {
 		st := storetest.Open(t, opts)
 		w := newWriter(t, st, WriterOptions{})
-		recs := append(goldenRecords(), testRecord(1), testRecord(4))
+		recs := append(cdrtest.Golden(), testRecord(1), testRecord(4))
 		for _, r := range recs {
 			if err := w.Write(context.Background(), r); err != nil {
 				t.Fatal(err)
@@ -133,7 +135,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		}
 		for i, row := range rows {
 			want := recs[i]
-			normalize(&want)
+			want.Normalize()
 			if row.Record != want {
 				t.Errorf("row %d:\n got %+v\nwant %+v", i, row.Record, want)
 			}
@@ -170,9 +172,9 @@ func TestWriterUpsertIdempotent(t *testing.T) {
 		// Duplicates inside one transaction collapse to the last.
 		a, b := testRecord(2), testRecord(2)
 		b.UserField = "last"
-		normalize(&a)
-		normalize(&b)
-		if err := upsertTx(ctx, st, []*Record{&a, &b}); err != nil {
+		a.Normalize()
+		b.Normalize()
+		if err := upsertTx(ctx, st, []*cdr.Record{&a, &b}); err != nil {
 			t.Fatal(err)
 		}
 		rows = listAll(t, st, Filter{Src: a.Src, Dst: a.Dst})
@@ -224,10 +226,10 @@ func TestWriterCloseFlushesAndRejects(t *testing.T) {
 func TestWriterRejectsInvalid(t *testing.T) {
 	st := storetest.Open(t, store.Options{DataDir: t.TempDir()})
 	w := newWriter(t, st, WriterOptions{})
-	if err := w.Write(context.Background(), Record{Start: t0}); !errors.Is(err, ErrInvalid) {
+	if err := w.Write(context.Background(), cdr.Record{Start: t0}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("no uniqueid: %v", err)
 	}
-	if err := w.Write(context.Background(), Record{UniqueID: "x"}); !errors.Is(err, ErrInvalid) {
+	if err := w.Write(context.Background(), cdr.Record{UniqueID: "x"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("no start: %v", err)
 	}
 }
@@ -244,7 +246,7 @@ func TestSpoolReplayAfterDBFailure(t *testing.T) {
 		if err := st.DB().Close(); err != nil {
 			t.Fatal(err)
 		}
-		lost := []Record{testRecord(2), goldenRecords()[0]}
+		lost := []cdr.Record{testRecord(2), cdrtest.Golden()[0]}
 		for _, r := range lost {
 			err := w.Write(ctx, r)
 			if !errors.Is(err, ErrSpooled) {
@@ -286,7 +288,7 @@ func TestSpoolReplayAfterDBFailure(t *testing.T) {
 			t.Fatalf("%d rows after replay, want 3", len(rows))
 		}
 		for i, want := range lost {
-			normalize(&want)
+			want.Normalize()
 			if rows[i+1].Record != want {
 				t.Errorf("replayed row %d:\n got %+v\nwant %+v", i, rows[i+1].Record, want)
 			}
@@ -307,8 +309,8 @@ func TestSpoolReplayAfterDBFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		r5 := testRecord(5)
-		normalize(&r5)
-		if err := w2.spool([]*Record{&r5}); err != nil {
+		r5.Normalize()
+		if err := w2.spool([]*cdr.Record{&r5}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := w2.ReplaySpool(ctx); err != nil || n != 1 {
@@ -323,18 +325,18 @@ func TestListFiltersAndCursor(t *testing.T) {
 		st := storetest.Open(t, opts)
 		w := newWriter(t, st, WriterOptions{})
 		const n = 25
-		var all []Record
+		var all []cdr.Record
 		for j := range n {
 			// Written out of start order, so (start, id) order differs from id order.
 			r := testRecord((j * 7) % n)
-			normalize(&r)
+			r.Normalize()
 			all = append(all, r)
 			if err := w.Write(ctx, r); err != nil {
 				t.Fatal(err)
 			}
 		}
-		match := func(f Filter) []Record {
-			var out []Record
+		match := func(f Filter) []cdr.Record {
+			var out []cdr.Record
 			for _, r := range all {
 				if (f.Tenant == "" || r.Tenant == f.Tenant) && (f.Src == "" || r.Src == f.Src) &&
 					(f.Dst == "" || r.Dst == f.Dst) && (f.Disposition == "" || r.Disposition == f.Disposition) &&
@@ -367,9 +369,9 @@ func TestListFiltersAndCursor(t *testing.T) {
 					want := match(f)
 					if byStart {
 						// (start, id) order: the records' starts are not in id order.
-						slices.SortStableFunc(want, func(a, b Record) int { return a.Start.Compare(b.Start) })
+						slices.SortStableFunc(want, func(a, b cdr.Record) int { return a.Start.Compare(b.Start) })
 					}
-					var got []Record
+					var got []cdr.Record
 					after := int64(0)
 					var afterStart time.Time
 					pages := 0
@@ -416,7 +418,7 @@ func TestExportCSV(t *testing.T) {
 		ctx := context.Background()
 		st := storetest.Open(t, opts)
 		w := newWriter(t, st, WriterOptions{})
-		recs := goldenRecords()
+		recs := cdrtest.Golden()
 		for i := range exportPage + 50 { // more than one Export page
 			recs = append(recs, testRecord(i+10))
 		}
@@ -437,16 +439,16 @@ func TestExportCSV(t *testing.T) {
 		}
 		wg.Wait()
 		var got bytes.Buffer
-		if err := Export(ctx, st, &got, Filter{}, CSVOptions{UseGMT: true}); err != nil {
+		if err := Export(ctx, st, &got, Filter{}, cdr.CSVOptions{UseGMT: true}); err != nil {
 			t.Fatal(err)
 		}
 		rows := listAll(t, st, Filter{})
 		var want bytes.Buffer
-		byID := make([]Record, len(rows))
+		byID := make([]cdr.Record, len(rows))
 		for i, r := range rows {
 			byID[i] = r.Record
 		}
-		if err := WriteMasterCSV(&want, byID, CSVOptions{UseGMT: true}); err != nil {
+		if err := cdr.WriteMasterCSV(&want, byID, cdr.CSVOptions{UseGMT: true}); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
@@ -457,12 +459,12 @@ func TestExportCSV(t *testing.T) {
 		}
 		// The first three were written in order: their golden bytes lead.
 		var golden bytes.Buffer
-		_ = WriteMasterCSV(&golden, goldenRecords(), CSVOptions{UseGMT: true})
+		_ = cdr.WriteMasterCSV(&golden, cdrtest.Golden(), cdr.CSVOptions{UseGMT: true})
 		if !bytes.HasPrefix(got.Bytes(), golden.Bytes()) {
 			t.Fatalf("export does not start with the golden lines:\n%s", got.Bytes()[:golden.Len()])
 		}
 		var tenant bytes.Buffer
-		if err := Export(ctx, st, &tenant, Filter{Tenant: "t2"}, CSVOptions{UseGMT: true}); err != nil {
+		if err := Export(ctx, st, &tenant, Filter{Tenant: "t2"}, cdr.CSVOptions{UseGMT: true}); err != nil {
 			t.Fatal(err)
 		}
 		if n := bytes.Count(tenant.Bytes(), []byte("\n")); n != len(listAll(t, st, Filter{Tenant: "t2"})) || n == 0 {
@@ -542,11 +544,10 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestWriterOnCommit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts store.Options) {
 		st := storetest.Open(t, opts)
-		w := newWriter(t, st, WriterOptions{QueueSize: 64})
 		var mu sync.Mutex
 		got := map[string]int64{}
 		calls := 0
-		w.OnCommit(func(rows []Row) {
+		w := newWriter(t, st, WriterOptions{QueueSize: 64, OnCommit: func(rows []cdr.Row) {
 			mu.Lock()
 			defer mu.Unlock()
 			calls++
@@ -556,7 +557,7 @@ func TestWriterOnCommit(t *testing.T) {
 				}
 				got[r.UniqueID] = r.ID
 			}
-		})
+		}})
 		const n = 150
 		var wg sync.WaitGroup
 		for i := range n {
@@ -621,7 +622,7 @@ func TestShippingQueueIndexes(t *testing.T) {
 		if count() != 0 {
 			t.Fatal("a shipping queue kept the reporting indexes")
 		}
-		if err := Insert(ctx, st, []Record{testRecord(1)}); err != nil {
+		if err := Insert(ctx, st, []cdr.Record{testRecord(1)}); err != nil {
 			t.Fatal(err)
 		}
 		if rows := listAll(t, st, Filter{Dst: testRecord(1).Dst}); len(rows) != 1 {
@@ -645,7 +646,7 @@ func TestInsertBatchUpsert(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, opts store.Options) {
 		ctx := context.Background()
 		st := storetest.Open(t, opts)
-		batch := make([]Record, 120)
+		batch := make([]cdr.Record, 120)
 		for i := range batch {
 			batch[i] = testRecord(i)
 		}

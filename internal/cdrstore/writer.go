@@ -1,4 +1,4 @@
-package cdr
+package cdrstore
 
 import (
 	"cmp"
@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
@@ -50,6 +51,11 @@ type WriterOptions struct {
 	// is disabled and a database failure loses nothing only if the caller
 	// acts on Write's error.
 	SpoolPath string
+	// OnCommit, when set, is handed the rows (with their ids, ascending)
+	// of every transaction the writer commits, right after the commit, on
+	// the writer's goroutine: it must not block. The distributed tier
+	// ships a node's CDRs from there without reading them back.
+	OnCommit func([]cdr.Row)
 }
 
 // Writer commits CDRs in groups: Write enqueues a record on a bounded
@@ -76,12 +82,10 @@ type Writer struct {
 	hook func(batchLen int) // tests only; nil in production
 	// stmts is used by the writer goroutine only.
 	stmts stmtCache
-	// onCommit, when set, is told the rows each transaction committed.
-	onCommit atomic.Pointer[func([]Row)]
 }
 
 type request struct {
-	rec  Record
+	rec  cdr.Record
 	errc chan error // buffered(1): the writer goroutine never blocks on it
 }
 
@@ -136,8 +140,8 @@ func (w *Writer) SpoolPath() string { return w.opts.SpoolPath }
 //
 // Empty Disposition and AMAFlags take Asterisk's defaults (NO ANSWER,
 // DOCUMENTATION); times are kept in UTC to the microsecond.
-func (w *Writer) Write(ctx context.Context, rec Record) error {
-	normalize(&rec)
+func (w *Writer) Write(ctx context.Context, rec cdr.Record) error {
+	rec.Normalize()
 	if rec.UniqueID == "" {
 		return fmt.Errorf("%w: empty uniqueid", ErrInvalid)
 	}
@@ -187,7 +191,7 @@ func (w *Writer) run() {
 	defer close(w.done)
 	defer w.stmts.close()
 	batch := make([]*request, 0, w.opts.MaxBatch)
-	recs := make([]*Record, 0, w.opts.MaxBatch)
+	recs := make([]*cdr.Record, 0, w.opts.MaxBatch)
 	for {
 		req, ok := <-w.queue
 		if !ok {
@@ -249,10 +253,10 @@ func (w *Writer) run() {
 }
 
 // commit upserts one batch, falling back to the spool.
-func (w *Writer) commit(recs []*Record) error {
+func (w *Writer) commit(recs []*cdr.Record) error {
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
 	defer cancel()
-	hook := w.onCommit.Load()
+	hook := w.opts.OnCommit
 	var ids map[string]int64
 	if hook != nil {
 		ids = make(map[string]int64, len(recs))
@@ -262,7 +266,7 @@ func (w *Writer) commit(recs []*Record) error {
 		w.records.Add(int64(len(recs)))
 		w.batches.Add(1)
 		if hook != nil {
-			(*hook)(committedRows(recs, ids))
+			hook(committedRows(recs, ids))
 		}
 		return nil
 	}
@@ -282,27 +286,21 @@ func (w *Writer) commit(recs []*Record) error {
 	return fmt.Errorf("%w: %w", ErrSpooled, dbErr)
 }
 
-// OnCommit makes the writer hand fn the rows (with their ids, ascending)
-// of every transaction it commits, right after the commit, on its own
-// goroutine: fn must not block. The distributed tier ships a node's CDRs
-// from there without reading them back from the store.
-func (w *Writer) OnCommit(fn func([]Row)) { w.onCommit.Store(&fn) }
-
 // committedRows pairs the records of a transaction with their ids, once
 // each (a uniqueid repeated in the batch was stored once, as its last
 // record), in id order.
-func committedRows(recs []*Record, ids map[string]int64) []Row {
-	last := make(map[string]*Record, len(recs))
+func committedRows(recs []*cdr.Record, ids map[string]int64) []cdr.Row {
+	last := make(map[string]*cdr.Record, len(recs))
 	for _, r := range recs {
 		last[r.UniqueID] = r
 	}
-	rows := make([]Row, 0, len(last))
+	rows := make([]cdr.Row, 0, len(last))
 	for uid, r := range last {
 		if id, ok := ids[uid]; ok {
-			rows = append(rows, Row{ID: id, Record: *r})
+			rows = append(rows, cdr.Row{ID: id, Record: *r})
 		}
 	}
-	slices.SortFunc(rows, func(a, b Row) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(rows, func(a, b cdr.Row) int { return cmp.Compare(a.ID, b.ID) })
 	return rows
 }
 

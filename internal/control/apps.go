@@ -1,0 +1,27 @@
+package control
+
+import "strings"
+
+// Applications lists the dialplan applications a node runs, as
+// extensions.conf names them, sorted. Central, which runs no PBX of its
+// own, checks the extension rows written through the API against it; the
+// node's tests keep it equal to what the node registers.
+func Applications() []string {
+	return []string{
+		"AGI", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
+		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "NoOp", "Playback", "Progress",
+		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
+		"SayPhonetic", "Set", "Verbose", "Wait", "WaitExten",
+	}
+}
+
+// IsApplication reports whether a node runs the application name
+// (case-insensitive, as Asterisk's application lookup).
+func IsApplication(name string) bool {
+	for _, a := range Applications() {
+		if strings.EqualFold(a, name) {
+			return true
+		}
+	}
+	return false
+}

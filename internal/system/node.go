@@ -1,0 +1,157 @@
+//go:build !central
+
+package system
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/entvoice/entvoice/internal/cdr"
+	"github.com/entvoice/entvoice/internal/cdrstore"
+	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/node"
+	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/sipua"
+)
+
+// Serve builds `entvoice serve`: central and one node in one process. The
+// node takes central's repository as its realtime Source (the interface
+// the node link implements for `entvoice node`, so realtime is one code
+// path) and the store's AMI users after the static ones; the API acts on
+// the node's calls.
+func Serve(ctx context.Context, cfg *config.Config, o Options) (*Process, error) {
+	p := newProcess(cfg, o)
+	if err := p.openStore(ctx); err != nil {
+		return p.fail(err)
+	}
+	if err := p.openRepo(ctx); err != nil {
+		return p.fail(err)
+	}
+	amiOpts, err := AMIOptions(cfg, StoreAMIUsers(p.Repo))
+	if err != nil {
+		return p.fail(err)
+	}
+	n, err := p.newNode(ctx, node.Options{Source: p.Repo, AMI: amiOpts})
+	if err != nil {
+		return p.fail(err)
+	}
+	if err := p.startCentral(ctx, n.Control, nil, o.Stderr); err != nil {
+		return p.fail(err)
+	}
+	return p, nil
+}
+
+// Node builds `entvoice node`: a site's PBX fed by central over its link
+// (configuration down, CDRs and events up, central's commands run on the
+// node's calls), calling the other nodes' users over SIP on mutual TLS.
+// The node must have enrolled (cluster.Join).
+func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) {
+	p := newProcess(cfg, o)
+	if err := p.openStore(ctx); err != nil {
+		return p.fail(err)
+	}
+	// Calls between nodes: SIP over TLS with the node certificates.
+	var trust *cluster.PeerTrust
+	var peers *sipua.PeerOptions
+	if addr, ok := cfg.PeerListen(); ok {
+		var err error
+		if trust, err = cluster.NewPeerTrust(cfg.DataDir); err != nil {
+			return p.fail(err)
+		}
+		peers = &sipua.PeerOptions{Addr: addr, TLS: trust.TLSConfig()}
+	}
+	// The node's cdr table is a shipping queue: central keeps the
+	// reporting indexes.
+	if err := cdrstore.UseAsShippingQueue(ctx, p.Store); err != nil {
+		return p.fail(err)
+	}
+	amiOpts, err := AMIOptions(cfg, nil)
+	if err != nil {
+		return p.fail(err)
+	}
+	var linkSrc sourceRelay
+	var shipper atomic.Pointer[cluster.Link]
+	n, err := p.newNode(ctx, node.Options{Source: &linkSrc, AMI: amiOpts, Peers: peers,
+		// Committed CDRs go to the link as they are written: shipping
+		// them needs no read back from the store.
+		OnCDRCommit: func(rows []cdr.Row) {
+			if l := shipper.Load(); l != nil {
+				l.ShipCommitted(rows)
+			}
+		}})
+	if err != nil {
+		return p.fail(err)
+	}
+	link, err := cluster.NewLink(cluster.LinkOptions{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: p.Store,
+		LocalAddr: cfg.Cluster.Bind, Heartbeat: cfg.Cluster.Heartbeat.Duration, Version: o.Version, Logger: p.log,
+		// Central's commands (call list, originate, hangup) run on the
+		// node's own controller; its events go up.
+		Controller: n.Control, Events: n.Bus, Peers: trust, ReloadDialplan: n.ReloadDialplan})
+	if err != nil {
+		return p.fail(err)
+	}
+	linkSrc.Store(link)
+	shipper.Store(link)
+	if peers != nil {
+		// A user not registered here is looked up on the others.
+		n.SIP.SetPeerLocator(link)
+	}
+	// The link starts before the node (the node's realtime waits for its
+	// replica) and closes after it: draining calls ship their CDRs.
+	p.starts = append([]func(context.Context) error{func(ctx context.Context) error { link.Start(ctx); return nil }}, p.starts...)
+	p.stops = append([]func(time.Duration){func(time.Duration) { link.Close() }}, p.stops...)
+	p.log.Info("entvoice node built", "node", link.Name())
+	return p, nil
+}
+
+// newNode builds the process's node on its store: started by Start,
+// drained and flushed by Stop.
+func (p *Process) newNode(ctx context.Context, o node.Options) (*node.Node, error) {
+	o.Store, o.Logger = p.Store, p.log
+	n, err := node.New(ctx, p.cfg, o)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	p.Node = n
+	p.onStart(n.Start)
+	p.onStop(n.Shutdown)
+	return n, nil
+}
+
+// sourceRelay hands the node the link's replica once the link exists (the
+// link needs the node's controller, the node the link's replica).
+type sourceRelay struct{ atomic.Pointer[cluster.Link] }
+
+var _ provision.Source = (*sourceRelay)(nil)
+
+func (r *sourceRelay) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
+	return r.Load().Snapshot(ctx)
+}
+
+func (r *sourceRelay) Changes(ctx context.Context, since int64, limit int) ([]provision.Change, error) {
+	return r.Load().Changes(ctx, since, limit)
+}
+
+func (r *sourceRelay) Notify() <-chan struct{} { return r.Load().Notify() }
+
+// Standalone builds a node with no central: its static configuration,
+// optionally fed by src (a test's or a tool's provisioning feed), with its
+// own store and the static AMI users. Tests and benchmarks run nodes this
+// way.
+func Standalone(ctx context.Context, cfg *config.Config, o Options, src provision.Source) (*Process, error) {
+	p := newProcess(cfg, o)
+	if err := p.openStore(ctx); err != nil {
+		return p.fail(err)
+	}
+	amiOpts, err := AMIOptions(cfg, nil)
+	if err != nil {
+		return p.fail(err)
+	}
+	if _, err := p.newNode(ctx, node.Options{Source: src, AMI: amiOpts}); err != nil {
+		return p.fail(err)
+	}
+	return p, nil
+}
