@@ -60,6 +60,18 @@ func TestUsersCRUDPatchAndSecrets(t *testing.T) {
 		if stored.HA1MD5 != ha1 {
 			t.Fatal("PATCH without password changed the HA1")
 		}
+		// A field set to null in a PATCH is refused, naming it: absent
+		// keeps a value, null is no way to say anything else.
+		for _, field := range []string{"password", "context", "enabled", "codecs", "services"} {
+			pr := e.must(400, "PATCH", "/api/v1/tenants/acme/users/1001", tok, map[string]any{field: nil, "language": "fr"}).problem(t)
+			if len(pr.Errors) != 1 || pr.Errors[0].Field != field {
+				t.Errorf("PATCH %s: null: problem %+v, want it to name the field", field, pr)
+			}
+		}
+		if again, _ := e.repo.GetUser(context.Background(), "acme", "1001"); again.Language == "fr" || again.HA1MD5 != ha1 {
+			t.Fatalf("a refused PATCH changed the user: %+v", again)
+		}
+		e.must(400, "PATCH", "/api/v1/tenants/acme", tok, map[string]any{"max_calls": nil})
 		// services: null unsets, absent keeps.
 		var sw provision.Switches
 		e.must(200, "PATCH", "/api/v1/tenants/acme/users/1001/services", tok, map[string]any{"recording": nil, "agi": false}).json(t, &sw)

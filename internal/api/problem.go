@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -180,21 +182,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 const maxJSONBody = 1 << 20
 
 // decode reads a JSON body into v, refusing unknown fields, trailing data
-// and bodies over maxJSONBody, with errors naming the field.
+// and bodies over maxJSONBody, with errors naming the field. In a PATCH, a
+// field set to null is refused too: every field of a PATCH body is
+// optional, an absent one is kept, and null would silently keep it as well
+// (except in bodies whose nulls mean something: nullsUnset).
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") && !strings.HasPrefix(ct, "application/merge-patch+json") {
 		return &problem{Type: typeBadRequest, Title: "Unsupported Media Type", Status: http.StatusUnsupportedMediaType,
 			Detail: fmt.Sprintf("Content-Type %q: want application/json", ct)}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &problem{Type: typeTooLarge, Title: "Content Too Large", Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the body is over %d bytes", maxJSONBody)}
+	}
+	if err != nil {
+		return badRequest("reading the body: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
-		var mbe *http.MaxBytesError
 		switch {
-		case errors.As(err, &mbe):
-			return &problem{Type: typeTooLarge, Title: "Content Too Large", Status: http.StatusRequestEntityTooLarge, Detail: fmt.Sprintf("the body is over %d bytes", maxJSONBody)}
 		case errors.As(err, &te):
 			field := te.Field
 			if field == "" {
@@ -215,7 +225,34 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if dec.More() {
 		return badRequest("unexpected data after the JSON object")
 	}
+	if _, ok := v.(nullsUnset); r.Method == http.MethodPatch && !ok {
+		return refuseNulls(body)
+	}
 	return nil
+}
+
+// nullsUnset is a PATCH body whose null values mean something (a service
+// switch set to null inherits again).
+type nullsUnset interface{ nullsUnset() }
+
+// refuseNulls names the first (in key order) top-level field of a JSON
+// object set to null.
+func refuseNulls(body []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return nil // not an object: the typed decode already said what it is
+	}
+	names := make([]string, 0, len(fields))
+	for k, raw := range fields {
+		if string(bytes.TrimSpace(raw)) == "null" {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return badField(names[0], "must not be null: omit the field to keep its value")
 }
 
 func errEOF(err error) error {

@@ -84,6 +84,8 @@ func checkQuery(r *http.Request, allowed ...string) error {
 // switch, null unsets it (inherit), an absent key leaves it alone.
 type switchPatch map[string]*bool
 
+func (*switchPatch) nullsUnset() {}
+
 var switchNames = []string{"recording", "voicemail", "agi", "speech", "outbound", "international"}
 
 func switchField(s *provision.Switches, name string) **bool {

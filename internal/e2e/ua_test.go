@@ -403,6 +403,11 @@ func (p *phone) heardSamples() int {
 // sendDigits sends DTMF as SIP INFO application/dtmf-relay on the call,
 // waiting for each 200.
 func (c *call) sendDigits(ctx context.Context, digits string) error {
+	return c.sendDigitsFor(ctx, digits, 160)
+}
+
+// sendDigitsFor is sendDigits with each digit's Duration in ms.
+func (c *call) sendDigitsFor(ctx context.Context, digits string, ms int) error {
 	// The caller's dialog sends to the Request-URI, the callee's to the
 	// caller's Contact.
 	target, do := sip.Uri{}, (func(context.Context, *sip.Request) (*sip.Response, error))(nil)
@@ -414,7 +419,7 @@ func (c *call) sendDigits(ctx context.Context, digits string) error {
 	for _, d := range digits {
 		req := sip.NewRequest(sip.INFO, target)
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
-		req.SetBody([]byte("Signal=" + string(d) + "\r\nDuration=160\r\n"))
+		req.SetBody([]byte("Signal=" + string(d) + "\r\nDuration=" + strconv.Itoa(ms) + "\r\n"))
 		res, err := do(ctx, req)
 		if err != nil {
 			return err

@@ -104,27 +104,36 @@ type eventDetector struct {
 	updated  time.Time
 }
 
-// feed processes one telephone-event packet and returns a digit to emit.
-func (d *eventDetector) feed(ssrc, ts uint32, marker bool, ev telephoneEvent, now time.Time, clock uint32) (DTMF, bool) {
+// digitSink is told of digits as they begin and end, in that order.
+type digitSink interface {
+	beginDigit(d rune)
+	emitDigit(d DTMF)
+}
+
+// feed processes one telephone-event packet and tells sink of the digits
+// it begins (RFC 4733 section 2.5.2.1: an event's first packet, whatever
+// the receiver saw before) and ends.
+func (d *eventDetector) feed(ssrc, ts uint32, marker bool, ev telephoneEvent, now time.Time, clock uint32, sink digitSink) {
 	if int(ev.Event) >= len(eventDigits) {
-		return DTMF{}, false // tones and other non-DTMF events (RFC 4734)
+		return // tones and other non-DTMF events (RFC 4734)
 	}
-	var out DTMF
-	var emit bool
 	same := d.active && d.ssrc == ssrc && d.ts == ts && d.code == ev.Event
 	if same && d.ended {
 		if ev.End || (!marker && now.Sub(d.endedAt) < replayGap) {
-			return DTMF{}, false // retransmitted end, or a straggler
+			return // retransmitted end, or a straggler
 		}
 		same = false // the same recording played again: a new press
 	}
 	if !same {
 		// A new event; one still running lost its end packets (RFC 4733
-		// 2.5.2.2 lets the receiver end it), so report it now.
+		// 2.5.2.2 lets the receiver end it), so it ends now.
 		if d.active && !d.ended {
-			out, emit = d.digit(clock), true
+			sink.emitDigit(d.digit(clock))
 		}
 		*d = eventDetector{active: true, ssrc: ssrc, ts: ts, code: ev.Event}
+		if r, ok := EventDigit(ev.Event); ok {
+			sink.beginDigit(r)
+		}
 	}
 	d.updated = now
 	if ev.Duration > d.duration {
@@ -132,16 +141,8 @@ func (d *eventDetector) feed(ssrc, ts uint32, marker bool, ev telephoneEvent, no
 	}
 	if ev.End {
 		d.ended, d.endedAt = true, now
-		if emit {
-			// Two digits in one packet cannot be returned; the older one
-			// wins and the new lone end packet is reported on its own
-			// retransmission if any. This only happens when both the
-			// previous end and this event's start were lost.
-			return out, true
-		}
-		return d.digit(clock), true
+		sink.emitDigit(d.digit(clock))
 	}
-	return out, emit
 }
 
 // stale reports a digit whose end packets never came once nothing was heard

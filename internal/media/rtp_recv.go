@@ -206,9 +206,7 @@ func (s *Session) handleEvent(rx *receiver, pkt *rtp.Packet, neg Negotiated, now
 	if neg.DTMF != nil && neg.DTMF.ClockRate != 0 {
 		clock = neg.DTMF.ClockRate
 	}
-	if d, ok := rx.events.feed(pkt.SSRC, pkt.Timestamp, pkt.Marker, ev, now, clock); ok {
-		s.emitDigit(d)
-	}
+	rx.events.feed(pkt.SSRC, pkt.Timestamp, pkt.Marker, ev, now, clock, s)
 }
 
 func (s *Session) emitDigit(d DTMF) {

@@ -51,6 +51,7 @@ type Session struct {
 	dtmf       chan DTMF
 	dtmfClosed bool
 	onDigit    atomic.Pointer[func(DTMF)]
+	onBegin    atomic.Pointer[func(rune)]
 
 	closeOnce sync.Once
 	closing   chan struct{}
@@ -157,18 +158,37 @@ func (s *Session) DTMF() <-chan DTMF { return s.dtmf }
 // accepted (Asterisk's Answer waits for it, see apps.Answer).
 func (s *Session) MediaStarted() <-chan struct{} { return s.mediaIn }
 
-// InjectDTMF queues a digit received by other means (SIP INFO,
-// application/dtmf-relay) on the DTMF channel. Source defaults to "info".
+// InjectDTMF takes a digit received by other means (SIP INFO,
+// application/dtmf-relay): it begins now and ends, queued on the DTMF
+// channel, once its duration has passed, as Asterisk emulates the end of
+// a digit that arrives whole (main/channel.c, emulated DTMF). Source
+// defaults to "info".
 func (s *Session) InjectDTMF(d DTMF) {
 	if d.Source == "" {
 		d.Source = DTMFSourceInfo
 	}
-	s.deliverDTMF(d)
+	s.beginDigit(d.Digit)
+	if d.Duration <= 0 {
+		s.deliverDTMF(d)
+		return
+	}
+	time.AfterFunc(d.Duration, func() { s.deliverDTMF(d) })
 }
 
-// OnDigit sets a function told of every digit received, before it is
-// queued (the channel layer reports DTMF events with it). It must not block.
+// OnDigit sets a function told of every digit when it ends, before it is
+// queued (the channel layer reports DTMFEnd with it). It must not block.
 func (s *Session) OnDigit(f func(DTMF)) { s.onDigit.Store(&f) }
+
+// OnDigitBegin sets a function told of every digit when it begins: the
+// first RFC 4733 packet of its event, or the SIP INFO (the channel layer
+// reports DTMFBegin with it). It must not block.
+func (s *Session) OnDigitBegin(f func(rune)) { s.onBegin.Store(&f) }
+
+func (s *Session) beginDigit(d rune) {
+	if f := s.onBegin.Load(); f != nil {
+		(*f)(d)
+	}
+}
 
 func (s *Session) deliverDTMF(d DTMF) {
 	if f := s.onDigit.Load(); f != nil {

@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,17 +82,26 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if exten == "" {
 		exten = "s"
 	}
-	offer, err := media.ParseSDP(req.Body())
-	if err != nil {
-		s.log.Warn("INVITE with unusable SDP", "from", src, "err", err)
-		s.respond(req, tx, 488, "Not Acceptable Here")
-		return
-	}
-	neg, err := media.Negotiate(offer, ep.Codecs)
-	if err != nil {
-		s.log.Info("no common codec", "endpoint", ep.Name, "from", src)
-		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 entvoice "Media type not available"`))
-		return
+	// An INVITE without a body is a delayed offer (RFC 3261 section
+	// 13.2.1, RFC 3264): the offer goes in our 200 OK, the answer comes in
+	// the ACK, and until then no media flows.
+	delayed := len(req.Body()) == 0
+	var neg media.Negotiated
+	if delayed {
+		dtmf := media.DefaultTelephoneEvent
+		neg = media.Negotiated{Codec: ep.Codecs[0], DTMF: &dtmf, Direction: media.SendRecv}
+	} else {
+		offer, err := media.ParseSDP(req.Body())
+		if err != nil {
+			s.log.Warn("INVITE with unusable SDP", "from", src, "err", err)
+			s.respond(req, tx, 488, "Not Acceptable Here")
+			return
+		}
+		if neg, err = media.Negotiate(offer, ep.Codecs); err != nil {
+			s.log.Info("no common codec", "endpoint", ep.Name, "from", src)
+			s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 entvoice "Media type not available"`))
+			return
+		}
 	}
 	if !s.opts.Handler.Exists(ep.Context, exten) {
 		s.log.Info("call to unknown extension", "endpoint", ep.Name, "exten", exten, "context", ep.Context)
@@ -104,7 +114,9 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
 	}
-	sess.SetRemote(neg)
+	if !delayed {
+		sess.SetRemote(neg)
+	}
 	dtx, err := s.dialogUAs[transportOf(req)].ReadInvite(req, tx)
 	if err != nil {
 		sess.Close()
@@ -118,7 +130,10 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		callerNum = req.From().Address.User
 		callerName = strings.Trim(req.From().DisplayName, `"`)
 	}
-	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1}
+	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1, established: !delayed, codecs: ep.Codecs}
+	if delayed {
+		l.offered = ep.Codecs
+	}
 	l.sessionExpires = sessionExpires(req, s.opts.SessionExpires)
 	ch := s.opts.Channels.New(channel.Options{
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Inbound, LinkedID: linked,
@@ -128,7 +143,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		Denied: ep.Denied,
 	})
 	l.ch = ch
-	sess.OnDigit(dtmfEvents(ch))
+	watchDTMF(sess, ch)
 	// chan_pjsip sets SIPDOMAIN to the request URI's domain.
 	ch.SetVar("SIPDOMAIN", req.Recipient.Host)
 	if fromNode != "" {
@@ -260,13 +275,22 @@ type inLeg struct {
 	ch             *channel.Channel
 	media          *media.Session
 	neg            media.Negotiated
+	codecs         []media.Codec // the endpoint's, in its order of preference
 	sessionExpires int
 
 	mu         sync.Mutex
 	sdpVersion uint64
 	answered   bool
 	finalSent  bool
-	pending    sync.WaitGroup
+	// established is set once the session has an answer (at once for an
+	// INVITE with an offer, with the ACK for a delayed offer).
+	established bool
+	// offered are the codecs of the offer this leg made in a 2xx and
+	// whose answer comes in the ACK (delayed offer, RFC 3264): the
+	// INVITE's or a re-INVITE's without a body. Nil when no answer is
+	// awaited.
+	offered []media.Codec
+	pending sync.WaitGroup
 	// acked is closed when the 200 was ACKed or sipgo gave up waiting.
 	acked chan struct{}
 	// expiry ends a session the caller stops refreshing (RFC 4028).
@@ -314,18 +338,33 @@ type dialogServer interface {
 
 func (l *inLeg) Media() *media.Session { return l.media }
 
+// localSDP is our session description: the answer in force, or, while an
+// answer is awaited in an ACK, our offer of every codec the endpoint takes.
 func (l *inLeg) localSDP() []byte {
 	l.mu.Lock()
-	v := l.sdpVersion
+	v, neg, offered := l.sdpVersion, l.neg, l.offered
 	l.mu.Unlock()
+	codecs, dir := []media.Codec{neg.Codec}, neg.Direction
+	if offered != nil {
+		// An offer states what we are willing to do: send and receive.
+		codecs, dir = offered, media.SendRecv
+	}
 	return media.LocalDescription{
 		Addr:      l.media.LocalAddr(),
-		Codecs:    []media.Codec{l.neg.Codec},
-		DTMF:      l.neg.DTMF,
-		Direction: l.neg.Direction,
+		Codecs:    codecs,
+		DTMF:      neg.DTMF,
+		Direction: dir,
 		SessionID: sessionIDFor(l.ch),
 		Version:   v,
 	}.Marshal()
+}
+
+// awaitingAnswer reports whether our offer's answer is still to come in
+// an ACK.
+func (l *inLeg) awaitingAnswer() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.offered != nil
 }
 
 func (l *inLeg) Indicate(ind channel.Indication) error {
@@ -339,6 +378,12 @@ func (l *inLeg) Indicate(ind channel.Indication) error {
 	case channel.IndicateRinging:
 		return l.dtx.Respond(180, "Ringing", nil, l.srv.serverHeader())
 	case channel.IndicateProgress:
+		if l.awaitingAnswer() {
+			// A delayed offer may only go in a reliable response (RFC
+			// 3261 section 13.2.1); without 100rel the 183 carries no
+			// SDP and media starts with the answer in the ACK.
+			return l.dtx.Respond(183, "Session Progress", nil, l.srv.serverHeader())
+		}
 		return l.dtx.Respond(183, "Session Progress", l.localSDP(), sip.NewHeader("Content-Type", "application/sdp"), l.srv.serverHeader())
 	case channel.IndicateBusy:
 		// chan_pjsip answers an unanswered channel's busy indication
@@ -425,8 +470,52 @@ func (l *inLeg) Hangup(cause int) {
 // wait lets the last signalling (200 retransmissions, BYE) finish.
 func (l *inLeg) wait() { l.pending.Wait() }
 
+// onAck takes the ACK of our 2xx. When the 2xx carried an offer (delayed
+// offer, or a re-INVITE without SDP), the ACK carries the answer: an ACK
+// whose SDP is missing or unusable ends a new call with BYE (RFC 3261
+// section 13.3.1.4, RFC 3264 section 6); on an established call it leaves
+// the session as it was.
 func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	_ = l.dtx.ReadAck(req, tx)
+	l.mu.Lock()
+	offered, established := l.offered, l.established
+	l.offered = nil
+	l.mu.Unlock()
+	if offered == nil {
+		return
+	}
+	neg, err := answerOf(req.Body(), offered)
+	if err != nil {
+		if !established {
+			l.ch.Log().Warn("ACK without a usable answer to our offer, ending the call", "err", err)
+			l.ch.Hangup(q850.IncompatibleDest)
+			return
+		}
+		l.ch.Log().Warn("ACK without a usable answer to our re-offer, keeping the session", "err", err)
+		return
+	}
+	l.mu.Lock()
+	changed := neg != l.neg
+	l.neg, l.established = neg, true
+	l.mu.Unlock()
+	if changed || !established {
+		l.media.SetRemote(neg)
+	}
+	if !established {
+		l.ch.Log().Debug("delayed offer answered in the ACK", "codec", neg.Codec.Name, "remote", neg.Remote)
+	}
+}
+
+// answerOf reads the answer to our offer of offered.
+func answerOf(body []byte, offered []media.Codec) (media.Negotiated, error) {
+	if len(body) == 0 {
+		return media.Negotiated{}, errors.New("no SDP answer")
+	}
+	ans, err := media.ParseSDP(body)
+	if err != nil {
+		return media.Negotiated{}, err
+	}
+	return media.Negotiate(ans, offered)
 }
 
 func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -440,6 +529,20 @@ func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
 // onReinvite handles hold/unhold and session refreshes (RFC 3264 section 8,
 // RFC 4028). Media is anchored, so hold is handled on this leg alone.
 func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method == sip.INVITE && len(req.Body()) == 0 {
+		// A re-INVITE without an offer asks for ours (RFC 3264 section
+		// 8): the 200 offers the session as it is, and the answer (hold,
+		// unhold) comes in the ACK.
+		l.mu.Lock()
+		l.offered = []media.Codec{l.neg.Codec}
+		if l.neg.Direction != media.SendRecv {
+			l.sdpVersion++ // the offer differs from our last description
+		}
+		l.mu.Unlock()
+		l.armSessionTimer()
+		l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
+		return
+	}
 	neg, ok := l.srv.renegotiate(req, tx, l.neg)
 	if !ok {
 		return
@@ -462,11 +565,14 @@ func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv.handleInfo(req, tx, l.media)
 }
 
-// dtmfEvents reports received digits as DTMFBegin and DTMFEnd. The media
-// layer knows a digit once it ended, so both are raised then.
-func dtmfEvents(ch *channel.Channel) func(media.DTMF) {
-	return func(d media.DTMF) {
-		ch.Publish(events.Event{Kind: events.DTMFBegin, Digit: d.Digit, Direction: "Received"})
+// watchDTMF reports a leg's received digits as DTMFBegin when they begin
+// (the first RFC 4733 packet, or the INFO) and DTMFEnd with their duration
+// when they end, as Asterisk's channel publishes them.
+func watchDTMF(sess *media.Session, ch *channel.Channel) {
+	sess.OnDigitBegin(func(d rune) {
+		ch.Publish(events.Event{Kind: events.DTMFBegin, Digit: d, Direction: "Received"})
+	})
+	sess.OnDigit(func(d media.DTMF) {
 		ch.Publish(events.Event{Kind: events.DTMFEnd, Digit: d.Digit, Duration: d.Duration, Direction: "Received"})
-	}
+	})
 }

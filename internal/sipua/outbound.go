@@ -162,7 +162,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	}
 	ch.SetConnectedLine(o.CallerNum, o.CallerName)
 	l.ch = ch
-	sess.OnDigit(dtmfEvents(ch))
+	watchDTMF(sess, ch)
 
 	laddr := s.laddr[transport]
 	fromHost := laddr.Addr().String()

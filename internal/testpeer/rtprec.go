@@ -105,6 +105,21 @@ func (r *RTPRecorder) Answer(codec Codec, pcm []int16) {
 	r.mu.Unlock()
 }
 
+// SendTo makes the recorder a phone that speaks first: it sends pcm (20 ms
+// packets, paced in real time) to to from its own socket, in the
+// background, until the audio ends or the recorder closes. Use it instead
+// of Answer, once: an echo that only answers needs someone to start.
+func (r *RTPRecorder) SendTo(to netip.AddrPort, codec Codec, pcm []int16) {
+	r.mu.Lock()
+	if r.replying {
+		r.mu.Unlock()
+		return
+	}
+	r.reply, r.replyPT, r.replying = codec.Encode(pcm), uint8(codec), true
+	r.mu.Unlock()
+	go r.sendReply(to)
+}
+
 func (r *RTPRecorder) sendReply(to netip.AddrPort) {
 	defer close(r.replyDone)
 	r.mu.Lock()
