@@ -78,7 +78,7 @@ func TestAmounts(t *testing.T) {
 
 func TestDivRound(t *testing.T) {
 	cases := []struct {
-		n, d                uint64
+		n, d                 uint64
 		halfUp, even, up, dn int64
 	}{
 		{125, 10, 13, 12, 13, 12},

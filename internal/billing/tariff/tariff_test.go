@@ -35,16 +35,16 @@ func TestCost(t *testing.T) {
 		{"60/60 61 s", "0.10", "0", "0", 60, 60, 61, money.HalfUp, 120, 20},
 		{"30/6 1 s", "0.12", "0", "0", 30, 6, 1, money.HalfUp, 30, 6},
 		{"30/6 30 s", "0.12", "0", "0", 30, 6, 30, money.HalfUp, 30, 6},
-		{"30/6 31 s", "0.12", "0", "0", 30, 6, 31, money.HalfUp, 36, 7},   // 0.072 -> 0.07
-		{"30/6 36 s", "0.12", "0", "0", 30, 6, 36, money.HalfUp, 36, 7},   // 0.072
-		{"30/6 37 s", "0.12", "0", "0", 30, 6, 37, money.HalfUp, 42, 8},   // 0.084
-		{"1/1 61 s", "0.0125", "0", "0", 1, 1, 61, money.HalfUp, 61, 1},   // 0.01270833
+		{"30/6 31 s", "0.12", "0", "0", 30, 6, 31, money.HalfUp, 36, 7}, // 0.072 -> 0.07
+		{"30/6 36 s", "0.12", "0", "0", 30, 6, 36, money.HalfUp, 36, 7}, // 0.072
+		{"30/6 37 s", "0.12", "0", "0", 30, 6, 37, money.HalfUp, 42, 8}, // 0.084
+		{"1/1 61 s", "0.0125", "0", "0", 1, 1, 61, money.HalfUp, 61, 1}, // 0.01270833
 		{"0/60 bills whole minutes", "0.10", "0", "0", 0, 60, 1, money.HalfUp, 60, 10},
 		{"connect fee added once", "0.10", "0.05", "0", 60, 60, 61, money.HalfUp, 120, 25},
 		{"minimum charge lifts a short call", "0.01", "0", "0.15", 1, 1, 10, money.HalfUp, 10, 15},
 		{"minimum charge includes the connect fee", "0.60", "0.10", "0.15", 1, 1, 1, money.HalfUp, 1, 15}, // 0.11 < 0.15
 		{"above minimum", "0.60", "0.10", "0.15", 1, 1, 10, money.HalfUp, 10, 20},
-		{"half-up on .5", "0.15", "0", "0", 1, 1, 2, money.HalfUp, 2, 1},       // 0.005 -> 0.01
+		{"half-up on .5", "0.15", "0", "0", 1, 1, 2, money.HalfUp, 2, 1},             // 0.005 -> 0.01
 		{"half-even on .5 to even", "0.15", "0", "0", 1, 1, 2, money.HalfEven, 2, 0}, // 0.005 -> 0.00
 		{"half-even .015 -> .02", "0.45", "0", "0", 1, 1, 2, money.HalfEven, 2, 2},   // 0.015 -> 0.02
 		{"up", "0.0125", "0", "0", 1, 1, 1, money.Up, 1, 1},                          // 0.000208 -> 0.01
@@ -124,13 +124,13 @@ func TestBands(t *testing.T) {
 		{"mon-fri 08:00-18:00", "2026-03-02 17:59", true},
 		{"mon-fri 08:00-18:00", "2026-03-02 18:00", false},
 		{"mon-fri 08:00-18:00", "2026-03-07 12:00", false},
-		{"mon-fri 18:00-08:00", "2026-03-06 23:59", true},  // Friday night
-		{"mon-fri 18:00-08:00", "2026-03-07 00:00", true},  // Saturday 00:00 belongs to Friday's night
+		{"mon-fri 18:00-08:00", "2026-03-06 23:59", true}, // Friday night
+		{"mon-fri 18:00-08:00", "2026-03-07 00:00", true}, // Saturday 00:00 belongs to Friday's night
 		{"mon-fri 18:00-08:00", "2026-03-07 07:59", true},
 		{"mon-fri 18:00-08:00", "2026-03-07 08:00", false},
 		{"mon-fri 18:00-08:00", "2026-03-02 07:00", false}, // Monday morning is Sunday's night
 		{"sat,sun", "2026-03-08 23:59", true},
-		{"sat,sun", "2026-03-09 00:00", false}, // week boundary: Monday 00:00
+		{"sat,sun", "2026-03-09 00:00", false},        // week boundary: Monday 00:00
 		{"sun 22:00-02:00", "2026-03-09 01:59", true}, // wraps over the week's end
 		{"fri-mon", "2026-03-09 10:00", true},
 		{"fri-mon", "2026-03-10 10:00", false},
