@@ -180,16 +180,6 @@ func (c *Catalog) index(ctx context.Context, v Version, loc *time.Location) (*ta
 	}
 }
 
-// Preload installs an index built from rates just imported, so the first
-// call after an import does not read them back.
-func (c *Catalog) Preload(v Version, ix *tariff.Index) {
-	slot := &versionSlot{done: make(chan struct{}), ix: ix}
-	close(slot.done)
-	c.mu.Lock()
-	c.versions[v.ID] = slot
-	c.mu.Unlock()
-}
-
 // account returns the tenant's account of that name (nil: none).
 func (c *Catalog) account(ctx context.Context, tc *tenantCat, tenant, name string) (*Account, error) {
 	if name == "" {

@@ -171,9 +171,6 @@ func (s *Service) ImportDeck(ctx context.Context, req ImportRequest) (ImportResu
 		return ImportResult{}, err
 	}
 	res := ImportResult{Deck: deck.Name, Currency: deck.Currency, Version: v}
-	if ix, err := tariff.NewIndex(rates, loc); err == nil {
-		s.Catalog.Preload(v, ix)
-	}
 	if req.Deck == DefaultName {
 		plans, err := s.Repo.ListPlans(ctx, req.Tenant)
 		if err != nil {
