@@ -195,7 +195,7 @@ func TestRateExactlyOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rr.Changed != 1 || rr.Delta["EUR"] != -36 {
+		if rr.Changed != 2 || rr.Delta["EUR"] != -36 { // u1 now priced, u3 (unanswered) now matched
 			t.Fatalf("rerate %+v", rr)
 		}
 		if got := f.balance("acme", "1001"); got != 1000-36-7-36 {
