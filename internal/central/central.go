@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/entvoice/entvoice/internal/api"
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
@@ -40,10 +41,14 @@ type Options struct {
 // Central is a running central server.
 type Central struct {
 	Repo *provision.Repo
-	API  *api.Server // nil when http.listen is "off"
-	log  *slog.Logger
-	stop context.CancelFunc
-	done chan struct{}
+	// Billing rates the CDRs stored here and keeps accounts (its Rater
+	// runs until Close); the call path authorizes through
+	// Billing.Authorizer.
+	Billing *billing.Service
+	API     *api.Server // nil when http.listen is "off"
+	log     *slog.Logger
+	stop    context.CancelFunc
+	done    chan struct{}
 }
 
 // Start opens the provisioning repository and serves the API.
@@ -64,6 +69,8 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 		return nil, fmt.Errorf("provisioning: %w", err)
 	}
 	c := &Central{Repo: repo, log: log, done: make(chan struct{})}
+	c.Billing = billing.New(billing.Options{Store: o.Store, Logger: log})
+	c.Billing.Start()
 	lctx, cancel := context.WithCancel(context.Background())
 	c.stop = cancel
 	if dsn := o.Config.Database.DSN; o.Store.Dialect() == store.Postgres && dsn != "" {
@@ -77,7 +84,7 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	} else {
 		close(c.done)
 	}
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log},
+	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: c.Billing},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)
@@ -94,4 +101,5 @@ func (c *Central) Close(ctx context.Context) {
 	}
 	c.stop()
 	<-c.done
+	c.Billing.Close()
 }
