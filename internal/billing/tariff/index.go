@@ -24,8 +24,8 @@ type Index struct {
 	// decks (a million prefixes: 6 levels, 8.9 MB; small decks: 3).
 	levels int
 	spans  map[uint64]uint64 // lengths > levels
-	loc   *time.Location
-	n     int
+	loc    *time.Location
+	n      int
 }
 
 // maxDense is the most prefix lengths held in arrays.
