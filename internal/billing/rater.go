@@ -326,8 +326,11 @@ const ratingColumns = `uniqueid, cdr_id, tenant, account_id, status, reason, num
 
 const numRatingColumns = 19
 
-// ratingRowsPerInsert bounds a multi-row INSERT of ratings.
-const ratingRowsPerInsert = 200
+// ratingRowsPerInsert and journalRowsPerInsert bound multi-row INSERTs.
+const (
+	ratingRowsPerInsert  = 200
+	journalRowsPerInsert = 500
+)
 
 // StoreRatings writes rating rows and, for each new row with a cost, the
 // call's debit, in one transaction: a uniqueid already rated is skipped
@@ -401,15 +404,38 @@ func (r *Repo) StoreRatings(ctx context.Context, ratings []Rating) ([]Entry, err
 		if _, err := tx.ExecContext(ctx, r.q(`UPDATE billing_accounts SET balance = balance - ? WHERE id = ?`), sum, id); err != nil {
 			return nil, fmt.Errorf("billing: debit: %w", err)
 		}
-		for _, rt := range byAcct[id] {
-			e := Entry{AccountID: id, Kind: KindCall, Ref: rt.UniqueID, Amount: -rt.Cost, EffectiveAt: rt.Start}
-			if err := tx.QueryRowContext(ctx, r.q(`INSERT INTO billing_journal (account_id, kind, ref, amount, note, effective_at, created_at)
-				VALUES (?, 'call', ?, ?, '', ?, ?) RETURNING id`), id, rt.UniqueID, -rt.Cost, r.st.TimeArg(rt.Start), now).Scan(&e.ID); err != nil {
+		rts := byAcct[id]
+		for len(rts) > 0 {
+			n := min(len(rts), journalRowsPerInsert)
+			args := make([]any, 0, n*5)
+			for _, rt := range rts[:n] {
+				args = append(args, id, rt.UniqueID, -rt.Cost, r.st.TimeArg(rt.Start), now)
+			}
+			q := `INSERT INTO billing_journal (account_id, kind, ref, amount, note, effective_at, created_at) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(`(?, 'call', ?, ?, '', ?, ?), `, n), ", ") + ` RETURNING id, ref, amount, effective_at`
+			rows, err := tx.QueryContext(ctx, r.q(q), args...)
+			if err != nil {
 				return nil, fmt.Errorf("billing: debit: %w", err)
 			}
-			entries = append(entries, e)
+			for rows.Next() {
+				e := Entry{AccountID: id, Kind: KindCall}
+				var at store.NullTime
+				if err := rows.Scan(&e.ID, &e.Ref, &e.Amount, &at); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("billing: debit: %w", err)
+				}
+				e.EffectiveAt = at.Time
+				entries = append(entries, e)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("billing: debit: %w", err)
+			}
+			rts = rts[n:]
 		}
 	}
+	// Entries in id order: the Authorizer applies them in that order.
+	slices.SortFunc(entries, func(a, b Entry) int { return int(a.ID - b.ID) })
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("billing: commit ratings: %w", err)
 	}
