@@ -438,3 +438,33 @@ func TestOfflineLedger(t *testing.T) {
 		t.Fatalf("spent %d", got)
 	}
 }
+
+// TestRaterSweepsLateCommits: a CDR that becomes visible below the
+// rater's head (PostgreSQL commits out of id order) is found by the
+// sweep, and the floor is persisted.
+func TestRaterSweepsLateCommits(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, opts store.Options) {
+		f := newFixture(t, opts)
+		f.svc = billing.New(billing.Options{Store: f.st, Rater: billing.RaterOptions{Sweep: time.Nanosecond}})
+		t.Cleanup(f.svc.Close)
+		var uids []string
+		for range 3 {
+			uids = append(uids, f.call("acme", "nobody", "+33612345678", jan, 10))
+		}
+		f.rateAll()
+		// As if the second CDR's transaction had committed after the head
+		// passed it: no rating row yet.
+		if _, err := f.st.DB().ExecContext(ctx, f.st.Rebind(`DELETE FROM billing_ratings WHERE uniqueid = ?`), uids[1]); err != nil {
+			t.Fatal(err)
+		}
+		f.rateAll()
+		rts, _ := f.svc.Ratings(ctx, uids)
+		if len(rts) != 3 || rts[uids[1]].Status != billing.StatusUnbilled {
+			t.Fatalf("after the sweep: %+v", rts)
+		}
+		var floor int64
+		if err := f.st.DB().QueryRowContext(ctx, `SELECT floor FROM billing_rater WHERE id = 1`).Scan(&floor); err != nil || floor != 3 {
+			t.Fatalf("floor %d %v", floor, err)
+		}
+	})
+}

@@ -203,7 +203,20 @@ func (r *Rater) RunOnce(ctx context.Context) (int, error) {
 		}
 		r.head, r.sweepHead, r.lastSweep = floor, floor, time.Now()
 	}
-	cdrs, err := r.pending(ctx, r.head, 0, r.o.Batch)
+	// The highest id now: every CDR up to it that is visible is either
+	// rated or returned below, so the head may move to it (a CDR
+	// committed later with a lower id is the sweep's).
+	var top int64
+	if err := r.repo.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM cdr`).Scan(&top); err != nil {
+		return 0, fmt.Errorf("billing: unrated CDRs: %w", err)
+	}
+	if top <= r.head {
+		if time.Since(r.lastSweep) >= r.o.Sweep {
+			return r.sweep(ctx)
+		}
+		return 0, nil
+	}
+	cdrs, err := r.pending(ctx, r.head, top, r.o.Batch)
 	if err != nil {
 		return 0, err
 	}
@@ -211,7 +224,13 @@ func (r *Rater) RunOnce(ctx context.Context) (int, error) {
 		if err := r.rateBatch(ctx, cdrs); err != nil {
 			return 0, err
 		}
+	}
+	if len(cdrs) < r.o.Batch {
+		r.head = top
+	} else {
 		r.head = cdrs[len(cdrs)-1].ID
+	}
+	if len(cdrs) > 0 {
 		return len(cdrs), nil
 	}
 	if time.Since(r.lastSweep) >= r.o.Sweep {
