@@ -32,9 +32,9 @@ func newCDR() *cobra.Command {
 	var f apiFlags
 	f.register(cmd)
 	list := &cobra.Command{Use: "list", Short: "List CDRs through the API, newest first", Args: cobra.NoArgs,
-		RunE: f.run(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
+		RunE: f.runExact(func(cmd *cobra.Command, _ []string) (apiclient.Request, error) {
 			return apiclient.Request{Method: http.MethodGet, Path: "/cdrs", Query: cdrQuery(cmd)}, nil
-		}, []string{"start", "tenant", "src", "dst", "disposition", "duration", "billsec", "channel", "uniqueid"})}
+		}, []string{"start", "tenant", "src", "dst", "disposition", "duration", "billsec", "channel", "uniqueid", "cost", "currency"})}
 	addFields(list, cdrFilters)
 	addPaging(list)
 

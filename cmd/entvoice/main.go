@@ -44,6 +44,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(nodeCommands()...)
 	root.AddCommand(newServer(), newNodeToken(), newVersion(), newCDR())
 	root.AddCommand(newAPIVerbs()...)
+	root.AddCommand(newBillingVerbs()...)
 	return root
 }
 

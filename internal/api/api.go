@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
@@ -47,6 +48,9 @@ type Options struct {
 	// Nodes is the node registry of the distributed tier; nil answers
 	// the nodes endpoints with 503.
 	Nodes Nodes
+	// Billing rates CDRs and keeps accounts (billing.go); nil answers the
+	// billing endpoints with 503 and lists CDRs without ratings.
+	Billing *billing.Service
 }
 
 // API is the REST API's handler.
@@ -192,6 +196,8 @@ func (a *API) routes() {
 
 	a.handle("GET", "/cdrs", a.listCDRs)
 	a.handle("GET", "/cdrs/export", a.exportCDRs)
+
+	a.billingRoutes()
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.

@@ -199,6 +199,16 @@ func TestTenantIsolation(t *testing.T) {
 			{"DELETE", "/api/v1/calls/" + url.PathEscape("PJSIP/b1-00000001")},
 			{"GET", "/api/v1/calls?tenant=b"}, {"POST", "/api/v1/calls"},
 			{"GET", "/api/v1/cdrs?tenant=b"}, {"GET", "/api/v1/cdrs/export?tenant=b"},
+			// Billing.
+			{"GET", "/api/v1/tenants/b/billing"}, {"PUT", "/api/v1/tenants/b/billing"},
+			{"GET", "/api/v1/tenants/b/rate-decks"}, {"GET", "/api/v1/tenants/b/rate-decks/d"}, {"POST", "/api/v1/tenants/b/rate-decks/d/import"},
+			{"GET", "/api/v1/tenants/b/rate-decks/d/versions/1/rates"},
+			{"GET", "/api/v1/tenants/b/rate-plans"}, {"GET", "/api/v1/tenants/b/rate-plans/p"}, {"PUT", "/api/v1/tenants/b/rate-plans/p"}, {"DELETE", "/api/v1/tenants/b/rate-plans/p"},
+			{"GET", "/api/v1/tenants/b/rate-assignments"}, {"PUT", "/api/v1/tenants/b/rate-assignments"}, {"DELETE", "/api/v1/tenants/b/rate-assignments"},
+			{"GET", "/api/v1/tenants/b/accounts"}, {"GET", "/api/v1/tenants/b/accounts/1001"}, {"PUT", "/api/v1/tenants/b/accounts/1001"},
+			{"POST", "/api/v1/tenants/b/accounts/1001/topups"}, {"POST", "/api/v1/tenants/b/accounts/1001/adjustments"},
+			{"GET", "/api/v1/tenants/b/accounts/1001/journal"}, {"GET", "/api/v1/tenants/b/accounts/1001/statement"},
+			{"GET", "/api/v1/tenants/b/ratings"}, {"POST", "/api/v1/tenants/b/rerates"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}

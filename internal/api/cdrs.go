@@ -100,7 +100,11 @@ func (a *API) listCDRs(w http.ResponseWriter, r *http.Request, p *principal) err
 	if err != nil {
 		return err
 	}
-	out := list[cdr.Row]{Items: rows}
+	rated, err := a.withRatings(r, rows)
+	if err != nil {
+		return err
+	}
+	out := list[cdrRated]{Items: rated}
 	if next != 0 {
 		out.NextCursor = strconv.FormatInt(next, 10)
 		if f.ByStart {
@@ -113,15 +117,24 @@ func (a *API) listCDRs(w http.ResponseWriter, r *http.Request, p *principal) err
 // exportCDRs streams Master.csv lines (cdr_csv.c's columns, times in UTC
 // as usegmtime=yes) of every matching CDR.
 func (a *API) exportCDRs(w http.ResponseWriter, r *http.Request, p *principal) error {
-	f, err := a.cdrFilter(r, p)
+	f, err := a.cdrFilter(r, p, "billing")
 	if err != nil {
 		return err
+	}
+	withBilling := false
+	if v := r.URL.Query().Get("billing"); v != "" {
+		if withBilling, err = strconv.ParseBool(v); err != nil {
+			return badField("billing", "must be true or false")
+		}
 	}
 	// Fail before the first byte when the database is down.
 	if _, _, err := cdrstore.List(r.Context(), a.st, cdrstore.Filter{Tenant: f.Tenant, Limit: 1}); err != nil {
 		return err
 	}
 	f.ByStart = !f.From.IsZero() || !f.To.IsZero()
+	if withBilling {
+		return a.exportCDRsRated(w, r, f)
+	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="Master.csv"`)
 	bw := bufio.NewWriterSize(w, 64<<10)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
@@ -53,7 +54,7 @@ func newEnv(t *testing.T, opts store.Options) *env {
 		t.Fatal(err)
 	}
 	a, err := New(Options{Store: st, Provision: repo, Controller: ctl, Logger: storetest.Logger(t),
-		Nodes: &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}})
+		Nodes: &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}, Billing: billing.New(billing.Options{Store: st})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/entvoice/entvoice/internal/api"
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -26,6 +27,9 @@ type Options struct {
 	Store  *store.Store
 	// Repo is the provisioning repository on Store.
 	Repo *provision.Repo
+	// Billing rates CDRs and keeps accounts (the composition root starts
+	// and stops it); the API serves decks, plans, accounts and ratings.
+	Billing *billing.Service
 	// Controller acts on live calls for the API; nil answers 503.
 	Controller control.Controller
 	// Nodes is the node hub's registry for the API; nil answers 503.
@@ -70,7 +74,7 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 		close(c.done)
 	}
 	var err error
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log},
+	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)

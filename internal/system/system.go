@@ -25,6 +25,7 @@ import (
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/astdb"
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/central"
 	"github.com/entvoice/entvoice/internal/cluster"
@@ -55,6 +56,9 @@ type Process struct {
 	Central *central.Central
 	// Repo is central's provisioning repository (serve and server).
 	Repo *provision.Repo
+	// Billing rates the CDRs central stores, keeps the accounts and
+	// authorizes calls (serve and server).
+	Billing *billing.Service
 	nodePart
 
 	// starts run in order by Run; stops in reverse, each with the grace
@@ -144,7 +148,8 @@ func (p *Process) openStore(ctx context.Context) error {
 	return nil
 }
 
-// openRepo opens central's provisioning repository on the store.
+// openRepo opens central's provisioning repository and billing on the
+// store.
 func (p *Process) openRepo(ctx context.Context) error {
 	if err := cdrstore.EnsureReportIndexes(ctx, p.Store); err != nil {
 		return err
@@ -154,12 +159,16 @@ func (p *Process) openRepo(ctx context.Context) error {
 		return fmt.Errorf("provisioning: %w", err)
 	}
 	p.Repo = repo
+	// The rater follows the CDRs central stores, from Start to Stop.
+	p.Billing = billing.New(billing.Options{Store: p.Store, Logger: p.log})
+	p.onStart(func(context.Context) error { p.Billing.Start(); return nil })
+	p.onStop(func(time.Duration) { p.Billing.Close() })
 	return nil
 }
 
 // startCentral serves the API on the repository.
 func (p *Process) startCentral(ctx context.Context, ctl control.Controller, nodes api.Nodes, stderr io.Writer) error {
-	c, err := central.Start(ctx, central.Options{Config: p.cfg, Store: p.Store, Repo: p.Repo, Controller: ctl, Nodes: nodes,
+	c, err := central.Start(ctx, central.Options{Config: p.cfg, Store: p.Store, Repo: p.Repo, Billing: p.Billing, Controller: ctl, Nodes: nodes,
 		Logger: p.log, Stderr: stderr})
 	if err != nil {
 		return err
