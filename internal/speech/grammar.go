@@ -240,8 +240,6 @@ func (g *Grammar) KeywordFile() string {
 // The words of the built-in grammars (the en-us model's dictionary).
 var (
 	digitWords = []string{"zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
-	yesWords   = []string{"yes", "yeah", "yep", "correct"}
-	noWords    = []string{"no", "nope"}
 )
 
 // BuiltinPrefix starts a builtin grammar reference, as UniMRCP's
@@ -253,7 +251,7 @@ const BuiltinPrefix = "builtin:"
 //	digits                      one or more digits ("one two three")
 //	digits?length=4             exactly four digits
 //	digits?minlength=2;maxlength=6
-//	yesno                       yes/yeah/yep/correct or no/nope
+//	yesno                       yes or no
 //	menu?words=sales,support    one of the listed words or phrases
 //	keywords?words=sales,support;threshold=1e-20   keyword spotting
 //
@@ -358,10 +356,12 @@ func DigitsGrammar(min, max int) (*Grammar, error) {
 	return mustJSGF(src, b.String())
 }
 
-// YesNoGrammar is the built-in yes/no grammar.
+// YesNoGrammar is the built-in yes/no grammar: the two words only. A
+// closed grammar maps "yeah" to "yes" and "nope" to "no" by sound, so the
+// result text is always "yes" or "no" (adding the variants as words made
+// them compete: "yes" came back as "yeah" in half the measured cases).
 func YesNoGrammar() *Grammar {
-	g, err := mustJSGF("builtin:yesno", "#JSGF V1.0;\ngrammar yesno;\npublic <yesno> = <yes> | <no>;\n<yes> = "+
-		strings.Join(yesWords, " | ")+";\n<no> = "+strings.Join(noWords, " | ")+";\n")
+	g, err := mustJSGF("builtin:yesno", "#JSGF V1.0;\ngrammar yesno;\npublic <yesno> = yes | no;\n")
 	if err != nil {
 		panic(err) // a constant grammar
 	}

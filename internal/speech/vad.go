@@ -105,6 +105,10 @@ type vad struct {
 	total    int // samples seen
 }
 
+// settle is how long after Start the noise floor adapts fast and speech
+// cannot start yet.
+const settle = 200 * time.Millisecond
+
 func newVAD(cfg EndpointConfig) *vad {
 	return &vad{cfg: cfg, floor: cfg.MinLevelDB - cfg.MarginDB}
 }
@@ -147,8 +151,10 @@ func voicedFrame(prev, cur []int16) bool {
 	for i := range buf {
 		buf[i] -= mean
 	}
-	best := 0.0
-	for lag := 20; lag <= 100 && lag < n/2; lag++ {
+	// r(lag) for lags 19..101, so 20..100 can be tested for a local
+	// maximum: a pitch peak, not the slow decay of a low tone or hum.
+	var r [103]float64
+	for lag := 19; lag <= 101 && lag < n/2; lag++ {
 		var xy, xx, yy float64
 		for i := 0; i+lag < n; i++ {
 			a, b := buf[i], buf[i+lag]
@@ -156,14 +162,16 @@ func voicedFrame(prev, cur []int16) bool {
 			xx += a * a
 			yy += b * b
 		}
-		if xx == 0 || yy == 0 {
-			continue
-		}
-		if r := xy / math.Sqrt(xx*yy); r > best {
-			best = r
+		if xx > 0 && yy > 0 {
+			r[lag] = xy / math.Sqrt(xx*yy)
 		}
 	}
-	return best > 0.6
+	for lag := 20; lag <= 100; lag++ {
+		if r[lag] > 0.6 && r[lag] >= r[lag-1] && r[lag] >= r[lag+1] {
+			return true
+		}
+	}
+	return false
 }
 
 // feed analyses one frame and reports a speech start or end.
@@ -174,10 +182,15 @@ func (v *vad) feed(pcm []int16) vadEvent {
 	v.total += len(pcm)
 	ev := vadNone
 	if !v.speaking {
-		// Track the floor outside speech: fast down, slow up.
-		if db < v.floor {
+		// Track the floor outside speech: fast down, slow up, except in
+		// the first frames after Start, where it settles on whatever the
+		// line carries (hum, steady noise) before speech may start.
+		switch {
+		case at < samplesOf(settle):
+			v.floor += (db - v.floor) * 0.5
+		case db < v.floor:
 			v.floor += (db - v.floor) * 0.3
-		} else {
+		default:
 			v.floor += (db - v.floor) * 0.02
 		}
 		if active {
@@ -188,7 +201,7 @@ func (v *vad) feed(pcm []int16) vadEvent {
 			if voicedFrame(v.prev, pcm) {
 				v.voiced++
 			}
-			if v.run >= samplesOf(v.cfg.MinSpeech) && v.voiced >= 2 {
+			if v.run >= samplesOf(v.cfg.MinSpeech) && v.voiced >= 2 && at >= samplesOf(settle) {
 				v.speaking, v.start, v.silence = true, v.runFrom, 0
 				ev = vadStart
 			}

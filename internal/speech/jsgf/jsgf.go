@@ -49,15 +49,15 @@ type Kind int
 
 // Expansion kinds.
 const (
-	Token    Kind = iota // a word or quoted phrase
-	RuleRef              // <name>
-	Null                 // <NULL>: matches nothing, always
-	Void                 // <VOID>: never matches
-	Sequence             // Items in order
-	Alternatives         // one of Items (Weights parallel to Items, or nil)
-	Optional             // [ Items[0] ]
-	Star                 // Items[0]*
-	Plus                 // Items[0]+
+	Token        Kind = iota // a word or quoted phrase
+	RuleRef                  // <name>
+	Null                     // <NULL>: matches nothing, always
+	Void                     // <VOID>: never matches
+	Sequence                 // Items in order
+	Alternatives             // one of Items (Weights parallel to Items, or nil)
+	Optional                 // [ Items[0] ]
+	Star                     // Items[0]*
+	Plus                     // Items[0]+
 )
 
 // Expansion is a node of a rule's right-hand side.
@@ -514,8 +514,7 @@ func (g *Grammar) leftCycle(r *Rule) string {
 	// first visits the references e can start with; it reports whether e
 	// can match the empty string (so what follows it is also "first").
 	var first func(e *Expansion) bool
-	var enter func(name string)
-	enter = func(name string) {
+	enter := func(name string) {
 		if found != "" {
 			return
 		}

@@ -108,11 +108,10 @@ func TestRightRecursionAndSpecials(t *testing.T) {
 }
 
 func TestCombine(t *testing.T) {
-	a, err := Parse("a", []byte("#JSGF V1.0;\ngrammar a;\npublic <x> = Yes | \"No Way\" {no} | /2/ <y>* | /1/ [maybe];\n<y> = \"it's\";"))
-	if err == nil {
+	if _, err := Parse("a", []byte("#JSGF V1.0;\ngrammar a;\npublic <x> = Yes | \"No Way\" {no} | /2/ <y>* | /1/ [maybe];\n<y> = \"it's\";")); err == nil {
 		t.Fatal("mixed weights accepted")
 	}
-	a, err = Parse("a", []byte("#JSGF V1.0;\ngrammar a;\npublic <x> = (Yes | \"No Way\" {no}) <y>* [maybe];\n<y> = \"it's\" | \"a/b\";"))
+	a, err := Parse("a", []byte("#JSGF V1.0;\ngrammar a;\npublic <x> = (Yes | \"No Way\" {no}) <y>* [maybe];\n<y> = \"it's\" | \"a/b\";"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,12 +8,15 @@ package pocketsphinx
 #include <pocketsphinx.h>
 
 // cmd_ln_init is variadic, which cgo cannot call: this wrapper builds the
-// decoder configuration. The decoder keeps its own reference to it.
-static ps_decoder_t *ev_new_decoder(const char *hmm, const char *dict) {
-	cmd_ln_t *c = cmd_ln_init(NULL, ps_args(), TRUE,
+// decoder configuration.
+static cmd_ln_t *ev_config(const char *hmm, const char *dict) {
+	return cmd_ln_init(NULL, ps_args(), TRUE,
 		"-hmm", hmm, "-dict", dict, "-samprate", "16000",
 		"-logfn", "/dev/null", NULL);
-	if (c == NULL) return NULL;
+}
+
+// ev_init makes the decoder, which keeps its own reference to c.
+static ps_decoder_t *ev_init(cmd_ln_t *c) {
 	ps_decoder_t *ps = ps_init(c);
 	cmd_ln_free_r(c);
 	return ps;
@@ -135,7 +138,11 @@ func (e *Engine) loadModel(mc Model, n int) (*model, error) {
 	defer C.free(unsafe.Pointer(chmm))
 	defer C.free(unsafe.Pointer(cdict))
 	for i := 0; i < n; i++ {
-		ps := C.ev_new_decoder(chmm, cdict)
+		c := C.ev_config(chmm, cdict)
+		var ps *C.ps_decoder_t
+		if c != nil {
+			ps = C.ev_init(c)
+		}
 		if ps == nil {
 			e.freeModel(m)
 			return nil, fmt.Errorf("%w: %s: pocketsphinx could not load %s with %s", speech.ErrNoModel, r.lang, r.hmm, r.dict)
@@ -304,10 +311,14 @@ func (e *Engine) Decode(ctx context.Context, u speech.Utterance) ([]speech.Resul
 		return nil, err
 	}
 	pcm := upsample2(u.Audio)
+	// The whole utterance in one call, not marked as a full utterance:
+	// with full_utt set (batch cepstral mean normalisation), words spelled
+	// in an extra dictionary (the Spanish test words) gave no hypothesis at
+	// all, and the English tables did not improve.
 	if C.ps_start_utt(d.ps) < 0 {
 		return nil, fmt.Errorf("pocketsphinx: ps_start_utt failed")
 	}
-	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 1) < 0 {
+	if C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), 0, 0) < 0 {
 		C.ps_end_utt(d.ps)
 		return nil, fmt.Errorf("pocketsphinx: ps_process_raw failed")
 	}
