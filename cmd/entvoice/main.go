@@ -43,6 +43,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newServe(), newServer(), newNode(), newNodeToken(), newVersion(), newCDR())
 	root.AddCommand(newAPIVerbs()...)
+	root.AddCommand(newSpeech())
 	return root
 }
 

@@ -40,9 +40,9 @@ func accGrammars() []accGrammar {
 		{"digit", func() (*speech.Grammar, error) { return speech.DigitsGrammar(1, 1) },
 			[]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}, 0.6, false},
 		{"digits4", func() (*speech.Grammar, error) { return speech.DigitsGrammar(4, 4) },
-			[]string{"one two three four", "five six seven eight", "nine oh two one", "zero four eight six"}, 0.2, false},
+			[]string{"one two three four", "five six seven eight", "nine oh two one", "zero four eight six"}, 0.25, false},
 		{"digits", func() (*speech.Grammar, error) { return speech.DigitsGrammar(1, 0) },
-			[]string{"seven", "three one", "eight two five", "four four nine one"}, 0.2, false},
+			[]string{"seven", "three one", "eight two five", "four four nine one"}, 0.3, false},
 	}
 }
 

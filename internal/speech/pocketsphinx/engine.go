@@ -5,7 +5,12 @@ package pocketsphinx
 /*
 #cgo pkg-config: pocketsphinx sphinxbase
 #include <stdlib.h>
+#include <string.h>
 #include <pocketsphinx.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/fe.h>
+#include <sphinxbase/ckd_alloc.h>
 
 // cmd_ln_init is variadic, which cgo cannot call: this wrapper builds the
 // decoder configuration.
@@ -20,6 +25,58 @@ static ps_decoder_t *ev_init(cmd_ln_t *c) {
 	ps_decoder_t *ps = ps_init(c);
 	cmd_ln_free_r(c);
 	return ps;
+}
+
+// ev_cmn_snapshot copies the decoder's initial cepstral mean (the model's
+// -cmninit), the fallback of ev_cmn_utterance.
+static mfcc_t *ev_cmn_snapshot(ps_decoder_t *ps) {
+	cmn_t *c = ps_get_feat(ps)->cmn_struct;
+	if (c == NULL) return NULL;
+	mfcc_t *v = malloc(sizeof(mfcc_t) * c->veclen);
+	if (v != NULL) memcpy(v, c->cmn_mean, sizeof(mfcc_t) * c->veclen);
+	return v;
+}
+
+// ev_cmn_utterance sets the decoder's live cepstral mean to the mean of
+// this utterance's own frames, computed with the decoder's front end
+// before the decode (frames with a negative c0, silence, are left out,
+// as cmn_live leaves them out). Without it, live CMN starts from the
+// mean left by the previous utterance, which on a shared pool is another
+// caller's: results then depended on what the decoder heard before.
+static void ev_cmn_utterance(ps_decoder_t *ps, const int16 *pcm, size_t n, mfcc_t const *fallback) {
+	fe_t *fe = ps_get_fe(ps);
+	cmn_t *c = ps_get_feat(ps)->cmn_struct;
+	if (fe == NULL || c == NULL || fallback == NULL) return;
+	int veclen = fe_get_output_size(fe);
+	if (veclen != c->veclen) {
+		cmn_live_set(c, fallback);
+		return;
+	}
+	const int16 *p = pcm;
+	size_t left = n;
+	int32 nfr = 0;
+	fe_process_frames(fe, NULL, &left, NULL, &nfr, NULL);
+	mfcc_t **buf = (mfcc_t **)ckd_calloc_2d(nfr + 2, veclen, sizeof(mfcc_t));
+	double *sum = calloc(veclen, sizeof(double));
+	mfcc_t *mean = malloc(sizeof(mfcc_t) * veclen);
+	int32 got = 0;
+	if (buf != NULL && sum != NULL && mean != NULL && fe_start_utt(fe) >= 0) {
+		int32 want = nfr + 1, last = 0;
+		left = n;
+		fe_process_frames(fe, &p, &left, buf, &want, NULL);
+		fe_end_utt(fe, buf[want], &last);
+		int32 total = want + last;
+		for (int32 i = 0; i < total; i++) {
+			if (buf[i][0] < 0) continue;
+			for (int j = 0; j < veclen; j++) sum[j] += buf[i][j];
+			got++;
+		}
+		for (int j = 0; j < veclen && got > 0; j++) mean[j] = (mfcc_t)(sum[j] / got);
+	}
+	cmn_live_set(c, got > 0 ? mean : fallback);
+	if (buf != NULL) ckd_free_2d(buf);
+	free(sum);
+	free(mean);
 }
 
 // ev_prob is the posterior probability (0..1) of the best hypothesis among
@@ -73,7 +130,8 @@ type model struct {
 // one that took it from the pool).
 type decoder struct {
 	ps       *C.ps_decoder_t
-	searches []string // loaded searches, most recently used last
+	cmn      *C.mfcc_t // the model's initial cepstral mean (C memory)
+	searches []string  // loaded searches, most recently used last
 	current  string
 }
 
@@ -147,7 +205,7 @@ func (e *Engine) loadModel(mc Model, n int) (*model, error) {
 			e.freeModel(m)
 			return nil, fmt.Errorf("%w: %s: pocketsphinx could not load %s with %s", speech.ErrNoModel, r.lang, r.hmm, r.dict)
 		}
-		d := &decoder{ps: ps}
+		d := &decoder{ps: ps, cmn: C.ev_cmn_snapshot(ps)}
 		for w, ph := range extra {
 			cw, cp := C.CString(w), C.CString(ph)
 			rc := C.ps_add_word(ps, cw, cp, 0)
@@ -171,6 +229,7 @@ func (e *Engine) freeModel(m *model) {
 	for m.size > 0 {
 		d := <-m.pool
 		C.ps_free(d.ps)
+		C.free(unsafe.Pointer(d.cmn))
 		m.size--
 	}
 }
@@ -311,10 +370,11 @@ func (e *Engine) Decode(ctx context.Context, u speech.Utterance) ([]speech.Resul
 		return nil, err
 	}
 	pcm := upsample2(u.Audio)
-	// The whole utterance in one call, not marked as a full utterance:
-	// with full_utt set (batch cepstral mean normalisation), words spelled
-	// in an extra dictionary (the Spanish test words) gave no hypothesis at
-	// all, and the English tables did not improve.
+	// The utterance's own cepstral mean first (ev_cmn_utterance), then the
+	// whole utterance in one call, not marked as a full utterance: with
+	// full_utt (pocketsphinx's batch CMN) words spelled in an extra
+	// dictionary (the Spanish test words) gave no hypothesis at all.
+	C.ev_cmn_utterance(d.ps, (*C.int16)(unsafe.Pointer(&pcm[0])), C.size_t(len(pcm)), d.cmn)
 	if C.ps_start_utt(d.ps) < 0 {
 		return nil, fmt.Errorf("pocketsphinx: ps_start_utt failed")
 	}

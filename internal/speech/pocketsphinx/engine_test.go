@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -360,5 +361,31 @@ func TestClose(t *testing.T) {
 	}
 	if err := e.CheckGrammar(speech.YesNoGrammar(), "en"); !errors.Is(err, speech.ErrClosed) {
 		t.Errorf("check after close: %v", err)
+	}
+}
+
+// TestIndependentOfPreviousUtterances: a pooled decoder serves many
+// callers; a result must not depend on what it decoded before.
+func TestIndependentOfPreviousUtterances(t *testing.T) {
+	s := newSynth(t)
+	var pc phraseCache
+	g := map[string]*speech.Grammar{"menu": menuGrammar(t)}
+	target := phone(pc.get(t, s, "sales", "en-us+f2", 170), false, 300, 800)
+	fresh := newEngine(t, Config{Decoders: 1})
+	want, _, err := recognize(t, fresh, target, g)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("fresh decoder: %+v %v", want, err)
+	}
+	used := newEngine(t, Config{Decoders: 1})
+	loud := phone(pc.get(t, s, "two", "en-us+m3", 130), false, 300, 800)
+	for i := range loud {
+		loud[i] = int16(max(-32768, min(32767, int(loud[i])*3)))
+	}
+	for range 3 {
+		_, _, _ = recognize(t, used, loud, g)
+	}
+	got, _, err := recognize(t, used, target, g)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("after other audio: %+v, fresh decoder: %+v (%v)", got, want, err)
 	}
 }
