@@ -196,7 +196,7 @@ func (f *dateFormatter) codeIT(c byte, depth int) error {
 			f.add("digits/ore-1900")
 			if y <= 21 {
 				f.add(digit(int64(y)))
-			} else if f.add(digit(int64(y/10*10))); y%10 != 0 {
+			} else if f.add(digit(int64(y / 10 * 10))); y%10 != 0 {
 				f.add(digit(int64(y % 10)))
 			}
 		}
