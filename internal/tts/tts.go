@@ -430,3 +430,16 @@ func writeWAV(path string, pcm []int16) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// PromptSpeaker adapts a Synthesizer (which needs a CacheDir) to the
+// prompts.Speaker hook, through which Say applications speak a value in a
+// language that has no recorded prompts.
+type PromptSpeaker struct {
+	Synth *Synthesizer
+	Rate  int // 0: DefaultRate
+}
+
+// SpeakFile speaks text in language and returns the cached WAV's path.
+func (p PromptSpeaker) SpeakFile(ctx context.Context, text, language string) (string, error) {
+	return p.Synth.SpeakFile(ctx, Request{Text: text, Language: language, Rate: p.Rate})
+}

@@ -188,3 +188,23 @@ func TestVoice(t *testing.T) {
 		}
 	}
 }
+
+func TestPromptSpeaker(t *testing.T) {
+	s := newSynth(t, Config{CacheDir: t.TempDir()})
+	sp := PromptSpeaker{Synth: s}
+	p1, err := sp.SpeakFile(context.Background(), "einundzwanzig", "de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := sp.SpeakFile(context.Background(), "einundzwanzig", "de_AT")
+	if err != nil || p1 != p2 || s.Stats().Syntheses != 1 {
+		t.Fatalf("%s %s %v %+v", p1, p2, err, s.Stats())
+	}
+	if pcm, err := media.LoadFile(p1); err != nil || len(pcm) < 4000 {
+		t.Fatalf("%d samples, %v", len(pcm), err)
+	}
+	noCache := newSynth(t, Config{})
+	if _, err := (PromptSpeaker{Synth: noCache}).SpeakFile(context.Background(), "x", "en"); err == nil {
+		t.Fatal("SpeakFile without a cache directory")
+	}
+}
