@@ -491,3 +491,31 @@ func TestDigitText(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRecognizerWrite is the per-frame cost of a recognizer outside
+// decoding (endpointer, buffering): one 20 ms frame of speech-like audio.
+func BenchmarkRecognizerWrite(b *testing.B) {
+	r := NewRecognizer(context.Background(), &fakeEngine{name: "fake", text: "sales"}, Options{Logger: discard()})
+	defer r.Close()
+	g, _ := MenuGrammar([]string{"sales"})
+	_ = r.LoadGrammar("m", g)
+	_ = r.ActivateGrammar("m")
+	_ = r.Start()
+	// A caller: silence, half a second of voice, silence; restarted after
+	// each end of speech.
+	audio := concat(silence(1000), voiced(500, 6000), noise(1500, 100, 1))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		off := (i * 160) % len(audio)
+		ev, err := r.Write(audio[off : off+160])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ev&(EventEndOfSpeech|EventNoInput) != 0 {
+			<-r.Done()
+			_ = r.Start()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/20e6, "cpu/realtime")
+}

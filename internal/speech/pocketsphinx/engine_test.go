@@ -389,3 +389,20 @@ func TestIndependentOfPreviousUtterances(t *testing.T) {
 		t.Fatalf("after other audio: %+v, fresh decoder: %+v (%v)", got, want, err)
 	}
 }
+
+// BenchmarkDecodeMenu decodes one menu word (with 0.3 s of silence each
+// side) per iteration and reports the real-time factor.
+func BenchmarkDecodeMenu(b *testing.B) {
+	e := newEngine(b, Config{Decoders: 1})
+	s := newSynth(b)
+	var pc phraseCache
+	g := []speech.ActiveGrammar{{Name: "menu", Grammar: menuGrammar(b)}}
+	audio := phone(pc.get(b, s, "support", "en-us", 160), false, 300, 300)
+	b.ResetTimer()
+	for range b.N {
+		if _, err := e.Decode(context.Background(), speech.Utterance{Language: "en", Grammars: g, Audio: audio}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/(float64(len(audio))/8000), "rtf")
+}
