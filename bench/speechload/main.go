@@ -6,13 +6,16 @@
 // silences, as a caller answering prompts), and it reports
 //
 //   - the real-time factor of the decodes (decode time / utterance audio),
+//
 //   - the latency from the end-of-speech event (the frame on which the
 //     endpointer decided; it comes EndSilence after the last word) to the
 //     result, p50/p95/p99/max,
+//
 //   - the CPU the process used (all cores) and so recognitions per core,
+//
 //   - the accuracy and the busy (queue timeout) count.
 //
-//	speechload [-streams 40] [-duration 30s] [-decoders 0] [-end-silence 600ms]
+//     speechload [-streams 40] [-duration 30s] [-decoders 0] [-end-silence 600ms]
 package main
 
 import (
