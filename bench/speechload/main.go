@@ -3,19 +3,14 @@
 // Command speechload measures the speech engine under load, in one
 // process, without SIP: N callers each feed a recognizer 20 ms frames of
 // 8 kHz G.711-decoded audio in real time (espeak-ng menu words between
-// silences, as a caller answering prompts), and it reports
+// silences, as a caller answering prompts). It reports the real-time
+// factor of the decodes (decode time over utterance audio); the latency
+// from the end-of-speech event (the frame on which the endpointer decided,
+// EndSilence after the last word) to the result, p50/p95/p99/max; the CPU
+// the process used on all cores, and so recognitions per core; the
+// accuracy and the number of errors (busy decoders, cancellations).
 //
-//   - the real-time factor of the decodes (decode time / utterance audio),
-//
-//   - the latency from the end-of-speech event (the frame on which the
-//     endpointer decided; it comes EndSilence after the last word) to the
-//     result, p50/p95/p99/max,
-//
-//   - the CPU the process used (all cores) and so recognitions per core,
-//
-//   - the accuracy and the busy (queue timeout) count.
-//
-//     speechload [-streams 40] [-duration 30s] [-decoders 0] [-end-silence 600ms]
+// Usage: speechload [-streams 40] [-duration 30s] [-decoders 0] [-end-silence 600ms]
 package main
 
 import (
