@@ -250,6 +250,7 @@ const BuiltinPrefix = "builtin:"
 //
 //	digits                      one or more digits ("one two three")
 //	digits?length=4             exactly four digits
+//	digits?oh=1                 "oh" accepted for zero
 //	digits?minlength=2;maxlength=6
 //	yesno                       yes or no
 //	menu?words=sales,support    one of the listed words or phrases
@@ -303,7 +304,7 @@ func Builtin(ref string) (*Grammar, error) {
 		if hi != 0 && hi < lo {
 			return nil, fmt.Errorf("%w: builtin:%s: maxlength below minlength", ErrGrammar, ref)
 		}
-		return DigitsGrammar(lo, hi)
+		return digitsGrammar(lo, hi, params.Get("oh") == "1" || params.Get("oh") == "true")
 	case "yesno", "boolean":
 		return YesNoGrammar(), nil
 	case "menu":
@@ -324,10 +325,14 @@ func Builtin(ref string) (*Grammar, error) {
 	return nil, fmt.Errorf("%w: unknown builtin grammar %q (digits, yesno, menu, keywords)", ErrGrammar, name)
 }
 
-// DigitsGrammar accepts min to max spoken digits (max 0: no limit), "oh"
-// included for zero. A bounded grammar ("exactly four") recognises much
-// better than an open loop.
-func DigitsGrammar(min, max int) (*Grammar, error) {
+// DigitsGrammar accepts min to max spoken digits (max 0: no limit). A
+// bounded grammar ("exactly four") recognises better than an open loop.
+// "oh" for zero is left out: it is short enough to be inserted between
+// other digits, and leaving it out raised the measured digit accuracy
+// from 72% to 75% (docs/speech.md); Builtin's "oh=1" puts it back.
+func DigitsGrammar(min, max int) (*Grammar, error) { return digitsGrammar(min, max, false) }
+
+func digitsGrammar(min, max int, oh bool) (*Grammar, error) {
 	if min < 1 || (max != 0 && max < min) || max > 64 || min > 64 {
 		return nil, fmt.Errorf("%w: digits length %d-%d", ErrGrammar, min, max)
 	}
@@ -345,13 +350,20 @@ func DigitsGrammar(min, max int) (*Grammar, error) {
 		}
 		b.WriteString(strings.Repeat("]", max-min))
 	}
-	b.WriteString(";\n<digit> = " + strings.Join(digitWords, " | ") + ";\n")
+	words := digitWords
+	if !oh {
+		words = slices.DeleteFunc(slices.Clone(digitWords), func(w string) bool { return w == "oh" })
+	}
+	b.WriteString(";\n<digit> = " + strings.Join(words, " | ") + ";\n")
 	src := "builtin:digits"
 	switch {
 	case min == max:
 		src += "?length=" + strconv.Itoa(min)
 	case min != 1 || max != 0:
 		src += fmt.Sprintf("?minlength=%d;maxlength=%d", min, max)
+	}
+	if oh {
+		src += ";oh=1"
 	}
 	return mustJSGF(src, b.String())
 }

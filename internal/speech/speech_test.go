@@ -399,7 +399,8 @@ func TestBuiltins(t *testing.T) {
 		nomatch []string
 		kind    GrammarKind
 	}{
-		{"builtin:digits", []string{"one", "one two oh nine", "zero"}, []string{"", "ten", "one ten"}, KindJSGF},
+		{"builtin:digits", []string{"one", "one two zero nine", "zero"}, []string{"", "ten", "one ten", "oh"}, KindJSGF},
+		{"builtin:digits?oh=1", []string{"one two oh nine"}, []string{"ten"}, KindJSGF},
 		{"builtin:digits?length=3", []string{"one two three"}, []string{"one two", "one two three four"}, KindJSGF},
 		{"builtin:grammar/digits?minlength=2;maxlength=3", []string{"one two", "one two three"}, []string{"one", "one two three four"}, KindJSGF},
 		{"builtin:yesno", []string{"yes", "no"}, []string{"yes no", "maybe"}, KindJSGF},
@@ -431,7 +432,7 @@ func TestBuiltins(t *testing.T) {
 		}
 	}
 	g, _ := Builtin("builtin:digits?length=4")
-	if !reflect.DeepEqual(g.Words(), []string{"eight", "five", "four", "nine", "oh", "one", "seven", "six", "three", "two", "zero"}) {
+	if !reflect.DeepEqual(g.Words(), []string{"eight", "five", "four", "nine", "one", "seven", "six", "three", "two", "zero"}) {
 		t.Errorf("digit words %v", g.Words())
 	}
 	a, _ := MenuGrammar([]string{"x", "y"})

@@ -38,11 +38,11 @@ func accGrammars() []accGrammar {
 		{"yesno", func() (*speech.Grammar, error) { return speech.YesNoGrammar(), nil },
 			[]string{"yes", "no"}, 0.9, false},
 		{"digit", func() (*speech.Grammar, error) { return speech.DigitsGrammar(1, 1) },
-			[]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}, 0.6, false},
+			[]string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}, 0.65, false},
 		{"digits4", func() (*speech.Grammar, error) { return speech.DigitsGrammar(4, 4) },
-			[]string{"one two three four", "five six seven eight", "nine oh two one", "zero four eight six"}, 0.25, false},
+			[]string{"one two three four", "five six seven eight", "nine zero two one", "zero four eight six"}, 0.3, false},
 		{"digits", func() (*speech.Grammar, error) { return speech.DigitsGrammar(1, 0) },
-			[]string{"seven", "three one", "eight two five", "four four nine one"}, 0.3, false},
+			[]string{"seven", "three one", "eight two five", "four four nine one"}, 0.35, false},
 	}
 }
 
