@@ -85,11 +85,12 @@ type Options struct {
 // meant to be called from the call's media goroutine; every method is safe
 // for concurrent use.
 type Recognizer struct {
-	engine Engine
-	log    *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	engine    Engine
+	log       *slog.Logger
+	ctx       context.Context
+	cancel    context.CancelFunc
+	stopAfter func() bool
+	wg        sync.WaitGroup
 
 	mu         sync.Mutex
 	lang       string
@@ -132,11 +133,21 @@ func NewRecognizer(ctx context.Context, engine Engine, opts Options) *Recognizer
 		lang = "en"
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	return &Recognizer{
+	r := &Recognizer{
 		engine: engine, log: log.With("engine", engine.Name()), ctx: cctx, cancel: cancel,
 		lang: lang, cfg: opts.Endpoint, grammarDir: opts.GrammarDir,
 		grammars: map[string]*Grammar{}, done: make(chan struct{}),
 	}
+	// A hangup ends a recognition in progress at once, even when no more
+	// audio arrives, so nothing waits on a dead channel.
+	r.stopAfter = context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.state == StateReady || r.state == StateWait {
+			r.finishLocked(nil, ReasonCancelled, ctx.Err())
+		}
+	})
+	return r
 }
 
 // Engine returns the recognizer's engine (SPEECH_ENGINE name).
@@ -486,6 +497,7 @@ func (r *Recognizer) Close() error {
 	}
 	r.state = StateNotReady
 	r.mu.Unlock()
+	r.stopAfter()
 	r.cancel()
 	r.wg.Wait()
 	return nil

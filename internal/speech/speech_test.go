@@ -277,6 +277,30 @@ func TestStopAndHangup(t *testing.T) {
 	}
 }
 
+// A hangup while the recognizer waits for speech (no more frames come)
+// ends the recognition at once.
+func TestHangupWhileListening(t *testing.T) {
+	ctx, hangup := context.WithCancel(context.Background())
+	r := NewRecognizer(ctx, &fakeEngine{name: "fake"}, Options{Logger: discard()})
+	defer r.Close()
+	_ = r.LoadGrammar("g", YesNoGrammar())
+	_ = r.ActivateGrammar("g")
+	_ = r.Start()
+	feed(t, r, silence(300))
+	hangup()
+	select {
+	case <-r.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("recognition still running after hangup")
+	}
+	if reason, err := r.Outcome(); reason != ReasonCancelled || !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v %v", reason, err)
+	}
+	if _, err := r.Write(silence(20)); err != nil {
+		t.Fatalf("write after hangup: %v", err)
+	}
+}
+
 func TestEngineErrorIsReported(t *testing.T) {
 	r := newRec(t, &fakeEngine{name: "fake", err: ErrBusy}, EndpointConfig{})
 	res, reason, err := r.Recognize(context.Background(), concat(silence(400), voiced(400, 8000), silence(800)))

@@ -298,7 +298,10 @@ func (s *Synthesizer) Speak(ctx context.Context, req Request) (*media.Prompt, er
 	}
 	// ctx applies to waiting; the synthesis itself runs to completion (on
 	// the synthesizer's own context) so that sharers and the cache get it.
-	return c.prompt, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.prompt, nil
 }
 
 // SpeakFile returns the path of the phrase's WAV file in the cache
