@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what entVoice and its tests need on Debian 12: Debian packages
-# (SIP test peers, prompts, sox) and the Go modules. Go 1.26 itself must be
+# (SIP test peers, prompts, sox, the speech engine and TTS) and the Go modules. Go 1.26 itself must be
 # on PATH (Debian 12 ships an older Go; install it from go.dev or your
 # image). Safe to run again; installs only what is missing.
 set -euo pipefail
@@ -19,7 +19,9 @@ need_go() {
 
 packages=(sip-tester baresip-core sox libsox-fmt-all espeak-ng
   libasterisk-agi-perl python3-panoramisk
-  asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav)
+  asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
+  asterisk-core-sounds-it-wav
+  pkg-config libpocketsphinx-dev pocketsphinx-en-us)
 missing=()
 # Node.js may come from elsewhere (nodesource bundles npm); Debian's
 # nodejs and npm only when there is no npm at all.
@@ -42,5 +44,11 @@ fi
 need_go
 go mod download
 mkdir -p bin
-go build -o bin/entvoice ./cmd/entvoice
-echo "setup: built bin/entvoice ($(bin/entvoice version))"
+# The pocketsphinx speech engine is cgo behind the build tag "pocketsphinx"
+# (docs/speech.md): it is compiled in whenever its C library is installed,
+# which the package list above ensures; `go build` without the tag gives a
+# binary that reports the engine as unavailable.
+tags=()
+if pkg-config --exists pocketsphinx sphinxbase 2>/dev/null; then tags=(-tags pocketsphinx); fi
+go build "${tags[@]}" -o bin/entvoice ./cmd/entvoice
+echo "setup: built bin/entvoice ($(bin/entvoice version); $(bin/entvoice speech engines | cut -f1,2 | tr '\t' ' '))"

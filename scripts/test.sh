@@ -10,8 +10,25 @@ echo "== go vet"
 go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+# The speech engine's tests (real pocketsphinx on espeak-ng phrases) need
+# its build tag; without the library only the tag-less half above runs.
+if pkg-config --exists pocketsphinx sphinxbase 2>/dev/null; then
+  echo "== speech engine (-tags pocketsphinx)"
+  go vet -tags pocketsphinx ./internal/speech/... ./cmd/entvoice
+  go test -race -count=1 -timeout 10m -tags pocketsphinx ./internal/speech/...
+else
+  echo "== speech engine skipped: libpocketsphinx-dev not installed (scripts/setup.sh installs it)"
+fi
 echo "== fuzz (5 s each; FUZZTIME=30s for longer)"
-fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1" >/dev/null; echo "fuzz $1 $2 ok"; }
+fuzz() {
+  local out
+  if ! out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1" 2>&1); then
+    echo "$out"
+    echo "fuzz $1 $2 FAILED"
+    return 1
+  fi
+  echo "fuzz $1 $2 ok"
+}
 fuzz ./internal/dialplan FuzzParse
 fuzz ./internal/dialplan FuzzSubstitute
 fuzz ./internal/dialplan FuzzExpr
@@ -22,6 +39,7 @@ fuzz ./internal/sipauth FuzzParseDigest
 fuzz ./internal/registrar FuzzHandle
 fuzz ./internal/prompts FuzzSayNumber
 fuzz ./internal/prompts FuzzSayAlpha
+fuzz ./internal/speech/jsgf FuzzParse
 fuzz ./internal/agi FuzzParseArgs
 fuzz ./internal/ami FuzzReadMessage
 echo "== all tests passed"

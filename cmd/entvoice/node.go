@@ -18,8 +18,9 @@ import (
 	"github.com/entvoice/entvoice/internal/system"
 )
 
-// nodeCommands are the commands that run a PBX: serve and node.
-func nodeCommands() []*cobra.Command { return []*cobra.Command{newServe(), newNode()} }
+// nodeCommands are the commands that run a PBX or its engines: serve,
+// node and speech.
+func nodeCommands() []*cobra.Command { return []*cobra.Command{newServe(), newNode(), newSpeech()} }
 
 // newNode is `entvoice node`: a PBX node fed by the central server over
 // the link, and the central-side `node list|revoke`.

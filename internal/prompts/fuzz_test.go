@@ -14,7 +14,8 @@ func FuzzSayNumber(f *testing.F) {
 	}{
 		{0, "en", ""}, {-1 << 63, "es", "f"}, {1<<63 - 1, "fr", "m"},
 		{2147483639, "es", "M"}, {999999999, "fr_CA", "f"}, {123456, "en_GB", ""},
-		{71, "xx", "n"},
+		{71, "xx", "n"}, {2147483647, "de", "f"}, {-2147483648, "de_AT", ""},
+		{999999999, "it", ""}, {1001000, "pt_BR", "f"},
 	} {
 		f.Add(seed.n, seed.lang, seed.gender)
 	}
@@ -40,6 +41,9 @@ func FuzzSayNumber(f *testing.F) {
 		if _, err := SayEnumeration(n, lang); err != nil && !errors.Is(err, ErrNumberTooBig) {
 			t.Fatal(err)
 		}
+		if _, err := SayEnumerationGender(n, lang, gender); err != nil && !errors.Is(err, ErrNumberTooBig) {
+			t.Fatal(err)
+		}
 	})
 }
 
@@ -58,7 +62,11 @@ func FuzzSayAlpha(f *testing.F) {
 			}
 		}
 		// The format interpreter takes arbitrary text too.
-		if _, err := SayDateWithFormat(time.Unix(int64(len(s))*86400*37, 0).UTC(), lang, s); err != nil {
+		at := time.Unix(int64(len(s))*86400*37, 0).UTC()
+		if _, err := SayDateWithFormatAt(at, at.Add(time.Duration(len(s))*time.Hour), lang, s); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := SayMoney(s, lang); err != nil && !errors.Is(err, ErrNumberTooBig) {
 			t.Fatal(err)
 		}
 	})

@@ -63,7 +63,7 @@ var sweepPrimes = []int64{2, 3, 5, 7, 11, 13}
 
 func TestInstalledSoundsCoverSayOutput(t *testing.T) {
 	lib := installedLibrary(t)
-	for _, lang := range []string{"en", "es", "fr"} {
+	for _, lang := range []string{"en", "es", "fr", "it"} {
 		t.Run(lang, func(t *testing.T) {
 			c := newChecker(t, lib, lang)
 			count := 0

@@ -1,8 +1,11 @@
 // Package prompts resolves Asterisk sound names to files by language and
-// turns numbers, digit strings, letters and dates into the lists of sound
-// names that Asterisk's main/say.c would play (Asterisk 22, languages en,
-// es and fr). The Say functions are pure: they return names such as
-// "digits/5" that the Playback/Say applications resolve with Library.Find.
+// turns numbers, digit strings, letters, dates and money into the lists of
+// sound names that Asterisk's main/say.c would play (Asterisk 22, languages
+// en, es, fr, de, it and pt). The Say functions are pure: they return names
+// such as "digits/5" that the Playback/Say applications resolve with
+// Library.Find. For languages without an installed sound set (Debian ships
+// none for de and pt) the *Text functions give the same value as text for
+// text to speech (see fallback.go).
 package prompts
 
 import (
@@ -26,6 +29,10 @@ const (
 	synENGB
 	synES
 	synFR
+	synDE
+	synIT
+	synPT
+	synPTBR
 )
 
 func syntaxOf(language string) syntax {
@@ -37,13 +44,21 @@ func syntaxOf(language string) syntax {
 		return synES
 	case strings.HasPrefix(l, "fr"):
 		return synFR
+	case strings.HasPrefix(l, "de"):
+		return synDE
+	case strings.HasPrefix(l, "it"):
+		return synIT
+	case strings.HasPrefix(l, "pt_br"):
+		return synPTBR
+	case strings.HasPrefix(l, "pt"):
+		return synPT
 	}
 	return synEN
 }
 
 // SayNumber returns the sound names for n as say.c's say_number_full.
 // gender is Asterisk's option argument: "f" (feminine) or "m" (masculine)
-// for es and fr; it is ignored by en.
+// for es, fr, de and pt; it is ignored by en and it.
 func SayNumber(n int64, language, gender string) ([]string, error) {
 	var (
 		out []string
@@ -54,6 +69,12 @@ func SayNumber(n int64, language, gender string) ([]string, error) {
 		out, err = numberES(nil, n, gender)
 	case synFR:
 		out, err = numberFR(nil, n)
+	case synDE:
+		out, err = numberDE(nil, n, gender)
+	case synIT:
+		out, err = numberIT(nil, n)
+	case synPT, synPTBR:
+		out, err = numberPT(nil, n, gender)
 	case synENGB:
 		out, err = numberENGB(nil, n)
 	default:
@@ -66,11 +87,24 @@ func SayNumber(n int64, language, gender string) ([]string, error) {
 }
 
 // SayEnumeration returns the sound names for the ordinal n ("first",
-// "twenty-second") as say.c's say_enumeration_full. None of en, es and fr
-// has its own enumeration syntax in say.c, so all use the English rules
-// (digits/h-N files, which every installed set provides).
+// "twenty-second") as say.c's say_enumeration_full. Of the languages here
+// only de has its own enumeration syntax in say.c (SayEnumerationGender);
+// the others use the English rules (digits/h-N files, which every
+// installed set provides).
 func SayEnumeration(n int64, language string) ([]string, error) {
-	out, err := enumerationEN(nil, n)
+	return SayEnumerationGender(n, language, "")
+}
+
+// SayEnumerationGender is SayEnumeration with Asterisk's gender option
+// ("f", "m", "n"), which German ordinals use (digits/h-1F, h-1N).
+func SayEnumerationGender(n int64, language, gender string) ([]string, error) {
+	var out []string
+	var err error
+	if syntaxOf(language) == synDE {
+		out, err = enumerationDE(nil, n, gender)
+	} else {
+		out, err = enumerationEN(nil, n)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("say enumeration %d (%s): %w", n, language, err)
 	}
@@ -226,8 +260,10 @@ func SayPhonetic(s string) []string {
 const DefaultDateTimeFormat = "ABdY 'digits/at' IMp"
 
 // SayDate returns the sound names of AGI SAY DATE (say.c ast_say_date_*):
-// en/es: weekday, month, day number, year; fr: weekday, day, month, year.
-// The fields of t are used as they are: convert t to the wanted zone first.
+// en/es/it: weekday, month, day number, year; fr: weekday, day, month,
+// year; de: weekday, ordinal day, month, year (ast_say_date_de); pt:
+// weekday, day "de" month "de" year (ast_say_date_pt). The fields of t are
+// used as they are: convert t to the wanted zone first.
 func SayDate(t time.Time, language string) ([]string, error) {
 	day := fmt.Sprintf("digits/day-%d", int(t.Weekday()))
 	mon := fmt.Sprintf("digits/mon-%d", int(t.Month())-1)
@@ -240,7 +276,20 @@ func SayDate(t time.Time, language string) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, mon)
-	default: // ast_say_date_en, used for es too
+	case synDE:
+		names, err := SayEnumeration(int64(t.Day()), language)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(out, day), names...), mon)
+		return yearDE(out, t.Year(), language)
+	case synPT, synPTBR:
+		out = append(out, day)
+		if out, err = appendNumber(out, int64(t.Day()), language, ""); err != nil {
+			return nil, err
+		}
+		out = append(out, "digits/pt-de", mon, "digits/pt-de")
+	default: // ast_say_date_en, used for es and it too
 		out = append(out, day, mon)
 		if out, err = appendNumber(out, int64(t.Day()), language, ""); err != nil {
 			return nil, err
@@ -250,10 +299,24 @@ func SayDate(t time.Time, language string) ([]string, error) {
 }
 
 // SayTime returns the sound names of AGI SAY TIME (say.c ast_say_time_*).
-// en (and es, which say.c gives the English syntax): 12-hour clock, minutes
-// as "oclock", "oh N" or a number, then a-m/p-m. fr: 24-hour clock in the
-// feminine, "heure", then the minutes.
+// en (and es and it, which say.c gives the English syntax): 12-hour clock,
+// minutes as "oclock", "oh N" or a number, then a-m/p-m. fr: 24-hour clock
+// in the feminine, "heure", then the minutes. de: hour, "Uhr", minutes
+// (ast_say_time_de). pt: hour (feminine), then "e" and the minutes or
+// "hora(s)" (ast_say_time_pt); pt_BR: hour, "hora(s)", "e" minutes
+// "minuto(s)" (ast_say_time_pt_BR).
+//
+// Deviation: ast_say_time_pt says the hour a second time at the end; that
+// repetition is left out.
 func SayTime(t time.Time, language string) ([]string, error) {
+	switch syntaxOf(language) {
+	case synDE:
+		return timeDE(t, language)
+	case synPT:
+		return timePT(t, language)
+	case synPTBR:
+		return timePTBR(t, language)
+	}
 	if syntaxOf(language) == synFR {
 		out, err := appendNumber(nil, int64(t.Hour()), language, "f")
 		if err != nil {

@@ -7,17 +7,30 @@ import (
 )
 
 // SayDateWithFormat returns the sound names of say.c's
-// ast_say_date_with_format_{en,es,fr} (SayUnixTime, AGI SAY DATETIME).
-// Supported codes: 'literal sound name', A a (weekday), B b h (month),
-// m (month number), d e (day), Y (year), I l (12-hour), H k (24-hour),
-// M N (minutes), P p (AM/PM), S (seconds), R (HM), T (HMS); spaces and tabs
-// are ignored. Q and q (relative to "now") and unknown codes are skipped,
-// as say.c skips unknown codes. The fields of t are used as they are:
+// ast_say_date_with_format_{en,es,fr,de,it,pt} (SayUnixTime, AGI SAY
+// DATETIME). Supported codes: 'literal sound name', A a (weekday), B b h
+// (month), m (month number), d e (day), Y (year), I l (12-hour), H k
+// (24-hour), M N (minutes), P p (AM/PM), S (seconds), R (HM), T (HMS);
+// spaces and tabs are ignored. Q and q (relative to "now") are skipped
+// here (SayDateWithFormatAt says them), and unknown codes are skipped, as
+// say.c skips unknown codes. The fields of t are used as they are:
 // convert t to the wanted zone first.
 func SayDateWithFormat(t time.Time, language, format string) ([]string, error) {
-	f := dateFormatter{t: t, lang: language, syn: syntaxOf(language)}
-	if f.syn == synENGB {
+	return SayDateWithFormatAt(t, time.Time{}, language, format)
+}
+
+// SayDateWithFormatAt is SayDateWithFormat with the current time, so the
+// codes Q ("today", "yesterday" or the date) and q ("" for today,
+// "yesterday", the weekday within a week, or the date) are said as say.c
+// says them; a zero now skips them. Days are counted from the start of
+// now's day in now's location.
+func SayDateWithFormatAt(t, now time.Time, language, format string) ([]string, error) {
+	f := dateFormatter{t: t, now: now, lang: language, syn: syntaxOf(language)}
+	switch f.syn {
+	case synENGB:
 		f.syn = synEN
+	case synPTBR:
+		f.syn, f.br = synPT, true
 	}
 	if err := f.run(format, 0); err != nil {
 		return nil, fmt.Errorf("say date %q (%s): %w", format, language, err)
@@ -26,10 +39,12 @@ func SayDateWithFormat(t time.Time, language, format string) ([]string, error) {
 }
 
 type dateFormatter struct {
-	t    time.Time
-	lang string
-	syn  syntax
-	out  []string
+	t, now time.Time
+	lang   string
+	syn    syntax
+	br     bool // pt_BR, which say.c's Portuguese format treats apart
+	out    []string
+	rest   string // the format after the current code (for de's M)
 }
 
 func (f *dateFormatter) add(names ...string) { f.out = append(f.out, names...) }
@@ -58,6 +73,7 @@ func (f *dateFormatter) run(format string, depth int) error {
 			i += end + 1
 			continue
 		}
+		f.rest = format[i+1:]
 		if err := f.code(c, depth); err != nil {
 			return err
 		}
@@ -66,6 +82,17 @@ func (f *dateFormatter) run(format string, depth int) error {
 }
 
 func (f *dateFormatter) code(c byte, depth int) error {
+	if c == 'Q' || c == 'q' {
+		return f.relative(c, depth)
+	}
+	switch f.syn {
+	case synDE:
+		return f.codeDE(c, depth)
+	case synIT:
+		return f.codeIT(c, depth)
+	case synPT:
+		return f.codePT(c, depth)
+	}
 	t := f.t
 	switch c {
 	case 'A', 'a':
