@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -74,13 +75,18 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 
 	var legs []*dialed
 	var lastPeer string
-	failCause := 0 // the cause of the first leg that could not be requested
+	failCause := 0   // the cause of the first leg that could not be requested
+	var denied error // billing refused a leg
 	for _, t := range targets {
 		t = strings.TrimSpace(t)
 		out, err := ap.svc.Techs.Request(e.Ctx, t, channel.Request{Parent: e.Ch, CallerNum: num, CallerName: name})
 		if err != nil {
 			cause := channel.CauseOf(err)
+			var cd *control.ChargeDenied
 			switch {
+			case errors.As(err, &cd):
+				denied = err
+				e.Ch.Log().Info("Dial: refused by billing", "target", t, "cause", cd.Cause, "detail", cd.Detail)
 			case errors.Is(err, tenancy.ErrCallLimit):
 				e.Ch.Log().Warn("Dial: tenant at its limit of concurrent calls", "target", t, "tenant", e.Ch.Tenant())
 			case errors.Is(err, tenancy.ErrServiceOff):
@@ -104,9 +110,22 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	}
 	if len(legs) == 0 {
 		status := "CHANUNAVAIL"
-		if failCause == q850.Congestion {
+		switch {
+		case denied != nil:
+			// Refused by billing: the caller hears why (BILLING_DENIED_FILE,
+			// default im-sorry) and the call is rejected (cause 21).
+			chargeOutcome(e.Ch, nil, denied)
+			prompt := "im-sorry"
+			if v, ok := e.Ch.GetVar("BILLING_DENIED_FILE"); ok {
+				prompt = v
+			}
+			if prompt != "" {
+				_, _, _ = ap.streamFiles(e, strings.Split(prompt, "&"), "")
+			}
+			failCause = q850.CallRejected
+		case failCause == q850.Congestion:
 			status = "CONGESTION"
-		} else {
+		default:
 			// chan_pjsip's cause for an endpoint it cannot reach.
 			failCause = q850.SubscriberAbsent
 		}
@@ -115,7 +134,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		return finish(status, "")
 	}
 	e.Ch.SetVar("DIALEDPEERNAME", "")
-	if hasOption(opts, 'r') {
+	if hasDialOption(opts, 'r') {
 		_ = e.Ch.Indicate(channel.IndicateRinging)
 	}
 
@@ -233,7 +252,10 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		_ = finish("CANCEL", peer.Name)
 		return channel.ErrHangup
 	}
-	res, err := bridge(e, peer, hasOption(opts, 't'), hasOption(opts, 'T'))
+	grant := winner.out.Grant
+	chargeOutcome(e.Ch, grant, nil)
+	res, err := ap.bridge(e, peer, hasDialOption(opts, 't'), hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
+	settleCharge(e.Ch, grant, answeredAt, time.Now())
 	cause := peer.HangupCause()
 	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
 	_ = finish("ANSWER", peer.Name)
@@ -259,7 +281,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	if err != nil {
 		return err
 	}
-	if peerHungUp && !hasOption(opts, 'g') {
+	if peerHungUp && !hasDialOption(opts, 'g') {
 		// Without g, the caller is hung up when the callee hangs up.
 		e.Ch.Hangup(q850.NormalClearing)
 		return pbx.ErrStop()
@@ -285,14 +307,28 @@ const transferDigitTimeout = 3 * time.Second
 // or, with Dial's t (callee may transfer) or T (caller may transfer), one
 // side blind-transfers the other by pressing # and an extension of the
 // caller's context. An extension that does not exist resumes the bridge.
-func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool) (bridgeResult, error) {
+// With a limit (Dial's L(), or billing's), the call is warned before its
+// end and ended when it has lasted its limit.
+func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool, lim *callLimit) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
 		peer.Hangup(q850.NormalClearing)
 		return bridgeResult{peerHungUp: true}, errors.New("bridge: a leg has no media")
 	}
 	stop := media.Bridge(a, b)
-	defer stop()
+	defer func() { stop() }()
+	start := time.Now()
+	var warnC, endC <-chan time.Time
+	if lim != nil {
+		end := time.NewTimer(lim.limit)
+		defer end.Stop()
+		endC = end.C
+		if lim.warning > 0 {
+			warn := time.NewTimer(lim.limit - lim.warning)
+			defer warn.Stop()
+			warnC = warn.C
+		}
+	}
 	e.Ch.SetPeer(peer)
 	peer.SetPeer(e.Ch)
 	// Bridge events as Asterisk's basic bridge reports them
@@ -332,6 +368,25 @@ func bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTran
 	ctxName, _, _ := e.Ch.Location()
 	for {
 		select {
+		case <-warnC:
+			left := lim.limit - time.Since(start)
+			stop()
+			ap.announce(e, peer, lim, warningSounds(lim.warnFile, left, e.Ch.Language()))
+			stop = media.Bridge(a, b)
+			warnC = nil
+			if lim.repeat > 0 && left > lim.repeat {
+				warnC = time.After(lim.repeat)
+			}
+		case <-endC:
+			// The time limit: the caller hears LIMIT_TIMEOUT_FILE (if
+			// set) and the callee is hung up, as a peer that hangs up.
+			e.Ch.Log().Info("call time limit reached", "limit", lim.limit)
+			if lim.timeoutFile != "" {
+				stop()
+				ap.announce(e, peer, lim, strings.Split(lim.timeoutFile, "&"))
+			}
+			peer.Hangup(q850.NormalClearing)
+			return bridgeResult{peerHungUp: true}, nil
 		case <-peer.Done():
 			return bridgeResult{peerHungUp: true}, nil
 		case <-e.Ctx.Done():

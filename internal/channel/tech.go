@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/q850"
 	"github.com/entvoice/entvoice/internal/tenancy"
 )
@@ -39,8 +41,9 @@ type Destination struct {
 	Tenant string
 	// External is a leg that leaves the platform (a trunk).
 	External bool
-	// Number is the number dialled on an external leg.
-	Number string
+	// Number is the number dialled on an external leg, Via the endpoint
+	// (trunk) it leaves by.
+	Number, Via string
 	// Virtual is a leg that is no call of its own (the halves of a Local
 	// channel): it is not counted against max_calls, the legs it places
 	// are.
@@ -89,6 +92,11 @@ type Progress struct {
 type Leg struct {
 	Channel *Channel
 	Events  <-chan Progress
+	// Grant is the leg's authorization by billing (nil when the leg is
+	// not charged): its Limit bounds the answered call; it is settled
+	// when the leg hangs up, or earlier by whoever knows the billable
+	// time better (Dial).
+	Grant control.Grant
 }
 
 // RequestError is a leg that could not be requested, with the Q.850 cause
@@ -122,17 +130,28 @@ var (
 
 // Technologies is the registry of channel drivers by name. It applies the
 // tenant policy to every leg, whatever its technology, before the leg is
-// placed. It is built once and read concurrently.
+// placed: service switches, max_calls, and billing's authorization of a
+// leg that leaves the platform. It is built once and read concurrently.
 type Technologies struct {
 	byName map[string]Technology
 	names  []string
-	limits *tenancy.Limits
+	o      TechnologiesOptions
 }
 
-// NewTechnologies returns a registry whose legs are counted in limits
-// (nil: no tenant limits).
-func NewTechnologies(limits *tenancy.Limits) *Technologies {
-	return &Technologies{byName: map[string]Technology{}, limits: limits}
+// TechnologiesOptions are the policies a registry applies.
+type TechnologiesOptions struct {
+	// Limits counts legs against the tenants' max_calls (nil: none).
+	Limits *tenancy.Limits
+	// Charging authorizes legs that leave the platform against the
+	// caller's balance (nil: no billing). Legs placed without a calling
+	// channel (Originate) are not authorized: their CDRs are rated
+	// afterwards like any other.
+	Charging control.Charging
+}
+
+// NewTechnologies returns an empty registry applying o.
+func NewTechnologies(o TechnologiesOptions) *Technologies {
+	return &Technologies{byName: map[string]Technology{}, o: o}
 }
 
 // Register adds a technology under name and aliases (case-insensitive:
@@ -165,9 +184,10 @@ func SplitDialString(dial string) (tech, resource string, err error) {
 }
 
 // Request places a leg to dial ("Tech/resource"): it resolves the
-// resource, applies the tenant policy (service switches, then the
-// tenant's max_calls) and calls it. The tenant's count is given back when
-// the new channel hangs up.
+// resource, applies the tenant policy (service switches, the tenant's
+// max_calls, then billing for a leg that leaves the platform) and calls
+// it. The tenant's count is given back, and billing settled, when the new
+// channel hangs up.
 func (t *Technologies) Request(ctx context.Context, dial string, r Request) (*Leg, error) {
 	name, resource, err := SplitDialString(dial)
 	if err != nil {
@@ -192,16 +212,70 @@ func (t *Technologies) Request(ctx context.Context, dial string, r Request) (*Le
 		return nil, &RequestError{Cause: q850.ChanUnavailable, Err: err}
 	}
 	release := func() {}
-	if t.limits != nil && !d.Virtual {
-		if release, err = t.limits.Acquire(d.Tenant); err != nil {
+	if t.o.Limits != nil && !d.Virtual {
+		if release, err = t.o.Limits.Acquire(d.Tenant); err != nil {
 			return nil, &RequestError{Cause: q850.Congestion, Err: err}
 		}
 	}
-	out, err := tech.Call(ctx, d, r)
+	grant, err := t.authorize(ctx, d, r)
 	if err != nil {
 		release()
 		return nil, err
 	}
+	out, err := tech.Call(ctx, d, r)
+	if err != nil {
+		release()
+		if grant != nil {
+			settle(grant, 0)
+		}
+		return nil, err
+	}
+	out.Grant = grant
 	out.Channel.OnHangup(release)
+	if grant != nil {
+		ch := out.Channel
+		ch.OnHangup(func() { go settle(grant, BillableSeconds(ch.AnsweredAt(), time.Now())) })
+	}
 	return out, nil
+}
+
+// authorize has billing authorize a leg that leaves the platform from a
+// calling channel; nil when the leg is not charged.
+func (t *Technologies) authorize(ctx context.Context, d Destination, r Request) (control.Grant, error) {
+	if t.o.Charging == nil || !d.External || r.Parent == nil {
+		return nil, nil
+	}
+	p := r.Parent
+	g, err := t.o.Charging.Authorize(ctx, control.ChargeRequest{Tenant: tenancy.Of(p.Tenant()), User: p.Endpoint,
+		AccountCode: p.AccountCode(), Trunk: d.Via, Number: d.Number, UniqueID: p.UniqueID})
+	var denied *control.ChargeDenied
+	switch {
+	case errors.Is(err, control.ErrNotCharged):
+		return nil, nil
+	case errors.As(err, &denied):
+		return nil, &RequestError{Cause: q850.CallRejected, Err: err}
+	case err != nil:
+		// Billing cannot be asked: a prepaid caller is not let spend
+		// what cannot be checked.
+		return nil, &RequestError{Cause: q850.TemporaryFailure, Err: fmt.Errorf("billing: %w", err)}
+	}
+	return g, nil
+}
+
+// settle reports a leg's billable seconds to billing; a failure is the
+// Rater's to repair (the CDR is rated and debited whatever happens here).
+func settle(g control.Grant, billsec int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = g.Settle(ctx, billsec)
+}
+
+// BillableSeconds is the billable time of a leg answered at answered and
+// ended at end, rounded to the nearest second as a CDR's billsec (0 when
+// it was never answered).
+func BillableSeconds(answered, end time.Time) int64 {
+	if answered.IsZero() || !end.After(answered) {
+		return 0
+	}
+	return int64((end.Sub(answered) + 500*time.Millisecond) / time.Second)
 }

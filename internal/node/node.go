@@ -22,6 +22,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/events"
@@ -87,6 +88,9 @@ type Options struct {
 	// OnCDRCommit, when set, is handed every batch of CDRs once committed
 	// (the node link ships them to central from there).
 	OnCDRCommit func([]cdr.Row)
+	// Charging authorizes the legs that leave through a trunk against the
+	// caller's balance (billing at central); nil: no billing.
+	Charging control.Charging
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -165,7 +169,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	// Every leg Dial, Originate and AGI place goes through the channel
 	// technologies, which apply the tenant policy first.
-	techs := channel.NewTechnologies(n.limits)
+	techs := channel.NewTechnologies(channel.TechnologiesOptions{Limits: n.limits, Charging: o.Charging})
 	techs.Register(n.SIP, "PJSIP", "SIP")
 	techs.Register(localchan.New(n.Channels, n.PBX, func() (*media.Session, *media.Session, error) {
 		return media.NewLoopbackPair(pool, n.pacer, log)

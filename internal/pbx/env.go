@@ -114,6 +114,15 @@ func (e *Exec) CallFunction(name, args string) (string, error) {
 		return strconv.Itoa(ch.HangupCause()), nil
 	case "LANGUAGE":
 		return ch.Language(), nil
+	case "BILLING":
+		// BILLING(status|cause|limit|cost|currency): billing's word on
+		// the channel's last Dial through a trunk (Dial sets them).
+		switch f := strings.ToLower(arg); f {
+		case "status", "cause", "limit", "cost", "currency":
+			v, _ := ch.GetVar("BILLING" + strings.ToUpper(f))
+			return v, nil
+		}
+		return "", fmt.Errorf("BILLING: unknown field %q (want status, cause, limit, cost or currency)", arg)
 	}
 	// The dialplan's builtins (LEN, IF, CUT...) take what is not ours.
 	return "", fmt.Errorf("%w: %s", dialplan.ErrNoFunction, name)

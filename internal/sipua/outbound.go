@@ -68,7 +68,7 @@ func (s *Server) Resolve(callerTenant, resource string) (channel.Destination, er
 	}
 	d := channel.Destination{Tech: "PJSIP", Resource: resource, Tenant: tenancy.Of(ep.Tenant)}
 	if ep.Trunk {
-		d.Tenant, d.External, d.Number = tenancy.Of(callerTenant), true, t.Exten
+		d.Tenant, d.External, d.Number, d.Via = tenancy.Of(callerTenant), true, t.Exten, ep.Name
 	}
 	return d, nil
 }

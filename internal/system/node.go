@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/cluster"
@@ -34,7 +35,7 @@ func Serve(ctx context.Context, cfg *config.Config, o Options) (*Process, error)
 	if err != nil {
 		return p.fail(err)
 	}
-	n, err := p.newNode(ctx, node.Options{Source: p.Repo, AMI: amiOpts})
+	n, err := p.newNode(ctx, node.Options{Source: p.Repo, AMI: amiOpts, Charging: billing.NewCharging(p.Billing.Authorizer)})
 	if err != nil {
 		return p.fail(err)
 	}
