@@ -72,13 +72,6 @@ func (w *builder) objectSet(typ, name string, fields [][2]string, rename map[str
 	}
 }
 
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
-}
-
 // contactID is the sorcery id of a contact: "aor;@md5(uri)" for one that
 // registered, "aor@@md5(uri)" for a permanent one (location.c).
 func contactID(aor string, c ContactInfo) string {
