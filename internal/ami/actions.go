@@ -74,6 +74,7 @@ func actionTable() map[string]action {
 		{"PJSIPShowAuths", ClassSystem, "Lists PJSIP Auths.", (*session).pjsipShowAuths},
 		{"PJSIPShowContacts", ClassSystem, "Lists PJSIP Contacts.", (*session).pjsipShowContacts},
 		{"PJSIPShowRegistrationsInbound", ClassSystem, "Lists PJSIP inbound registrations.", (*session).pjsipShowRegistrationsInbound},
+		{"PJSIPShowRegistrationInboundContactStatuses", ClassSystem, "Lists ContactStatuses for PJSIP inbound registrations.", (*session).pjsipShowRegistrationInboundContactStatuses},
 		{"AGI", ClassAGI, "Add an AGI command to execute by Async AGI.", (*session).agiAction},
 	} {
 		t[strings.ToLower(a.name)] = a

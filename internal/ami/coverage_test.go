@@ -234,24 +234,26 @@ func TestPJSIPListings(t *testing.T) {
 		t.Errorf("ack %q", out[0])
 	}
 	out = act(t, s, "admin", "secret", "Event: AorListComplete", "Action: PJSIPShowAors")
-	if got := headerNames(out[1]); got != "Event,ObjectType,ObjectName,MinimumExpiration,DefaultExpiration,QualifyTimeout,Mailboxes,SupportPath,VoicemailExtension,MaxContacts,AuthenticateQualify,Contacts,MaximumExpiration,Qualify2xxOnly,RemoveUnavailable,QualifyFrequency,OutboundProxy,RemoveExisting" {
+	if got := headerNames(out[1]); got != "Event,ObjectType,ObjectName,MinimumExpiration,DefaultExpiration,QualifyTimeout,Qualify2xxOnly,Mailboxes,SupportPath,RemoveUnavailable,VoicemailExtension,MaxContacts,AuthenticateQualify,Contacts,MaximumExpiration,QualifyFrequency,RemoveExisting,OutboundProxy" {
 		t.Errorf("AorList fields %s", got)
 	}
-	if header(out[2], "ObjectName") != "carrier" || header(out[2], "Contacts") != "carrier/sip:198.51.100.1:5060" {
+	// An admin sees every tenant's endpoints: the default tenant's 1001,
+	// acme's, then the trunk.
+	if header(out[3], "ObjectName") != "carrier" || header(out[3], "Contacts") != "carrier/sip:198.51.100.1:5060" {
 		t.Errorf("trunk AorList %q", out[2])
 	}
 	out = act(t, s, "admin", "secret", "Event: EndpointListComplete", "Action: PJSIPShowEndpoints")
-	if header(out[1], "Contacts") != "1001/sip:1001@192.0.2.10:5062;ob," || header(out[2], "Contacts") != "carrier/sip:198.51.100.1:5060," ||
-		header(out[1], "ActiveChannels") != "1" {
+	if header(out[1], "Contacts") != "1001/sip:1001@192.0.2.10:5062;ob," || header(out[3], "Contacts") != "carrier/sip:198.51.100.1:5060," ||
+		header(out[1], "ActiveChannels") != "1" || header(out[2], "Contacts") != "" {
 		t.Errorf("EndpointList %q", out[1:3])
 	}
 	out = act(t, s, "admin", "secret", "Event: AuthListComplete", "Action: PJSIPShowAuths")
-	if listNames(out) != "Response:Success,AuthList,AuthListComplete" || header(out[1], "Realm") != "entvoice" ||
+	if listNames(out) != "Response:Success,AuthList,AuthList,AuthListComplete" || header(out[1], "Realm") != "entvoice" ||
 		header(out[1], "Password") != "" || header(out[1], "Username") != "1001" {
 		t.Errorf("PJSIPShowAuths %q", out)
 	}
 	out = act(t, s, "admin", "secret", "Event: InboundRegistrationDetailComplete", "Action: PJSIPShowRegistrationsInbound")
-	if listNames(out) != "Response:Success,InboundRegistrationDetail,InboundRegistrationDetail,InboundRegistrationDetailComplete" ||
+	if listNames(out) != "Response:Success,InboundRegistrationDetail,InboundRegistrationDetail,InboundRegistrationDetail,InboundRegistrationDetailComplete" ||
 		header(out[1], "Contacts") != "1001/sip:1001@192.0.2.10:5062;ob," || !strings.Contains(out[1], "\r\nContact: \r\n") {
 		t.Errorf("PJSIPShowRegistrationsInbound %q", out)
 	}
@@ -273,6 +275,10 @@ func TestPJSIPListings(t *testing.T) {
 	}
 	if m := out[4]; !strings.HasPrefix(m, "Event: ContactStatusDetail\r\nAOR: 1001\r\nURI: sip:1001@192.0.2.10:5062;ob\r\nUserAgent: phone/1.0\r\nRegExpire: 1700003600\r\nViaAddress: 192.0.2.10:5062\r\nCallID: c1@x\r\nStatus: NonQualified\r\n") {
 		t.Errorf("ContactStatusDetail %q", m)
+	}
+	out = act(t, s, "admin", "secret", "Event: ContactStatusDetailComplete", "Action: PJSIPShowRegistrationInboundContactStatuses")
+	if listNames(out) != "Response:Success,ContactStatusDetail,ContactStatusDetailComplete" || header(out[1], "URI") != "sip:1001@192.0.2.10:5062;ob" {
+		t.Errorf("PJSIPShowRegistrationInboundContactStatuses %q", out)
 	}
 	for _, tc := range []struct{ user, pw, ep, want string }{
 		{"admin", "secret", "", "Response: Error\r\nMessage: PJSIPShowEndpoint requires an endpoint name\n\r\n"},

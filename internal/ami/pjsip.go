@@ -393,7 +393,14 @@ func (ss *session) endpoints(m *Message, what string) ([]EndpointInfo, bool) {
 	if n := ss.srv.o.Node; n != nil {
 		eps = n.Endpoints(ss.tenant)
 	}
-	sort.Slice(eps, func(i, j int) bool { return eps[i].Name < eps[j].Name })
+	// By name; an admin sees each hosted tenant's endpoints after the
+	// default tenant's of the same name.
+	sort.SliceStable(eps, func(i, j int) bool {
+		if eps[i].Name != eps[j].Name {
+			return eps[i].Name < eps[j].Name
+		}
+		return tenancy.IsDefault(eps[i].Tenant) && !tenancy.IsDefault(eps[j].Tenant) || eps[i].Tenant < eps[j].Tenant
+	})
 	if len(eps) == 0 && what != "" {
 		ss.reply(errorResponse(m, "No "+what+" found\n"))
 		return nil, false
@@ -412,15 +419,16 @@ func item(m *Message, event string) *builder {
 	return w
 }
 
-// activeChannels counts the live channels of each device the session sees.
-func (ss *session) activeChannels() map[string]int {
-	chans := map[string]int{}
+// activeChannels counts the live channels of each tenant's device the
+// session sees (two tenants may both have a PJSIP/1001).
+func (ss *session) activeChannels() map[devKey]int {
+	chans := map[devKey]int{}
 	if ss.srv.o.Control != nil {
 		ctx, cancel := ss.actionCtx(10 * time.Second)
 		list, _ := ss.srv.o.Control.Channels(ctx, ss.tenant)
 		cancel()
 		for _, c := range list {
-			chans[device(c.Channel)]++
+			chans[tenantDevice(c.Tenant, device(c.Channel))]++
 		}
 	}
 	return chans
@@ -448,7 +456,7 @@ func (ss *session) pjsipShowEndpoints(m *Message) bool {
 		w.h("OutboundAuths", "")
 		w.h("Contacts", contactList(&e))
 		w.h("DeviceState", devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)])
-		w.h("ActiveChannels", strconv.Itoa(chans["PJSIP/"+e.Name]))
+		w.h("ActiveChannels", strconv.Itoa(chans[tenantDevice(e.Tenant, "PJSIP/"+e.Name)]))
 		ss.reply(w.end())
 	}
 	ss.reply(listComplete(m, "EndpointListComplete", len(eps)))
@@ -471,10 +479,13 @@ func (ss *session) pjsipShowEndpoint(m *Message) bool {
 		name = name[6:]
 	}
 	eps, _ := ss.endpoints(m, "")
+	// An admin names a hosted tenant's endpoint as the registrar keys it
+	// ("acme~1001"), the default tenant's bare.
 	var e *EndpointInfo
 	for i := range eps {
-		if eps[i].Name == name {
+		if tenancy.AOR(eps[i].Tenant, eps[i].Name) == name || ss.tenant != "" && eps[i].Name == name {
 			e = &eps[i]
+			break
 		}
 	}
 	if e == nil {
@@ -485,7 +496,7 @@ func (ss *session) pjsipShowEndpoint(m *Message) bool {
 	w := item(m, "EndpointDetail")
 	w.objectSet("endpoint", e.Name, ss.endpointFields(e), nil)
 	w.h("DeviceState", devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)])
-	w.h("ActiveChannels", strconv.Itoa(ss.activeChannels()["PJSIP/"+e.Name]))
+	w.h("ActiveChannels", strconv.Itoa(ss.activeChannels()[tenantDevice(e.Tenant, "PJSIP/"+e.Name)]))
 	ss.reply(w.end())
 	n := 0
 	if !e.Trunk {
@@ -501,35 +512,60 @@ func (ss *session) pjsipShowEndpoint(m *Message) bool {
 	ss.reply(w.end())
 	n++
 	for _, c := range e.Contacts {
-		w := item(m, "ContactStatusDetail")
-		w.h("AOR", e.Name)
-		w.h("URI", c.URI)
-		w.h("UserAgent", c.UserAgent)
-		w.h("RegExpire", unixText(c.Expires))
-		if c.ViaAddr != "" {
-			via := c.ViaAddr
-			if c.ViaPort != 0 {
-				via += ":" + strconv.Itoa(c.ViaPort)
-			}
-			w.h("ViaAddress", via)
-		}
-		if c.CallID != "" {
-			w.h("CallID", c.CallID)
-		}
-		w.h("Status", "NonQualified")
-		w.h("RoundtripUsec", "N/A")
-		w.h("EndpointName", e.Name)
-		w.h("ID", contactID(e.Name, c))
-		w.h("AuthenticateQualify", "0")
-		w.h("OutboundProxy", "")
-		w.h("Path", "")
-		w.h("QualifyFrequency", "0")
-		w.h("QualifyTimeout", "3.000")
-		w.h("Qualify2xxOnly", "0")
-		ss.reply(w.end())
+		ss.reply(contactStatusDetail(m, e, c, e.Name))
 		n++
 	}
 	ss.reply(listComplete(m, "EndpointDetailComplete", n+1))
+	return true
+}
+
+// contactStatusDetail is ast_sip_format_contact_ami (pjsip_options.c).
+// endpoint is the endpoint asked about, or the contact's own.
+func contactStatusDetail(m *Message, e *EndpointInfo, c ContactInfo, endpoint string) []byte {
+	w := item(m, "ContactStatusDetail")
+	w.h("AOR", e.Name)
+	w.h("URI", c.URI)
+	w.h("UserAgent", c.UserAgent)
+	w.h("RegExpire", unixText(c.Expires))
+	if c.ViaAddr != "" {
+		via := c.ViaAddr
+		if c.ViaPort != 0 {
+			via += ":" + strconv.Itoa(c.ViaPort)
+		}
+		w.h("ViaAddress", via)
+	}
+	if c.CallID != "" {
+		w.h("CallID", c.CallID)
+	}
+	w.h("Status", "NonQualified")
+	w.h("RoundtripUsec", "N/A")
+	w.h("EndpointName", endpoint)
+	w.h("ID", contactID(e.Name, c))
+	w.h("AuthenticateQualify", "0")
+	w.h("OutboundProxy", "")
+	w.h("Path", "")
+	w.h("QualifyFrequency", "0")
+	w.h("QualifyTimeout", "3.000")
+	w.h("Qualify2xxOnly", "0")
+	return w.end()
+}
+
+// pjsipShowRegistrationInboundContactStatuses is res_pjsip_registrar.c
+// ami_show_registration_contact_statuses: a ContactStatusDetail for every
+// registered contact (permanent ones are no stored contacts).
+func (ss *session) pjsipShowRegistrationInboundContactStatuses(m *Message) bool {
+	eps, _ := ss.endpoints(m, "")
+	ss.reply(listAck(m, "Following are ContactStatusEvents for each Inbound registration"))
+	n := 0
+	for _, e := range eps {
+		for _, c := range e.Contacts {
+			if !c.Static {
+				ss.reply(contactStatusDetail(m, &e, c, e.Name))
+				n++
+			}
+		}
+	}
+	ss.reply(listComplete(m, "ContactStatusDetailComplete", n))
 	return true
 }
 
