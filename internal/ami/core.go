@@ -147,13 +147,8 @@ func (ss *session) coreShowChannelMap(m *Message) bool {
 	}
 	sort.Strings(names)
 	ss.reply(listAck(m, "Channel map will follow"))
-	id := m.Get("ActionID")
 	for _, n := range names {
-		w := &builder{}
-		w.h("Event", "CoreShowChannelMap")
-		if id != "" {
-			w.h("ActionID", id)
-		}
+		w := item(m, "CoreShowChannelMap")
 		w.h("Channel", name)
 		w.h("ConnectedChannel", n)
 		ss.reply(w.end())

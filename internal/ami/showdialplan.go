@@ -29,11 +29,7 @@ func (d *dialplanWalk) item(lines ...string) {
 		d.ss.reply(listAck(d.m, "DialPlan list will follow"))
 	}
 	d.items++
-	w := &builder{}
-	w.h("Event", "ListDialplan")
-	if id := d.m.Get("ActionID"); id != "" {
-		w.h("ActionID", id)
-	}
+	w := item(d.m, "ListDialplan")
 	for _, l := range lines {
 		w.line(l)
 	}

@@ -45,14 +45,9 @@ func (ss *session) extensionStateList(m *Message) bool {
 		return true
 	}
 	ss.reply(listAck(m, "Extension Statuses will follow"))
-	id := m.Get("ActionID")
 	for _, r := range rows {
 		st, txt := extState(ss.srv.dev.HintState(r.h))
-		w := &builder{}
-		w.h("Event", "ExtensionStatus")
-		if id != "" {
-			w.h("ActionID", id)
-		}
+		w := item(m, "ExtensionStatus")
 		w.h("Exten", r.h.Exten)
 		w.h("Context", r.ctx)
 		w.h("Hint", strings.Join(r.h.Devices, "&"))
@@ -74,13 +69,8 @@ func (ss *session) deviceStateList(m *Message) bool {
 	}
 	sort.Slice(eps, func(i, j int) bool { return eps[i].Name < eps[j].Name })
 	ss.reply(listAck(m, "Device State Changes will follow"))
-	id := m.Get("ActionID")
 	for _, e := range eps {
-		w := &builder{}
-		w.h("Event", "DeviceStateChange")
-		if id != "" {
-			w.h("ActionID", id)
-		}
+		w := item(m, "DeviceStateChange")
 		w.h("Device", "PJSIP/"+e.Name)
 		w.h("State", ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name))
 		ss.reply(w.end())
