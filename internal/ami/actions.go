@@ -27,11 +27,11 @@ type action struct {
 	fn        func(*session, *Message) bool
 }
 
-// actionTable maps lower-case action names to handlers, with Asterisk's
-// authorities (the write classes allowed to run them).
-var actionTable = map[string]action{}
-
-func init() {
+// actionTable returns the actions a server runs, by lower-case name, with
+// Asterisk's authorities (the write classes allowed to run them) and
+// synopses, as ListCommands shows them. Each server builds its own table.
+func actionTable() map[string]action {
+	t := map[string]action{}
 	for _, a := range []action{
 		{"Login", 0, "Login Manager.", (*session).login},
 		{"Logoff", 0, "Logoff Manager.", (*session).logoff},
@@ -39,25 +39,47 @@ func init() {
 		{"Ping", 0, "Keepalive command.", (*session).ping},
 		{"Events", 0, "Control Event Flow.", (*session).eventsAction},
 		{"ListCommands", 0, "List available manager commands.", (*session).listCommands},
+		{"WaitEvent", 0, "Wait for an event to occur.", (*session).waitEvent},
+		{"Filter", ClassSystem, "Dynamically add filters for the current manager session.", (*session).filterAction},
 		{"Originate", ClassOriginate, "Originate a call.", (*session).originate},
 		{"Hangup", ClassSystem | ClassCall, "Hangup channel.", (*session).hangup},
 		{"Redirect", ClassCall, "Redirect (transfer) a call.", (*session).redirect},
 		{"Status", ClassSystem | ClassCall | ClassReporting, "List channel status.", (*session).status},
 		{"CoreShowChannels", ClassSystem | ClassReporting, "List currently active channels.", (*session).coreShowChannels},
+		{"CoreShowChannelMap", ClassSystem | ClassReporting, "List all channels connected to the specified channel.", (*session).coreShowChannelMap},
+		{"CoreSettings", ClassSystem | ClassReporting, "Show PBX core settings (version etc).", (*session).coreSettings},
+		{"CoreStatus", ClassSystem | ClassReporting, "Show PBX core status variables.", (*session).coreStatus},
+		{"LoggerRotate", ClassSystem | ClassReporting, "Reload and rotate the Asterisk logger.", (*session).loggerRotate},
+		{"ModuleCheck", ClassSystem, "Check if module is loaded.", (*session).moduleCheck},
+		{"ModuleLoad", ClassSystem, "Module management.", (*session).moduleLoad},
 		{"Getvar", ClassCall | ClassReporting, "Gets a channel variable or function value.", (*session).getvar},
 		{"Setvar", ClassCall, "Sets a channel variable or function value.", (*session).setvar},
 		{"Command", ClassCommand, "Execute Asterisk CLI Command.", (*session).command},
 		{"DBGet", ClassSystem | ClassReporting, "Get DB Entry.", (*session).dbGet},
+		{"DBGetTree", ClassSystem | ClassReporting, "Get DB entries, optionally at a particular family/key", (*session).dbGetTree},
 		{"DBPut", ClassSystem, "Put DB entry.", (*session).dbPut},
 		{"DBDel", ClassSystem, "Delete DB entry.", (*session).dbDel},
+		{"DBDelTree", ClassSystem, "Delete DB Tree.", (*session).dbDelTree},
 		{"Reload", ClassConfig | ClassSystem, "Send a reload event.", (*session).reload},
 		{"ExtensionState", ClassCall | ClassReporting, "Check Extension Status.", (*session).extensionState},
+		{"ExtensionStateList", ClassCall | ClassReporting, "List the current known extension states.", (*session).extensionStateList},
+		{"DeviceStateList", ClassCall | ClassReporting, "List the current known device states.", (*session).deviceStateList},
+		{"PresenceState", ClassCall | ClassReporting, "Check Presence State", (*session).presenceState},
+		{"PresenceStateList", ClassCall | ClassReporting, "List the current known presence states.", (*session).presenceStateList},
+		{"ShowDialPlan", ClassConfig | ClassReporting, "Show dialplan contexts and extensions", (*session).showDialPlan},
 		{"UserEvent", ClassUser, "Send an arbitrary event.", (*session).userEvent},
 		{"PJSIPShowEndpoints", ClassSystem, "Lists PJSIP endpoints.", (*session).pjsipShowEndpoints},
+		{"PJSIPShowEndpoint", ClassSystem, "Detail listing of an endpoint and its objects.", (*session).pjsipShowEndpoint},
+		{"PJSIPShowAors", ClassSystem, "Lists PJSIP AORs.", (*session).pjsipShowAors},
+		{"PJSIPShowAuths", ClassSystem, "Lists PJSIP Auths.", (*session).pjsipShowAuths},
+		{"PJSIPShowContacts", ClassSystem, "Lists PJSIP Contacts.", (*session).pjsipShowContacts},
+		{"PJSIPShowRegistrationsInbound", ClassSystem, "Lists PJSIP inbound registrations.", (*session).pjsipShowRegistrationsInbound},
+		{"PJSIPShowRegistrationInboundContactStatuses", ClassSystem, "Lists ContactStatuses for PJSIP inbound registrations.", (*session).pjsipShowRegistrationInboundContactStatuses},
 		{"AGI", ClassAGI, "Add an AGI command to execute by Async AGI.", (*session).agiAction},
 	} {
-		actionTable[strings.ToLower(a.name)] = a
+		t[strings.ToLower(a.name)] = a
 	}
+	return t
 }
 
 // actionCtx bounds the work of one action.
@@ -249,14 +271,14 @@ func authorityText(c Class) string {
 }
 
 func (ss *session) listCommands(m *Message) bool {
-	names := make([]string, 0, len(actionTable))
-	for k := range actionTable {
+	names := make([]string, 0, len(ss.srv.actions))
+	for k := range ss.srv.actions {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	w := response(m, "Success")
 	for _, k := range names {
-		a := actionTable[k]
+		a := ss.srv.actions[k]
 		if a.authority == 0 || ss.user.Write&a.authority != 0 {
 			w.line(a.name + ": " + a.synopsis + " (Priv: " + authorityText(a.authority) + ")")
 		}
@@ -787,26 +809,80 @@ func (ss *session) dbDel(m *Message) bool {
 	return true
 }
 
+// dbGetTree is db.c manager_db_tree_get: every entry at or below
+// Family[/Key] (everything without a Family), as DBGetTreeResponse events
+// with the entry's full path as Key and the ActionID last.
+func (ss *session) dbGetTree(m *Message) bool {
+	db, ok := ss.astdb(m)
+	if !ok {
+		return true
+	}
+	family, key := m.Get("Family"), m.Get("Key")
+	if family == "" {
+		key = ""
+	}
+	ctx, cancel := ss.actionCtx(10 * time.Second)
+	defer cancel()
+	rows, err := db.Tree(ctx, "", family, key)
+	if err != nil {
+		ss.srv.log.Error("DBGetTree failed", "err", err)
+		ss.reply(errorResponse(m, "Unable to search database"))
+		return true
+	}
+	ss.reply(listAck(m, "Result will follow"))
+	id := m.Get("ActionID")
+	for _, r := range rows {
+		w := &builder{}
+		w.h("Event", "DBGetTreeResponse")
+		w.h("Key", clean(r[0]))
+		w.h("Val", clean(r[1]))
+		if id != "" {
+			w.h("ActionID", id)
+		}
+		ss.reply(w.end())
+	}
+	ss.reply(listComplete(m, "DBGetTreeComplete", len(rows)))
+	return true
+}
+
+// dbDelTree is db.c manager_dbdeltree.
+func (ss *session) dbDelTree(m *Message) bool {
+	db, ok := ss.astdb(m)
+	if !ok {
+		return true
+	}
+	family := m.Get("Family")
+	if family == "" {
+		ss.reply(errorResponse(m, "No family specified."))
+		return true
+	}
+	ctx, cancel := ss.actionCtx(10 * time.Second)
+	defer cancel()
+	n, err := db.DelTree(ctx, "", family, m.Get("Key"))
+	switch {
+	case err != nil:
+		ss.srv.log.Error("DBDelTree failed", "err", err)
+		ss.reply(errorResponse(m, "Database unavailable"))
+	case n == 0:
+		ss.reply(errorResponse(m, "Database entry not found"))
+	default:
+		ss.reply(ack(m, "Key tree deleted successfully"))
+	}
+	return true
+}
+
 // ErrNoModule is returned by NodeInfo.Reload for an unknown module.
 var ErrNoModule = control.ErrNoModule
 
 func (ss *session) reload(m *Message) bool {
-	if ss.srv.o.Node == nil || ss.tenant != "" {
-		ss.reply(errorResponse(m, "Permission denied"))
-		return true
-	}
-	ctx, cancel := ss.actionCtx(30 * time.Second)
-	defer cancel()
-	if err := ss.srv.o.Node.Reload(ctx, m.Get("Module")); err != nil {
-		if errors.Is(err, ErrNoModule) {
-			ss.reply(errorResponse(m, "No such module"))
-		} else {
-			ss.srv.log.Error("reload failed", "module", m.Get("Module"), "err", err)
-			ss.reply(errorResponse(m, "An unknown error occurred"))
+	module := m.Get("Module")
+	if err := ss.runReload(module); err != nil {
+		if !errors.Is(err, ErrNoModule) && !errors.Is(err, errReloadDenied) && !errors.Is(err, errReloadUnsupported) {
+			ss.srv.log.Error("reload failed", "module", module, "err", err)
 		}
+		ss.reply(errorResponse(m, reloadError(err, false)))
 		return true
 	}
-	ss.srv.reloaded.Store(time.Now().Unix())
 	ss.reply(ack(m, "Module Reloaded"))
 	return true
 }
@@ -874,52 +950,6 @@ func (ss *session) userEvent(m *Message) bool {
 	}
 	ss.reply(ack(m, "Event Sent"))
 	ss.srv.publish(events.Event{Kind: events.UserEvent, Tenant: ss.tenant, Extra: lines})
-	return true
-}
-
-func (ss *session) pjsipShowEndpoints(m *Message) bool {
-	if ss.srv.o.Node == nil {
-		ss.reply(errorResponse(m, "No endpoints found\n"))
-		return true
-	}
-	eps := ss.srv.o.Node.Endpoints(ss.tenant)
-	if len(eps) == 0 {
-		ss.reply(errorResponse(m, "No endpoints found\n"))
-		return true
-	}
-	ss.reply(listAck(m, "A listing of Endpoints follows, presented as EndpointList events"))
-	id := m.Get("ActionID")
-	chans := map[string]int{}
-	if ss.srv.o.Control != nil {
-		ctx, cancel := ss.actionCtx(10 * time.Second)
-		list, _ := ss.srv.o.Control.Channels(ctx, ss.tenant)
-		cancel()
-		for _, c := range list {
-			chans[device(c.Channel)]++
-		}
-	}
-	for _, e := range eps {
-		w := &builder{}
-		w.h("Event", "EndpointList")
-		if id != "" {
-			w.h("ActionID", id)
-		}
-		w.h("ObjectType", "endpoint")
-		w.h("ObjectName", e.Name)
-		w.h("Transport", e.Transport)
-		w.h("Aor", e.Name)
-		if e.Trunk {
-			w.h("Auths", "")
-		} else {
-			w.h("Auths", e.Name)
-		}
-		w.h("OutboundAuths", "")
-		w.h("Contacts", strings.Join(e.Contacts, ","))
-		w.h("DeviceState", devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)])
-		w.h("ActiveChannels", strconv.Itoa(chans["PJSIP/"+e.Name]))
-		ss.reply(w.end())
-	}
-	ss.reply(listComplete(m, "EndpointListComplete", len(eps)))
 	return true
 }
 

@@ -215,3 +215,44 @@ func TestPanoramiskTenant(t *testing.T) {
 	}
 	n.waitIdle(t)
 }
+
+// TestPanoramiskStatus: CoreSettings, CoreStatus and the PJSIP listings as
+// panoramisk reads them: plain responses for the first two, lists it
+// recognises and gathers up to their Complete event for the others.
+func TestPanoramiskStatus(t *testing.T) {
+	n, _ := startWithUAS(t)
+	port := strings.TrimPrefix(n.AMIAddr, "127.0.0.1:")
+	out := runClient(t, "python", "panoramisk_status.py", port, "admin", "secret")
+	cs, _ := out["CoreSettings"].(map[string]any)
+	if str(cs, "Response") != "Success" || str(cs, "AMIversion") != "11.0.0" || !strings.HasPrefix(str(cs, "AsteriskVersion"), "22.") {
+		t.Errorf("CoreSettings %v", cs)
+	}
+	st, _ := out["CoreStatus"].(map[string]any)
+	if str(st, "Response") != "Success" || str(st, "CoreCurrentCalls") != "0" || len(str(st, "CoreStartupDate")) != 10 {
+		t.Errorf("CoreStatus %v", st)
+	}
+	list := func(name string) []map[string]any {
+		l, _ := out[name].([]any)
+		var ms []map[string]any
+		for _, x := range l {
+			m, _ := x.(map[string]any)
+			ms = append(ms, m)
+		}
+		return ms
+	}
+	var eps []string
+	for _, m := range list("PJSIPShowEndpoints") {
+		if str(m, "Event") == "EndpointList" {
+			eps = append(eps, str(m, "ObjectName")+"="+str(m, "DeviceState"))
+		}
+	}
+	if l := list("PJSIPShowEndpoints"); strings.Join(eps, ",") != "1001=Unavailable,carrier=Not in use" ||
+		len(l) == 0 || str(l[len(l)-1], "Event") != "EndpointListComplete" {
+		t.Errorf("PJSIPShowEndpoints %v", out["PJSIPShowEndpoints"])
+	}
+	c := list("PJSIPShowContacts")
+	if len(c) < 2 || str(c[len(c)-2], "Event") != "ContactList" || !strings.HasPrefix(str(c[len(c)-2], "ObjectName"), "carrier@@") ||
+		str(c[len(c)-1], "ListItems") != "1" {
+		t.Errorf("PJSIPShowContacts %v", out["PJSIPShowContacts"])
+	}
+}

@@ -84,7 +84,7 @@ func (ss *session) cli(cmd string) (string, bool) {
 		for _, e := range eps {
 			st := devText[ss.srv.dev.State(e.Tenant, "PJSIP/"+e.Name)]
 			fmt.Fprintf(&b, " Endpoint:  %-54.54s  %-12.12s  %d of inf\n", e.Name, st, 0)
-			for _, c := range e.Contacts {
+			for _, c := range e.URIs() {
 				fmt.Fprintf(&b, "    Contact:  %s\n", c)
 			}
 			b.WriteString("\n")

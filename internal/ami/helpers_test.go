@@ -91,6 +91,11 @@ func (c *client) raw(s string) {
 // readMsg returns the next message with its CRLFs and final blank line.
 func (c *client) readMsg() (string, error) {
 	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return c.readRaw()
+}
+
+// readRaw is readMsg under the deadline the caller set.
+func (c *client) readRaw() (string, error) {
 	var b strings.Builder
 	for {
 		l, err := c.r.ReadString('\n')

@@ -44,9 +44,10 @@ func TestRegistrationEvents(t *testing.T) {
 			got = append(got, "Device:"+hdr(m, "State"))
 		}
 	}
+	// Contacts: as ast_sip_contact_to_str writes them, "aor/uri," each.
 	c.send("Action: PJSIPShowEndpoints")
 	for _, m := range c.untilFn(func(m string) bool { return strings.HasPrefix(m, "Event: EndpointListComplete") }) {
-		if strings.HasPrefix(m, "Event: EndpointList\r\n") && (hdr(m, "DeviceState") != "Not in use" || !strings.HasPrefix(hdr(m, "Contacts"), "sip:1001@")) {
+		if strings.HasPrefix(m, "Event: EndpointList\r\n") && (hdr(m, "DeviceState") != "Not in use" || !strings.HasPrefix(hdr(m, "Contacts"), "1001/sip:1001@") || !strings.HasSuffix(hdr(m, "Contacts"), ",")) {
 			t.Errorf("registered endpoint %q", m)
 		}
 	}

@@ -65,6 +65,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time
+	// Realtime says the configuration comes from the provisioning store
+	// (CoreSettings' CoreRealTimeEnabled).
+	Realtime bool
 }
 
 // Database is Asterisk's astdb as DBGet, DBPut, DBDel and DBDelTree use
@@ -74,6 +77,9 @@ type Database interface {
 	Put(ctx context.Context, tenant, family, key, value string) error
 	Del(ctx context.Context, tenant, family, key string) (bool, error)
 	DelTree(ctx context.Context, tenant, family, keytree string) (int64, error)
+	// Tree lists the entries at or below "/family[/keytree]" (every entry
+	// for an empty family) as "/family/key" paths, sorted (ast_db_gettree).
+	Tree(ctx context.Context, tenant, family, keytree string) ([][2]string, error)
 }
 
 // AsyncAGI queues commands on channels in AsyncAGI (agi.AGI implements
@@ -92,6 +98,8 @@ type Server struct {
 	log    *slog.Logger
 	guard  *acl.Guard
 	render renderOpts
+	// actions are the actions this server runs, by lower-case name.
+	actions map[string]action
 
 	lns      []net.Listener
 	sessions atomic.Pointer[[]*session]
@@ -142,7 +150,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("ami: tls_listen needs a certificate and key")
 	}
 	s := &Server{o: o, log: o.Logger.With("component", "ami"),
-		render: renderOpts{timestamps: o.TimestampEvents, systemName: o.SystemName}}
+		render: renderOpts{timestamps: o.TimestampEvents, systemName: o.SystemName}, actions: actionTable()}
 	s.guard = acl.NewGuard(acl.GuardOptions{MaxAuthFailures: o.MaxAuthFailures, FailureWindow: o.FailureWindow, BanTime: o.BanTime})
 	s.reloaded.Store(o.Started.Unix())
 	s.sessions.Store(&[]*session{})
@@ -372,7 +380,7 @@ func (s *Server) dispatch(e *events.Event) {
 		if Class(ss.sendEvents.Load())&class != class {
 			continue
 		}
-		ss.pushEvent(msg)
+		ss.deliver(string(e.Kind), msg)
 	}
 }
 

@@ -34,6 +34,11 @@ type session struct {
 	tenant string
 
 	challenge string // reader goroutine only
+
+	// filters are the session's event filters (the Filter action).
+	filters atomic.Pointer[filterSet]
+	// wait is the WaitEvent in progress, guarded by qmu.
+	wait *waitState
 }
 
 func newSession(s *Server, c net.Conn, ra netip.AddrPort) *session {
@@ -66,15 +71,30 @@ func (ss *session) reply(b []byte) {
 	}
 }
 
-// pushEvent queues an event without waiting. A full queue means the client
-// stopped reading: it is disconnected, so it never slows the node or the
-// other sessions.
-func (ss *session) pushEvent(b []byte) {
+// deliver queues an event that the session's classes let through, if its
+// filters pass it; while a WaitEvent is pending, the event ends the wait
+// (even one the filters then drop, as the alert pipe wakes Asterisk's
+// session) and is held until the action's response is written.
+func (ss *session) deliver(name string, msg []byte) {
 	ss.qmu.Lock()
 	defer ss.qmu.Unlock()
-	ss.pushLocked(b)
+	w := ss.wait
+	if w != nil {
+		w.wakeOnce.Do(func() { close(w.wake) })
+	}
+	if !ss.filters.Load().pass(name, msg) {
+		return
+	}
+	if w != nil {
+		w.held = append(w.held, msg)
+		return
+	}
+	ss.pushLocked(msg)
 }
 
+// pushLocked queues an event without waiting (qmu held). A full queue
+// means the client stopped reading: it is disconnected, so it never slows
+// the node or the other sessions.
 func (ss *session) pushLocked(b []byte) {
 	select {
 	case ss.out <- b:
@@ -244,12 +264,14 @@ func (ss *session) handle(m *Message) bool {
 		ss.reply(errorResponse(m, "Asterisk is shutting down"))
 		return true
 	}
+	// Anything the client sends ends a WaitEvent (the poll on its socket).
+	ss.endWait()
 	name := strings.ToLower(action)
 	if !ss.authed.Load() && name != "login" && name != "logoff" && name != "challenge" {
 		ss.reply(errorResponse(m, "Permission denied"))
 		return true
 	}
-	a, ok := actionTable[name]
+	a, ok := ss.srv.actions[name]
 	if !ok {
 		ss.reply(errorResponse(m, "Invalid/unknown command: "+action+". Use Action: ListCommands to show available commands."))
 		return true

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -130,4 +131,50 @@ func (d *DB) DelTree(ctx context.Context, tenant, family, keytree string) (int64
 		return 0, fmt.Errorf("astdb deltree: %w", err)
 	}
 	return n, nil
+}
+
+// Tree returns the entries whose path "/family/key" is "/family[/keytree]"
+// or lies below it, every entry of the tenant for an empty family, as
+// (path, value) pairs sorted by path (ast_db_gettree, AMI DBGetTree).
+func (d *DB) Tree(ctx context.Context, tenant, family, keytree string) ([][2]string, error) {
+	f, err := dbFamily(tenant, family)
+	if err != nil {
+		return nil, err
+	}
+	tprefix := strings.TrimSuffix(f, family) // "" or tenantSep+tenant+tenantSep
+	const path = `('/' || family || '/' || key)`
+	var rows *sql.Rows
+	switch {
+	case family == "" && tprefix == "":
+		rows, err = d.st.DB().QueryContext(ctx, d.st.Rebind(`SELECT family, key, value FROM astdb WHERE substr(family, 1, 1) <> ?`), tenantSep)
+	case family == "":
+		rows, err = d.st.DB().QueryContext(ctx, d.st.Rebind(`SELECT family, key, value FROM astdb WHERE substr(family, 1, ?) = ?`),
+			utf8.RuneCountInString(tprefix), tprefix)
+	default:
+		prefix := "/" + f
+		if keytree != "" {
+			prefix += "/" + keytree
+		}
+		under := prefix + "/"
+		rows, err = d.st.DB().QueryContext(ctx, d.st.Rebind(
+			`SELECT family, key, value FROM astdb WHERE `+path+` = ? OR substr(`+path+`, 1, ?) = ?`),
+			prefix, utf8.RuneCountInString(under), under)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("astdb tree: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var fam, key, val string
+		if err := rows.Scan(&fam, &key, &val); err != nil {
+			return nil, fmt.Errorf("astdb tree: %w", err)
+		}
+		out = append(out, [2]string{"/" + strings.TrimPrefix(fam, tprefix) + "/" + key, val})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("astdb tree: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out, nil
 }

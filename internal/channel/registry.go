@@ -26,14 +26,15 @@ type Registry struct {
 	idSeq      atomic.Uint64
 	epoch      int64
 
-	mu   sync.RWMutex
-	live map[string]*Channel // by name
+	mu      sync.RWMutex
+	live    map[string]*Channel // by name
+	created map[string]int      // channels created since start, by tenant
 }
 
 // NewRegistry returns a registry. systemName, when set, prefixes uniqueids
 // as Asterisk's systemname does ("node1-1700000000.1").
 func NewRegistry(systemName string, bus *events.Bus, log *slog.Logger) *Registry {
-	return &Registry{systemName: systemName, bus: bus, log: log, epoch: time.Now().Unix(), live: map[string]*Channel{}}
+	return &Registry{systemName: systemName, bus: bus, log: log, epoch: time.Now().Unix(), live: map[string]*Channel{}, created: map[string]int{}}
 }
 
 // SystemName is the node's system_name ("" when not set).
@@ -84,9 +85,26 @@ func (r *Registry) New(o Options) *Channel {
 	}
 	r.mu.Lock()
 	r.live[name] = c
+	r.created[tenancy.Of(o.Tenant)]++
 	r.mu.Unlock()
 	c.publish(events.Event{Kind: events.Newchannel})
 	return c
+}
+
+// Created counts the channels created since the registry started: a
+// tenant's ("" or "default" the default tenant's), or all of them for
+// "*" (Asterisk's ast_processed_calls).
+func (r *Registry) Created(tenant string) int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if tenant == "*" {
+		n := 0
+		for _, c := range r.created {
+			n += c
+		}
+		return n
+	}
+	return r.created[tenancy.Of(tenant)]
 }
 
 // NextName returns a new Tech/endpoint-%08x name from the registry's

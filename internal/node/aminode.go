@@ -6,17 +6,25 @@ import (
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/ami"
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/registrar"
 	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
 // amiNode is what the AMI server asks of the node it runs on (ami.NodeInfo):
 // endpoints and their registrations, hints, reload, version.
 type amiNode struct {
-	pbx *pbx.PBX
-	sip *sipua.Server
+	pbx      *pbx.PBX
+	sip      *sipua.Server
+	channels *channel.Registry
+	// realm is the default tenant's digest realm; expires the registrar's
+	// minimum, maximum and default registration lifetimes.
+	realm   string
+	expires [3]int
 	// reloadDialplan reloads extensions.conf (nil: not supported).
 	reloadDialplan func(ctx context.Context) error
 }
@@ -31,15 +39,36 @@ func (n *amiNode) Endpoints(tenant string) []ami.EndpointInfo {
 		if tenant != "" && e.Tenant != tenant {
 			return
 		}
-		info := ami.EndpointInfo{Name: e.Name, Tenant: e.Tenant, Transport: e.Transport, Trunk: e.Trunk}
+		info := ami.EndpointInfo{Name: e.Name, Tenant: e.Tenant, Transport: e.Transport, Trunk: e.Trunk,
+			Context: e.Context, Language: e.Language, AccountCode: e.AccountCode,
+			CallerName: e.CallerName, CallerNum: e.CallerNum, MaxContacts: e.MaxContacts,
+			MinExpires: n.expires[0], MaxExpires: n.expires[1], DefaultExpires: n.expires[2]}
+		for _, c := range e.Codecs {
+			info.Codecs = append(info.Codecs, astFormat(c.Name))
+		}
 		if e.Trunk {
 			if e.Host.IsValid() {
-				info.Contacts = []string{"sip:" + e.Host.String()}
+				info.Contacts = []ami.ContactInfo{{URI: "sip:" + e.Host.String(), Static: true}}
+			}
+			for _, p := range e.Match {
+				info.Match = append(info.Match, p.String())
 			}
 		} else {
+			if info.MaxContacts == 0 {
+				info.MaxContacts = registrar.DefaultMaxContacts
+			}
+			info.Realm = n.realm
+			if t := dir.Tenant(e.Tenant); t != nil && !tenancy.IsDefault(e.Tenant) {
+				info.Realm = t.Domain
+			}
 			// A hosted tenant's registrations are keyed tenant~name.
 			for _, b := range n.sip.Registrar().Lookup(e.AOR()) {
-				info.Contacts = append(info.Contacts, strings.Trim(b.Contact, "<>"))
+				c := ami.ContactInfo{URI: strings.Trim(b.Contact, "<>"), Expires: b.Expires,
+					UserAgent: b.UserAgent, CallID: b.CallID}
+				if b.Source.IsValid() {
+					c.ViaAddr, c.ViaPort = b.Source.Addr().Unmap().String(), int(b.Source.Port())
+				}
+				info.Contacts = append(info.Contacts, c)
 			}
 		}
 		out = append(out, info)
@@ -52,6 +81,28 @@ func (n *amiNode) Endpoints(tenant string) []ami.EndpointInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// astFormat is Asterisk's format name of a codec ("ulaw" for PCMU).
+func astFormat(name string) string {
+	switch strings.ToUpper(name) {
+	case "PCMU":
+		return "ulaw"
+	case "PCMA":
+		return "alaw"
+	}
+	return strings.ToLower(name)
+}
+
+// Dialplan implements NodeInfo.
+func (n *amiNode) Dialplan() *dialplan.Dialplan { return n.pbx.Dialplan() }
+
+// ProcessedCalls implements NodeInfo.
+func (n *amiNode) ProcessedCalls(tenant string) int {
+	if tenant == "" {
+		tenant = "*"
+	}
+	return n.channels.Created(tenant)
 }
 
 // Registered implements NodeInfo: a user of the tenant with a live
