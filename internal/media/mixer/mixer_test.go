@@ -588,3 +588,22 @@ func TestJoinLeaveRace(t *testing.T) {
 		t.Fatalf("play after close: %v", err)
 	}
 }
+
+// TestCodecChange: a re-INVITE switching a participant from PCMU to PCMA
+// mid-conference keeps its audio right (transcoded until the room looks
+// the codec up again).
+func TestCodecChange(t *testing.T) {
+	env := mediatest.NewEnv(t)
+	_, phones := conference(t, env, 2, Options{})
+	phones[0].speak(t, 600, 5000)
+	b := phones[1]
+	if l := media.DetectTone(lastSamples(t, b, 4000, 1600), media.SampleRate, 600); l < 0.95 {
+		t.Fatalf("before: %.2f", l)
+	}
+	mediatest.Connect(b.sess, b.part.Session(), media.PCMA)
+	for range 3 {
+		if l := media.DetectTone(lastSamples(t, b, 1600, 1600), media.SampleRate, 600); l < 0.95 {
+			t.Fatalf("after the switch: %.2f", l)
+		}
+	}
+}

@@ -140,6 +140,9 @@ var silence = func() (s [2][frame]byte) {
 	return s
 }()
 
+// lawRefresh is how often (in ticks) a participant's codec is looked up.
+const lawRefresh = 50
+
 func lawOf(s *media.Session) int {
 	if s.Negotiated().Codec.Is(media.PCMA) {
 		return alaw
@@ -445,7 +448,13 @@ func (r *Room) listenTo(p *Participant) {
 // has nothing of its own to hear, else its own mix.
 func (r *Room) speakTo(p *Participant) {
 	sc := &r.scratch
-	law := lawOf(p.sess)
+	// The codec is looked up once a second: a frame encoded in the old law
+	// after a re-INVITE changed it is transcoded by WriteEncoded, so a
+	// stale law costs a table lookup per sample, never wrong audio.
+	if r.frame%lawRefresh == 0 || !p.lawKnown {
+		p.law, p.lawKnown = lawOf(p.sess), true
+	}
+	law := p.law
 	deaf := p.deaf.Load()
 	var own *player
 	if len(p.plays) > 0 {
@@ -546,6 +555,8 @@ type Participant struct {
 	talking  bool
 	silentMs int
 	plays    []*player
+	law      int
+	lawKnown bool
 }
 
 // Session is the participant's media session.

@@ -232,6 +232,7 @@ type Class struct {
 	count  int
 	run    *run   // non-nil while the task is scheduled
 	cur    *track // the stream's position, kept between runs
+	frames uint64 // frames streamed
 
 	sent, underruns atomic.Uint64
 }
@@ -294,7 +295,12 @@ type Listener struct {
 	sess  *media.Session
 	slot  int
 	done  chan struct{}
+
+	alaw, lawKnown bool // under Class.mu
 }
+
+// lawRefresh is how often (in frames) a listener's codec is looked up.
+const lawRefresh = 50
 
 // Attach makes s hear the class from its current position until
 // Listener.Stop or until s closes. The class streams to s directly: do not
@@ -447,6 +453,7 @@ func (c *Class) tick(now int64) (int64, bool) {
 		return 0, false
 	}
 	r.frameStart += int64(media.FrameDuration)
+	c.frames++
 	if lag := now - r.frameStart; lag > behindLimit {
 		r.frameStart += lag
 	}
@@ -465,10 +472,15 @@ func (c *Class) serveLocked(g int) {
 	keep := c.groups[g][:0]
 	for _, l := range c.groups[g] {
 		var err error
+		// The codec is looked up once a second; in between a frame of the
+		// old law after a re-INVITE is transcoded by WriteEncoded.
+		if c.frames%lawRefresh == 0 || !l.lawKnown {
+			l.alaw, l.lawKnown = l.sess.Negotiated().Codec.Is(media.PCMA), true
+		}
 		switch {
 		case t == nil:
 			err = l.sess.WriteEncoded(media.PCMU, silenceU[:])
-		case l.sess.Negotiated().Codec.Is(media.PCMA):
+		case l.alaw:
 			err = l.sess.WriteEncoded(media.PCMA, t.frameA[:])
 		default:
 			err = l.sess.WriteEncoded(media.PCMU, t.frameU[:])
