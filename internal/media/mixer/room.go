@@ -630,9 +630,10 @@ func (p *Participant) endPlaysLocked(err error) {
 
 // Play plays src to this participant alone, mixed with what it hears from
 // the room (its PIN prompt, "you are the only person in this conference",
-// a menu), after any earlier Play to it has finished. It returns nil when
-// src ends, ctx's error, ErrLeft or ErrRoomClosed. src is read on the
-// pacing thread and must not block (audio in memory).
+// a menu), after any earlier Play to it has finished; while the
+// participant is on hold its prompts wait. It returns nil when src ends,
+// ctx's error, ErrLeft or ErrRoomClosed. src is read on the pacing thread
+// and must not block (audio in memory).
 func (p *Participant) Play(ctx context.Context, src media.Source) error {
 	pl := newPlayer(src)
 	r := p.room
