@@ -144,13 +144,13 @@ func TestOneTalkerEncodesOnce(t *testing.T) {
 	}
 	before, t0 := room.Stats(), time.Now()
 	time.Sleep(500 * time.Millisecond)
-	after, ticks := room.Stats(), float64(time.Since(t0))/float64(media.FrameDuration)
-	perTick := float64(after.Encoded-before.Encoded) / ticks
-	if perTick < 1.8 || perTick > 2.2 {
+	after, elapsed := room.Stats(), time.Since(t0)
+	ticks := float64(after.Sent-before.Sent) / 10 // every tick sends to all 10
+	if perTick := float64(after.Encoded-before.Encoded) / ticks; perTick < 1.9 || perTick > 2.1 {
 		t.Fatalf("%.2f encodings per tick, want 2 (one per codec)", perTick)
 	}
-	if sent := float64(after.Sent-before.Sent) / ticks; sent < 9 || sent > 11 {
-		t.Fatalf("%.1f frames sent per tick, want 10", sent)
+	if most := float64(elapsed)/float64(media.FrameDuration) + 2; ticks < 5 || ticks > most {
+		t.Fatalf("%.0f ticks in %v", ticks, elapsed)
 	}
 	talker := lastSamples(t, phones[0], 1600, 1600)
 	if e := media.Energy(talker); e > 10 {
