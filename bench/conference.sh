@@ -5,7 +5,8 @@
 #   bench/conference.sh [ROOMS...]        default: 50 100 (x 10 participants)
 # Env: SIZE (10), TALKERS (2; "all" also runs every participant talking),
 # SECS (10, measuring window), WARMUP (3).
-# Prints the machine's calibration figures first (see bench/README.md).
+# Prints the machine's calibration figures first: lib.sh's calibrate
+# (SHA-256 on one core) and mediabench's media figures (bench/README.md).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 rooms=("$@")
@@ -14,6 +15,7 @@ SIZE=${SIZE:-10} TALKERS=${TALKERS:-2} SECS=${SECS:-10} WARMUP=${WARMUP:-3}
 WORK=$(mktemp -d /tmp/evbench-conference.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 (cd "$REPO_DIR" && go build -o "$WORK/mediabench" ./bench/mediabench) || die "cannot build bench/mediabench"
+calibrate
 "$WORK/mediabench" calibrate
 for r in "${rooms[@]}"; do
 	"$WORK/mediabench" conference -rooms "$r" -size "$SIZE" -talkers "${TALKERS/all/$SIZE}" -secs "$SECS" -warmup "$WARMUP"

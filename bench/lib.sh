@@ -317,3 +317,16 @@ call_load() {
 	ev_log_summary "$dir/entvoice.log"
 	stop_pid "$EV_PID"
 }
+
+# calibrate: a fixed single-core workload (SHA-256 of 256 MiB of zeros) whose
+# speed is printed beside the results, so figures taken on different machines
+# (or on one machine under other load) can be compared. Sets CALIBRATION.
+calibrate() {
+	local t0 t1
+	t0=$(now)
+	head -c 268435456 /dev/zero | sha256sum >/dev/null
+	t1=$(now)
+	CALIBRATION=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f MB/s", 256/(b-a)}')
+	printf 'calibration: sha256sum of 256 MiB of zeros at %s (one core; %s cores, %s)\n' \
+		"$CALIBRATION" "$(nproc)" "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+}

@@ -14,10 +14,11 @@
 // epoll would add a wake-up per packet to the server's figure, which a real
 // network interface would not.
 //
-// calibrate prints the machine's figures printed beside every result: the
-// CPU time of one G.711 encoding of a 20 ms frame, and the CPU time of
-// sending one RTP packet from per-call sockets over loopback (sendto plus
-// delivery, the floor under any RTP fan-out).
+// calibrate prints the machine's media figures, printed beside every result
+// (after bench/lib.sh's general calibrate line): the CPU time of one G.711
+// encoding of a 20 ms frame, and the CPU time of sending one RTP packet
+// from per-call sockets over loopback, from raw sockets (sendto plus
+// delivery, the floor under any RTP fan-out) and from Go net sockets.
 package main
 
 import (
@@ -157,7 +158,7 @@ func calibrate() error {
 		bestGo = min(bestGo, (procSelfCPU()-t0-(time.Duration(rx.drainCPU.Load())-d0))/50000)
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("calibration: g711_encode=%.2fus/frame udp_send=%.2fus/packet udp_send_go=%.2fus/packet cpu=%q cores=%d loadavg=%q go=%s\n",
+	fmt.Printf("media calibration: g711_encode=%.2fus/frame udp_send=%.2fus/packet udp_send_go=%.2fus/packet cpu=%q cores=%d loadavg=%q go=%s\n",
 		us(enc), us(best), us(bestGo), cpuModel(), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "), runtime.Version())
 	return nil
 }
