@@ -236,7 +236,7 @@ func TestClassStream(t *testing.T) {
 	ls[0].Stop()
 	ls[1].Stop()
 	<-ls[1].Done()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // the task ends at its next tick
 	sent := c.Stats().Sent
 	c.mu.Lock()
 	running := c.run != nil
