@@ -41,6 +41,9 @@ fi
 # ding-dong), pinned by internal/testpeer/npm/package-lock.json.
 (cd internal/testpeer/npm && npm ci --no-audit --no-fund --loglevel=error)
 
+# Debian ships no music on hold: a default class made with sox.
+./scripts/moh-default.sh data/moh/default
+
 need_go
 go mod download
 mkdir -p bin

@@ -18,8 +18,11 @@ func Energy(pcm []int16) float64 {
 	return math.Sqrt(sum / float64(len(pcm)))
 }
 
-// averageAmplitude is the measure Asterisk's dsp.c (__ast_dsp_silence_noise)
-// compares with the silence threshold: the mean absolute sample value.
+// AverageAmplitude is the measure Asterisk's dsp.c (__ast_dsp_silence_noise)
+// compares with its silence and talking thresholds: the mean absolute sample
+// value, truncated (0 for an empty slice).
+func AverageAmplitude(pcm []int16) int { return averageAmplitude(pcm) }
+
 func averageAmplitude(pcm []int16) int {
 	if len(pcm) == 0 {
 		return 0

@@ -290,3 +290,33 @@ func (p *Pacer) detachAll() {
 		e.task.detached()
 	}
 }
+
+// MonotonicNow is CLOCK_MONOTONIC in nanoseconds: the clock of the Pacer's
+// deadlines (ScheduleFunc).
+func MonotonicNow() int64 { return monotonicNow() }
+
+// funcTask adapts ScheduleFunc's functions to pacerTask.
+type funcTask struct {
+	tickFn   func(now int64) (int64, bool)
+	detachFn func()
+}
+
+func (f *funcTask) tick(now int64) (int64, bool) { return f.tickFn(now) }
+
+func (f *funcTask) detached() {
+	if f.detachFn != nil {
+		f.detachFn()
+	}
+}
+
+// ScheduleFunc runs tick on the pacing thread at the absolute deadline
+// first (MonotonicNow nanoseconds) and then at every deadline tick
+// returns, until it returns again=false or the pacer closes; detached (may
+// be nil) is then called once, on the pacing thread. Deadlines fire at the
+// start of their 1 ms slot, so periods should be whole milliseconds. Both
+// functions share the thread with every paced stream of the process: they
+// must be quick and never block. Mixers and broadcasters use it to run a
+// 20 ms cycle with the same timing as Play.
+func (p *Pacer) ScheduleFunc(first int64, tick func(now int64) (next int64, again bool), detached func()) error {
+	return p.schedule(first, &funcTask{tickFn: tick, detachFn: detached})
+}

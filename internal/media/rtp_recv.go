@@ -142,7 +142,8 @@ func (s *Session) acceptSource(rx *receiver, src netip.AddrPort) bool {
 		rx.learnFrom, rx.learnCount = src, 1
 	}
 	if rx.learnCount >= learnPackets {
-		s.dest.Store(&src)
+		learned := src // a copy: taking src's address would put every packet's source on the heap
+		s.dest.Store(&learned)
 		rx.latched = true
 		s.logger.Debug("media: symmetric RTP latched", "rtp", s.local, "from", cur.String(), "to", src.String())
 	}

@@ -142,6 +142,18 @@ func (s *Session) sendAudioLocked(dest netip.AddrPort, pt uint8, n, samples int,
 	return s.writeLocked(dest, pt, marker, ts, n, now)
 }
 
+// WriteEncoded sends a G.711 payload already encoded as codec c at once,
+// unpaced, transcoding it when the session negotiated the other G.711 law.
+// A mixer or broadcaster encodes a frame once and hands the same bytes to
+// every session that hears it. Nothing is sent (and nil returned) while on
+// hold or before SetRemote.
+func (s *Session) WriteEncoded(c Codec, payload []byte) error {
+	if s.isClosing() {
+		return ErrSessionClosed
+	}
+	return s.sendEncoded(c, payload, monotonicNow())
+}
+
 // sendEncoded sends a G.711 payload encoded as codec c, transcoding to the
 // negotiated codec if they differ. Used by the pacer (cached prompts) and
 // the bridge (packets from the other leg).
