@@ -170,13 +170,15 @@ func (p *phone) dialDelayed(ctx context.Context, target string, edit func(string
 	ack := sip.NewRequest(sip.ACK, to)
 	ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ack.SetBody([]byte(edit(string(p.sdp(c.rtp)))))
+	// The node may answer the ACK with a BYE at once: the phone must
+	// know the call first.
+	p.mu.Lock()
+	p.lastCall = c
+	p.mu.Unlock()
 	if err := dlg.WriteAck(ctx, ack); err != nil {
 		c.rtp.Close()
 		return nil, offer, err
 	}
-	p.mu.Lock()
-	p.lastCall = c
-	p.mu.Unlock()
 	return c, offer, nil
 }
 
