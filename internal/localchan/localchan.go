@@ -110,9 +110,10 @@ func (t *Tech) Call(_ context.Context, d channel.Destination, r channel.Request)
 	ch2 := t.channels.New(channel.Options{Name: base + ";2", Tech: "Local", Endpoint: dest, Direction: channel.Inbound,
 		LinkedID: ch1.LinkedID(), CallerNum: r.CallerNum, CallerName: r.CallerName, AccountCode: r.AccountCode,
 		Tenant: d.Tenant, Context: ctx, Exten: exten, Driver: h2, State: channel.StateRing})
-	// local_call: ;2 inherits ;1's inheritable variables
-	// (ast_channel_inherit_variables: _X arrives as X, __X stays).
-	ch2.InheritFrom(ch1)
+	// local_call copies every variable of ;1 to ;2: what ;1 inherited
+	// (_X arrived as X, __X stayed) and what it was given (Originate's
+	// variables) reach the dialplan behind the Local channel.
+	ch2.CopyVarsFrom(ch1)
 	h1.join(ch2)
 	h2.join(ch1)
 	events := make(chan channel.Progress, 4)
