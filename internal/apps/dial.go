@@ -24,6 +24,7 @@ type dialed struct {
 	cause  int
 	code   int
 	status string
+	early  bool // it sent early media
 }
 
 // Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]]) calls
@@ -173,12 +174,20 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 			}
 		}(d)
 	}
+	// The caller hears the early media of one leg at a time: the first
+	// that sends some, then, if that one fails, another that did.
 	var early func()
+	var earlyLeg *dialed
 	defer func() {
 		if early != nil {
 			early()
 		}
 	}()
+	hearEarly := func(d *dialed) {
+		if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
+			early, earlyLeg = media.Bridge(e.Ch.Media(), d.out.Channel.Media()), d
+		}
+	}
 	pending := len(legs)
 	var winner *dialed
 	for winner == nil && pending > 0 {
@@ -193,9 +202,8 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 				// Early media from the callee reaches the caller.
 				_ = e.Ch.Indicate(channel.IndicateProgress)
 				e.Ch.PublishWith(events.Event{Kind: events.DialState, DialStatus: "PROGRESS"}, d.out.Channel)
-				if early == nil && e.Ch.Media() != nil && d.out.Channel.Media() != nil {
-					early = media.Bridge(e.Ch.Media(), d.out.Channel.Media())
-				}
+				d.early = true
+				hearEarly(d)
 			case channel.Answered:
 				winner = d
 			case channel.Failed:
@@ -203,6 +211,18 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 				d.cause, d.code = ev.Cause, ev.Code
 				ended(d, statusForCause(ev.Cause))
 				e.PBX.Destroy(d.out.Channel)
+				if d == earlyLeg {
+					// The caller stops hearing a leg that is gone, and
+					// hears another leg's early media if one sent some.
+					early()
+					early, earlyLeg = nil, nil
+					for _, o := range legs {
+						if o.early && !o.done {
+							hearEarly(o)
+							break
+						}
+					}
+				}
 			}
 		case <-timeout:
 			abandon(nil, q850.NormalClearing, "NOANSWER")

@@ -536,6 +536,21 @@ func (c *Channel) InheritFrom(parent *Channel) {
 	c.mu.Unlock()
 }
 
+// CopyVarsFrom copies every variable of other, with its inheritance
+// prefix, as Asterisk's local_call copies the variables of a Local
+// channel's ;1 to its ;2 (no VarSet events, as there).
+func (c *Channel) CopyVarsFrom(other *Channel) {
+	vars := other.Vars()
+	c.mu.Lock()
+	if c.vars == nil {
+		c.vars = make(map[string]string, len(vars))
+	}
+	for k, v := range vars {
+		c.vars[k] = v
+	}
+	c.mu.Unlock()
+}
+
 // Snapshot captures the channel block fields for an event.
 func (c *Channel) Snapshot() *events.Snapshot {
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package channel
 
 import (
 	"log/slog"
+	"maps"
 	"regexp"
 	"testing"
 
@@ -69,5 +70,34 @@ func TestHangupFirstCauseWins(t *testing.T) {
 	c.Hangup(q850.UserBusy)
 	if c.HangupCause() != q850.NormalClearing || !c.IsHungUp() {
 		t.Fatalf("cause %d", c.HangupCause())
+	}
+}
+
+// TestCopyVarsFrom: a Local channel's ;2 gets every variable of its ;1
+// with its prefix (Asterisk's local_call), so _X set on ;1 is still
+// inherited once more by what ;2 places; the copy raises no VarSet.
+func TestCopyVarsFrom(t *testing.T) {
+	bus := events.New()
+	r := NewRegistry("", bus, slog.Default())
+	one := r.New(Options{Tech: "Local", Endpoint: "a;1"})
+	one.SetVar("PLAIN", "1")
+	one.SetVar("_ONE", "2")
+	one.SetVar("__ALL", "3")
+	two := r.New(Options{Tech: "Local", Endpoint: "a;2"})
+	two.SetVar("OWN", "4")
+	sub := bus.Subscribe(8, func(e *events.Event) bool { return e.Kind == events.VarSet })
+	defer sub.Close()
+	two.CopyVarsFrom(one)
+	want := map[string]string{"PLAIN": "1", "_ONE": "2", "__ALL": "3", "OWN": "4"}
+	if got := two.Vars(); !maps.Equal(got, want) {
+		t.Fatalf("vars %v, want %v", got, want)
+	}
+	if n := len(sub.C); n != 0 {
+		t.Fatalf("%d VarSet events for a copy", n)
+	}
+	next := r.New(Options{Tech: "PJSIP", Endpoint: "b"})
+	next.InheritFrom(two)
+	if v, _ := next.GetVar("ONE"); v != "2" {
+		t.Fatalf("_ONE copied to ;2 is not inherited by its leg: %q", v)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/control"
@@ -93,8 +94,10 @@ func (t *Tech) Call(_ context.Context, d channel.Destination, r channel.Request)
 		linked = r.Parent.LinkedID()
 	}
 	base := t.channels.NextName("Local", dest)
-	h1 := &half{media: m1}
-	h2 := &half{media: m2, ringing: make(chan struct{}), answered: make(chan struct{})}
+	pr := &pair{}
+	h1 := &half{media: m1, pair: pr}
+	h2 := &half{media: m2, pair: pr, ringing: make(chan struct{}), answered: make(chan struct{})}
+	pr.one, pr.two = h1, h2
 	ch1 := t.channels.New(channel.Options{Name: base + ";1", Tech: "Local", Endpoint: dest, Direction: channel.Outbound,
 		LinkedID: linked, CallerNum: r.CallerNum, CallerName: r.CallerName, AccountCode: r.AccountCode, Tenant: d.Tenant,
 		Driver: h1, State: channel.StateDown})
@@ -107,47 +110,83 @@ func (t *Tech) Call(_ context.Context, d channel.Destination, r channel.Request)
 	ch2 := t.channels.New(channel.Options{Name: base + ";2", Tech: "Local", Endpoint: dest, Direction: channel.Inbound,
 		LinkedID: ch1.LinkedID(), CallerNum: r.CallerNum, CallerName: r.CallerName, AccountCode: r.AccountCode,
 		Tenant: d.Tenant, Context: ctx, Exten: exten, Driver: h2, State: channel.StateRing})
-	// local_call: ;2 inherits ;1's inheritable variables
-	// (ast_channel_inherit_variables: _X arrives as X, __X stays).
-	ch2.InheritFrom(ch1)
+	// local_call copies every variable of ;1 to ;2: what ;1 inherited
+	// (_X arrived as X, __X stayed) and what it was given (Originate's
+	// variables) reach the dialplan behind the Local channel.
+	ch2.CopyVarsFrom(ch1)
 	h1.join(ch2)
 	h2.join(ch1)
 	events := make(chan channel.Progress, 4)
 	go t.plan.HandleCall(ch2)
-	go follow(ch1, ch2, h2, events)
+	go follow(ch1, ch2, pr, events)
 	return &channel.Leg{Channel: ch1, Events: events}, nil
 }
 
 // follow reports ;2's progress as ;1's, until ;2 answers or ends.
-func follow(ch1, ch2 *channel.Channel, h2 *half, out chan<- channel.Progress) {
-	ringC := h2.ringing
+//
+// The two halves hang up on different goroutines (each half's driver
+// hangs the other up), so ;1 and ;2 may both be gone by the time follow
+// looks: which half hung up first (pair.first) decides what is reported,
+// never the order in which select happens to see them. Likewise ;2 may
+// ring, answer and end before follow looks: what happened is reported in
+// the order it happened (ringing, then the answer or the failure).
+func follow(ch1, ch2 *channel.Channel, pr *pair, out chan<- channel.Progress) {
+	ringC := pr.two.ringing
 	ringing := false
-	for {
+	rang := func() {
+		if ringC == nil {
+			return
+		}
 		select {
 		case <-ringC:
 			ringing, ringC = true, nil
 			ch1.SetState(channel.StateRinging)
 			out <- channel.Progress{Kind: channel.Ringing}
-		case <-h2.answered:
-			ch1.SetState(channel.StateUp)
-			out <- channel.Progress{Kind: channel.Answered}
+		default:
+		}
+	}
+	answered := func() {
+		ch1.SetState(channel.StateUp)
+		out <- channel.Progress{Kind: channel.Answered}
+	}
+	ended := func() {
+		rang()
+		if first := pr.first.Load(); first == pr.one || first == nil && !ch2.HangupRequested() {
+			// The requester gave up (Dial's timeout, a cancel, another
+			// leg answered): ;2 goes with it, with ;1's cause.
+			ch2.Hangup(ch1.HangupCause())
+			out <- channel.Progress{Kind: channel.Failed, Cause: q850.NormalClearing}
 			return
-		case <-ch2.Done():
-			// The dialplan ended without answering: report why, as
-			// __ast_request_and_dial does from the control frames ;2
-			// queued (busy, congestion) or from its Dial's outcome.
-			out <- channel.Progress{Kind: channel.Failed, Cause: failureCause(ch2, ringing)}
+		}
+		select {
+		case <-pr.two.answered:
+			// ;2 answered, then hung up: the answer came first.
+			answered()
 			return
-		case <-ch1.Done():
-			if ch2.HangupRequested() {
-				// ;2 ended first and took ;1 with it: its outcome counts.
-				out <- channel.Progress{Kind: channel.Failed, Cause: failureCause(ch2, ringing)}
+		default:
+		}
+		// The dialplan ended without answering (and took ;1 with it):
+		// report why, as __ast_request_and_dial does from the control
+		// frames ;2 queued (busy, congestion) or from its Dial's outcome.
+		out <- channel.Progress{Kind: channel.Failed, Cause: failureCause(ch2, ringing)}
+	}
+	for {
+		select {
+		case <-ringC:
+			rang()
+		case <-pr.two.answered:
+			if pr.first.Load() == pr.one {
+				ended() // the requester gave up: no answer reaches it
 				return
 			}
-			// The requester gave up (Dial's timeout, a cancel): ;2 goes
-			// with it.
-			ch2.Hangup(q850.NormalClearing)
-			out <- channel.Progress{Kind: channel.Failed, Cause: q850.NormalClearing}
+			rang()
+			answered()
+			return
+		case <-ch2.Done():
+			ended()
+			return
+		case <-ch1.Done():
+			ended()
 			return
 		}
 	}
@@ -173,9 +212,18 @@ func failureCause(ch2 *channel.Channel, ringing bool) int {
 	return q850.NormalClearing
 }
 
+// pair is what the two halves of a Local channel share.
+type pair struct {
+	one, two *half
+	// first is the half whose channel was hung up first (nil: neither
+	// yet, or only by RemoteHangup, which no half's far end sends).
+	first atomic.Pointer[half]
+}
+
 // half drives one half of a Local channel.
 type half struct {
 	media *media.Session
+	pair  *pair
 	mu    sync.Mutex
 	other *channel.Channel
 	// On ;2: closed when its dialplan rings or answers.
@@ -207,6 +255,7 @@ func (h *half) Answer(context.Context) error {
 }
 
 func (h *half) Hangup(cause int) {
+	h.pair.first.CompareAndSwap(nil, h)
 	h.mu.Lock()
 	o := h.other
 	h.mu.Unlock()

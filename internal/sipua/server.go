@@ -108,6 +108,10 @@ type Server struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	closed chan struct{}
+
+	// routes are the request handlers by method, as sipgo's server has
+	// them (tests hand requests to them the same way).
+	routes map[sip.RequestMethod]sipgo.RequestHandler
 }
 
 // leg is what in-dialog requests are routed to.
@@ -207,16 +211,21 @@ func New(opts Options) (*Server, error) {
 		OnChange:       s.onRegistrationChange,
 	})
 	// ACK and CANCEL are exempt from the checks (RFC 3261 8.2.2.3).
-	srv.OnInvite(s.validated(s.onInvite))
-	srv.OnAck(s.onAck)
-	srv.OnBye(s.validated(s.inDialog(leg.onBye)))
-	srv.OnCancel(s.onCancel)
-	srv.OnRegister(s.validated(s.onRegister))
-	srv.OnOptions(s.validated(s.onOptions))
-	srv.OnInfo(s.validated(s.inDialog(leg.onInfo)))
-	// UPDATE (RFC 3311) refreshes a session (RFC 4028) or carries an offer
-	// like a re-INVITE.
-	srv.OnUpdate(s.validated(s.inDialog(leg.onReinvite)))
+	s.routes = map[sip.RequestMethod]sipgo.RequestHandler{
+		sip.INVITE:   s.validated(s.onInvite),
+		sip.ACK:      s.onAck,
+		sip.BYE:      s.validated(s.inDialog(leg.onBye)),
+		sip.CANCEL:   s.onCancel,
+		sip.REGISTER: s.validated(s.onRegister),
+		sip.OPTIONS:  s.validated(s.onOptions),
+		sip.INFO:     s.validated(s.inDialog(leg.onInfo)),
+		// UPDATE (RFC 3311) refreshes a session (RFC 4028) or carries
+		// an offer like a re-INVITE.
+		sip.UPDATE: s.validated(s.inDialog(leg.onReinvite)),
+	}
+	for method, h := range s.routes {
+		srv.OnRequest(method, h)
+	}
 	srv.OnNoRoute(s.onNoRoute)
 	return s, nil
 }
