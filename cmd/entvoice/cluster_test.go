@@ -20,7 +20,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 	"github.com/entvoice/entvoice/internal/testpeer"
@@ -681,7 +681,7 @@ func TestClusterTwoCentrals(t *testing.T) {
 	}
 	dsn := storetest.PostgresOptions(t).DSN
 	caDir := t.TempDir()
-	if _, err := cluster.LoadOrCreateCA("", "", caDir); err != nil {
+	if _, err := pki.LoadOrCreateCA("", "", caDir); err != nil {
 		t.Fatal(err)
 	}
 	ca := fmt.Sprintf(", ca_cert: %q, ca_key: %q", filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"))

@@ -92,6 +92,11 @@ type Heartbeat struct {
 	Peers map[string][]string `json:"peers,omitempty"`
 }
 
+// CDRWindow is how many CDR batches a node sends ahead of central's acks.
+// Central handles a stream's messages in order, so acks come back in order
+// and each covers its batch and those before it.
+const CDRWindow = 4
+
 // ShippedCDR is one node CDR with its node-local sequence (the node
 // store's cdr id, increasing in commit order).
 type ShippedCDR struct {
