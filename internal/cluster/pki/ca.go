@@ -119,19 +119,7 @@ func (ca *CA) Pool() *x509.CertPool {
 // ServerCert issues the hub's TLS certificate (a fresh key each start) for
 // names: DNS names and IP addresses.
 func (ca *CA) ServerCert(names []string) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cluster: server key: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: "entvoice-central"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(serverValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	tmpl := &x509.Certificate{Subject: pkix.Name{CommonName: "entvoice-central"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	for _, n := range names {
 		if n == "" {
 			continue
@@ -142,34 +130,31 @@ func (ca *CA) ServerCert(names []string) (tls.Certificate, error) {
 			tmpl.DNSNames = append(tmpl.DNSNames, n)
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cluster: server certificate: %w", err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil
+	return ca.issueTLS(tmpl, "server")
 }
 
 // InstanceCert issues a central instance's client certificate (a fresh
 // key each start), which it presents to the other instances' hubs when it
 // forwards commands. Its CN, "central:<id>", cannot be a node's name.
 func (ca *CA) InstanceCert(id string) (tls.Certificate, error) {
+	return ca.issueTLS(&x509.Certificate{Subject: pkix.Name{CommonName: instanceCNPrefix + id},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, "instance")
+}
+
+// issueTLS signs tmpl (its names and usage) for a fresh P-256 key, valid
+// for serverValidity: a central process's own certificate, made at each
+// start.
+func (ca *CA) issueTLS(tmpl *x509.Certificate, what string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cluster: instance key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("cluster: %s key: %w", what, err)
 	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: instanceCNPrefix + id},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(serverValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
+	tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = randomSerial(), now.Add(-time.Hour), now.Add(serverValidity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("cluster: instance certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("cluster: %s certificate: %w", what, err)
 	}
 	leaf, _ := x509.ParseCertificate(der)
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key, Leaf: leaf}, nil

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"os"
@@ -58,14 +59,9 @@ func TestCAPersistsAndOperatorCA(t *testing.T) {
 	}
 }
 
-// enrolled stores an identity signed by a fresh CA in a fresh data dir.
-func enrolled(t *testing.T) (dataDir string, ca *CA) {
+// signed is a fresh key and site-a's certificate for it.
+func signed(t *testing.T, ca *CA) (*ecdsa.PrivateKey, *x509.Certificate) {
 	t.Helper()
-	ca, err := LoadOrCreateCA("", "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir = t.TempDir()
 	key, csr, err := NewKeyCSR("anything")
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +70,18 @@ func enrolled(t *testing.T) (dataDir string, ca *CA) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return key, c
+}
+
+// enrolled stores an identity signed by a fresh CA in a fresh data dir.
+func enrolled(t *testing.T) (dataDir string, ca *CA) {
+	t.Helper()
+	ca, err := LoadOrCreateCA("", "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir = t.TempDir()
+	key, c := signed(t, ca)
 	if err := SaveEnrolment(dataDir, "https://127.0.0.1:7443", key, c.Raw, ca.Cert.Raw); err != nil {
 		t.Fatal(err)
 	}
@@ -103,14 +111,7 @@ func TestRenewalSurvivesCrashes(t *testing.T) {
 	}
 	first := serialOf(t, dataDir)
 	renewed := func() *x509.Certificate {
-		key, csr, err := NewKeyCSR("site-a")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := ca.SignCSR(csr, "site-a")
-		if err != nil {
-			t.Fatal(err)
-		}
+		key, c := signed(t, ca)
 		if err := StageRenewal(dataDir, key, c.Raw); err != nil {
 			t.Fatal(err)
 		}
