@@ -20,8 +20,8 @@ func (h *Hub) Subscriptions() int64 { return h.pev.up.Load() }
 func (h *Hub) CutSubscribers() {
 	h.pev.mu.Lock()
 	defer h.pev.mu.Unlock()
-	for _, stop := range h.pev.served {
-		stop()
+	for _, s := range h.pev.served {
+		s.cancel()
 	}
 }
 

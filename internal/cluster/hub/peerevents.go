@@ -37,12 +37,15 @@ type peerEvents struct {
 	nodeBus *events.Bus
 
 	mu     sync.Mutex
-	served map[string]context.CancelFunc // Events streams served, by caller instance
-	follow map[string]*following         // subscriptions held, by instance
+	served map[string]*served    // Events streams served, by caller instance
+	follow map[string]*following // subscriptions held, by instance
 
 	up atomic.Int64 // subscriptions established now (tests, logs)
 	wg sync.WaitGroup
 }
+
+// served is an Events stream served to another instance.
+type served struct{ cancel context.CancelFunc }
 
 type following struct {
 	addr   string
@@ -58,7 +61,7 @@ const (
 )
 
 func newPeerEvents(h *Hub) *peerEvents {
-	return &peerEvents{h: h, nodeBus: events.New(), served: map[string]context.CancelFunc{}, follow: map[string]*following{}}
+	return &peerEvents{h: h, nodeBus: events.New(), served: map[string]*served{}, follow: map[string]*following{}}
 }
 
 // relay offers a linked node's events to the other instances' streams.
@@ -71,77 +74,98 @@ func (p *peerEvents) relay(evs []events.Event) {
 // events serves another instance's subscription: the events of the nodes
 // linked here, batched, with an empty batch at once (the subscriber knows
 // it is in) and every heartbeat, the shorter of the two instances' (it
-// knows the stream is alive). One stream per subscribing instance: a newer
-// one replaces an older, so a resubscription racing an old stream that has
-// not yet failed cannot deliver an event twice.
+// knows the stream is alive).
 func (h *Hub) events(req *wire.EventsRequest, stream grpc.ServerStream) error {
 	ctx := stream.Context()
+	id, err := h.subscriber(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer h.pev.serving(id, cancel)()
+	every := h.o.Heartbeat
+	if req.Heartbeat >= 10*time.Millisecond { // a sane interval only
+		every = min(every, req.Heartbeat)
+	}
+	return h.pev.stream(ctx, stream, every)
+}
+
+// subscriber is the id of the central instance an Events call comes from;
+// anyone else is refused, and so is this instance itself.
+func (h *Hub) subscriber(ctx context.Context) (string, error) {
 	id, ok := instanceCaller(ctx)
 	if !ok {
 		_, remote := peerAddr(ctx)
 		h.log.Warn("event subscription refused: caller is not a central instance", "remote", remote)
-		return status.Error(codes.PermissionDenied, "only central instances subscribe to events")
+		return "", status.Error(codes.PermissionDenied, "only central instances subscribe to events")
 	}
 	if id == h.inst.id {
 		// Its own events would come back twice: cluster.advertise names
 		// a shared address (a load balancer) rather than this instance.
 		h.log.Warn("event subscription refused: this instance subscribing to itself; cluster.advertise must name each instance, not a shared address")
-		return status.Error(codes.FailedPrecondition, "an instance cannot subscribe to itself: cluster.advertise must be this instance's own address")
+		return "", status.Error(codes.FailedPrecondition, "an instance cannot subscribe to itself: cluster.advertise must be this instance's own address")
 	}
-	p := h.pev
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sub := p.nodeBus.Subscribe(eventQueue, nil)
-	defer sub.Close()
-	var mine atomic.Bool
-	mine.Store(true)
-	stop := func() { mine.Store(false); cancel() }
+	return id, nil
+}
+
+// serving makes a stream the one served to instance id until done: a
+// newer one replaces (cancels) an older, so a resubscription racing an old
+// stream that has not yet failed cannot deliver an event twice.
+func (p *peerEvents) serving(id string, cancel context.CancelFunc) (done func()) {
+	me := &served{cancel: cancel}
 	p.mu.Lock()
 	if old := p.served[id]; old != nil {
-		old()
+		old.cancel()
 	}
-	p.served[id] = stop
+	p.served[id] = me
 	p.mu.Unlock()
-	defer func() {
+	return func() {
 		p.mu.Lock()
-		if mine.Load() {
+		if p.served[id] == me {
 			delete(p.served, id)
 		}
 		p.mu.Unlock()
-	}()
+	}
+}
+
+// stream sends the nodes' events until ctx ends: an empty batch at once
+// and every beat, the events in batches.
+func (p *peerEvents) stream(ctx context.Context, stream grpc.ServerStream, every time.Duration) error {
+	sub := p.nodeBus.Subscribe(eventQueue, nil)
+	defer sub.Close()
 	if err := stream.SendMsg(&wire.EventBatch{}); err != nil {
 		return err
-	}
-	every := h.o.Heartbeat
-	if req.Heartbeat >= 10*time.Millisecond { // a sane interval only
-		every = min(every, req.Heartbeat)
 	}
 	beat := time.NewTicker(every)
 	defer beat.Stop()
 	for {
+		var batch []events.Event
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-beat.C:
-			if err := stream.SendMsg(&wire.EventBatch{}); err != nil {
-				return err
-			}
 		case e := <-sub.C:
-			batch := []events.Event{e}
-		more:
-			for len(batch) < eventBatch {
-				select {
-				case e := <-sub.C:
-					batch = append(batch, e)
-				default:
-					break more
-				}
-			}
-			if err := stream.SendMsg(&wire.EventBatch{Events: batch}); err != nil {
-				return err
-			}
+			batch = queued(sub.C, e)
+		}
+		if err := stream.SendMsg(&wire.EventBatch{Events: batch}); err != nil {
+			return err
 		}
 	}
+}
+
+// queued is e and the events queued behind it on c, up to eventBatch.
+func queued(c <-chan events.Event, e events.Event) []events.Event {
+	batch := []events.Event{e}
+	for len(batch) < eventBatch {
+		select {
+		case e := <-c:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // run keeps one subscription per live instance until ctx ends, looking at

@@ -181,27 +181,26 @@ func result(nr wire.NodeReply) nodeResult {
 // run sends cmd to node (every node when ""), linked here or to another
 // instance.
 func (r *Remote) run(ctx context.Context, node string, cmd wire.Command) []nodeResult {
-	var out []nodeResult
-	local := r.runLocal(ctx, node, cmd)
-	found := false
-	for _, nr := range local {
-		if node != "" && nr.NotLinked {
-			continue
-		}
-		found = true
-		out = append(out, result(nr))
+	out := kept(node, r.runLocal(ctx, node, cmd))
+	if node != "" && len(out) > 0 {
+		return out // linked here
 	}
-	if node != "" && found {
-		return out
+	fwd, unreachable := r.forwarded(ctx, node, cmd)
+	out = append(out, fwd...)
+	if node != "" && len(out) == 0 {
+		return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", control.ErrNodeNotLinked, node)}}
 	}
+	return append(out, unreachable...)
+}
+
+// forwarded runs cmd at the other instances: their nodes' results, and
+// an error for each instance that could not be reached.
+func (r *Remote) forwarded(ctx context.Context, node string, cmd wire.Command) (res, unreachable []nodeResult) {
 	r.mu.Lock()
 	peersOf := r.peers
 	r.mu.Unlock()
 	if peersOf == nil {
-		if node != "" {
-			return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", control.ErrNodeNotLinked, node)}}
-		}
-		return out
+		return nil, nil
 	}
 	peers := peersOf(ctx)
 	replies := make([][]wire.NodeReply, len(peers))
@@ -213,19 +212,23 @@ func (r *Remote) run(ctx context.Context, node string, cmd wire.Command) []nodeR
 	wg.Wait()
 	for i := range peers {
 		if errs[i] != nil {
-			out = append(out, nodeResult{err: fmt.Errorf("%w: central instance unreachable: %w", control.ErrNodeFailed, errs[i])})
+			unreachable = append(unreachable, nodeResult{err: fmt.Errorf("%w: central instance unreachable: %w", control.ErrNodeFailed, errs[i])})
 			continue
 		}
-		for _, nr := range replies[i] {
-			if node != "" && nr.NotLinked {
-				continue
-			}
-			found = true
-			out = append(out, result(nr))
-		}
+		res = append(res, kept(node, replies[i])...)
 	}
-	if node != "" && !found {
-		return []nodeResult{{node: node, err: fmt.Errorf("%w: %s", control.ErrNodeNotLinked, node)}}
+	return res, unreachable
+}
+
+// kept are the results of the replies that count: all of them, or, for a
+// named node, those of the instance where it is linked.
+func kept(node string, replies []wire.NodeReply) []nodeResult {
+	var out []nodeResult
+	for _, nr := range replies {
+		if node != "" && nr.NotLinked {
+			continue
+		}
+		out = append(out, result(nr))
 	}
 	return out
 }
