@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cluster/link"
 	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/store"
+	"github.com/entvoice/entvoice/internal/store/storetest"
 )
 
 // handshake runs a TLS 1.3 handshake between a client and a server config
@@ -149,4 +151,36 @@ func TestPeerTrust(t *testing.T) {
 	if !l.Connected() {
 		t.Error("site-a's link went down")
 	}
+}
+
+// TestPeerTrustAcrossInstances (PostgreSQL): two central instances share
+// one database. site-a, linked to the first, learns at once of site-b
+// enrolled at the second, and of site-b's revocation by a registry of
+// neither hub (as by `entvoice node revoke`): the change reaches the
+// first hub through the database's notification, not a heartbeat (a
+// minute long here).
+func TestPeerTrustAcrossInstances(t *testing.T) {
+	opts := storetest.PostgresOptions(t)
+	st := storetest.Open(t, opts)
+	c := clustertest.NewCentral(t, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	var listening sync.WaitGroup
+	listening.Go(func() { _ = c.Repo.ListenPostgres(ctx, opts.DSN) })
+	defer listening.Wait()
+	defer cancel()
+	h1 := c.Start(t, hub.Options{Heartbeat: time.Minute})
+	h2 := c.Start(t, hub.Options{Heartbeat: time.Minute})
+	dirA := h1.Enrol(t, "site-a")
+	a, err := link.NewPeerTrust(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := clustertest.StartLink(t, dirA, link.Options{Heartbeat: time.Minute, Peers: a})
+	waitFor(t, "site-a linked", l.Connected)
+	h2.Enrol(t, "site-b")
+	waitFor(t, "site-a to learn of site-b, enrolled at the other instance", func() bool { return a.Nodes()["site-b"] != nil })
+	if err := hub.NewRegistry(st).Revoke(ctx, "site-b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "site-b, revoked elsewhere, to leave site-a's list", func() bool { return a.Nodes()["site-b"] == nil })
 }
