@@ -21,17 +21,18 @@ func deps(t *testing.T, pkg string) []string {
 
 // TestNodeSideImports: each side compiles only what it runs. A node (the
 // link) compiles no hub (the registry SQL, central's intake), neither side
-// of the protocol depends on the other, and the API and central's
-// composition know the nodes through internal/control only.
+// of the protocol depends on the other, no cluster package compiles the
+// SIP stack (a located peer is a control.Location), and the API knows the
+// nodes through internal/control only.
 func TestNodeSideImports(t *testing.T) {
 	for _, c := range []struct {
 		pkg       string
 		forbidden []string
 	}{
-		{"internal/cluster/link", []string{"internal/cluster/hub", "internal/api"}},
-		{"internal/cluster/hub", []string{"internal/cluster/link", "internal/api"}},
-		{"internal/cluster/wire", []string{"internal/cluster/hub", "internal/cluster/link", "internal/cluster/pki"}},
-		{"internal/cluster/pki", []string{"internal/cluster/hub", "internal/cluster/link", "internal/cluster/wire"}},
+		{"internal/cluster/link", []string{"internal/cluster/hub", "internal/api", "internal/sipua"}},
+		{"internal/cluster/hub", []string{"internal/cluster/link", "internal/api", "internal/sipua"}},
+		{"internal/cluster/wire", []string{"internal/cluster/hub", "internal/cluster/link", "internal/cluster/pki", "internal/sipua"}},
+		{"internal/cluster/pki", []string{"internal/cluster/hub", "internal/cluster/link", "internal/cluster/wire", "internal/sipua"}},
 		{"internal/api", []string{"internal/cluster/"}},
 	} {
 		for _, d := range deps(t, c.pkg) {

@@ -146,7 +146,7 @@ func TestRemoteControl(t *testing.T) {
 	}
 	// A node asks over its link, and is never its own answer.
 	waitFor(t, "site-a's link up", la.Connected)
-	if p, err := la.LocatePeer(ctx, "default", "2002"); err != nil || p.Node != "site-b" || p.Addr.String() != "127.0.0.3:5061" {
+	if p, err := la.LocatePeer(ctx, "default", "2002"); err != nil || p.Node != "site-b" || p.SIP != "127.0.0.3:5061" {
 		t.Fatalf("LocatePeer(2002) from site-a = %+v, %v", p, err)
 	}
 	if _, err := la.LocatePeer(ctx, "default", "1001"); err == nil {

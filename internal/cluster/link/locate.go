@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/cluster/wire"
 	"github.com/entvoice/entvoice/internal/control"
-	"github.com/entvoice/entvoice/internal/sipua"
 )
 
 // locateTimeout bounds a Locate: central asks every node, each answers
@@ -17,11 +15,13 @@ import (
 const locateTimeout = 3 * time.Second
 
 // LocatePeer asks central which other node has the user registered, for a
-// call from this node (sipua's PeerLocator). It fails at once while the
-// link is down: a node alone serves its own users only.
-func (l *Link) LocatePeer(ctx context.Context, tenant, user string) (sipua.Peer, error) {
+// call from this node (sipua's PeerLocator): the node and the address of
+// its peer listener (empty when it takes no calls from other nodes). It
+// fails at once while the link is down: a node alone serves its own users
+// only.
+func (l *Link) LocatePeer(ctx context.Context, tenant, user string) (control.Location, error) {
 	if !l.connected.Load() {
-		return sipua.Peer{}, fmt.Errorf("%w: central unreachable", control.ErrNodeNotLinked)
+		return control.Location{}, fmt.Errorf("%w: central unreachable", control.ErrNodeNotLinked)
 	}
 	ctx, cancel := context.WithTimeout(ctx, locateTimeout)
 	defer cancel()
@@ -30,18 +30,14 @@ func (l *Link) LocatePeer(ctx context.Context, tenant, user string) (sipua.Peer,
 	select {
 	case l.locates <- &wire.LocateRequest{ID: req.ID, Tenant: tenant, User: user}:
 	case <-ctx.Done():
-		return sipua.Peer{}, fmt.Errorf("locate %s: %w", user, ctx.Err())
+		return control.Location{}, fmt.Errorf("locate %s: %w", user, ctx.Err())
 	}
 	rep, err := req.Wait(ctx, nil)
 	if err != nil {
-		return sipua.Peer{}, fmt.Errorf("locate %s: %w", user, err)
+		return control.Location{}, fmt.Errorf("locate %s: %w", user, err)
 	}
 	if rep.Err != "" {
-		return sipua.Peer{}, errors.New(rep.Err)
+		return control.Location{}, errors.New(rep.Err)
 	}
-	addr, err := netip.ParseAddrPort(rep.SIP)
-	if err != nil {
-		return sipua.Peer{Node: rep.Node}, fmt.Errorf("node %s takes no calls from other nodes (peer address %q)", rep.Node, rep.SIP)
-	}
-	return sipua.Peer{Node: rep.Node, Addr: addr}, nil
+	return control.Location{Node: rep.Node, SIP: rep.SIP}, nil
 }
