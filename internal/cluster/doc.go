@@ -18,6 +18,6 @@
 //     back-off both sides use.
 //   - clustertest: hubs and links for tests.
 //
-// A node compiles link, never hub (TestNodeSideImports), and the API
-// knows the nodes only through internal/control.
+// A node compiles link, never hub, and the API knows the nodes only
+// through internal/control (internal/system's TestLayers checks both).
 package cluster
