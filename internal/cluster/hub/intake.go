@@ -20,7 +20,7 @@ import (
 // database: the node is not silent meanwhile.
 func (c *nodeLink) queueCDRs(ctx context.Context, batch []wire.ShippedCDR, batches chan<- []wire.ShippedCDR, intakeErr <-chan error) error {
 	c.heard.Store(heardBusy)
-	defer c.heard.Store(time.Now().UnixNano())
+	defer func() { c.heard.Store(time.Now().UnixNano()) }()
 	select {
 	case batches <- batch:
 		return nil
