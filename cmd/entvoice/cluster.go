@@ -14,8 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/hub"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/system"
 )
@@ -59,7 +61,7 @@ func nodeAdmin() []*cobra.Command {
 		Short: "List enrolled nodes (on the central server's store)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withRegistry(listCfg, func(ctx context.Context, reg *cluster.Registry, _ *config.Config) error {
+			return withRegistry(listCfg, func(ctx context.Context, reg *hub.Registry, _ *config.Config) error {
 				nodes, err := reg.Nodes(ctx)
 				if err != nil {
 					return err
@@ -68,7 +70,7 @@ func nodeAdmin() []*cobra.Command {
 					enc := json.NewEncoder(cmd.OutOrStdout())
 					enc.SetIndent("", "  ")
 					if nodes == nil {
-						nodes = []cluster.NodeInfo{}
+						nodes = []control.NodeInfo{}
 					}
 					return enc.Encode(nodes)
 				}
@@ -103,9 +105,9 @@ func nodeAdmin() []*cobra.Command {
 		Short: "Revoke a node's certificate: its link is refused and cut (on the central server's store)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withRegistry(revokeCfg, func(ctx context.Context, reg *cluster.Registry, _ *config.Config) error {
+			return withRegistry(revokeCfg, func(ctx context.Context, reg *hub.Registry, _ *config.Config) error {
 				if err := reg.Revoke(ctx, args[0]); err != nil {
-					if errors.Is(err, cluster.ErrNodeUnknown) {
+					if errors.Is(err, control.ErrNodeUnknown) {
 						return &exitError{code: exitNotFound, err: err}
 					}
 					return err
@@ -133,12 +135,12 @@ func newNodeToken() *cobra.Command {
 			if err != nil || d <= 0 {
 				return &exitError{code: 2, err: fmt.Errorf("--ttl %q: want a positive Go duration such as 24h", ttl)}
 			}
-			prefixes, err := cluster.ParseAllow(allow)
+			prefixes, err := control.ParseAllow(allow)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return withRegistry(cfgPath, func(ctx context.Context, reg *cluster.Registry, cfg *config.Config) error {
-				ca, err := cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir))
+			return withRegistry(cfgPath, func(ctx context.Context, reg *hub.Registry, cfg *config.Config) error {
+				ca, err := pki.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, pki.Dir(cfg.DataDir))
 				if err != nil {
 					return err
 				}
@@ -164,7 +166,7 @@ func newNodeToken() *cobra.Command {
 }
 
 // withRegistry opens the central store named by a configuration file.
-func withRegistry(cfgPath string, fn func(context.Context, *cluster.Registry, *config.Config) error) error {
+func withRegistry(cfgPath string, fn func(context.Context, *hub.Registry, *config.Config) error) error {
 	if cfgPath == "" {
 		return &exitError{code: 2, err: errors.New("--config (the central server's configuration) is required")}
 	}
@@ -181,5 +183,5 @@ func withRegistry(cfgPath string, fn func(context.Context, *cluster.Registry, *c
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer func() { _ = st.Close() }()
-	return fn(ctx, cluster.NewRegistry(st), cfg)
+	return fn(ctx, hub.NewRegistry(st), cfg)
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/store/storetest"
 	"github.com/entvoice/entvoice/internal/testpeer"
@@ -128,11 +128,17 @@ type centralProc struct {
 
 func newCentral(t *testing.T) *centralProc {
 	t.Helper()
+	return newCentralBeat(t, "300ms")
+}
+
+// newCentralBeat is newCentral with another cluster.heartbeat.
+func newCentralBeat(t *testing.T, heartbeat string) *centralProc {
+	t.Helper()
 	dsn := ""
 	if os.Getenv(storetest.EnvPGDSN) != "" {
 		dsn = storetest.PostgresOptions(t).DSN
 	}
-	c := newCentralWith(t, dsn, "")
+	c := newCentralWith(t, dsn, heartbeat, "")
 	if dsn != "" && !strings.Contains(c.p.err.String(), "dialect=postgres") {
 		t.Fatalf("central is not on PostgreSQL:\n%s", c.p.err.String())
 	}
@@ -140,8 +146,8 @@ func newCentral(t *testing.T) *centralProc {
 }
 
 // newCentralWith starts a central on the store dsn (empty: SQLite) with
-// extra keys in its cluster section.
-func newCentralWith(t *testing.T, dsn, clusterExtra string) *centralProc {
+// that cluster.heartbeat and extra keys in its cluster section.
+func newCentralWith(t *testing.T, dsn, heartbeat, clusterExtra string) *centralProc {
 	t.Helper()
 	dir := t.TempDir()
 	ports := testpeer.FreePorts(t, 3)
@@ -157,9 +163,9 @@ http: {listen: "127.0.0.1:%d"}
 ami:
   listen: "127.0.0.1:%d"
   users: [{name: admin, secret: ami-secret, read: all, write: all}]
-cluster: {listen: "127.0.0.1:%d", heartbeat: 300ms%s}
+cluster: {listen: "127.0.0.1:%d", heartbeat: %s%s}
 log: {level: info}
-`, dsn, ports[0], ports[2], ports[1], clusterExtra))
+`, dsn, ports[0], ports[2], ports[1], heartbeat, clusterExtra))
 	c.start(t)
 	return c
 }
@@ -259,6 +265,12 @@ type nodeProc struct {
 
 func newNodeProc(t *testing.T, name, ip string) *nodeProc {
 	t.Helper()
+	return newNodeProcBeat(t, name, ip, "300ms")
+}
+
+// newNodeProcBeat is newNodeProc with another cluster.heartbeat.
+func newNodeProcBeat(t *testing.T, name, ip, heartbeat string) *nodeProc {
+	t.Helper()
 	dir := t.TempDir()
 	port := testpeer.FreePorts(t, 1)[0]
 	peerPort := testpeer.FreeTCPPort(t)
@@ -277,9 +289,9 @@ agi_dir: %s
 # SIPp's calls from "sipp" (not a user) come in on this trunk.
 trunks:
   - {name: sipp, match: ["127.0.0.1/32"], context: internal}
-cluster: {bind: %s, heartbeat: 300ms, sip_listen: "%s:%d"}
+cluster: {bind: %s, heartbeat: %s, sip_listen: "%s:%d"}
 log: {level: info}
-`, name, ip, port, rtp, rtp+239, agiDir, ip, ip, peerPort))
+`, name, ip, port, rtp, rtp+239, agiDir, ip, heartbeat, ip, peerPort))
 	return n
 }
 
@@ -681,12 +693,12 @@ func TestClusterTwoCentrals(t *testing.T) {
 	}
 	dsn := storetest.PostgresOptions(t).DSN
 	caDir := t.TempDir()
-	if _, err := cluster.LoadOrCreateCA("", "", caDir); err != nil {
+	if _, err := pki.LoadOrCreateCA("", "", caDir); err != nil {
 		t.Fatal(err)
 	}
 	ca := fmt.Sprintf(", ca_cert: %q, ca_key: %q", filepath.Join(caDir, "ca.crt"), filepath.Join(caDir, "ca.key"))
-	c1 := newCentralWith(t, dsn, ca)
-	c2 := newCentralWith(t, dsn, ca)
+	c1 := newCentralWith(t, dsn, "300ms", ca)
+	c2 := newCentralWith(t, dsn, "300ms", ca)
 	a := newNodeProc(t, "site-a", "127.0.0.2")
 	a.start(t, "--join", c2.hub, "--token", c1.token(t, "site-a", "127.0.0.2/32"))
 	a.p.waitLog(t, "linked to central", 1)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/link"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/system"
 )
@@ -45,7 +45,7 @@ func newNode() *cobra.Command {
 				return &exitError{code: 2, err: errors.New("--join and --token go together")}
 			}
 			if join != "" {
-				name, err := cluster.Join(ctx, cfg.DataDir, join, token, cfg.Cluster.Bind)
+				name, err := link.Join(ctx, cfg.DataDir, join, token, cfg.Cluster.Bind)
 				if err != nil {
 					log.Error("enrolment failed", "central", join, "err", err)
 					return &exitError{code: exitDenied, err: err}

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/billing"
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/hub"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -49,12 +50,12 @@ func newEnv(t *testing.T, opts store.Options) *env {
 		t.Fatal(err)
 	}
 	ctl := &fakeController{}
-	ca, err := cluster.LoadOrCreateCA("", "", t.TempDir())
+	ca, err := pki.LoadOrCreateCA("", "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, err := New(Options{Store: st, Provision: repo, Controller: ctl, Logger: storetest.Logger(t),
-		Nodes: &cluster.Admin{Registry: cluster.NewRegistry(st), CA: ca}, Billing: billing.New(billing.Options{Store: st})})
+		Nodes: &hub.Admin{Registry: hub.NewRegistry(st), CA: ca}, Billing: billing.New(billing.Options{Store: st})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,14 +7,13 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/control"
 )
 
 // Nodes is the distributed tier's node registry as the API uses it
-// (cluster.Admin on `entvoice server`; nil elsewhere: 503).
+// (hub.Admin of internal/cluster/hub on `entvoice server`; nil elsewhere: 503).
 type Nodes interface {
-	Nodes(ctx context.Context) ([]cluster.NodeInfo, error)
+	Nodes(ctx context.Context) ([]control.NodeInfo, error)
 	Revoke(ctx context.Context, name string) error
 	CreateNodeToken(ctx context.Context, name string, allow []netip.Prefix, ttl time.Duration) (token string, expires time.Time, err error)
 	// Reload makes a linked node reload a module ("" or "dialplan").
@@ -45,7 +44,7 @@ func (a *API) listNodes(w http.ResponseWriter, r *http.Request, p *principal) er
 		return err
 	}
 	if list == nil {
-		list = []cluster.NodeInfo{}
+		list = []control.NodeInfo{}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"items": list})
 }
@@ -61,7 +60,7 @@ func (a *API) revokeNode(w http.ResponseWriter, r *http.Request, p *principal) e
 	}
 	name := r.PathValue("node")
 	if err := n.Revoke(r.Context(), name); err != nil {
-		if errors.Is(err, cluster.ErrNodeUnknown) {
+		if errors.Is(err, control.ErrNodeUnknown) {
 			return notFound("node %q not found", name)
 		}
 		return err
@@ -91,13 +90,13 @@ func (a *API) createNodeToken(w http.ResponseWriter, r *http.Request, p *princip
 			return badField("ttl", "want a positive Go duration such as 24h")
 		}
 	}
-	allow, err := cluster.ParseAllow(in.Allow)
+	allow, err := control.ParseAllow(in.Allow)
 	if err != nil {
 		return badField("allow", "%v", err)
 	}
 	tok, exp, err := n.CreateNodeToken(r.Context(), in.Name, allow, ttl)
 	if err != nil {
-		if errors.Is(err, cluster.ErrBadNodeName) {
+		if errors.Is(err, control.ErrBadNodeName) {
 			return badField("name", "%v", err)
 		}
 		return err
@@ -126,7 +125,7 @@ func (a *API) reloadNode(w http.ResponseWriter, r *http.Request, p *principal) e
 	}
 	name := r.PathValue("node")
 	if err := n.Reload(r.Context(), name, module); err != nil {
-		if errors.Is(err, cluster.ErrNodeUnknown) {
+		if errors.Is(err, control.ErrNodeUnknown) {
 			return notFound("node %q not found", name)
 		}
 		return err

@@ -5,14 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/store"
 )
 
 func TestNodesAPI(t *testing.T) {
 	e := newEnv(t, store.Options{DataDir: t.TempDir()})
 	var list struct {
-		Items []cluster.NodeInfo `json:"items"`
+		Items []control.NodeInfo `json:"items"`
 	}
 	e.must(200, "GET", "/api/v1/nodes", e.admin, nil).json(t, &list)
 	if list.Items == nil || len(list.Items) != 0 {
@@ -24,7 +25,7 @@ func TestNodesAPI(t *testing.T) {
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	e.must(201, "POST", "/api/v1/node-tokens", e.admin, map[string]any{"name": "site-a", "allow": []string{"10.1.2.0/24"}, "ttl": "2h"}).json(t, &tok)
-	if _, err := cluster.ParseToken(tok.Token); err != nil || tok.Name != "site-a" || time.Until(tok.ExpiresAt) < time.Hour {
+	if _, err := pki.ParseToken(tok.Token); err != nil || tok.Name != "site-a" || time.Until(tok.ExpiresAt) < time.Hour {
 		t.Fatalf("node token: %+v %v", tok, err)
 	}
 	for _, bad := range []map[string]any{

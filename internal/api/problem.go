@@ -17,7 +17,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/entvoice/entvoice/internal/cluster"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
 )
@@ -114,9 +113,9 @@ func toProblem(err error) *problem {
 		return notFound("no such channel")
 	case errors.Is(err, control.ErrNotRegistered):
 		return notFound("%s", err.Error())
-	case errors.Is(err, cluster.ErrNodeNotLinked):
+	case errors.Is(err, control.ErrNodeNotLinked):
 		return &problem{Type: typeUnavailable, Title: "Service Unavailable", Status: http.StatusServiceUnavailable, Detail: err.Error()}
-	case errors.Is(err, cluster.ErrNodeFailed):
+	case errors.Is(err, control.ErrNodeFailed):
 		// The node answered with an error (or its central instance could
 		// not be reached): a gateway's failure, named.
 		return &problem{Type: typeUnavailable, Title: "Bad Gateway", Status: http.StatusBadGateway, Detail: err.Error()}

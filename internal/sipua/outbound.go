@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/q850"
 	"github.com/entvoice/entvoice/internal/registrar"
@@ -89,7 +90,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 		recipient sip.Uri
 		dest      netip.AddrPort
 		transport string
-		peer      Peer // the node the user is registered on, if not here
+		peer      control.Location // the node the user is registered on, if not here
 	)
 	if ep.Trunk {
 		if !ep.Host.IsValid() {
@@ -114,13 +115,13 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 			if from, ok := parentVar(o.Parent, VarFromNode); ok {
 				return nil, unavailable(fmt.Errorf("%w: %s (a call from node %s is not passed on to another node)", ErrNotRegistered, ep.Name, from))
 			}
-			if peer, err = s.locatePeer(ctx, ep); err != nil {
+			if peer, dest, err = s.locatePeer(ctx, ep); err != nil {
 				return nil, unavailable(err)
 			}
-			recipient = sip.Uri{Scheme: "sip", User: ep.Name, Host: peer.Addr.Addr().String(), Port: int(peer.Addr.Port()),
+			recipient = sip.Uri{Scheme: "sip", User: ep.Name, Host: dest.Addr().String(), Port: int(dest.Port()),
 				UriParams: sip.NewParams()}
 			recipient.UriParams.Add("transport", "tls")
-			dest, transport = peer.Addr, "tls"
+			transport = "tls"
 		}
 	}
 	transport = strings.ToLower(transport)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
@@ -46,15 +47,10 @@ const (
 	hdrPeerLinkedID = "X-Entvoice-Linkedid"
 )
 
-// Peer is a node a user is registered on.
-type Peer struct {
-	Node string
-	Addr netip.AddrPort // its peer (TLS) listener
-}
-
-// PeerLocator finds the node a user is registered on.
+// PeerLocator finds the node a user is registered on, with the address
+// of its peer (TLS) listener.
 type PeerLocator interface {
-	LocatePeer(ctx context.Context, tenant, user string) (Peer, error)
+	LocatePeer(ctx context.Context, tenant, user string) (control.Location, error)
 }
 
 // PeerOptions enable calls between nodes.
@@ -101,20 +97,22 @@ func (s *Server) Registered(tenant, user string) bool {
 	return ok
 }
 
-// locatePeer finds the node a user with no contact here is registered on.
-func (s *Server) locatePeer(ctx context.Context, ep *Endpoint) (Peer, error) {
+// locatePeer finds the node a user with no contact here is registered on
+// and the address of its peer listener.
+func (s *Server) locatePeer(ctx context.Context, ep *Endpoint) (control.Location, netip.AddrPort, error) {
 	loc := s.peerLocator()
 	if loc == nil || s.opts.Peer == nil {
-		return Peer{}, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
+		return control.Location{}, netip.AddrPort{}, fmt.Errorf("%w: %s", ErrNotRegistered, ep.Name)
 	}
 	p, err := loc.LocatePeer(ctx, tenancy.Of(ep.Tenant), ep.Name)
 	if err != nil {
-		return Peer{}, fmt.Errorf("%w: %s (%w)", ErrNotRegistered, ep.Name, err)
+		return control.Location{}, netip.AddrPort{}, fmt.Errorf("%w: %s (%w)", ErrNotRegistered, ep.Name, err)
 	}
-	if !p.Addr.IsValid() {
-		return Peer{}, fmt.Errorf("%w: %s is registered on node %s, which takes no calls from other nodes", ErrNotRegistered, ep.Name, p.Node)
+	addr, err := netip.ParseAddrPort(p.SIP)
+	if err != nil {
+		return p, netip.AddrPort{}, fmt.Errorf("%w: %s is registered on node %s, which takes no calls from other nodes (peer address %q)", ErrNotRegistered, ep.Name, p.Node, p.SIP)
 	}
-	return p, nil
+	return p, addr, nil
 }
 
 // peerListener hands sipgo TLS connections whose peer presented a node

@@ -41,6 +41,29 @@ var layerRules = []struct {
 		why: "applications see channels and media, never SIP or SQL",
 	},
 	{
+		pkgs: []string{"internal/cluster/link"},
+		deny: []string{"github.com/entvoice/entvoice/internal/cluster/hub", "github.com/entvoice/entvoice/internal/api",
+			"github.com/entvoice/entvoice/internal/sipua"},
+		why: "a node's side of the cluster compiles no hub (its registry SQL, central's intake) and no SIP",
+	},
+	{
+		pkgs: []string{"internal/cluster/hub"},
+		deny: []string{"github.com/entvoice/entvoice/internal/cluster/link", "github.com/entvoice/entvoice/internal/api",
+			"github.com/entvoice/entvoice/internal/sipua"},
+		why: "central's side of the cluster compiles no node side and no SIP",
+	},
+	{
+		pkgs: []string{"internal/cluster/wire", "internal/cluster/pki"},
+		deny: []string{"github.com/entvoice/entvoice/internal/cluster/hub", "github.com/entvoice/entvoice/internal/cluster/link",
+			"github.com/entvoice/entvoice/internal/sipua"},
+		why: "what both sides of the cluster speak belongs to neither",
+	},
+	{
+		pkgs: []string{"internal/api"},
+		deny: []string{"github.com/entvoice/entvoice/internal/cluster/"},
+		why:  "the API knows the nodes through internal/control only",
+	},
+	{
 		pkgs: []string{"internal/sipua", "internal/media", "internal/channel"},
 		deny: []string{"github.com/entvoice/entvoice/internal/pbx", "github.com/entvoice/entvoice/internal/apps",
 			"github.com/entvoice/entvoice/internal/agi", "github.com/entvoice/entvoice/internal/ami",

@@ -11,7 +11,7 @@ import (
 	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/link"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/node"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -48,18 +48,18 @@ func Serve(ctx context.Context, cfg *config.Config, o Options) (*Process, error)
 // Node builds `entvoice node`: a site's PBX fed by central over its link
 // (configuration down, CDRs and events up, central's commands run on the
 // node's calls), calling the other nodes' users over SIP on mutual TLS.
-// The node must have enrolled (cluster.Join).
+// The node must have enrolled (link.Join).
 func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) {
 	p := newProcess(cfg, o)
 	if err := p.openStore(ctx); err != nil {
 		return p.fail(err)
 	}
 	// Calls between nodes: SIP over TLS with the node certificates.
-	var trust *cluster.PeerTrust
+	var trust *link.PeerTrust
 	var peers *sipua.PeerOptions
 	if addr, ok := cfg.PeerListen(); ok {
 		var err error
-		if trust, err = cluster.NewPeerTrust(cfg.DataDir); err != nil {
+		if trust, err = link.NewPeerTrust(cfg.DataDir); err != nil {
 			return p.fail(err)
 		}
 		peers = &sipua.PeerOptions{Addr: addr, TLS: trust.TLSConfig()}
@@ -74,7 +74,7 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 		return p.fail(err)
 	}
 	var linkSrc sourceRelay
-	var shipper atomic.Pointer[cluster.Link]
+	var shipper atomic.Pointer[link.Link]
 	n, err := p.newNode(ctx, node.Options{Source: &linkSrc, AMI: amiOpts, Peers: peers,
 		// Committed CDRs go to the link as they are written: shipping
 		// them needs no read back from the store.
@@ -86,7 +86,7 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 	if err != nil {
 		return p.fail(err)
 	}
-	link, err := cluster.NewLink(cluster.LinkOptions{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: p.Store,
+	nodeLink, err := link.New(link.Options{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: p.Store,
 		LocalAddr: cfg.Cluster.Bind, Heartbeat: cfg.Cluster.Heartbeat.Duration, Version: o.Version, Logger: p.log,
 		// Central's commands (call list, originate, hangup) run on the
 		// node's own controller; its events go up.
@@ -94,17 +94,17 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 	if err != nil {
 		return p.fail(err)
 	}
-	linkSrc.Store(link)
-	shipper.Store(link)
+	linkSrc.Store(nodeLink)
+	shipper.Store(nodeLink)
 	if peers != nil {
 		// A user not registered here is looked up on the others.
-		n.SIP.SetPeerLocator(link)
+		n.SIP.SetPeerLocator(nodeLink)
 	}
 	// The link starts before the node (the node's realtime waits for its
 	// replica) and closes after it: draining calls ship their CDRs.
-	p.starts = append([]func(context.Context) error{func(ctx context.Context) error { link.Start(ctx); return nil }}, p.starts...)
-	p.stops = append([]func(time.Duration){func(time.Duration) { link.Close() }}, p.stops...)
-	p.log.Info("entvoice node built", "node", link.Name())
+	p.starts = append([]func(context.Context) error{func(ctx context.Context) error { nodeLink.Start(ctx); return nil }}, p.starts...)
+	p.stops = append([]func(time.Duration){func(time.Duration) { nodeLink.Close() }}, p.stops...)
+	p.log.Info("entvoice node built", "node", nodeLink.Name())
 	return p, nil
 }
 
@@ -124,7 +124,7 @@ func (p *Process) newNode(ctx context.Context, o node.Options) (*node.Node, erro
 
 // sourceRelay hands the node the link's replica once the link exists (the
 // link needs the node's controller, the node the link's replica).
-type sourceRelay struct{ atomic.Pointer[cluster.Link] }
+type sourceRelay struct{ atomic.Pointer[link.Link] }
 
 var _ provision.Source = (*sourceRelay)(nil)
 

@@ -28,7 +28,8 @@ import (
 	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/central"
-	"github.com/entvoice/entvoice/internal/cluster"
+	"github.com/entvoice/entvoice/internal/cluster/hub"
+	"github.com/entvoice/entvoice/internal/cluster/pki"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
@@ -194,29 +195,32 @@ func Server(ctx context.Context, cfg *config.Config, o Options) (*Process, error
 	if err := p.openRepo(ctx); err != nil {
 		return p.fail(err)
 	}
-	remote := cluster.NewRemote()
+	remote := hub.NewRemote()
 	bus := events.New()
-	var ca *cluster.CA
+	// One registry for the API and the hub: a revocation through the API
+	// reaches the hub (and the nodes) at once.
+	reg := hub.NewRegistry(p.Store)
+	var ca *pki.CA
 	var nodesAPI api.Nodes
 	if cfg.Cluster.Listen != "off" {
 		var err error
-		if ca, err = cluster.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, cluster.ClusterDir(cfg.DataDir)); err != nil {
+		if ca, err = pki.LoadOrCreateCA(cfg.Cluster.CACert, cfg.Cluster.CAKey, pki.Dir(cfg.DataDir)); err != nil {
 			return p.fail(err)
 		}
-		nodesAPI = &cluster.Admin{Registry: cluster.NewRegistry(p.Store), CA: ca, Remote: remote}
+		nodesAPI = &hub.Admin{Registry: reg, CA: ca, Remote: remote}
 	}
 	if err := p.startCentral(ctx, remote, nodesAPI, o.Stderr); err != nil {
 		return p.fail(err)
 	}
 	if ca != nil {
-		hub, err := cluster.StartHub(ctx, cluster.HubOptions{Store: p.Store, Source: p.Repo, CA: ca, Listen: cfg.Cluster.Listen,
+		nodeHub, err := hub.Start(ctx, hub.Options{Store: p.Store, Source: p.Repo, CA: ca, Registry: reg, Listen: cfg.Cluster.Listen,
 			ServerNames: cfg.Cluster.ServerNames, Heartbeat: cfg.Cluster.Heartbeat.Duration, Remote: remote, Advertise: cfg.Cluster.Advertise,
 			// Every node's events, for the cluster-wide AMI.
 			Events: bus, Logger: p.log})
 		if err != nil {
 			return p.fail(err)
 		}
-		p.onStop(func(time.Duration) { hub.Close() })
+		p.onStop(func(time.Duration) { nodeHub.Close() })
 	}
 	// Central's AMI takes only the static users, as before.
 	amiOpts, err := AMIOptions(cfg, nil)
