@@ -59,22 +59,18 @@ type PeerOptions struct {
 	Addr netip.AddrPort
 	// TLS serves Addr and dials other nodes. It must present this node's
 	// certificate, require the peer's and verify it (VerifyConnection):
-	// the cluster package builds it from the node's enrolment.
+	// the node link's PeerTrust builds it from the node's enrolment.
 	TLS *tls.Config
-}
-
-// SetPeerLocator sets where users not registered here are looked up
-// (nil: nowhere, such a user is CHANUNAVAIL as before).
-func (s *Server) SetPeerLocator(l PeerLocator) {
-	s.peerMu.Lock()
-	s.locator = l
-	s.peerMu.Unlock()
+	// Locator finds where a user not registered here is (nil: nowhere,
+	// such a user is CHANUNAVAIL).
+	Locator PeerLocator
 }
 
 func (s *Server) peerLocator() PeerLocator {
-	s.peerMu.Lock()
-	defer s.peerMu.Unlock()
-	return s.locator
+	if s.opts.Peer == nil {
+		return nil
+	}
+	return s.opts.Peer.Locator
 }
 
 // PeerAddr is the address other nodes call this one on (invalid when

@@ -101,8 +101,6 @@ type Server struct {
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
 
-	peerMu    sync.Mutex
-	locator   PeerLocator
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
 
 	wg     sync.WaitGroup

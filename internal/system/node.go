@@ -5,11 +5,9 @@ package system
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/billing"
-	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/cluster/link"
 	"github.com/entvoice/entvoice/internal/config"
@@ -73,36 +71,29 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 	if err != nil {
 		return p.fail(err)
 	}
-	var linkSrc sourceRelay
-	var shipper atomic.Pointer[link.Link]
-	n, err := p.newNode(ctx, node.Options{Source: &linkSrc, AMI: amiOpts, Peers: peers,
-		// Committed CDRs go to the link as they are written: shipping
-		// them needs no read back from the store.
-		OnCDRCommit: func(rows []cdr.Row) {
-			if l := shipper.Load(); l != nil {
-				l.ShipCommitted(rows)
-			}
-		}})
-	if err != nil {
-		return p.fail(err)
-	}
+	// The link first: the node is built on its replica (the realtime
+	// Source), ships its committed CDRs through it (no read back from the
+	// store) and locates users of other nodes with it; the link serves the
+	// node it is started with.
 	nodeLink, err := link.New(link.Options{DataDir: cfg.DataDir, Central: cfg.Cluster.Central, Store: p.Store,
-		LocalAddr: cfg.Cluster.Bind, Heartbeat: cfg.Cluster.Heartbeat.Duration, Version: o.Version, Logger: p.log,
-		// Central's commands (call list, originate, hangup) run on the
-		// node's own controller; its events go up.
-		Controller: n.Control, Events: n.Bus, Peers: trust, ReloadDialplan: n.ReloadDialplan})
+		LocalAddr: cfg.Cluster.Bind, Heartbeat: cfg.Cluster.Heartbeat.Duration, Version: o.Version, Logger: p.log, Peers: trust})
 	if err != nil {
 		return p.fail(err)
 	}
-	linkSrc.Store(nodeLink)
-	shipper.Store(nodeLink)
 	if peers != nil {
-		// A user not registered here is looked up on the others.
-		n.SIP.SetPeerLocator(nodeLink)
+		peers.Locator = nodeLink
+	}
+	n, err := p.newNode(ctx, node.Options{Source: nodeLink, AMI: amiOpts, Peers: peers, OnCDRCommit: nodeLink.ShipCommitted})
+	if err != nil {
+		return p.fail(err)
 	}
 	// The link starts before the node (the node's realtime waits for its
-	// replica) and closes after it: draining calls ship their CDRs.
-	p.starts = append([]func(context.Context) error{func(ctx context.Context) error { nodeLink.Start(ctx); return nil }}, p.starts...)
+	// replica) and closes after it: draining calls ship their CDRs. It runs
+	// central's commands on the node's controller and sends its events up.
+	p.starts = append([]func(context.Context) error{func(ctx context.Context) error {
+		nodeLink.Start(ctx, link.Node{Controller: n.Control, Events: n.Bus, ReloadDialplan: n.ReloadDialplan})
+		return nil
+	}}, p.starts...)
 	p.stops = append([]func(time.Duration){func(time.Duration) { nodeLink.Close() }}, p.stops...)
 	p.log.Info("entvoice node built", "node", nodeLink.Name())
 	return p, nil
@@ -121,22 +112,6 @@ func (p *Process) newNode(ctx context.Context, o node.Options) (*node.Node, erro
 	p.onStop(n.Shutdown)
 	return n, nil
 }
-
-// sourceRelay hands the node the link's replica once the link exists (the
-// link needs the node's controller, the node the link's replica).
-type sourceRelay struct{ atomic.Pointer[link.Link] }
-
-var _ provision.Source = (*sourceRelay)(nil)
-
-func (r *sourceRelay) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
-	return r.Load().Snapshot(ctx)
-}
-
-func (r *sourceRelay) Changes(ctx context.Context, since int64, limit int) ([]provision.Change, error) {
-	return r.Load().Changes(ctx, since, limit)
-}
-
-func (r *sourceRelay) Notify() <-chan struct{} { return r.Load().Notify() }
 
 // Standalone builds a node with no central: its static configuration,
 // optionally fed by src (a test's or a tool's provisioning feed), with its

@@ -147,7 +147,7 @@ func (h *Hub) Enrol(t testing.TB, name string) string {
 // StartLink starts the link of the node enrolled in dataDir (o's
 // DataDir, Heartbeat and Logger default to it and the tests'); it is
 // closed when the test ends (or before, by Close).
-func StartLink(t testing.TB, dataDir string, o link.Options) *link.Link {
+func StartLink(t testing.TB, dataDir string, o link.Options, node ...link.Node) *link.Link {
 	t.Helper()
 	o.DataDir = dataDir
 	if o.Heartbeat == 0 {
@@ -160,7 +160,11 @@ func StartLink(t testing.TB, dataDir string, o link.Options) *link.Link {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Start(context.Background())
+	var n link.Node
+	if len(node) > 0 {
+		n = node[0]
+	}
+	l.Start(context.Background(), n)
 	t.Cleanup(l.Close)
 	return l
 }

@@ -54,7 +54,7 @@ func BenchmarkCDRDrain(b *testing.B) {
 	l := benchLink(b, dir, nst)
 	b.ResetTimer()
 	start := time.Now()
-	l.Start(ctx)
+	l.Start(ctx, link.Node{})
 	defer l.Close()
 	for l.CDRAcked() < int64(b.N) {
 		time.Sleep(time.Millisecond)
@@ -77,7 +77,7 @@ func BenchmarkPropagation(b *testing.B) {
 	links := make([]*link.Link, nodes)
 	for i := range links {
 		links[i] = benchLink(b, h.Enrol(b, fmt.Sprintf("site-%d", i)), nil)
-		links[i].Start(ctx)
+		links[i].Start(ctx, link.Node{})
 		defer links[i].Close()
 	}
 	for _, l := range links {

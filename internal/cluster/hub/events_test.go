@@ -26,7 +26,7 @@ func eventsLink(t *testing.T) (central, nodeBus *events.Bus, l *link.Link) {
 	central = events.New()
 	th := clustertest.StartHub(t, store.Options{DataDir: t.TempDir()}, hub.Options{Events: central})
 	nodeBus = events.New()
-	l, err := link.New(link.Options{DataDir: th.Enrol(t, "site-a"), Events: nodeBus, Heartbeat: clustertest.Heartbeat, Logger: storetest.Logger(t)})
+	l, err := link.New(link.Options{DataDir: th.Enrol(t, "site-a"), Heartbeat: clustertest.Heartbeat, Logger: storetest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestEventsUp(t *testing.T) {
 	central, nodeBus, l := eventsLink(t)
 	sub := central.Subscribe(100, nil)
 	defer sub.Close()
-	l.Start(ctx)
+	l.Start(ctx, link.Node{Events: nodeBus})
 	defer l.Close()
 	waitFor(t, "the link", l.Connected)
 	snap := &events.Snapshot{Channel: "PJSIP/1001-00000001", UniqueID: "site-a-1700000000.1", LinkedID: "site-a-1700000000.1", Tenant: "acme"}
@@ -69,7 +69,7 @@ func TestEventsUp(t *testing.T) {
 func TestEventsOnDemand(t *testing.T) {
 	ctx := context.Background()
 	central, nodeBus, l := eventsLink(t)
-	l.Start(ctx)
+	l.Start(ctx, link.Node{Events: nodeBus})
 	defer l.Close()
 	waitFor(t, "the link", l.Connected)
 	waitFor(t, "the node to stop collecting events nobody wants", func() bool { return !nodeBus.HasSubscribers() })
@@ -123,7 +123,7 @@ func TestEventsAcrossInstances(t *testing.T) {
 	dir := h2.Enrol(t, "site-a")
 	nodeBus := events.New()
 	startLink := func(central string) *link.Link {
-		l := clustertest.StartLink(t, dir, link.Options{Central: central, Events: nodeBus})
+		l := clustertest.StartLink(t, dir, link.Options{Central: central}, link.Node{Events: nodeBus})
 		waitFor(t, "the link", l.Connected)
 		return l
 	}

@@ -48,9 +48,9 @@ func TestCommandsAcrossInstances(t *testing.T) {
 	h2 := c.Start(t, hub.Options{Remote: r2})
 	a := newNodeCtl("site-a", "PJSIP/1001-00000001", "PJSIP/1002-00000002")
 	b := newNodeCtl("site-b", "PJSIP/2001-00000001")
-	clustertest.StartLink(t, h1.Enrol(t, "site-a"), link.Options{Controller: a})
+	clustertest.StartLink(t, h1.Enrol(t, "site-a"), link.Options{}, link.Node{Controller: a})
 	bdir := h2.Enrol(t, "site-b")
-	clustertest.StartLink(t, bdir, link.Options{Controller: b})
+	clustertest.StartLink(t, bdir, link.Options{}, link.Node{Controller: b})
 	waitFor(t, "each node linked", func() bool { return r1.Linked() == 1 && r2.Linked() == 1 })
 
 	for i, r := range []*hub.Remote{r1, r2} {

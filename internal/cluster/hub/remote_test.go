@@ -126,7 +126,7 @@ func TestRemoteControl(t *testing.T) {
 	remote := hub.NewRemote()
 	th := clustertest.StartHub(t, store.Options{DataDir: t.TempDir()}, hub.Options{Remote: remote})
 	linkNode := func(name string, ctl control.Controller) *link.Link {
-		return clustertest.StartLink(t, th.Enrol(t, name), link.Options{Controller: ctl})
+		return clustertest.StartLink(t, th.Enrol(t, name), link.Options{}, link.Node{Controller: ctl})
 	}
 	a := newNodeCtl("site-a", "PJSIP/1001-00000001", "PJSIP/1002-00000002")
 	b := newNodeCtl("site-b", "PJSIP/2001-00000001")
@@ -243,7 +243,7 @@ func TestRemoteReload(t *testing.T) {
 	var reloads atomic.Int32
 	var broken atomic.Bool
 	linkNode := func(name string, reload func(context.Context) error) {
-		clustertest.StartLink(t, th.Enrol(t, name), link.Options{ReloadDialplan: reload})
+		clustertest.StartLink(t, th.Enrol(t, name), link.Options{}, link.Node{ReloadDialplan: reload})
 	}
 	linkNode("site-a", func(context.Context) error {
 		if broken.Load() {

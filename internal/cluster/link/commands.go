@@ -13,9 +13,9 @@ import (
 // the node's reloader, anything else on its controller.
 func (l *Link) runCommand(ctx context.Context, cmd *wire.Command) *wire.Reply {
 	if cmd.Op == wire.OpReload {
-		return reloadModule(ctx, l.o.ReloadDialplan, cmd)
+		return reloadModule(ctx, l.node.ReloadDialplan, cmd)
 	}
-	return execute(ctx, l.o.Controller, cmd)
+	return execute(ctx, l.node.Controller, cmd)
 }
 
 // execute runs a command on the node's controller.

@@ -37,20 +37,25 @@ type Options struct {
 	Heartbeat time.Duration
 	Version   string
 	Logger    *slog.Logger
-	// Controller runs central's commands on this node's calls (nil: they
-	// are answered with an error).
-	Controller control.Controller
-	// Events, when set, is the node's bus: its events go up while linked.
-	Events *events.Bus
 	// Peers, when set, learns from central which nodes are enrolled (the
 	// node-to-node calls' certificate check).
 	Peers *PeerTrust
-	// ReloadDialplan runs central's reload command (nil: refused).
-	ReloadDialplan func(context.Context) error
 	// RenewBefore, when set, renews the node certificate over the link
 	// once less than this is left of it, instead of a third of its
 	// lifetime (renew.go).
 	RenewBefore time.Duration
+}
+
+// Node is what a link serves for the node it links, given at Start (the
+// node is built on the link's replica, so it exists only after the link).
+type Node struct {
+	// Controller runs central's commands on the node's calls (nil: they
+	// are answered with an error).
+	Controller control.Controller
+	// Events, when set, is the node's bus: its events go up while linked.
+	Events *events.Bus
+	// ReloadDialplan runs central's reload command (nil: refused).
+	ReloadDialplan func(context.Context) error
 }
 
 // Link is a node's side of the link. It is the node's provision.Source: a
@@ -59,9 +64,10 @@ type Options struct {
 // unreachable serves its last configuration.
 type Link struct {
 	*replica
-	o   Options
-	id  *pki.Identity
-	log *slog.Logger
+	o    Options
+	node Node // set by Start
+	id   *pki.Identity
+	log  *slog.Logger
 
 	connected atomic.Bool
 	acked     atomic.Int64 // highest CDR sequence central holds
@@ -105,9 +111,10 @@ func (l *Link) Connected() bool { return l.connected.Load() }
 // CDRAcked is the highest CDR sequence central has acknowledged.
 func (l *Link) CDRAcked() int64 { return l.acked.Load() }
 
-// Start runs the link (dialling, redialling with back-off) and the
-// replica's persistence until Close.
-func (l *Link) Start(ctx context.Context) {
+// Start runs the link for node (dialling, redialling with back-off) and
+// the replica's persistence until Close.
+func (l *Link) Start(ctx context.Context, node Node) {
+	l.node = node
 	ctx, l.cancel = context.WithCancel(ctx)
 	l.wg.Go(func() { l.replica.persistLoop(ctx) })
 	l.wg.Go(func() { l.run(ctx) })

@@ -252,7 +252,7 @@ func TestReplicaCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.SetMaxChanges(3)
-	l.Start(ctx)
+	l.Start(ctx, link.Node{})
 	defer l.Close()
 	waitFor(t, "the first snapshot", func() bool { return l.Revision() > 0 })
 	first, _ := l.Snapshot(ctx)

@@ -270,7 +270,7 @@ func (s *session) heartbeat() error {
 
 // setEvents collects the node's events (for central) or stops.
 func (s *session) setEvents(on bool) {
-	switch bus := s.l.o.Events; {
+	switch bus := s.l.node.Events; {
 	case on && s.events == nil && bus != nil:
 		s.events = bus.Subscribe(eventQueue, nil)
 	case !on && s.events != nil:

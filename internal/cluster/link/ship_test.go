@@ -49,7 +49,7 @@ func TestCDRsShippedFromWriter(t *testing.T) {
 	}
 	write(0, 300) // before the hand-off: read from the store
 	handOff.Store(true)
-	l.Start(ctx)
+	l.Start(ctx, link.Node{})
 	defer l.Close()
 	waitFor(t, "the first 300 acked", func() bool { return l.CDRAcked() >= 300 })
 	write(300, 1200)
