@@ -105,7 +105,7 @@ func (p *servedPBX) mustCLI(t *testing.T, token string, args ...string) string {
 	return out
 }
 
-// TestNewcomerHostedFlow is issue 3's "done when": two tenants made with
+// TestNewcomerHostedFlow is the hosted newcomer's flow: two tenants made with
 // the CLI, each with a user 1001 (and 1002), phones registering in both
 // domains and calling within their tenant, a disabled user refused within
 // a second, and each tenant reading only its own CDRs with its own token.

@@ -15,8 +15,8 @@ import (
 )
 
 // Prompt is decoded audio shared read-only by every player of one file,
-// with its G.711 encodings built once on first use (DESIGN.md: encode
-// prompts once).
+// with its G.711 encodings built once on first use (docs/design-notes.md,
+// "Where the time goes": encode prompts once).
 type Prompt struct {
 	PCM []int16
 

@@ -48,8 +48,8 @@ type paceEntry struct {
 // in a wheel of 1 ms slots, and the thread sleeps with
 // clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) until the next one, so sleep
 // error never accumulates: each stream computes its n-th deadline as
-// start + n*20ms. This follows DESIGN.md ("Go timers cannot pace RTP to
-// sub-millisecond accuracy"). SCHED_FIFO is attempted on that thread and
+// start + n*20ms. This follows docs/design-notes.md ("Where the time
+// goes": Go timers cannot pace RTP to sub-millisecond accuracy). SCHED_FIFO is attempted on that thread and
 // silently skipped when not permitted.
 type Pacer struct {
 	logger *slog.Logger

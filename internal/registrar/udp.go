@@ -11,7 +11,7 @@ import (
 
 // WrapPacketConn returns a net.PacketConn whose ReadFrom answers REGISTER
 // requests itself, statelessly, and hands every other datagram to its
-// caller (sipgo's Server.ServeUDP). DESIGN.md "Where the time goes": a
+// caller (sipgo's Server.ServeUDP). docs/design-notes.md ("Where the time goes"): a
 // digest REGISTER flood through sipgo's transaction layer costs 2-3 times
 // the CPU and ~100 times the memory of this path. REGISTER is idempotent,
 // so a retransmission is simply answered afresh (RFC 3261 section 10.3).

@@ -16,7 +16,7 @@ import (
 	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
-// Calls between the nodes of a cluster (issue 6). A user registered on
+// Calls between the nodes of a cluster (docs/cluster.md). A user registered on
 // another node is called there over SIP on TLS: the calling node asks a
 // PeerLocator (the cluster link, which asks central) where the user is
 // registered and sends the INVITE to that node's peer listener. Both sides

@@ -371,8 +371,8 @@ func (s *Server) Start(ctx context.Context) error {
 				return fmt.Errorf("sipua: listen udp %s: %w", l.Addr, err)
 			}
 			// REGISTER is answered statelessly on UDP before sipgo's
-			// transaction layer sees it (DESIGN: REGISTER floods need a
-			// stateless path).
+			// transaction layer sees it (docs/design-notes.md, "Where the
+			// time goes": REGISTER floods need a stateless path).
 			if s.udp == nil {
 				s.udp = pc
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 // Test ports are drawn at random from [portLow, portHigh): above entVoice's
-// default RTP range (10000-20000, DESIGN.md) and below Linux's default
+// default RTP range (10000-20000, docs/config.md) and below Linux's default
 // ephemeral range (32768-60999), so the kernel never hands them out to other
 // sockets between the check and the peer's bind. A candidate is used only
 // after binding it succeeded.
