@@ -11,6 +11,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
+	"github.com/entvoice/entvoice/internal/media/moh"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 )
@@ -21,12 +22,15 @@ type Services struct {
 	// Techs places the legs of Dial.
 	Techs         *channel.Technologies
 	RecordingsDir string
+	// MOH plays music on hold (nil: none configured).
+	MOH *moh.Player
 }
 
 // Apps are the applications that need services (the others are plain
 // functions).
 type Apps struct {
-	svc Services
+	svc  Services
+	held onHold // channels hearing music on hold
 }
 
 // table is every application by name, with the services it uses.
@@ -60,6 +64,10 @@ func table(ap *Apps) map[string]pbx.App {
 		"Echo":        Echo,
 		"Record":      ap.Record,
 		"Dial":        ap.Dial,
+
+		"MusicOnHold":      ap.MusicOnHold,
+		"StartMusicOnHold": ap.StartMusicOnHold,
+		"StopMusicOnHold":  ap.StopMusicOnHold,
 	}
 }
 

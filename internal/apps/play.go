@@ -47,6 +47,7 @@ func earlyMedia(e *pbx.Exec) (*media.Session, error) {
 // missing file and channel.ErrHangup when the caller hangs up. Digits that
 // are not escape digits are read and discarded, as ast_waitstream does.
 func (ap *Apps) streamFile(e *pbx.Exec, name, escape string) (rune, error) {
+	ap.StopMOH(e.Ch) // a prompt ends music on hold, as Asterisk's streamfile
 	src, err := ap.svc.Sounds.Open(name, e.Ch.Language())
 	if err != nil {
 		if !errors.Is(err, prompts.ErrNoSound) {

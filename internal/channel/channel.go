@@ -85,6 +85,7 @@ type Channel struct {
 	lastData      string
 	peer          *Channel
 	onHangup      []func()
+	musicClass    string
 }
 
 // Options describe a channel to create.
@@ -390,6 +391,21 @@ func (c *Channel) Tenant() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tenant
+}
+
+// MusicClass is the channel's music-on-hold class (CHANNEL(musicclass));
+// "" lets the application choose.
+func (c *Channel) MusicClass() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.musicClass
+}
+
+// SetMusicClass sets the channel's music-on-hold class.
+func (c *Channel) SetMusicClass(class string) {
+	c.mu.Lock()
+	c.musicClass = class
+	c.mu.Unlock()
 }
 
 // Location returns the dialplan position.

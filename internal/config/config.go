@@ -31,15 +31,20 @@ type Config struct {
 	// SoundsDir is where prompts are looked up, by language.
 	SoundsDir string `yaml:"sounds_dir"`
 	// Dialplan is an extensions.conf file, relative to the config file.
-	Dialplan string   `yaml:"dialplan"`
-	Users    []User   `yaml:"users"`
-	Trunks   []Trunk  `yaml:"trunks"`
-	Log      Log      `yaml:"log"`
-	Shutdown Shutdown `yaml:"shutdown"`
-	CDR      CDR      `yaml:"cdr"`
-	Database Database `yaml:"database"`
-	HTTP     HTTP     `yaml:"http"`
-	AMI      AMI      `yaml:"ami"`
+	Dialplan string `yaml:"dialplan"`
+	// MusicOnHold is a musiconhold.conf file (Asterisk's syntax), relative
+	// to the config file; without one, class "default" plays the WAV
+	// files of data_dir/moh/default (a synthesised tune when there are
+	// none).
+	MusicOnHold string   `yaml:"musiconhold"`
+	Users       []User   `yaml:"users"`
+	Trunks      []Trunk  `yaml:"trunks"`
+	Log         Log      `yaml:"log"`
+	Shutdown    Shutdown `yaml:"shutdown"`
+	CDR         CDR      `yaml:"cdr"`
+	Database    Database `yaml:"database"`
+	HTTP        HTTP     `yaml:"http"`
+	AMI         AMI      `yaml:"ami"`
 	// AGIDir is where AGI() looks up scripts named by a relative path
 	// (Asterisk's astagidir).
 	AGIDir string `yaml:"agi_dir"`
@@ -377,6 +382,9 @@ func (c *Config) applyDefaults() error {
 	c.SoundsDir = c.Resolve(c.SoundsDir)
 	if c.Dialplan != "" {
 		c.Dialplan = c.Resolve(c.Dialplan)
+	}
+	if c.MusicOnHold != "" {
+		c.MusicOnHold = c.Resolve(c.MusicOnHold)
 	}
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.HTTP.Listen == "" {

@@ -9,9 +9,9 @@ import "strings"
 func Applications() []string {
 	return []string{
 		"AGI", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
-		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "NoOp", "Playback", "Progress",
+		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "MusicOnHold", "NoOp", "Playback", "Progress",
 		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
-		"SayPhonetic", "Set", "Verbose", "Wait", "WaitExten",
+		"SayPhonetic", "Set", "StartMusicOnHold", "StopMusicOnHold", "Verbose", "Wait", "WaitExten",
 	}
 }
 

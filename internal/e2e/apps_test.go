@@ -18,6 +18,13 @@ exten => 600,1,Answer()
  same => n,Hangup()
 exten => 601,1,Answer()
  same => n,Echo()
+exten => 603,1,Answer()
+ same => n,MusicOnHold(,2)
+ same => n,StartMusicOnHold(nosuchclass)
+ same => n,Wait(1)
+ same => n,StopMusicOnHold()
+ same => n,Wait(1)
+ same => n,Hangup()
 exten => 602,1,Answer()
  same => n,Playback(no-such-prompt)
  same => n,Set(FIRST=${PLAYBACKSTATUS})
@@ -81,6 +88,47 @@ func TestEcho(t *testing.T) {
 	}
 	c.hangup(context.Background())
 	n.waitIdle(t)
+}
+
+// TestMusicOnHold: MusicOnHold plays the default class (with no files in
+// data_dir/moh/default, the synthesised tune) for its duration;
+// StartMusicOnHold of a class that does not exist plays default until
+// StopMusicOnHold, then the caller hears silence.
+func TestMusicOnHold(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: appsUsers, dialplan: appsPlan})
+	p, _ := dialApp(t, n, "603")
+	n.waitIdle(t)
+	heard := p.heardPCM()
+	level := func(from, to time.Duration) float64 {
+		a, b := int(from.Seconds()*8000), int(to.Seconds()*8000)
+		if b > len(heard) {
+			b = len(heard)
+		}
+		if a >= b {
+			return 0
+		}
+		return meanAbs(heard[a:b])
+	}
+	if l := level(500*time.Millisecond, 1800*time.Millisecond); l < 300 {
+		t.Errorf("MusicOnHold: level %.0f in its first seconds (%d samples heard)", l, len(heard))
+	}
+	if l := level(2300*time.Millisecond, 2900*time.Millisecond); l < 300 {
+		t.Errorf("StartMusicOnHold: level %.0f", l)
+	}
+	if l := level(3300*time.Millisecond, 3800*time.Millisecond); l > 100 {
+		t.Errorf("after StopMusicOnHold: level %.0f, want silence", l)
+	}
+}
+
+func meanAbs(pcm []int16) float64 {
+	var sum float64
+	for _, s := range pcm {
+		if s < 0 {
+			s = -s
+		}
+		sum += float64(s)
+	}
+	return sum / float64(len(pcm))
 }
 
 // TestPlaybackStatus: a missing prompt sets PLAYBACKSTATUS=FAILED and the

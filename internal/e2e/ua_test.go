@@ -394,6 +394,13 @@ func (p *phone) heardTone(freq float64) float64 {
 	return testpeer.Goertzel(pcm, 8000, freq)
 }
 
+// heardPCM is everything the phone heard, in order.
+func (p *phone) heardPCM() []int16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int16(nil), p.heard...)
+}
+
 func (p *phone) heardSamples() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

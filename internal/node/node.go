@@ -28,6 +28,7 @@ import (
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/localchan"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/media/moh"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -53,6 +54,7 @@ type Node struct {
 	AMI      *ami.Server // nil when AMI is off (set by Start)
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
+	moh      *moh.Player
 	stopOnce sync.Once
 
 	// Realtime provisioning (Options.Source).
@@ -176,7 +178,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}), "Local")
 	sounds := prompts.Sounds{Library: prompts.NewLibrary(cfg.SoundsDir), Files: media.NewFileCache(64 << 20)}
 	recordings := filepath.Join(cfg.DataDir, "recordings")
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings})
+	if n.moh, err = newMusicOnHold(cfg, n.pacer, sounds.Files, log); err != nil {
+		return nil, err
+	}
+	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -189,6 +194,24 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	ok = true
 	return n, nil
+}
+
+// newMusicOnHold builds the music-on-hold classes: musiconhold.conf when
+// the configuration names one (errors with file:line), else class default
+// playing data_dir/moh/default (a synthesised tune without files).
+func newMusicOnHold(cfg *config.Config, pacer *media.Pacer, files *media.FileCache, log *slog.Logger) (*moh.Player, error) {
+	mc := moh.DefaultConfig(filepath.Join(cfg.DataDir, "moh", "default"))
+	if cfg.MusicOnHold != "" {
+		var err error
+		if mc, err = moh.LoadConfig(cfg.MusicOnHold, ""); err != nil {
+			return nil, err
+		}
+	}
+	p, err := moh.New(pacer, mc, moh.Options{Load: files.Load, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("music on hold: %w", err)
+	}
+	return p, nil
 }
 
 // ReloadDialplan reads extensions.conf again (Asterisk's "dialplan
@@ -382,6 +405,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	if err := n.SIP.Close(); err != nil {
 		n.log.Debug("sip close", "err", err)
 	}
+	n.moh.Close()
 	n.pacer.Close()
 	n.closeCDR()
 }

@@ -105,6 +105,8 @@ func (e *Exec) CallFunction(name, args string) (string, error) {
 			return ch.AccountCode(), nil
 		case "tenant":
 			return ch.Tenant(), nil
+		case "musicclass":
+			return ch.MusicClass(), nil
 		}
 		return "", fmt.Errorf("CHANNEL: unknown item %q", arg)
 	case "CDR":
@@ -165,6 +167,9 @@ func (e *Exec) SetFunction(name, args, value string) error {
 			return nil
 		case "accountcode":
 			ch.SetAccountCode(value)
+			return nil
+		case "musicclass":
+			ch.SetMusicClass(value)
 			return nil
 		}
 		return fmt.Errorf("CHANNEL(%s) is read-only", arg)

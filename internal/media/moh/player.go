@@ -63,6 +63,7 @@ type Options struct {
 
 // Player streams the classes of one configuration.
 type Player struct {
+	prefer  bool // [general] preferchannelclass
 	classes map[string]*Class
 	names   []string
 	wg      sync.WaitGroup // loader goroutines
@@ -103,7 +104,7 @@ func New(pacer *media.Pacer, cfg *Config, opts Options) (*Player, error) {
 			return media.NewPrompt(pcm), nil
 		}
 	}
-	p := &Player{classes: map[string]*Class{}}
+	p := &Player{classes: map[string]*Class{}, prefer: cfg.PreferChannelClass}
 	for _, cc := range cfg.Classes {
 		files, err := cc.files()
 		if err != nil || len(files) == 0 {
@@ -140,6 +141,11 @@ func (p *Player) Class(name string) (*Class, bool) {
 func (p *Player) Classes() []string { return slices.Clone(p.names) }
 
 // Close detaches every listener, stops every class and waits for their
+
+// PreferChannelClass is [general] preferchannelclass: a channel's own
+// class wins over the one an application asks for.
+func (p *Player) PreferChannelClass() bool { return p.prefer }
+
 // goroutines. Attach fails afterwards.
 func (p *Player) Close() {
 	for _, c := range p.classes {
