@@ -271,6 +271,12 @@ func newNodeProc(t *testing.T, name, ip string) *nodeProc {
 // newNodeProcBeat is newNodeProc with another cluster.heartbeat.
 func newNodeProcBeat(t *testing.T, name, ip, heartbeat string) *nodeProc {
 	t.Helper()
+	return newNodeProcWith(t, name, ip, heartbeat, "")
+}
+
+// newNodeProcWith is newNodeProcBeat with more trunks (YAML list items).
+func newNodeProcWith(t *testing.T, name, ip, heartbeat, trunks string) *nodeProc {
+	t.Helper()
 	dir := t.TempDir()
 	port := testpeer.FreePorts(t, 1)[0]
 	peerPort := testpeer.FreeTCPPort(t)
@@ -289,9 +295,9 @@ agi_dir: %s
 # SIPp's calls from "sipp" (not a user) come in on this trunk.
 trunks:
   - {name: sipp, match: ["127.0.0.1/32"], context: internal}
-cluster: {bind: %s, heartbeat: %s, sip_listen: "%s:%d"}
+%scluster: {bind: %s, heartbeat: %s, sip_listen: "%s:%d"}
 log: {level: info}
-`, name, ip, port, rtp, rtp+239, agiDir, ip, heartbeat, ip, peerPort))
+`, name, ip, port, rtp, rtp+239, agiDir, trunks, ip, heartbeat, ip, peerPort))
 	return n
 }
 

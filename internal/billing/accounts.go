@@ -139,6 +139,24 @@ func (r *Repo) ListAccounts(ctx context.Context, tenant, after string, limit int
 	return out, rows.Err()
 }
 
+// AccountNames lists every account of every tenant, (tenant, name) only.
+func (r *Repo) AccountNames(ctx context.Context) ([][2]string, error) {
+	rows, err := r.db.QueryContext(ctx, `SELECT tenant, name FROM billing_accounts ORDER BY tenant, name`)
+	if err != nil {
+		return nil, fmt.Errorf("billing: list account names: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var tn [2]string
+		if err := rows.Scan(&tn[0], &tn[1]); err != nil {
+			return nil, fmt.Errorf("billing: list account names: %w", err)
+		}
+		out = append(out, tn)
+	}
+	return out, rows.Err()
+}
+
 // Credit is a top-up or an adjustment: Amount minor units (a top-up is
 // positive, an adjustment either sign), idempotent by Key.
 type Credit struct {

@@ -55,3 +55,17 @@ type ChargeDenied struct {
 }
 
 func (d *ChargeDenied) Error() string { return "call refused by billing: " + d.Detail }
+
+// BilledAccount names an account billing keeps (a user's, or an account
+// code's, in a tenant).
+type BilledAccount struct {
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"`
+}
+
+// AccountLister is implemented by a Charging that can list its accounts:
+// a node keeps the list to decide while central is away (a caller with an
+// account is refused then, one without is not charged).
+type AccountLister interface {
+	BilledAccounts(ctx context.Context) ([]BilledAccount, error)
+}

@@ -33,7 +33,7 @@ func Serve(ctx context.Context, cfg *config.Config, o Options) (*Process, error)
 	if err != nil {
 		return p.fail(err)
 	}
-	n, err := p.newNode(ctx, node.Options{Source: p.Repo, AMI: amiOpts, Charging: billing.NewCharging(p.Billing.Authorizer)})
+	n, err := p.newNode(ctx, node.Options{Source: p.Repo, AMI: amiOpts, Charging: billing.NewCharging(p.Billing)})
 	if err != nil {
 		return p.fail(err)
 	}
@@ -83,7 +83,9 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 	if peers != nil {
 		peers.Locator = nodeLink
 	}
-	n, err := p.newNode(ctx, node.Options{Source: nodeLink, AMI: amiOpts, Peers: peers, OnCDRCommit: nodeLink.ShipCommitted})
+	n, err := p.newNode(ctx, node.Options{Source: nodeLink, AMI: amiOpts, Peers: peers, OnCDRCommit: nodeLink.ShipCommitted,
+		// Trunk legs are authorized by central's billing over the link.
+		Charging: nodeLink})
 	if err != nil {
 		return p.fail(err)
 	}

@@ -215,8 +215,9 @@ func Server(ctx context.Context, cfg *config.Config, o Options) (*Process, error
 	if ca != nil {
 		nodeHub, err := hub.Start(ctx, hub.Options{Store: p.Store, Source: p.Repo, CA: ca, Registry: reg, Listen: cfg.Cluster.Listen,
 			ServerNames: cfg.Cluster.ServerNames, Heartbeat: cfg.Cluster.Heartbeat.Duration, Remote: remote, Advertise: cfg.Cluster.Advertise,
-			// Every node's events, for the cluster-wide AMI.
-			Events: bus, Logger: p.log})
+			// Every node's events, for the cluster-wide AMI; the nodes'
+			// trunk legs authorized by billing.
+			Events: bus, Charging: billing.NewCharging(p.Billing), Logger: p.log})
 		if err != nil {
 			return p.fail(err)
 		}

@@ -59,6 +59,9 @@ type Options struct {
 	// database dial to forward commands (default: Listen when it names an
 	// IP).
 	Advertise string
+	// Charging answers the nodes' billing questions (nil: no billing,
+	// every caller is not charged).
+	Charging control.Charging
 }
 
 // Hub is the central side of the node link: enrolment, then one mutual
@@ -74,6 +77,8 @@ type Hub struct {
 	config wakeSet
 	// trusted is the enrolled-node list every link carries.
 	trusted trustedNodes
+	// grants are the nodes' charged legs not settled yet.
+	grants grants
 
 	mu     sync.Mutex
 	active map[string]*nodeLink // by node name

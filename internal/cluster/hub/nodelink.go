@@ -44,6 +44,7 @@ type nodeLink struct {
 	acks    chan int64
 	resync  chan struct{}
 	located chan *wire.LocateReply
+	charged chan *wire.ChargeReply
 
 	// The sender's.
 	config       chan struct{} // the provisioning feed moved, or a push is due
@@ -68,7 +69,7 @@ func (h *Hub) serveLink(stream grpc.ServerStream) error {
 	}
 	c := &nodeLink{h: h, stream: stream, node: n, remote: remote, log: h.log.With("node", n.Name, "remote", remote),
 		renewal: newLinkRenewal(n.Serial), acks: make(chan int64, 16), resync: make(chan struct{}, 1),
-		located: make(chan *wire.LocateReply, 16)}
+		located: make(chan *wire.LocateReply, 16), charged: make(chan *wire.ChargeReply, 16)}
 	hello, err := c.awaitHello()
 	if err != nil {
 		return err
@@ -189,6 +190,8 @@ func (c *nodeLink) serve(ctx context.Context, recvErr <-chan error) error {
 			err = c.stream.SendMsg(&wire.Down{Command: cmd})
 		case rep := <-c.located:
 			err = c.stream.SendMsg(&wire.Down{Located: rep})
+		case rep := <-c.charged:
+			err = c.stream.SendMsg(&wire.Down{Charged: rep})
 		case d := <-c.renewal.out:
 			err = c.stream.SendMsg(d)
 		case <-c.wantA:
@@ -342,6 +345,10 @@ func (c *nodeLink) receive(ctx context.Context) error {
 		if req := up.Locate; req != nil {
 			// Asking every node takes a round trip: not on the receiver.
 			locating.Go(func() { c.locate(ctx, req) })
+		}
+		if req := up.Charge; req != nil {
+			// Billing reads the store: not on the receiver either.
+			locating.Go(func() { c.charge(ctx, req) })
 		}
 		c.publish(up.Events)
 		if up.Renew != nil || up.RenewAck != "" {

@@ -78,6 +78,10 @@ type Link struct {
 	// central's answer.
 	locates  chan *wire.LocateRequest
 	locating pending.Table[*wire.LocateReply]
+	// Billing questions (Authorize, Settle, the accounts) likewise.
+	charges  chan *wire.ChargeRequest
+	charging pending.Table[*wire.ChargeReply]
+	billed   billedAccounts
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -97,7 +101,7 @@ func New(o Options) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{o: o, id: id, log: log.With("component", "cluster-link", "node", id.Name),
-		locates: make(chan *wire.LocateRequest), tail: &cdrTail{}}
+		locates: make(chan *wire.LocateRequest), charges: make(chan *wire.ChargeRequest), tail: &cdrTail{}}
 	l.replica = newReplica(o.DataDir, l.log)
 	return l, nil
 }
@@ -118,6 +122,7 @@ func (l *Link) Start(ctx context.Context, node Node) {
 	ctx, l.cancel = context.WithCancel(ctx)
 	l.wg.Go(func() { l.replica.persistLoop(ctx) })
 	l.wg.Go(func() { l.run(ctx) })
+	l.wg.Go(func() { l.refreshAccounts(ctx) })
 }
 
 // Close stops the link and writes the replica.

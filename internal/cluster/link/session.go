@@ -160,6 +160,9 @@ func (s *session) handle(ctx context.Context, d *wire.Down) {
 	if rep := d.Located; rep != nil {
 		l.locating.Deliver(rep.ID, rep)
 	}
+	if rep := d.Charged; rep != nil {
+		l.charging.Deliver(rep.ID, rep)
+	}
 	if cmd := d.Command; cmd != nil {
 		s.commands.Go(func() { s.reply(ctx, l.runCommand(ctx, cmd)) })
 	}
@@ -225,6 +228,8 @@ func (s *session) run(ctx context.Context) error {
 			err = s.send(&wire.Up{Reply: rep})
 		case req := <-l.locates:
 			err = s.send(&wire.Up{Locate: req})
+		case req := <-l.charges:
+			err = s.send(&wire.Up{Charge: req})
 		case e := <-s.eventC():
 			err = s.sendEvents(e)
 		case seq := <-s.acks:

@@ -52,6 +52,52 @@ type Up struct {
 	// Locate asks where a user is registered (a call from this node to a
 	// user registered on another).
 	Locate *LocateRequest `json:"locate,omitempty"`
+	// Charge asks central's billing to authorize or settle a call leg,
+	// or for the list of billed accounts.
+	Charge *ChargeRequest `json:"charge,omitempty"`
+}
+
+// Operations of a ChargeRequest.
+const (
+	ChargeAuthorize = "authorize"
+	ChargeSettle    = "settle"
+	ChargeAccounts  = "accounts"
+)
+
+// ChargeRequest is a node's question to central's billing: authorize a
+// leg that leaves through a trunk, settle one, or list the accounts.
+type ChargeRequest struct {
+	ID uint64 `json:"id"`
+	Op string `json:"op"`
+	// Authorize.
+	Tenant      string `json:"tenant,omitempty"`
+	User        string `json:"user,omitempty"`
+	AccountCode string `json:"accountcode,omitempty"`
+	Trunk       string `json:"trunk,omitempty"`
+	Number      string `json:"number,omitempty"`
+	UniqueID    string `json:"uniqueid,omitempty"`
+	// Settle.
+	Grant   uint64 `json:"grant,omitempty"`
+	Billsec int64  `json:"billsec,omitempty"`
+}
+
+// ChargeReply answers a ChargeRequest: a grant and its limit, a cost, the
+// accounts, or why not.
+type ChargeReply struct {
+	ID      uint64 `json:"id"`
+	Grant   uint64 `json:"grant,omitempty"`
+	LimitMS int64  `json:"limit_ms,omitempty"`
+	// Account is the account that pays a granted leg.
+	Account *control.BilledAccount `json:"account,omitempty"`
+	// NotCharged: billing does not apply to the caller.
+	NotCharged bool `json:"not_charged,omitempty"`
+	// Denied is billing's cause for a refusal, with Detail.
+	Denied   string                  `json:"denied,omitempty"`
+	Detail   string                  `json:"detail,omitempty"`
+	Cost     string                  `json:"cost,omitempty"`
+	Currency string                  `json:"currency,omitempty"`
+	Accounts []control.BilledAccount `json:"accounts,omitempty"`
+	Err      string                  `json:"err,omitempty"`
 }
 
 // LocateRequest asks central which other node has a user registered.
@@ -113,6 +159,7 @@ type Down struct {
 	Heartbeat *Heartbeat   `json:"heartbeat,omitempty"`
 	Command   *Command     `json:"command,omitempty"`
 	Located   *LocateReply `json:"located,omitempty"`
+	Charged   *ChargeReply `json:"charged,omitempty"`
 	// Events switches the node's events going up on or off.
 	Events  *bool    `json:"events,omitempty"`
 	Renewal *Renewal `json:"renewal,omitempty"`
