@@ -33,6 +33,9 @@ run '^BenchmarkLookup1M$' 2000000x
 run '^BenchmarkRateCDR$' 500000x
 run '^BenchmarkAuthorize$' 500000x
 run '^BenchmarkRaterStore$' 3x
+# Authorization as a node sees it: through its link to central.
+go test ./internal/cluster/hub/ -run '^$' -bench '^BenchmarkChargeOverLink$' -benchtime 3000x |
+	grep -E '^Benchmark' | sed -E 's/-[0-9]+ +/ /'
 if [[ ${QUICK:-0} != 1 ]]; then
 	run '^BenchmarkDeckLoad1M$' 1x
 	run '^BenchmarkDeckImport1M$' 1x
