@@ -30,6 +30,7 @@ exten => 1000,1,Answer()
 	desc="Answer(), Wait($ANSWER_WAIT), Hangup()  [ANSWER_WAIT variant]"
 fi
 log "cps: rates ${rates[*]} cps for $dur s each; entvoice $ENTVOICE; dialplan: $desc"
+[[ ${CALIBRATE:-1} == 1 ]] && calibrate
 for r in "${rates[@]}"; do
 	call_load cps "$plan" "$r" "$dur" 1
 done

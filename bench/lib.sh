@@ -155,6 +155,16 @@ pprof_heap() {
 	log "pprof: $PPROF_DIR/$1.{cpu,heap}.pprof"
 }
 
+# ms_per_call CPU_PCT RATE: milliseconds of CPU per call (CPU_PCT % of one core
+# at RATE calls/s: CPU_PCT/100 s of CPU per second over RATE calls).
+ms_per_call() {
+	if [[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]]; then
+		awk -v c="$1" -v r="$2" 'BEGIN{if (r > 0) printf "%.3fms", c*10/r; else printf "-"}'
+	else
+		printf '%s' "-"
+	fi
+}
+
 # units for printing: mb 12.3 -> 12.3MB, pct 4.5 -> 4.5%; other words unchanged.
 mb() { if [[ $1 =~ ^[0-9.]+$ ]]; then printf '%sMB' "$1"; else printf '%s' "$1"; fi; }
 pct() { if [[ $1 =~ ^[0-9.]+$ ]]; then printf '%s%%' "$1"; else printf '%s' "$1"; fi; }
@@ -306,9 +316,9 @@ call_load() {
 	rss2=$(rss_later)
 	local alive=running
 	ev_alive || alive=DIED
-	RESULT=$(printf '%-5s offered=%d/s achieved=%s/s success=%s failed=%s cpu=%s rss_after=%s rss_after_%ss=%s entvoice=%s' \
+	RESULT=$(printf '%-5s offered=%d/s achieved=%s/s success=%s failed=%s cpu=%s cpu_per_call=%s rss_after=%s rss_after_%ss=%s entvoice=%s' \
 		"$bench" "$rate" "$(kv rate "$stat")" "$(kv success "$stat")" "$(kv failed "$stat")" "$(pct "$WIN_CPU")" \
-		"$(mb "$rss1")" "$RSS_WAIT" "$(mb "$rss2")" "$alive")
+		"$(ms_per_call "$WIN_CPU" "$(kv rate "$stat")")" "$(mb "$rss1")" "$RSS_WAIT" "$(mb "$rss2")" "$alive")
 	[[ $alive == running && $(kv failed "$stat") == 0 && $(kv success "$stat") == "$calls" ]] || BAD=$((BAD + 1))
 	printf '%s\n' "$RESULT"
 	printf '  RSS after %s calls: %s (idle before the load %s; %s s later: %s)\n' "$(kv created "$stat")" "$(mb "$rss1")" "$(mb "$rss0")" "$RSS_WAIT" "$(mb "$rss2")"

@@ -34,6 +34,7 @@ exten => 1000,1,Answer()
  same => n,Hangup()'
 
 log "playback: ${loads[*]} concurrent calls, ramp $RAMP_RATE cps, ${PROMPT_SECS}s prompt; entvoice $ENTVOICE"
+[[ ${CALIBRATE:-1} == 1 ]] && calibrate
 
 # current_calls CSV: CurrentCall of the latest SIPp stat row.
 current_calls() {

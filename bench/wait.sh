@@ -14,5 +14,6 @@ exten => 1000,1,Answer()
  same => n,Wait(1)
  same => n,Hangup()'
 log "wait: $rate cps for $dur s; entvoice $ENTVOICE; dialplan: Answer(), Wait(1), Hangup()"
+[[ ${CALIBRATE:-1} == 1 ]] && calibrate
 call_load wait "$plan" "$rate" "$dur" 2
 ((BAD == 0))
