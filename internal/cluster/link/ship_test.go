@@ -30,7 +30,7 @@ func TestCDRsShippedFromWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	var handOff atomic.Bool // the writer hands its commits to the link once set
-	w := cdrstore.NewWriter(nst, storetest.Logger(t), cdrstore.WriterOptions{Linger: time.Millisecond, OnCommit: func(rows []cdr.Row) {
+	w := cdrstore.NewWriter(nst, storetest.Logger(t), cdrstore.WriterOptions{Interval: time.Millisecond, OnCommit: func(rows []cdr.Row) {
 		if handOff.Load() {
 			l.ShipCommitted(rows)
 		}
