@@ -125,6 +125,10 @@ ev_alive() { kill -0 "$EV_PID" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$EV_P
 # counted after the ")" that closes the command name).
 cpu_ticks() { { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{print $12+$13}'; }
 
+# sys_ticks PID: stime alone (kernel work: socket calls, and on loopback the
+# receiving side's packet processing, which the sender pays for).
+sys_ticks() { { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{print $13}'; }
+
 # rss_mb PID: VmRSS in MB (one decimal), "dead" if the process is gone.
 rss_mb() {
 	{ cat "/proc/$1/status" 2>/dev/null || true; } | awk '/^VmRSS:/{printf "%.1f", $2/1024; f=1} END{if(!f) printf "dead"}' 
@@ -173,7 +177,7 @@ BAD=0 # loads with failed calls or a dead entvoice; scripts exit 1 when > 0
 
 # Load window accounting: win_start; ...load...; win_end -> WIN_CPU (% of one
 # core), WIN_SECS.
-win_start() { W_T0=$(now); W_C0=$(cpu_ticks "$EV_PID"); }
+win_start() { W_T0=$(now); W_C0=$(cpu_ticks "$EV_PID"); W_S0=$(sys_ticks "$EV_PID"); }
 win_end() {
 	local t1 c1
 	t1=$(now)
@@ -185,6 +189,8 @@ win_end() {
 			'BEGIN{printf "%.1f", (b-a)/hz/(t1-t0)*100}')
 	fi
 	WIN_SECS=$(awk -v t0="$W_T0" -v t1="$t1" 'BEGIN{printf "%.1f", t1-t0}')
+	WIN_SYS=$(awk -v a="$W_S0" -v b="$(sys_ticks "$EV_PID")" -v t0="$W_T0" -v t1="$t1" -v hz="$CLK_TCK" \
+		'BEGIN{if (a == "" || b == "") printf "-"; else printf "%.1f", (b-a)/hz/(t1-t0)*100}')
 }
 
 # rss_later: second RSS reading after RSS_WAIT seconds (prints "-" when skipped).
@@ -322,7 +328,7 @@ call_load() {
 	[[ $alive == running && $(kv failed "$stat") == 0 && $(kv success "$stat") == "$calls" ]] || BAD=$((BAD + 1))
 	printf '%s\n' "$RESULT"
 	printf '  RSS after %s calls: %s (idle before the load %s; %s s later: %s)\n' "$(kv created "$stat")" "$(mb "$rss1")" "$(mb "$rss0")" "$RSS_WAIT" "$(mb "$rss2")"
-	printf '  sipp: %s rc=%s; CPU window %s s\n' "$stat" "$SIPP_RCS" "$WIN_SECS"
+	printf '  sipp: %s rc=%s; CPU window %s s (of which system %s)\n' "$stat" "$SIPP_RCS" "$WIN_SECS" "$(pct "$WIN_SYS")"
 	printf '  cmd: %s\n' "$(sipp_cmdline)"
 	ev_log_summary "$dir/entvoice.log"
 	stop_pid "$EV_PID"

@@ -511,7 +511,7 @@ func TestExecEvents(t *testing.T) {
 	var got []string
 	ids := map[string]string{}
 	for e := range sub.C {
-		f := func(k string) string { return agiField(e, k) }
+		f := func(k string) string { return agiField(*e, k) }
 		if e.Kind == events.AGIExecStart {
 			ids[f("Command")] = f("CommandId")
 			got = append(got, fmt.Sprintf("start %s", f("Command")))

@@ -26,7 +26,7 @@ func nextEvent(t *testing.T, sub *events.Subscription, kind events.Kind) events.
 		if e.Kind != kind {
 			t.Fatalf("got %s %+v, want %s", e.Kind, e.AGI, kind)
 		}
-		return e
+		return *e
 	case <-time.After(10 * time.Second):
 		t.Fatalf("no %s event", kind)
 	}

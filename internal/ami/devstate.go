@@ -127,6 +127,11 @@ func weight(state int) (inuse, ringing int) {
 }
 
 // update returns the derived events an event causes.
+// movesDeviceState reports whether update may act on events of kind k.
+func movesDeviceState(k events.Kind) bool {
+	return k == events.Newchannel || k == events.Newstate || k == events.Hangup || k == events.PeerStatus
+}
+
 func (d *deviceStates) update(e *events.Event) []events.Event {
 	var key devKey
 	switch e.Kind {

@@ -182,7 +182,13 @@ func (s *Server) Start(ctx context.Context) error {
 	// the call path never waits for a client. It is passive: the demand
 	// for events is the logged-in sessions' (addSession), so on central the
 	// nodes send their events up only while an AMI client is there.
-	s.sub = s.o.Bus.SubscribePassive(1<<16, nil)
+	// While no session is logged in, only the events that move device
+	// states are taken (DeviceStateChange and ExtensionState must be right
+	// when a client comes): the bus then copies 3 events a call instead of
+	// 15, and the queue's 20 MB stay untouched on a node nobody watches.
+	s.sub = s.o.Bus.SubscribePassive(1<<16, func(e *events.Event) bool {
+		return len(*s.sessions.Load()) > 0 || movesDeviceState(e.Kind)
+	})
 	s.wg.Add(1)
 	go s.dispatchLoop()
 	for i, ln := range s.lns {
@@ -338,8 +344,8 @@ func (s *Server) dispatchLoop() {
 	defer s.wg.Done()
 	var dropped uint64
 	for e := range s.sub.C {
-		s.dispatch(&e)
-		for _, d := range s.dev.update(&e) {
+		s.dispatch(e)
+		for _, d := range s.dev.update(e) {
 			s.dispatch(&d)
 		}
 		// The bus drops rather than block the call path; say so once

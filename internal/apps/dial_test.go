@@ -240,7 +240,7 @@ func (c *dialCall) saw(want string) {
 		}
 		select {
 		case ev := <-c.events.C:
-			c.note(ev)
+			c.note(*ev)
 		case <-deadline:
 			c.t.Fatalf("Dial never published %q", want)
 		}
@@ -260,7 +260,7 @@ func (c *dialCall) waitBridged() {
 		}
 		select {
 		case ev := <-c.events.C:
-			c.note(ev)
+			c.note(*ev)
 		case <-deadline:
 			c.t.Fatal("the caller was never bridged")
 		}
@@ -288,7 +288,7 @@ func (e *dialEnv) dialEvents() []string {
 	for {
 		select {
 		case ev := <-e.events.C:
-			e.note(ev)
+			e.note(*ev)
 		default:
 			e.mu.Lock()
 			defer e.mu.Unlock()

@@ -26,7 +26,7 @@ func (w *dtmfTimes) next(t *testing.T, d time.Duration) events.Event {
 	t.Helper()
 	select {
 	case e := <-w.sub.C:
-		return e
+		return *e
 	case <-time.After(d):
 		t.Fatal("no DTMF event")
 	}

@@ -195,9 +195,10 @@ func (b *Bus) Wanted() (bool, <-chan struct{}) {
 	return b.wants > 0, b.changed
 }
 
-// Subscription receives events on C until Close.
+// Subscription receives events on C until Close. Every subscriber of an
+// event gets the same *Event: it must not be modified.
 type Subscription struct {
-	C       chan Event
+	C       chan *Event
 	bus     *Bus
 	dropped atomic.Uint64
 	filter  func(*Event) bool
@@ -216,7 +217,7 @@ func (b *Bus) Subscribe(size int, filter func(*Event) bool) *Subscription {
 
 // SubscribePassive is Subscribe without demand.
 func (b *Bus) SubscribePassive(size int, filter func(*Event) bool) *Subscription {
-	s := &Subscription{C: make(chan Event, size), bus: b, filter: filter, release: func() {}}
+	s := &Subscription{C: make(chan *Event, size), bus: b, filter: filter, release: func() {}}
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -237,19 +238,22 @@ func (s *Subscription) Close() {
 	})
 }
 
-// Publish delivers e to every subscriber without blocking.
+// Publish delivers e to every subscriber without blocking. The event is
+// stored once and shared: a queue slot is a pointer, so a subscriber's
+// queue of 65536 events costs 512 KB rather than the 20 MB of copies.
 func (b *Bus) Publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	p := &e
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for s := range b.subs {
-		if s.filter != nil && !s.filter(&e) {
+		if s.filter != nil && !s.filter(p) {
 			continue
 		}
 		select {
-		case s.C <- e:
+		case s.C <- p:
 		default:
 			s.dropped.Add(1)
 		}

@@ -155,7 +155,7 @@ func (e *ctlEnv) waitGone(name string) {
 		}
 		select {
 		case ev := <-e.events.C:
-			e.note(ev)
+			e.note(*ev)
 		case <-deadline:
 			e.t.Fatalf("no Hangup event for %s", name)
 		}
@@ -168,7 +168,7 @@ func (e *ctlEnv) dialEvents() []string {
 	for {
 		select {
 		case ev := <-e.events.C:
-			e.note(ev)
+			e.note(*ev)
 		default:
 			e.mu.Lock()
 			defer e.mu.Unlock()
@@ -190,7 +190,7 @@ func (e *ctlEnv) saw(want string) {
 		}
 		select {
 		case ev := <-e.events.C:
-			e.note(ev)
+			e.note(*ev)
 		case <-deadline:
 			e.t.Fatalf("no %q event", want)
 		}

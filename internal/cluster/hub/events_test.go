@@ -51,7 +51,7 @@ func TestEventsUp(t *testing.T) {
 	for len(got) < 3 {
 		select {
 		case e := <-sub.C:
-			got = append(got, e)
+			got = append(got, *e)
 		case <-deadline:
 			t.Fatalf("central got %d of 3 events", len(got))
 		}

@@ -155,12 +155,12 @@ func (p *peerEvents) stream(ctx context.Context, stream grpc.ServerStream, every
 }
 
 // queued is e and the events queued behind it on c, up to eventBatch.
-func queued(c <-chan events.Event, e events.Event) []events.Event {
-	batch := []events.Event{e}
+func queued(c <-chan *events.Event, e *events.Event) []events.Event {
+	batch := []events.Event{*e}
 	for len(batch) < eventBatch {
 		select {
 		case e := <-c:
-			batch = append(batch, e)
+			batch = append(batch, *e)
 		default:
 			return batch
 		}

@@ -286,7 +286,7 @@ func (s *session) setEvents(on bool) {
 
 // eventC is the node's events while collected (nil otherwise: never
 // ready).
-func (s *session) eventC() <-chan events.Event {
+func (s *session) eventC() <-chan *events.Event {
 	if s.events == nil {
 		return nil
 	}
@@ -294,12 +294,12 @@ func (s *session) eventC() <-chan events.Event {
 }
 
 // sendEvents sends e and whatever is queued behind it, up to a batch.
-func (s *session) sendEvents(e events.Event) error {
-	batch := []wire.Event{wire.EncodeEvent(&e)}
+func (s *session) sendEvents(e *events.Event) error {
+	batch := []wire.Event{wire.EncodeEvent(e)}
 	for len(batch) < eventBatch {
 		select {
 		case e := <-s.events.C:
-			batch = append(batch, wire.EncodeEvent(&e))
+			batch = append(batch, wire.EncodeEvent(e))
 		default:
 			return s.send(&wire.Up{Events: batch})
 		}
