@@ -42,7 +42,7 @@ func newServer() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return runProcess(ctx, p, log, func() {
+			return runProcess(ctx, p, cfg, log, func() {
 				log.Info("entvoice central serving", "version", version, "api", cfg.HTTP.Listen, "cluster", cfg.Cluster.Listen, "data_dir", cfg.DataDir)
 			})
 		},

@@ -57,7 +57,7 @@ func newNode() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return runProcess(ctx, p, log, func() {
+			return runProcess(ctx, p, cfg, log, func() {
 				peers := "off"
 				if addr, ok := cfg.PeerListen(); ok {
 					peers = "tls:" + addr.String()

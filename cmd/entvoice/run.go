@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/memory"
 	"github.com/entvoice/entvoice/internal/system"
 )
 
@@ -18,11 +19,17 @@ import (
 // ctx is done (SIGTERM, Ctrl-C). The parts run on their own context until
 // the shutdown is over: draining calls still need their SIP transports,
 // their CDRs the store or the link.
-func runProcess(ctx context.Context, p *system.Process, log *slog.Logger, started func()) error {
+func runProcess(ctx context.Context, p *system.Process, cfg *config.Config, log *slog.Logger, started func()) error {
 	live, end := context.WithCancel(context.Background())
 	defer end()
+	defer memory.Apply(memoryPolicy(cfg.Memory))()
 	if err := p.Start(live); err != nil {
 		return err
+	}
+	if cfg.Memory.TrimEnabled() {
+		trimmed := make(chan struct{})
+		go func() { defer close(trimmed); memory.NewTrimmer(log, memory.TrimOptions{}).Run(live) }()
+		defer func() { end(); <-trimmed }()
 	}
 	started()
 	defer servePprof(log)()
@@ -31,6 +38,19 @@ func runProcess(ctx context.Context, p *system.Process, log *slog.Logger, starte
 	p.Stop()
 	log.Info("stopped")
 	return nil
+}
+
+// memoryPolicy is the configured runtime memory policy; GOGC and
+// GOMEMLIMIT in the environment win, as an operator who sets them means.
+func memoryPolicy(m config.Memory) memory.Policy {
+	var p memory.Policy
+	if os.Getenv("GOGC") == "" {
+		p.GCPercent = m.GCPercent
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		p.Limit = m.LimitMB << 20
+	}
+	return p
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {

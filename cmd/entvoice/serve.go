@@ -37,7 +37,7 @@ func newServe() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			return runProcess(ctx, p, log, func() {
+			return runProcess(ctx, p, cfg, log, func() {
 				if demo {
 					printDemo(cmd.OutOrStdout(), cfg)
 				}

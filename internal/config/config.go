@@ -51,6 +51,8 @@ type Config struct {
 	AGI    AGI    `yaml:"agi"`
 	// Cluster configures the distributed tier (docs/cluster.md).
 	Cluster Cluster `yaml:"cluster"`
+	// Memory is the Go runtime's memory policy (docs/config.md).
+	Memory Memory `yaml:"memory"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -145,6 +147,24 @@ type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // text or json
 }
+
+// Memory sets the Go runtime's memory policy (internal/memory).
+type Memory struct {
+	// GCPercent is GOGC, how far the heap may grow past the live heap
+	// before a collection: default 200 (the runtime's is 100). GOGC in
+	// the environment overrides it.
+	GCPercent int `yaml:"gc_percent"`
+	// LimitMB is a soft limit on the process's memory in MB (GOMEMLIMIT,
+	// which overrides it): the collector works harder as the process
+	// nears it. Default 0: none.
+	LimitMB int64 `yaml:"limit_mb"`
+	// Trim returns the heap to the operating system once a burst of calls
+	// is over (default true).
+	Trim *bool `yaml:"trim"`
+}
+
+// TrimEnabled reports whether the heap is returned after a burst.
+func (m Memory) TrimEnabled() bool { return m.Trim == nil || *m.Trim }
 
 // Shutdown configures graceful shutdown on SIGTERM.
 type Shutdown struct {
@@ -387,6 +407,9 @@ func (c *Config) applyDefaults() error {
 		c.MusicOnHold = c.Resolve(c.MusicOnHold)
 	}
 	c.Shutdown.Grace.orDefault(10 * time.Second)
+	if c.Memory.GCPercent == 0 {
+		c.Memory.GCPercent = 200
+	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
 	}
@@ -546,6 +569,12 @@ func (c *Config) validate(root *yaml.Node) error {
 		if a != "MD5" && a != "SHA-256" {
 			return fail(lineOf("sip", "auth_algorithms"), "sip.auth_algorithms: %q is not MD5 or SHA-256", a)
 		}
+	}
+	if c.Memory.GCPercent < -1 {
+		return fail(lineOf("memory", "gc_percent"), "memory.gc_percent %d: want a percentage, or -1 (off, as GOGC=off)", c.Memory.GCPercent)
+	}
+	if c.Memory.LimitMB < 0 {
+		return fail(lineOf("memory", "limit_mb"), "memory.limit_mb %d is negative", c.Memory.LimitMB)
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {
 		return fail(lineOf("sip", "min_expires"), "sip.min_expires %d is above sip.max_expires %d", c.SIP.MinExpires, c.SIP.MaxExpires)
