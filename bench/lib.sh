@@ -88,6 +88,10 @@ write_config() {
 	mkdir -p "$dir/data" "$dir/sounds/en"
 	printf '%s\n' "$plan" >"$dir/bench.conf"
 	EV_PORT=${EV_PORT:-$(free_udp_port)}
+	# the API and AMI on ports of their own, as in a deployment (not off),
+	# without clashing with another entvoice on this machine
+	local api ami
+	{ read -r api; read -r ami; } < <(free_udp_port --avoid "$EV_PORT" 1 1)
 	cat >"$dir/config.yaml" <<EOF
 sip: {listen: ["udp:127.0.0.1:$EV_PORT"], flood_rate: 1000000, flood_burst: 2000000${EV_SIP_EXTRA:+, $EV_SIP_EXTRA}}
 rtp: {ports: "20000-40000"}
@@ -97,6 +101,8 @@ dialplan: bench.conf
 log: {level: warn}
 shutdown: {grace: 2s}
 trunks: [{name: loadgen, match: ["127.0.0.1/32"], context: bench}]
+http: {listen: "127.0.0.1:$api"}
+ami: {listen: "127.0.0.1:$ami"}
 $extra
 EOF
 }

@@ -562,10 +562,11 @@ func serve(args []string) error {
 		}
 		phones = append(phones, ap)
 	}
-	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), 20000, 60000)
+	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), 20000, 60000, media.PoolOptions{})
 	if err != nil {
 		return err
 	}
+	defer pool.Close()
 	pacer := media.NewPacer(nil)
 	defer pacer.Close()
 	var sessions []*media.Session

@@ -76,9 +76,10 @@ func newDialEnv(t *testing.T) *dialEnv {
 	t.Cleanup(e.events.Close)
 	first := testpeer.FreePortBlock(t, 40)
 	var err error
-	if e.pool, err = media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+39); err != nil {
+	if e.pool, err = media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+39, media.PoolOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.pool.Close)
 	e.pacer = media.NewPacer(log)
 	t.Cleanup(func() {
 		e.mu.Lock()

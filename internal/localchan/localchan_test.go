@@ -107,10 +107,11 @@ func newEnv(t *testing.T) *env {
 	}
 	p.SetDialplan(d)
 	first := testpeer.FreePortBlock(t, 40)
-	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+39)
+	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+39, media.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pool.Close)
 	pacer := media.NewPacer(log)
 	t.Cleanup(pacer.Close)
 	e.tech = New(reg, trackedPlan{p, e.runs}, func() (*media.Session, *media.Session, error) {

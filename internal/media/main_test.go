@@ -41,10 +41,11 @@ type testEnv struct {
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
-	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 30000+int(time.Now().UnixNano()%5000)*2, 42000)
+	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 30000+int(time.Now().UnixNano()%5000)*2, 42000, PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pool.Close)
 	p := NewPacer(testLogger(t))
 	t.Cleanup(p.Close)
 	return &testEnv{pool: pool, pacer: p, log: testLogger(t)}

@@ -6,17 +6,18 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestPortPoolBasics(t *testing.T) {
 	lo := netip.MustParseAddr("127.0.0.1")
-	if _, err := NewPortPool(lo, 5000, 5000); err == nil {
+	if _, err := NewPortPool(lo, 5000, 5000, PoolOptions{}); err == nil {
 		t.Error("a one-port range has no RTP/RTCP pair")
 	}
-	if _, err := NewPortPool(netip.Addr{}, 5000, 6000); err == nil {
+	if _, err := NewPortPool(netip.Addr{}, 5000, 6000, PoolOptions{}); err == nil {
 		t.Error("invalid IP accepted")
 	}
-	p, err := NewPortPool(lo, 41001, 41010) // even ports 41002..41008
+	p, err := NewPortPool(lo, 41001, 41010, PoolOptions{Keep: -1}) // even ports 41002..41008, no reuse
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,10 +73,11 @@ func TestPortPoolBasics(t *testing.T) {
 }
 
 func TestPortPoolConcurrent(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 42100, 42299) // 100 pairs
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 42100, 42299, PoolOptions{Quarantine: time.Millisecond}) // 100 pairs
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer p.Close()
 	const workers, rounds = 32, 40
 	var mu sync.Mutex
 	held := map[int]bool{}
@@ -116,4 +118,160 @@ func TestPortPoolConcurrent(t *testing.T) {
 	if n := p.InUse(); n != 0 {
 		t.Errorf("%d pairs leaked", n)
 	}
+}
+
+// port is the local port of c.
+func port(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
+
+func TestPortPoolReusesRestedPairs(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43100, 43199, PoolOptions{Quarantine: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, c, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := port(r)
+	p.Release(r, c)
+	p.Release(r, c) // twice: harmless
+	if p.Idle() != 1 || p.InUse() != 0 {
+		t.Fatalf("idle %d in use %d after release, want 1 and 0", p.Idle(), p.InUse())
+	}
+	// Still resting: a fresh pair, not the released one.
+	r2, c2, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port(r2) == first {
+		t.Fatalf("port %d reused within its quarantine", first)
+	}
+	time.Sleep(150 * time.Millisecond)
+	r3, c3, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port(r3) != first || r3 != r {
+		t.Fatalf("got port %d, want the rested pair on %d", port(r3), first)
+	}
+	// The reused pair reads again (its deadline was cleared).
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := peer.WriteToUDP([]byte("rtp"), r3.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	_ = r3.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 16)
+	if n, _, err := r3.ReadFromUDP(buf); err != nil || string(buf[:n]) != "rtp" {
+		t.Fatalf("read on the reused pair: %q, %v", buf[:n], err)
+	}
+	_ = r3.SetReadDeadline(time.Time{})
+	p.Release(r2, c2)
+	p.Release(r3, c3)
+}
+
+func TestPortPoolClosesPairsStillReceiving(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43200, 43299, PoolOptions{Quarantine: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, c, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := port(r)
+	p.Release(r, c)
+	// The old peer goes on sending RTCP to the rested pair.
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := peer.WriteToUDP([]byte("late"), c.LocalAddr().(*net.UDPAddr)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	r2, c2, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release(r2, c2)
+	if port(r2) == stale {
+		t.Fatalf("pair on %d reused although its old peer still sends", stale)
+	}
+	if p.Idle() != 0 {
+		t.Fatalf("%d pairs rest, want 0: the stale one is closed", p.Idle())
+	}
+	// Closed for good: the port can be bound by anyone again.
+	l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: stale})
+	if err != nil {
+		t.Fatalf("stale pair's port %d still bound: %v", stale, err)
+	}
+	_ = l.Close()
+}
+
+func TestPortPoolKeepAndMaxIdle(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43300, 43399, PoolOptions{Keep: 2, MaxIdle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pairs [][2]*net.UDPConn
+	for range 3 {
+		r, c, err := p.Allocate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, [2]*net.UDPConn{r, c})
+	}
+	for _, pr := range pairs {
+		p.Release(pr[0], pr[1])
+	}
+	if p.Idle() != 2 || p.InUse() != 0 {
+		t.Fatalf("idle %d in use %d, want 2 kept (Keep) and 0", p.Idle(), p.InUse())
+	}
+	time.Sleep(100 * time.Millisecond)
+	r, c, err := p.Allocate() // expires both resting pairs, binds afresh
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Idle() != 0 {
+		t.Fatalf("%d pairs rest past MaxIdle", p.Idle())
+	}
+	p.Close()
+	p.Release(r, c) // after Close: closed at once
+	if p.Idle() != 0 || p.InUse() != 0 {
+		t.Fatalf("idle %d in use %d after Close and release", p.Idle(), p.InUse())
+	}
+	if _, _, err := r.ReadFromUDP(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("pair released after Close is not closed: %v", err)
+	}
+}
+
+func TestPortPoolFullRangeTakesRestingPair(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43401, 43404, PoolOptions{Quarantine: time.Hour}) // one pair: 43402/43403
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, c, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Release(r, c)
+	r2, c2, err := p.Allocate()
+	if err != nil {
+		t.Fatalf("range of one pair, resting: %v", err)
+	}
+	if r2 != r {
+		t.Fatal("want the resting pair when the range is taken")
+	}
+	if _, _, err := p.Allocate(); !errors.Is(err, ErrNoPorts) {
+		t.Fatalf("got %v, want ErrNoPorts", err)
+	}
+	p.Release(r2, c2)
 }

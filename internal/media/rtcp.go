@@ -49,6 +49,11 @@ func (s *Session) rtcpLoop() {
 	next := time.Now().Add(rtcpInterval)
 	for {
 		_ = s.rtcp.SetReadDeadline(next)
+		// Close sets a past deadline after marking the session closing:
+		// checked after our own deadline, one of the two always wins.
+		if s.isClosing() {
+			return
+		}
 		n, src, err := s.rtcp.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.isClosing() {

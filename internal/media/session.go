@@ -215,9 +215,10 @@ func (s *Session) Done() <-chan struct{} { return s.closing }
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		// Closing the sockets unblocks the readers.
-		_ = s.rtp.Close()
-		_ = s.rtcp.Close()
+		// A read deadline in the past unblocks the readers and leaves the
+		// sockets open, for the pool to reuse.
+		_ = s.rtp.SetReadDeadline(aLongTimeAgo)
+		_ = s.rtcp.SetReadDeadline(aLongTimeAgo)
 		s.wg.Wait()
 		s.pool.Release(s.rtp, s.rtcp)
 		s.dtmfMu.Lock()
@@ -227,6 +228,9 @@ func (s *Session) Close() error {
 	})
 	return nil
 }
+
+// aLongTimeAgo is a read deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 func (s *Session) isClosing() bool {
 	select {

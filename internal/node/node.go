@@ -54,6 +54,7 @@ type Node struct {
 	AMI      *ami.Server // nil when AMI is off (set by Start)
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
+	ports    *media.PortPool
 	moh      *moh.Player
 	stopOnce sync.Once
 
@@ -133,10 +134,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	n.Channels = channel.NewRegistry(cfg.SystemName, n.Bus, log)
 
 	lo, hi := cfg.RTPPorts()
-	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi)
+	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi, media.PoolOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("rtp.ports: %w", err)
 	}
+	n.ports = pool
 	n.pacer = media.NewPacer(log)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -407,6 +409,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	}
 	n.moh.Close()
 	n.pacer.Close()
+	n.ports.Close()
 	n.closeCDR()
 }
 

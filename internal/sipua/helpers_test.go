@@ -64,9 +64,10 @@ func newSIPEnv(t *testing.T) *sipEnv {
 	e.reg = channel.NewRegistry("", events.New(), e.log)
 	first := testpeer.FreePortBlock(t, 20)
 	var err error
-	if e.pool, err = media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+19); err != nil {
+	if e.pool, err = media.NewPortPool(netip.MustParseAddr("127.0.0.1"), first, first+19, media.PoolOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.pool.Close)
 	e.pacer = media.NewPacer(e.log)
 	t.Cleanup(e.pacer.Close)
 	lan, err := acl.ParseList([]string{"10.0.0.0/8"}, nil)

@@ -37,10 +37,11 @@ func Logger() *slog.Logger {
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
 	base := 20000 + int(time.Now().UnixNano()/1000%15000)*2
-	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), base, 65000)
+	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), base, 65000, media.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(pool.Close)
 	p := media.NewPacer(Logger())
 	t.Cleanup(p.Close)
 	return &Env{Pool: pool, Pacer: p, Log: Logger()}
