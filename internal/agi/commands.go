@@ -313,6 +313,16 @@ func (s *session) say(files []string, escape string) cmdResult {
 	return resultSuccess
 }
 
+// sayValue is say for a value a language may lack recorded prompts for:
+// prompts.Sounds.Say speaks text through TTS then.
+func (s *session) sayValue(files []string, text, escape string) cmdResult {
+	files, err := s.a.opts.Sounds.Say(s.e.Ctx, files, text, s.e.Ch.Language())
+	if err != nil {
+		s.log.Warn("SAY: text to speech failed, playing the recorded prompts", "language", s.e.Ch.Language(), "err", err)
+	}
+	return s.say(files, escape)
+}
+
 func cmdSayNumber(s *session, argv []string) cmdResult {
 	if len(argv) < 4 || len(argv) > 5 {
 		return resultShowUsage
@@ -326,7 +336,7 @@ func cmdSayNumber(s *session, argv []string) cmdResult {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.NumberText(int64(n), s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayDigits(s *session, argv []string) cmdResult {
@@ -336,7 +346,8 @@ func cmdSayDigits(s *session, argv []string) cmdResult {
 	if _, ok := scanInt(argv[2]); !ok {
 		return resultShowUsage
 	}
-	return s.say(prompts.SayDigits(argv[2], s.e.Ch.Language()), argv[3])
+	lang := s.e.Ch.Language()
+	return s.sayValue(prompts.SayDigits(argv[2], lang), prompts.DigitsText(argv[2], lang), argv[3])
 }
 
 func cmdSayAlpha(s *session, argv []string) cmdResult {
@@ -376,12 +387,13 @@ func cmdSayDate(s *session, argv []string) cmdResult {
 	if !ok {
 		return resultShowUsage
 	}
-	files, err := prompts.SayDate(time.Unix(int64(n), 0).Local(), s.e.Ch.Language())
+	t := time.Unix(int64(n), 0).Local()
+	files, err := prompts.SayDate(t, s.e.Ch.Language())
 	if err != nil {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.DateText(t, s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayTime(s *session, argv []string) cmdResult {
@@ -392,12 +404,13 @@ func cmdSayTime(s *session, argv []string) cmdResult {
 	if !ok {
 		return resultShowUsage
 	}
-	files, err := prompts.SayTime(time.Unix(int64(n), 0).Local(), s.e.Ch.Language())
+	t := time.Unix(int64(n), 0).Local()
+	files, err := prompts.SayTime(t, s.e.Ch.Language())
 	if err != nil {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.TimeText(t, s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayDateTime(s *session, argv []string) cmdResult {

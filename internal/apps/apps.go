@@ -21,6 +21,11 @@ type Services struct {
 	// Techs places the legs of Dial.
 	Techs         *channel.Technologies
 	RecordingsDir string
+
+	// Speech recognition and text to speech (docs/speech.md); nil:
+	// SpeechCreate fails with ERROR=1, SayText with SAYTEXTSTATUS=FAILED.
+	Speech *Speech
+	TTS    TTS
 }
 
 // Apps are the applications that need services (the others are plain
@@ -60,6 +65,18 @@ func table(ap *Apps) map[string]pbx.App {
 		"Echo":        Echo,
 		"Record":      ap.Record,
 		"Dial":        ap.Dial,
+
+		// Speech recognition and text to speech (speech.go, saytext.go).
+		"SpeechCreate":            ap.SpeechCreate,
+		"SpeechLoadGrammar":       ap.SpeechLoadGrammar,
+		"SpeechUnloadGrammar":     SpeechUnloadGrammar,
+		"SpeechActivateGrammar":   SpeechActivateGrammar,
+		"SpeechDeactivateGrammar": SpeechDeactivateGrammar,
+		"SpeechStart":             SpeechStart,
+		"SpeechBackground":        ap.SpeechBackground,
+		"SpeechProcessingSound":   SpeechProcessingSound,
+		"SpeechDestroy":           SpeechDestroy,
+		"SayText":                 ap.SayText,
 	}
 }
 
@@ -67,6 +84,9 @@ func table(ap *Apps) map[string]pbx.App {
 func Register(p *pbx.PBX, svc Services) {
 	for name, app := range table(&Apps{svc: svc}) {
 		p.Register(name, app)
+	}
+	for name, f := range speechFunctions() {
+		p.RegisterFunction(name, f)
 	}
 }
 
