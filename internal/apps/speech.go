@@ -290,7 +290,13 @@ func (ap *Apps) SpeechBackground(e *pbx.Exec, data string) error {
 		}
 		state := r.State()
 		if !listening {
+			// Nothing to recognise (no active grammar): the prompts,
+			// then DTMF until the timeout, or done at once without one.
 			state = speech.StateReady
+			if !quieted && !l.Playing() && next >= len(files) && timeout == 0 {
+				done = true
+				continue
+			}
 		}
 		switch state {
 		case speech.StateReady:

@@ -46,6 +46,8 @@ type Config struct {
 	AGI    AGI    `yaml:"agi"`
 	// Cluster configures the distributed tier (docs/cluster.md).
 	Cluster Cluster `yaml:"cluster"`
+	// Speech configures recognition and text to speech (speech.go).
+	Speech Speech `yaml:"speech"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -409,6 +411,7 @@ func (c *Config) applyDefaults() error {
 	c.Cluster.CAKey = c.Resolve(c.Cluster.CAKey)
 	c.AGI.ConnectTimeout.orDefault(5 * time.Second)
 	c.AGI.IdleTimeout.orDefault(0)
+	c.speechDefaults()
 	if v := os.Getenv("ENTVOICE_DATABASE_DSN"); v != "" {
 		c.Database.DSN = v
 	}
@@ -538,6 +541,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if a != "MD5" && a != "SHA-256" {
 			return fail(lineOf("sip", "auth_algorithms"), "sip.auth_algorithms: %q is not MD5 or SHA-256", a)
 		}
+	}
+	if err := c.validateSpeech(lineOf); err != nil {
+		return err
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {
 		return fail(lineOf("sip", "min_expires"), "sip.min_expires %d is above sip.max_expires %d", c.SIP.MinExpires, c.SIP.MaxExpires)
