@@ -104,6 +104,11 @@ func speechApp(name string, fn func(e *pbx.Exec, o *speechObject, a []string) er
 // tenant's stored grammars, or a JSGF or keyword file.
 func (ap *Apps) SpeechLoadGrammar(e *pbx.Exec, data string) error {
 	return speechApp("SpeechLoadGrammar", func(e *pbx.Exec, o *speechObject, a []string) error {
+		// A builtin's word list has commas of its own
+		// (builtin:menu?words=sales,support): they belong to the path.
+		if len(a) > 2 && strings.HasPrefix(arg(a, 1), speech.BuiltinPrefix) {
+			a = []string{a[0], strings.Join(a[1:], ",")}
+		}
 		if len(a) != 2 {
 			return errors.New("requires two arguments (grammar name,path)")
 		}
