@@ -17,6 +17,8 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/provision/memfeed"
 	"github.com/entvoice/entvoice/internal/speech"
 	"github.com/entvoice/entvoice/internal/speech/pocketsphinx"
 	"github.com/entvoice/entvoice/internal/testpeer"
@@ -421,5 +423,66 @@ func TestSayNumberGermanThroughTTS(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(n.cfg.Speech.TTS.CacheDir, "*", "*.wav"))
 	if len(files) == 0 {
 		t.Error("nothing in the TTS cache")
+	}
+}
+
+// TestSpeechStoredGrammarPerTenant: a grammar a tenant keeps in the store
+// reaches the node through the realtime feed and is loaded by name in the
+// tenant's calls; another tenant cannot load it, nor a file outside
+// speech.grammar_dir; deleting it takes it away.
+func TestSpeechStoredGrammarPerTenant(t *testing.T) {
+	if !pocketsphinx.Available {
+		t.Skip("built without the engine")
+	}
+	src := memfeed.New()
+	steps := []struct{ app, data string }{
+		{"Answer", ""}, {"SpeechCreate", ""}, {"SpeechLoadGrammar", "m,${IF($[${EXTEN} = 2200]?menu:/etc/passwd)}"},
+		{"SpeechActivateGrammar", "m"}, {"SpeechBackground", "beep,6"},
+		{"Set", "CDR(userfield)=${SPEECH(results)}|${SPEECH_TEXT(0)}|${SPEECH_GRAMMAR(0)}"},
+	}
+	for _, tn := range []string{"acme", "beta"} {
+		src.PutTenant(provision.Tenant{ID: tn, Name: tn, Domain: tn + ".example", Status: "active"})
+		src.PutUser(tenantUser(tn, tn+".example", "1001", tn+"-1001"))
+		for i, st := range steps {
+			src.PutExtension(provision.Extension{Tenant: tn, Context: "internal", Exten: "_220X", Priority: i + 1, App: st.app, AppData: st.data})
+		}
+	}
+	src.PutGrammar(provision.Grammar{Tenant: "acme", Name: "menu", Body: "#JSGF V1.0;\ngrammar menu;\npublic <m> = sales | support | billing;\n"})
+	n := startNode(t, nodeSpec{yaml: "speech: {decoders: 1}\nshutdown: {grace: 1s}\n", dialplan: hostedStaticPlan, source: src})
+	pcm := append(synth(t, "support", "en-us", 150), make([]int16, 8000)...)
+	call := func(tenant, exten string) cdr.Record {
+		t.Helper()
+		before := len(n.cdrs(t, 0))
+		p := n.phone(t, "1001", tenant+"-1001", testpeer.PCMU, 0)
+		p.domain = tenant + ".example"
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, code, err := p.dial(ctx, exten)
+		if err != nil || code != 200 {
+			t.Fatalf("dial: %d %v", code, err)
+		}
+		time.Sleep(800 * time.Millisecond)
+		c.say(pcm)
+		return lastCDR(t, n, before)
+	}
+	if r := call("acme", "2200"); r.UserField != "1|support|m" {
+		t.Errorf("acme with its stored grammar: userfield %q, want 1|support|m", r.UserField)
+	}
+	for _, c := range []struct{ tenant, exten, why string }{
+		{"beta", "2200", "another tenant's grammar"},
+		{"acme", "2201", "a file outside grammar_dir"},
+	} {
+		if r := call(c.tenant, c.exten); r.UserField != "" || r.LastApp != "SpeechLoadGrammar" {
+			t.Errorf("%s: userfield %q lastapp %q, want the call ended at SpeechLoadGrammar", c.why, r.UserField, r.LastApp)
+		}
+	}
+	rev := src.DeleteGrammar("acme", "menu")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitRevision(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	if r := call("acme", "2200"); r.LastApp != "SpeechLoadGrammar" {
+		t.Errorf("deleted grammar still loads: userfield %q lastapp %q", r.UserField, r.LastApp)
 	}
 }
