@@ -82,12 +82,14 @@ func table(ap *Apps) map[string]pbx.App {
 
 // Register adds every application to the PBX, with the services they use.
 func Register(p *pbx.PBX, svc Services) {
-	for name, app := range table(&Apps{svc: svc}) {
+	ap := &Apps{svc: svc}
+	for name, app := range table(ap) {
 		p.Register(name, app)
 	}
 	for name, f := range speechFunctions() {
 		p.RegisterFunction(name, f)
 	}
+	p.RegisterFunction("TTS", ap.ttsFunction())
 }
 
 // args splits application data with Asterisk's rules.

@@ -3,7 +3,9 @@ package apps
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
@@ -14,6 +16,30 @@ import (
 // TTS speaks text (internal/tts's Synthesizer, espeak-ng behind a cache).
 type TTS interface {
 	Speak(ctx context.Context, req tts.Request) (*media.Prompt, error)
+	// SpeakFile returns the cached WAV file of the phrase.
+	SpeakFile(ctx context.Context, req tts.Request) (string, error)
+}
+
+// ttsFunction is the dialplan function TTS(text[,voice[,rate]]): the
+// phrase spoken by the node's TTS, as a sound file name any application
+// plays (Playback, Background, Read, SpeechBackground: so a TTS prompt can
+// be barged in on). The file is cached; an empty value when there is no
+// TTS (logged).
+func (ap *Apps) ttsFunction() pbx.Function {
+	return pbx.Function{Read: func(e *pbx.Exec, data string) (string, error) {
+		a := args(data)
+		if ap.svc.TTS == nil {
+			return "", tts.ErrUnavailable
+		}
+		rate, _ := strconv.Atoi(arg(a, 2))
+		path, err := ap.svc.TTS.SpeakFile(e.Ctx, tts.Request{Text: arg(a, 0), Voice: arg(a, 1), Language: e.Ch.Language(), Rate: rate})
+		if err != nil {
+			e.Ch.Log().Warn("TTS() failed", "err", err, "text", arg(a, 0))
+			return "", err
+		}
+		// Sound names carry no extension (the player finds the format).
+		return strings.TrimSuffix(path, filepath.Ext(path)), nil
+	}}
 }
 
 // SayText(text[,voice[,rate]]) speaks text with the node's text to speech

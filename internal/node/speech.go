@@ -87,6 +87,13 @@ func (r rateTTS) Speak(ctx context.Context, req tts.Request) (*media.Prompt, err
 	return r.s.Speak(ctx, req)
 }
 
+func (r rateTTS) SpeakFile(ctx context.Context, req tts.Request) (string, error) {
+	if req.Rate == 0 {
+		req.Rate = r.rate
+	}
+	return r.s.SpeakFile(ctx, req)
+}
+
 // speaker is the Say fallback's Speaker (nil interface when no TTS).
 func (st *speechStack) speaker(rate int) prompts.Speaker {
 	if st.synth == nil {
