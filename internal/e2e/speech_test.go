@@ -52,6 +52,13 @@ exten => _10X,1,Answer()
  same => n,Hangup()
  same => n(noengine),Set(CDR(userfield)=ERROR=${ERROR})
  same => n,Hangup()
+exten => _13X,1,Answer()
+ same => n,SpeechCreate()
+ same => n,SpeechLoadGrammar(g,${IF($[${EXTEN} = 130]?builtin:menu?words=sales,support,billing,operator,one,two,three:${IF($[${EXTEN} = 131]?builtin:yesno:builtin:digits?length=1)})})
+ same => n,SpeechActivateGrammar(g)
+ same => n,SpeechBackground(beep,8)
+ same => n,` + speechResult + `
+ same => n,Hangup()
 exten => _11X,1,Goto(speecherr,${EXTEN},1)
 exten => 120,1,SayText(sales)
  same => n,Set(CDR(userfield)=${SAYTEXTSTATUS})
@@ -485,4 +492,87 @@ func TestSpeechStoredGrammarPerTenant(t *testing.T) {
 	if r := call("acme", "2200"); r.LastApp != "SpeechLoadGrammar" {
 		t.Errorf("deleted grammar still loads: userfield %q lastapp %q", r.UserField, r.LastApp)
 	}
+}
+
+// TestSpeechAccuracyOverCalls measures accuracy per grammar through real
+// calls (G.711 on the wire, the node's endpointer and engine), several
+// espeak-ng voices and speeds, callers in parallel; it asserts the floors
+// of the engine's own accuracy test. It takes minutes: run it with
+// ENTVOICE_SPEECH_ACCURACY=1 (docs/speech.md has its last table).
+func TestSpeechAccuracyOverCalls(t *testing.T) {
+	if os.Getenv("ENTVOICE_SPEECH_ACCURACY") == "" {
+		t.Skip("set ENTVOICE_SPEECH_ACCURACY=1 to measure")
+	}
+	n := speechNode(t, "")
+	grammars := []struct {
+		name, exten string
+		words       []string
+		floor       float64
+	}{
+		{"menu", "130", []string{"sales", "support", "billing", "operator", "one", "two", "three"}, 0.85},
+		{"yesno", "131", []string{"yes", "no"}, 0.9},
+		{"digit", "132", []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}, 0.65},
+	}
+	voices := []string{"en-us", "en-us+m3", "en-us+f2", "en-us+f4", "en-gb"}
+	rates := []int{130, 160, 200}
+	var table strings.Builder
+	fmt.Fprintf(&table, "\n%-6s %-9s %8s %8s %8s %8s\n", "gram", "voice", "130", "160", "200", "all")
+	for _, g := range grammars {
+		total, right := 0, 0
+		byRate := map[int][2]int{}
+		for _, v := range voices {
+			fmt.Fprintf(&table, "%-6s %-9s", g.name, v)
+			vr, vt := 0, 0
+			for _, rate := range rates {
+				ids := make([]string, len(g.words)) // uniqueid of each word's call
+				var wg sync.WaitGroup
+				before := len(n.cdrs(t, 0))
+				for i, w := range g.words {
+					pcm := append(synth(t, w, v, rate), make([]int16, 8000)...)
+					seen := map[string]bool{}
+					for _, ch := range n.Channels.List() {
+						seen[ch.UniqueID] = true
+					}
+					_, c := dialSilent(t, n, g.exten)
+					for _, ch := range n.Channels.List() {
+						if !seen[ch.UniqueID] {
+							ids[i] = ch.UniqueID
+						}
+					}
+					wg.Go(func() {
+						time.Sleep(800 * time.Millisecond)
+						c.say(pcm)
+					})
+				}
+				wg.Wait()
+				lastCDR(t, n, before)
+				byID := map[string]string{}
+				for _, r := range n.cdrs(t, before+len(g.words)) {
+					byID[r.UniqueID] = r.UserField
+				}
+				ok := 0
+				for i, w := range g.words {
+					if strings.HasPrefix(byID[ids[i]], "1|"+w+"|g|") {
+						ok++
+					}
+				}
+				fmt.Fprintf(&table, " %5d/%-2d", ok, len(g.words))
+				br := byRate[rate]
+				byRate[rate] = [2]int{br[0] + ok, br[1] + len(g.words)}
+				vr, vt = vr+ok, vt+len(g.words)
+			}
+			fmt.Fprintf(&table, " %5d/%d\n", vr, vt)
+			right, total = right+vr, total+vt
+		}
+		fmt.Fprintf(&table, "%-6s %-9s", g.name, "ALL")
+		for _, rate := range rates {
+			fmt.Fprintf(&table, " %5d/%-2d", byRate[rate][0], byRate[rate][1])
+		}
+		pct := float64(right) / float64(total)
+		fmt.Fprintf(&table, " %5d/%d (%.0f%%, floor %.0f%%)\n", right, total, 100*pct, 100*g.floor)
+		if pct < g.floor {
+			t.Errorf("%s: %.0f%% over calls, floor %.0f%%", g.name, 100*pct, 100*g.floor)
+		}
+	}
+	t.Log(table.String())
 }
