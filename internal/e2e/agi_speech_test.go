@@ -60,7 +60,7 @@ func TestAGISpeechRecognize(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	_, c := dialSilent(t, n, "130")
+	_, c := dialTone(t, n, "130", 0)
 	pcm := append(synth(t, "sales", "en-us", 150), make([]int16, 8000)...)
 	go func() {
 		for {

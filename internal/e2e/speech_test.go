@@ -33,7 +33,12 @@ import (
 
 const speechResult = `Set(CDR(userfield)=${SPEECH(results)}|${SPEECH_TEXT(0)}|${SPEECH_GRAMMAR(0)}|${SPEECH_SCORE(0)}|${SPEECH(spoke)})`
 
-const speechPlan = `[speech]
+const speechPlan = `[globals]
+G130=builtin:menu?words=sales,support,billing,operator,one,two,three
+G131=builtin:yesno
+G132=builtin:digits?length=1
+
+[speech]
 exten => _10X,1,Answer()
  same => n,SpeechCreate()
  same => n,GotoIf($["${ERROR}" = "1"]?noengine)
@@ -54,7 +59,7 @@ exten => _10X,1,Answer()
  same => n,Hangup()
 exten => _13X,1,Answer()
  same => n,SpeechCreate()
- same => n,SpeechLoadGrammar(g,${IF($[${EXTEN} = 130]?builtin:menu?words=sales,support,billing,operator,one,two,three:${IF($[${EXTEN} = 131]?builtin:yesno:builtin:digits?length=1)})})
+ same => n,SpeechLoadGrammar(g,${G${EXTEN}})
  same => n,SpeechActivateGrammar(g)
  same => n,SpeechBackground(beep,8)
  same => n,` + speechResult + `
@@ -127,26 +132,12 @@ func synth(t *testing.T, text, voice string, rate int) []int16 {
 	return p.PCM
 }
 
-// dialSilent calls exten from a phone that sends silence, not a tone,
-// until it is given something to say.
-func dialSilent(t *testing.T, n *testNode, exten string) (*phone, *call) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 0)
-	c, code, err := p.dial(ctx, exten)
-	if err != nil || code != 200 {
-		t.Fatalf("dial %s: code %d err %v", exten, code, err)
-	}
-	return p, c
-}
-
 // speechCall dials exten, waits, speaks pcm (nil: stays silent) and
 // returns the call's CDR once the node hung up.
 func speechCall(t *testing.T, n *testNode, exten string, wait time.Duration, pcm []int16) cdr.Record {
 	t.Helper()
 	before := len(n.cdrs(t, 0))
-	_, c := dialSilent(t, n, exten)
+	_, c := dialTone(t, n, exten, 0)
 	time.Sleep(wait)
 	if pcm != nil {
 		c.say(pcm)
@@ -229,7 +220,7 @@ func TestSpeechBargeIn(t *testing.T) {
 		full += len(pcm)
 	}
 	before := len(n.cdrs(t, 0))
-	p, c := dialSilent(t, n, "101")
+	p, c := dialTone(t, n, "101", 0)
 	time.Sleep(time.Second)
 	c.say(append(synth(t, "support", "en-us", 150), make([]int16, 8000)...))
 	r := lastCDR(t, n, before)
@@ -249,7 +240,7 @@ func TestSpeechBargeIn(t *testing.T) {
 func TestSpeechDTMF(t *testing.T) {
 	n := speechNode(t, "")
 	before := len(n.cdrs(t, 0))
-	_, c := dialSilent(t, n, "101")
+	_, c := dialTone(t, n, "101", 0)
 	time.Sleep(700 * time.Millisecond)
 	if err := c.sendDigits(context.Background(), "42#"); err != nil {
 		t.Fatal(err)
@@ -284,7 +275,7 @@ func TestSpeechSilenceAndNoise(t *testing.T) {
 func TestSpeechHangupMidRecognition(t *testing.T) {
 	n := speechNode(t, "")
 	before := len(n.cdrs(t, 0))
-	_, c := dialSilent(t, n, "112")
+	_, c := dialTone(t, n, "112", 0)
 	time.Sleep(700 * time.Millisecond)
 	c.say(synth(t, "sales and support and billing", "en-us", 120))
 	time.Sleep(600 * time.Millisecond)
@@ -342,7 +333,7 @@ func TestSpeechMoreRecognitionsThanDecoders(t *testing.T) {
 	var wg sync.WaitGroup
 	calls := make([]*call, callers)
 	for i := range callers {
-		_, calls[i] = dialSilent(t, n, "100")
+		_, calls[i] = dialTone(t, n, "100", 0)
 	}
 	time.Sleep(800 * time.Millisecond)
 	for _, c := range calls {
@@ -377,7 +368,7 @@ func TestSpeechMoreRecognitionsThanDecoders(t *testing.T) {
 func TestSayTextRecognisedBack(t *testing.T) {
 	n := speechNode(t, "")
 	before := len(n.cdrs(t, 0))
-	p, _ := dialSilent(t, n, "120")
+	p, _ := dialTone(t, n, "120", 0)
 	r := lastCDR(t, n, before)
 	if r.UserField != "SUCCESS" {
 		t.Errorf("SAYTEXTSTATUS %q", r.UserField)
@@ -417,7 +408,7 @@ func TestSayTextRecognisedBack(t *testing.T) {
 func TestSayNumberGermanThroughTTS(t *testing.T) {
 	n := speechNode(t, "")
 	before := len(n.cdrs(t, 0))
-	p, _ := dialSilent(t, n, "121")
+	p, _ := dialTone(t, n, "121", 0)
 	lastCDR(t, n, before)
 	heard := p.heardPCM()
 	want := synth(t, "21", "de", 150)
@@ -533,7 +524,7 @@ func TestSpeechAccuracyOverCalls(t *testing.T) {
 					for _, ch := range n.Channels.List() {
 						seen[ch.UniqueID] = true
 					}
-					_, c := dialSilent(t, n, g.exten)
+					_, c := dialTone(t, n, g.exten, 0)
 					for _, ch := range n.Channels.List() {
 						if !seen[ch.UniqueID] {
 							ids[i] = ch.UniqueID
@@ -575,4 +566,19 @@ func TestSpeechAccuracyOverCalls(t *testing.T) {
 		}
 	}
 	t.Log(table.String())
+}
+
+// say queues pcm (8 kHz) for the call to send after what is queued, in
+// 20 ms packets instead of its tone, as a caller's voice.
+func (c *call) say(pcm []int16) {
+	c.p.mu.Lock()
+	c.p.speak = append(c.p.speak, pcm...)
+	c.p.mu.Unlock()
+}
+
+// heardPCM is everything the phone heard so far.
+func (p *phone) heardPCM() []int16 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int16(nil), p.heard...)
 }
