@@ -23,11 +23,7 @@ func TestAGISpeechRecognize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	n := speechNode(t, "")
-	// The plan's users call context speech; this node adds an AGI there.
-	if err := n.PBX.Dialplan().AddRow("speech", "130", 1, "", "AGI", fmt.Sprintf("agi://%s/speech", ln.Addr())); err != nil {
-		t.Fatal(err)
-	}
+	n := speechNode(t, "", fmt.Sprintf("\n[speechagi]\nexten => 140,1,AGI(agi://%s/speech)\n", ln.Addr()))
 	const speak = "SPEECH RECOGNIZE hello-world 10"
 	steps := []agiStep{
 		{cmd: "ANSWER", want: `200 result=0`},
@@ -60,7 +56,7 @@ func TestAGISpeechRecognize(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	_, c := dialTone(t, n, "130", 0)
+	_, c := dialTone(t, n, "140", 0)
 	pcm := append(synth(t, "sales", "en-us", 150), make([]int16, 8000)...)
 	go func() {
 		for {

@@ -65,6 +65,7 @@ exten => _13X,1,Answer()
  same => n,` + speechResult + `
  same => n,Hangup()
 exten => _11X,1,Goto(speecherr,${EXTEN},1)
+exten => 140,1,Goto(speechagi,140,1)
 exten => 120,1,SayText(sales)
  same => n,Set(CDR(userfield)=${SAYTEXTSTATUS})
  same => n,Wait(0.5)
@@ -99,8 +100,8 @@ exten => h,1,Set(CDR(userfield)=${CDR(userfield)}:h:${SPEECH(status)})
 `
 
 // speechNode starts a node for the speech tests; extra is YAML under
-// speech:.
-func speechNode(t *testing.T, extra string) *testNode {
+// speech:, plan more dialplan.
+func speechNode(t *testing.T, extra string, plan ...string) *testNode {
 	t.Helper()
 	if _, err := os.Stat("/usr/share/asterisk/sounds"); err != nil {
 		t.Skip("Asterisk sounds not installed")
@@ -114,7 +115,7 @@ shutdown: {grace: 1s}
 speech:
   decoders: 1
 ` + extra
-	return startNode(t, nodeSpec{yaml: yaml, dialplan: speechPlan})
+	return startNode(t, nodeSpec{yaml: yaml, dialplan: speechPlan + strings.Join(plan, "\n")})
 }
 
 // synth speaks text with espeak-ng at 8 kHz.
