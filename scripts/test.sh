@@ -14,8 +14,11 @@ go test -race -count=1 -timeout 20m ./...
 # its build tag; without the library only the tag-less half above runs.
 if pkg-config --exists pocketsphinx sphinxbase 2>/dev/null; then
   echo "== speech engine (-tags pocketsphinx)"
-  go vet -tags pocketsphinx ./internal/speech/... ./cmd/entvoice
+  go vet -tags pocketsphinx ./internal/speech/... ./internal/node ./internal/e2e ./cmd/entvoice
   go test -race -count=1 -timeout 10m -tags pocketsphinx ./internal/speech/...
+  # Speech in real calls (SpeechBackground, AGI SPEECH, SayText, the demo's
+  # speech IVR) against a node running the engine.
+  go test -race -count=1 -timeout 10m -tags pocketsphinx -run 'Speech|SayText|SayNumberGerman' ./internal/e2e
 else
   echo "== speech engine skipped: libpocketsphinx-dev not installed (scripts/setup.sh installs it)"
 fi

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -71,6 +72,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Resolver looks up SRV records for hagi:// (default net.DefaultResolver).
 	Resolver SRVResolver
+	// Speech serves the SPEECH commands (nil: SPEECH CREATE fails, as
+	// in Asterisk without a speech engine).
+	Speech *apps.Speech
 }
 
 // AGI runs the AGI and EAGI applications.

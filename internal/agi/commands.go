@@ -69,10 +69,10 @@ var commands = []command{
 	{[]string{"speech", "create"}, cmdSpeechCreate, false, " Usage: SPEECH CREATE <engine>\n\tCreates a speech object."},
 	{[]string{"speech", "set"}, cmdSpeechSet, false, " Usage: SPEECH SET <name> <value>\n\tSets an engine setting."},
 	{[]string{"speech", "destroy"}, cmdSpeechDestroy, true, " Usage: SPEECH DESTROY\n\tDestroys the speech object."},
-	{[]string{"speech", "load", "grammar"}, cmdSpeechGrammar(5), false, " Usage: SPEECH LOAD GRAMMAR <grammar name> <path to grammar>\n\tLoads a grammar."},
-	{[]string{"speech", "unload", "grammar"}, cmdSpeechGrammar(4), true, " Usage: SPEECH UNLOAD GRAMMAR <grammar name>\n\tUnloads a grammar."},
-	{[]string{"speech", "activate", "grammar"}, cmdSpeechGrammar(4), false, " Usage: SPEECH ACTIVATE GRAMMAR <grammar name>\n\tActivates a grammar."},
-	{[]string{"speech", "deactivate", "grammar"}, cmdSpeechGrammar(4), false, " Usage: SPEECH DEACTIVATE GRAMMAR <grammar name>\n\tDeactivates a grammar."},
+	{[]string{"speech", "load", "grammar"}, cmdSpeechLoadGrammar, false, " Usage: SPEECH LOAD GRAMMAR <grammar name> <path to grammar>\n\tLoads a grammar."},
+	{[]string{"speech", "unload", "grammar"}, cmdSpeechUnloadGrammar, true, " Usage: SPEECH UNLOAD GRAMMAR <grammar name>\n\tUnloads a grammar."},
+	{[]string{"speech", "activate", "grammar"}, cmdSpeechActivateGrammar, false, " Usage: SPEECH ACTIVATE GRAMMAR <grammar name>\n\tActivates a grammar."},
+	{[]string{"speech", "deactivate", "grammar"}, cmdSpeechDeactivateGrammar, false, " Usage: SPEECH DEACTIVATE GRAMMAR <grammar name>\n\tDeactivates a grammar."},
 	{[]string{"speech", "recognize"}, cmdSpeechRecognize, false, " Usage: SPEECH RECOGNIZE <prompt> <timeout> [<offset>]\n\tPlays a prompt and recognizes speech."},
 	{[]string{"gosub"}, cmdGosub, false, " Usage: GOSUB <context> <extension> <priority> [<optional-argument>]\n\tRuns a dialplan subroutine and returns."},
 }
@@ -313,6 +313,16 @@ func (s *session) say(files []string, escape string) cmdResult {
 	return resultSuccess
 }
 
+// sayValue is say for a value a language may lack recorded prompts for:
+// prompts.Sounds.Say speaks text through TTS then.
+func (s *session) sayValue(files []string, text, escape string) cmdResult {
+	files, err := s.a.opts.Sounds.Say(s.e.Ctx, files, text, s.e.Ch.Language())
+	if err != nil {
+		s.log.Warn("SAY: text to speech failed, playing the recorded prompts", "language", s.e.Ch.Language(), "err", err)
+	}
+	return s.say(files, escape)
+}
+
 func cmdSayNumber(s *session, argv []string) cmdResult {
 	if len(argv) < 4 || len(argv) > 5 {
 		return resultShowUsage
@@ -326,7 +336,7 @@ func cmdSayNumber(s *session, argv []string) cmdResult {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.NumberText(int64(n), s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayDigits(s *session, argv []string) cmdResult {
@@ -336,7 +346,8 @@ func cmdSayDigits(s *session, argv []string) cmdResult {
 	if _, ok := scanInt(argv[2]); !ok {
 		return resultShowUsage
 	}
-	return s.say(prompts.SayDigits(argv[2], s.e.Ch.Language()), argv[3])
+	lang := s.e.Ch.Language()
+	return s.sayValue(prompts.SayDigits(argv[2], lang), prompts.DigitsText(argv[2], lang), argv[3])
 }
 
 func cmdSayAlpha(s *session, argv []string) cmdResult {
@@ -376,12 +387,13 @@ func cmdSayDate(s *session, argv []string) cmdResult {
 	if !ok {
 		return resultShowUsage
 	}
-	files, err := prompts.SayDate(time.Unix(int64(n), 0).Local(), s.e.Ch.Language())
+	t := time.Unix(int64(n), 0).Local()
+	files, err := prompts.SayDate(t, s.e.Ch.Language())
 	if err != nil {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.DateText(t, s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayTime(s *session, argv []string) cmdResult {
@@ -392,12 +404,13 @@ func cmdSayTime(s *session, argv []string) cmdResult {
 	if !ok {
 		return resultShowUsage
 	}
-	files, err := prompts.SayTime(time.Unix(int64(n), 0).Local(), s.e.Ch.Language())
+	t := time.Unix(int64(n), 0).Local()
+	files, err := prompts.SayTime(t, s.e.Ch.Language())
 	if err != nil {
 		s.reply("-1")
 		return resultFailure
 	}
-	return s.say(files, argv[3])
+	return s.sayValue(files, prompts.TimeText(t, s.e.Ch.Language()), argv[3])
 }
 
 func cmdSayDateTime(s *session, argv []string) cmdResult {
@@ -871,45 +884,6 @@ func cmdSetMusic(s *session, argv []string) cmdResult {
 	// entVoice has no music-on-hold source yet: the command is accepted
 	// as ast_moh_start failing quietly is (res_agi.c ignores its result).
 	s.log.Debug("SET MUSIC: no music on hold configured", "mode", argv[2], "class", argAt(argv, 3))
-	s.reply("0")
-	return resultSuccess
-}
-
-// The SPEECH commands answer as res_agi.c does when no speech engine is
-// loaded: SPEECH CREATE fails (ast_speech_new finds no engine), so every
-// other command finds no speech object.
-func cmdSpeechCreate(s *session, _ []string) cmdResult {
-	s.reply("0")
-	return resultSuccess
-}
-
-func cmdSpeechSet(s *session, argv []string) cmdResult {
-	if len(argv) != 4 {
-		return resultShowUsage
-	}
-	s.reply("0")
-	return resultSuccess
-}
-
-func cmdSpeechDestroy(s *session, _ []string) cmdResult {
-	s.reply("0")
-	return resultSuccess
-}
-
-func cmdSpeechGrammar(argc int) func(*session, []string) cmdResult {
-	return func(s *session, argv []string) cmdResult {
-		if len(argv) != argc {
-			return resultShowUsage
-		}
-		s.reply("0")
-		return resultSuccess
-	}
-}
-
-func cmdSpeechRecognize(s *session, argv []string) cmdResult {
-	if len(argv) < 4 {
-		return resultShowUsage
-	}
 	s.reply("0")
 	return resultSuccess
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/pbx"
+	"github.com/entvoice/entvoice/internal/speech"
 )
 
 // Reply texts of res_agi.c agi_handle_command.
@@ -63,6 +64,8 @@ type session struct {
 	eagiEnd  chan struct{}
 
 	autoHangup *time.Timer // SET AUTOHANGUP
+
+	speech *speech.Recognizer // SPEECH CREATE's object (agi->speech)
 
 	lr          *lineReader
 	cmdStart    time.Time // when the running command started
@@ -209,6 +212,7 @@ func (s *session) loop(args []string) Result {
 	if s.enhanced {
 		s.startEAGI()
 	}
+	defer s.destroySpeech()
 
 	lr := &lineReader{br: bufio.NewReaderSize(t.r, 4096)}
 	s.lr = lr

@@ -198,6 +198,7 @@ func (a *API) routes() {
 	a.handle("GET", "/cdrs/export", a.exportCDRs)
 
 	a.billingRoutes()
+	a.grammarRoutes()
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.

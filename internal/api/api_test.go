@@ -209,6 +209,9 @@ func TestTenantIsolation(t *testing.T) {
 			{"POST", "/api/v1/tenants/b/accounts/1001/topups"}, {"POST", "/api/v1/tenants/b/accounts/1001/adjustments"},
 			{"GET", "/api/v1/tenants/b/accounts/1001/journal"}, {"GET", "/api/v1/tenants/b/accounts/1001/statement"},
 			{"GET", "/api/v1/tenants/b/ratings"}, {"POST", "/api/v1/tenants/b/rerates"},
+			// Speech grammars.
+			{"GET", "/api/v1/tenants/b/grammars"}, {"GET", "/api/v1/tenants/b/grammars/g"},
+			{"PUT", "/api/v1/tenants/b/grammars/g"}, {"DELETE", "/api/v1/tenants/b/grammars/g"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}

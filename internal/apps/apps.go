@@ -24,6 +24,11 @@ type Services struct {
 	RecordingsDir string
 	// MOH plays music on hold (nil: none configured).
 	MOH *moh.Player
+
+	// Speech recognition and text to speech (docs/speech.md); nil:
+	// SpeechCreate fails with ERROR=1, SayText with SAYTEXTSTATUS=FAILED.
+	Speech *Speech
+	TTS    TTS
 }
 
 // Apps are the applications that need services (the others are plain
@@ -68,14 +73,30 @@ func table(ap *Apps) map[string]pbx.App {
 		"MusicOnHold":      ap.MusicOnHold,
 		"StartMusicOnHold": ap.StartMusicOnHold,
 		"StopMusicOnHold":  ap.StopMusicOnHold,
+		// Speech recognition and text to speech (speech.go, saytext.go).
+		"SpeechCreate":            ap.SpeechCreate,
+		"SpeechLoadGrammar":       ap.SpeechLoadGrammar,
+		"SpeechUnloadGrammar":     SpeechUnloadGrammar,
+		"SpeechActivateGrammar":   SpeechActivateGrammar,
+		"SpeechDeactivateGrammar": SpeechDeactivateGrammar,
+		"SpeechStart":             SpeechStart,
+		"SpeechBackground":        ap.SpeechBackground,
+		"SpeechProcessingSound":   SpeechProcessingSound,
+		"SpeechDestroy":           SpeechDestroy,
+		"SayText":                 ap.SayText,
 	}
 }
 
 // Register adds every application to the PBX, with the services they use.
 func Register(p *pbx.PBX, svc Services) {
-	for name, app := range table(&Apps{svc: svc}) {
+	ap := &Apps{svc: svc}
+	for name, app := range table(ap) {
 		p.Register(name, app)
 	}
+	for name, f := range speechFunctions() {
+		p.RegisterFunction(name, f)
+	}
+	p.RegisterFunction("TTS", ap.ttsFunction())
 }
 
 // args splits application data with Asterisk's rules.

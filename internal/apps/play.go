@@ -398,9 +398,20 @@ func (ap *Apps) sayFiles(e *pbx.Exec, files []string) error {
 	return err
 }
 
+// sayValue plays a Say function's names, or, in a language without its
+// own recorded prompts, text through TTS (prompts.Sounds.Say).
+func (ap *Apps) sayValue(e *pbx.Exec, names []string, text string) error {
+	files, err := ap.svc.Sounds.Say(e.Ctx, names, text, e.Ch.Language())
+	if err != nil {
+		e.Ch.Log().Warn("Say: text to speech failed, playing the recorded prompts", "language", e.Ch.Language(), "err", err)
+	}
+	return ap.sayFiles(e, files)
+}
+
 // SayDigits(digits) says each digit.
 func (ap *Apps) SayDigits(e *pbx.Exec, data string) error {
-	return ap.sayFiles(e, prompts.SayDigits(arg(args(data), 0), e.Ch.Language()))
+	digits, lang := arg(args(data), 0), e.Ch.Language()
+	return ap.sayValue(e, prompts.SayDigits(digits, lang), prompts.DigitsText(digits, lang))
 }
 
 // SayNumber(number[,gender]) says a number with the language's rules.
@@ -416,7 +427,7 @@ func (ap *Apps) SayNumber(e *pbx.Exec, data string) error {
 		e.Ch.Log().Warn("SayNumber failed", "err", err)
 		return nil
 	}
-	return ap.sayFiles(e, files)
+	return ap.sayValue(e, files, prompts.NumberText(n, e.Ch.Language()))
 }
 
 // SayAlpha(string) spells a string.

@@ -53,6 +53,8 @@ type Config struct {
 	Cluster Cluster `yaml:"cluster"`
 	// Memory is the Go runtime's memory policy (docs/config.md).
 	Memory Memory `yaml:"memory"`
+	// Speech configures recognition and text to speech (speech.go).
+	Speech Speech `yaml:"speech"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -440,6 +442,7 @@ func (c *Config) applyDefaults() error {
 	c.Cluster.CAKey = c.Resolve(c.Cluster.CAKey)
 	c.AGI.ConnectTimeout.orDefault(5 * time.Second)
 	c.AGI.IdleTimeout.orDefault(0)
+	c.speechDefaults()
 	if v := os.Getenv("ENTVOICE_DATABASE_DSN"); v != "" {
 		c.Database.DSN = v
 	}
@@ -575,6 +578,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Memory.LimitMB < 0 {
 		return fail(lineOf("memory", "limit_mb"), "memory.limit_mb %d is negative", c.Memory.LimitMB)
+	}
+	if err := c.validateSpeech(lineOf); err != nil {
+		return err
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {
 		return fail(lineOf("sip", "min_expires"), "sip.min_expires %d is above sip.max_expires %d", c.SIP.MinExpires, c.SIP.MaxExpires)

@@ -12,6 +12,10 @@ func Applications() []string {
 		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "MusicOnHold", "NoOp", "Playback", "Progress",
 		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
 		"SayPhonetic", "Set", "StartMusicOnHold", "StopMusicOnHold", "Verbose", "Wait", "WaitExten",
+		// Speech recognition and text to speech (docs/speech.md).
+		"SayText", "SpeechActivateGrammar", "SpeechBackground", "SpeechCreate",
+		"SpeechDeactivateGrammar", "SpeechDestroy", "SpeechLoadGrammar",
+		"SpeechProcessingSound", "SpeechStart", "SpeechUnloadGrammar",
 	}
 }
 

@@ -40,9 +40,16 @@ shutdown: {grace: 1s}
 
 func dialApp(t *testing.T, n *testNode, exten string) (*phone, *call) {
 	t.Helper()
+	return dialTone(t, n, exten, 1000)
+}
+
+// dialTone calls exten as 1001 sending a tone (0: silence) until the
+// call is given something to say.
+func dialTone(t *testing.T, n *testNode, exten string, tone float64) (*phone, *call) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, tone)
 	c, code, err := p.dial(ctx, exten)
 	if err != nil || code != 200 {
 		t.Fatalf("dial %s: code %d err %v", exten, code, err)

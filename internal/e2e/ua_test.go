@@ -53,6 +53,8 @@ type phone struct {
 	domain string
 	// lastFrom is the From host of the last INVITE the phone received.
 	lastFrom string
+	// speak is audio queued to send instead of the tone (call.say).
+	speak []int16
 }
 
 // host is the domain part of the phone's address-of-record.
@@ -354,7 +356,7 @@ func (c *call) media() {
 			return
 		case <-t.C:
 		}
-		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(c.p.codec), SequenceNumber: seq, Timestamp: ts, SSRC: 0x1234}, Payload: c.p.codec.Encode(tone[off : off+160])}
+		pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(c.p.codec), SequenceNumber: seq, Timestamp: ts, SSRC: 0x1234}, Payload: c.p.codec.Encode(c.p.frame(tone[off : off+160]))}
 		b, _ := pkt.Marshal()
 		_, _ = c.rtp.WriteToUDP(b, c.remote)
 		seq++

@@ -66,6 +66,8 @@ type Node struct {
 
 	amiOpts *ami.Options // nil: AMI off
 	peering bool         // calls between nodes (Options.Peers)
+
+	speech *speechStack // recognition, TTS, stored grammars (speech.go)
 }
 
 // Options are what a node takes from the process it runs in, beside its
@@ -178,14 +180,23 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	techs.Register(localchan.New(n.Channels, n.PBX, func() (*media.Session, *media.Session, error) {
 		return media.NewLoopbackPair(pool, n.pacer, log)
 	}), "Local")
-	sounds := prompts.Sounds{Library: prompts.NewLibrary(cfg.SoundsDir), Files: media.NewFileCache(64 << 20)}
+	n.speech = newSpeech(cfg, log)
+	defer func() {
+		if !ok {
+			n.speech.close()
+		}
+	}()
+	sounds := prompts.Sounds{Library: prompts.NewLibrary(cfg.SoundsDir), Files: media.NewFileCache(64 << 20),
+		Speaker: n.speech.speaker(cfg.Speech.TTS.Rate)}
 	recordings := filepath.Join(cfg.DataDir, "recordings")
 	if n.moh, err = newMusicOnHold(cfg, n.pacer, sounds.Files, log); err != nil {
 		return nil, err
 	}
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
+	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
+		Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
-		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
+		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings,
+		Speech: n.speech.apps})
 	if err := checkApps(plan, n.PBX); err != nil {
 		return nil, err
 	}
@@ -410,6 +421,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	n.moh.Close()
 	n.pacer.Close()
 	n.ports.Close()
+	n.speech.close()
 	n.closeCDR()
 }
 

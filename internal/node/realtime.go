@@ -18,6 +18,7 @@ import (
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/speech"
 	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
@@ -63,6 +64,11 @@ type realtime struct {
 	rows    map[string]map[int64]provision.Extension
 	rowCtx  map[int64]string // row id -> node context name
 	plan    *dialplan.Dialplan
+	// grammars are the tenants' speech grammars (grammars.go), parsed
+	// and put in force through speech.
+	grammars     map[string]map[string]*speech.Grammar
+	dirtyGrammar bool
+	speech       *grammarTable
 
 	dirtyCtx   map[string]bool
 	dirtyUsers bool // the Directory must be rebuilt
@@ -90,6 +96,7 @@ type staticReload struct {
 func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, staticEPs []*sipua.Endpoint) *realtime {
 	r := &realtime{
 		src: src, sip: n.SIP, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
+		speech: n.speech.grammars,
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
 	}
@@ -109,6 +116,7 @@ func (r *realtime) reset() {
 	r.rows = map[string]map[int64]provision.Extension{}
 	r.rowCtx = map[int64]string{}
 	r.dirtyCtx = map[string]bool{}
+	r.grammars = map[string]map[string]*speech.Grammar{}
 }
 
 // start takes the first snapshot (a failure is logged: the node serves its
@@ -237,6 +245,10 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 	for _, x := range s.Extensions {
 		r.putRow(x)
 	}
+	for _, g := range s.Grammars {
+		r.putGrammar(g)
+	}
+	r.dirtyGrammar = true
 	r.rev, r.have = s.Revision, true
 	// Everything is rebuilt: start again from the static plan.
 	r.plan = nil
@@ -257,6 +269,8 @@ func (r *realtime) apply(c *provision.Change) {
 		}
 		if c.Deleted {
 			delete(r.tenants, c.Tenant.ID)
+			delete(r.grammars, tenancy.Of(c.Tenant.ID))
+			r.dirtyGrammar = true
 		} else {
 			r.tenants[c.Tenant.ID] = *c.Tenant
 		}
@@ -295,6 +309,16 @@ func (r *realtime) apply(c *provision.Change) {
 		} else {
 			r.putRow(*c.Extension)
 		}
+	case provision.EntityGrammar:
+		if c.Grammar == nil {
+			return
+		}
+		if c.Deleted {
+			delete(r.grammars[tenancy.Of(c.Grammar.Tenant)], c.Grammar.Name)
+		} else {
+			r.putGrammar(*c.Grammar)
+		}
+		r.dirtyGrammar = true
 	}
 	// AMI users are the AMI's business, not the SIP and dialplan's.
 }
@@ -357,7 +381,10 @@ func (r *realtime) publish() {
 	if r.dirtySvc {
 		r.updateLiveServices()
 	}
-	r.dirtyUsers, r.dirtySvc = false, false
+	if r.dirtyGrammar {
+		r.publishGrammars()
+	}
+	r.dirtyUsers, r.dirtySvc, r.dirtyGrammar = false, false, false
 	r.inForce.Store(r.rev)
 	r.mu.Lock()
 	close(r.applied)
@@ -532,6 +559,38 @@ func (r *realtime) updateLiveServices() {
 			ch.SetServices(svc)
 		}
 	}
+}
+
+// putGrammar parses a stored grammar; one that no longer parses (central
+// checked it) is logged and left out, so SpeechLoadGrammar reports it
+// missing.
+func (r *realtime) putGrammar(g provision.Grammar) {
+	tid := tenancy.Of(g.Tenant)
+	parsed, err := parseStoredGrammar(tid, g.Name, g.Body)
+	if err != nil {
+		r.log.Warn("stored speech grammar refused", "tenant", tid, "grammar", g.Name, "err", err)
+		delete(r.grammars[tid], g.Name)
+		return
+	}
+	m := r.grammars[tid]
+	if m == nil {
+		m = map[string]*speech.Grammar{}
+		r.grammars[tid] = m
+	}
+	m[g.Name] = parsed
+}
+
+// publishGrammars swaps a copy of the grammars in.
+func (r *realtime) publishGrammars() {
+	out := make(map[string]map[string]*speech.Grammar, len(r.grammars))
+	for t, m := range r.grammars {
+		c := make(map[string]*speech.Grammar, len(m))
+		for k, v := range m {
+			c[k] = v
+		}
+		out[t] = c
+	}
+	r.speech.set(out)
 }
 
 // waitRevision waits until rev (or a later one) is in force.

@@ -126,8 +126,9 @@ func (e *Exec) CallFunction(name, args string) (string, error) {
 		}
 		return "", fmt.Errorf("BILLING: unknown field %q (want status, cause, limit, cost or currency)", arg)
 	}
-	// The dialplan's builtins (LEN, IF, CUT...) take what is not ours.
-	return "", fmt.Errorf("%w: %s", dialplan.ErrNoFunction, name)
+	// Functions of the application packages (SPEECH...), then the
+	// dialplan's builtins (LEN, IF, CUT...) take what is not ours.
+	return e.callRegistered(name, args)
 }
 
 // SetFunction implements Set(FUNC(args)=value) for the writable functions.
@@ -189,6 +190,9 @@ func (e *Exec) SetFunction(name, args, value string) error {
 			return nil
 		}
 		return fmt.Errorf("HANGUPCAUSE: bad cause %q", value)
+	}
+	if ok, err := e.setRegistered(name, args, value); ok {
+		return err
 	}
 	return fmt.Errorf("function %s cannot be written", name)
 }

@@ -37,6 +37,7 @@ type Exec struct {
 	cdrVars    map[string]string
 	stopApp    context.CancelFunc // interrupts the running application
 	redirect   *location          // pending async goto
+	stores     map[any]any        // datastores (datastore.go)
 }
 
 // location is a resolved dialplan position.

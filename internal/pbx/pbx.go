@@ -54,7 +54,8 @@ type PBX struct {
 	log    *slog.Logger
 	plan   atomic.Pointer[dialplan.Dialplan]
 	apps   map[string]App
-	names  []string // as registered
+	funcs  map[string]Function // RegisterFunction
+	names  []string            // as registered
 	cdrSeq atomic.Int64
 	active atomic.Int64
 	execs  sync.Map // channel name -> *Exec, while the dialplan runs
@@ -231,6 +232,7 @@ func (p *PBX) runHangupExten(e *Exec) {
 // finish writes the CDR and publishes Cdr and Hangup, in Asterisk's order.
 func (p *PBX) finish(e *Exec) {
 	ch := e.Ch
+	e.closeDatastores()
 	rec, ok := p.buildCDR(e)
 	if ok && p.opts.CDR != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

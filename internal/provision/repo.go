@@ -269,6 +269,9 @@ func (r *Repo) decodeChange(c *Change, data []byte) error {
 	case EntityExtension:
 		c.Extension = new(Extension)
 		err = json.Unmarshal(data, c.Extension)
+	case EntityGrammar:
+		c.Grammar = new(Grammar)
+		err = json.Unmarshal(data, c.Grammar)
 	case EntityAMIUser:
 		var w amiWire
 		if err = json.Unmarshal(data, &w); err == nil {
@@ -333,6 +336,9 @@ func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.AMIUsers, err = r.queryAMIUsers(ctx, tx, true, "ORDER BY name"); err != nil {
+		return nil, err
+	}
+	if s.Grammars, err = r.queryGrammars(ctx, tx, "ORDER BY tenant, name"); err != nil {
 		return nil, err
 	}
 	return s, tx.Commit()

@@ -23,6 +23,7 @@ type Source struct {
 	tenants map[string]provision.Tenant
 	users   map[int64]provision.User
 	exts    map[int64]provision.Extension
+	grams   map[[2]string]provision.Grammar
 	feed    []provision.Change
 	retain  int
 	down    bool
@@ -35,6 +36,7 @@ func New() *Source {
 		tenants: map[string]provision.Tenant{},
 		users:   map[int64]provision.User{},
 		exts:    map[int64]provision.Extension{},
+		grams:   map[[2]string]provision.Grammar{},
 		notify:  make(chan struct{}, 1),
 	}
 }
@@ -168,6 +170,27 @@ func (s *Source) DeleteExtension(id int64) int64 {
 	return rev
 }
 
+// PutGrammar creates or replaces a tenant's speech grammar.
+func (s *Source) PutGrammar(g provision.Grammar) int64 {
+	s.mu.Lock()
+	g.Revision = s.rev + 1
+	s.grams[[2]string{g.Tenant, g.Name}] = g
+	rev := s.record(provision.Change{Entity: provision.EntityGrammar, Grammar: &g})
+	s.mu.Unlock()
+	s.signal()
+	return rev
+}
+
+// DeleteGrammar deletes a tenant's speech grammar.
+func (s *Source) DeleteGrammar(tenant, name string) int64 {
+	s.mu.Lock()
+	delete(s.grams, [2]string{tenant, name})
+	rev := s.record(provision.Change{Entity: provision.EntityGrammar, Deleted: true, Grammar: &provision.Grammar{Tenant: tenant, Name: name}})
+	s.mu.Unlock()
+	s.signal()
+	return rev
+}
+
 // Snapshot implements provision.Source.
 func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -187,6 +210,9 @@ func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 	}
 	for _, x := range s.exts {
 		snap.Extensions = append(snap.Extensions, x)
+	}
+	for _, g := range s.grams {
+		snap.Grammars = append(snap.Grammars, g)
 	}
 	return snap, nil
 }
