@@ -224,6 +224,14 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 		if e.Cause != 0 {
 			w.h("Cause", strconv.Itoa(e.Cause))
 		}
+	case events.Hold:
+		// manager_channels.c channel_hold_cb.
+		block()
+		if e.MusicClass != "" {
+			w.h("MusicClass", clean(e.MusicClass))
+		}
+	case events.Unhold:
+		block()
 	case events.Hangup:
 		block()
 		w.h("Cause", strconv.Itoa(e.Cause))

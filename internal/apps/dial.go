@@ -328,15 +328,16 @@ const transferDigitTimeout = 3 * time.Second
 // side blind-transfers the other by pressing # and an extension of the
 // caller's context. An extension that does not exist resumes the bridge.
 // With a limit (Dial's L(), or billing's), the call is warned before its
-// end and ended when it has lasted its limit.
+// end and ended when it has lasted its limit. While a party holds the
+// call, the other hears music on hold (bridgeMedia).
 func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool, lim *callLimit) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
 		peer.Hangup(q850.NormalClearing)
 		return bridgeResult{peerHungUp: true}, errors.New("bridge: a leg has no media")
 	}
-	stop := media.Bridge(a, b)
-	defer func() { stop() }()
+	bm := newBridgeMedia(ap, e.Ch, peer, a, b)
+	defer bm.close()
 	start := time.Now()
 	var warnC, endC <-chan time.Time
 	if lim != nil {
@@ -388,11 +389,15 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 	ctxName, _, _ := e.Ch.Location()
 	for {
 		select {
+		case <-bm.holdA():
+			bm.update()
+		case <-bm.holdB():
+			bm.update()
 		case <-warnC:
 			left := lim.limit - time.Since(start)
-			stop()
+			bm.pause()
 			ap.announce(e, peer, lim, warningSounds(lim.warnFile, left, e.Ch.Language()))
-			stop = media.Bridge(a, b)
+			bm.resume()
 			warnC = nil
 			if lim.repeat > 0 && left > lim.repeat {
 				warnC = time.After(lim.repeat)
@@ -402,7 +407,7 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 			// set) and the callee is hung up, as a peer that hangs up.
 			e.Ch.Log().Info("call time limit reached", "limit", lim.limit)
 			if lim.timeoutFile != "" {
-				stop()
+				bm.pause()
 				ap.announce(e, peer, lim, strings.Split(lim.timeoutFile, "&"))
 			}
 			peer.Hangup(q850.NormalClearing)

@@ -86,6 +86,7 @@ type Channel struct {
 	peer          *Channel
 	onHangup      []func()
 	musicClass    string
+	hold          holdState
 }
 
 // Options describe a channel to create.

@@ -58,6 +58,11 @@ const (
 	AsyncAGIStart Kind = "AsyncAGIStart"
 	AsyncAGIExec  Kind = "AsyncAGIExec"
 	AsyncAGIEnd   Kind = "AsyncAGIEnd"
+
+	// Hold and Unhold: the far end of the channel put the call on hold or
+	// took it off (ast_queue_hold); Hold carries MusicClass.
+	Hold   Kind = "Hold"
+	Unhold Kind = "Unhold"
 )
 
 // Bridge is the bridge block of Bridge* events (manager_bridges.c).
@@ -124,6 +129,7 @@ type Event struct {
 	AGI          *AGI   // AGIExec*, AsyncAGI*
 	Fields       map[string]string
 	Bridge       *Bridge // Bridge* events
+	MusicClass   string  // Hold: the class the holder suggests
 	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
 	// "" is the default tenant, seen by admins only.
 	Tenant string

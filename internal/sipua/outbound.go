@@ -437,6 +437,9 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		Direction: neg.Direction, SessionID: sessionIDFor(l.ch), Version: 2,
 	}.Marshal()
 	l.srv.respondReinvite(req, tx, sdp, 0)
+	// The called party holds or resumes the call (RFC 3264 section 8.4);
+	// the bridge it is in decides what the other party hears.
+	l.ch.RemoteHold(neg.Hold)
 }
 
 func (l *outLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {
