@@ -79,6 +79,10 @@ func actionTable() map[string]action {
 	} {
 		t[strings.ToLower(a.name)] = a
 	}
+	// Unified communications: conferences.
+	for _, a := range confbridgeActions() {
+		t[strings.ToLower(a.name)] = a
+	}
 	return t
 }
 

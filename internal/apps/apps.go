@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/media/moh"
 	"github.com/entvoice/entvoice/internal/pbx"
@@ -24,6 +25,9 @@ type Services struct {
 	RecordingsDir string
 	// MOH plays music on hold (nil: none configured).
 	MOH *moh.Player
+
+	// Unified communications: conferences (ConfBridge).
+	Conferences *conference.Service
 }
 
 // Apps are the applications that need services (the others are plain
@@ -68,6 +72,8 @@ func table(ap *Apps) map[string]pbx.App {
 		"MusicOnHold":      ap.MusicOnHold,
 		"StartMusicOnHold": ap.StartMusicOnHold,
 		"StopMusicOnHold":  ap.StopMusicOnHold,
+
+		"ConfBridge": ap.ConfBridge,
 	}
 }
 

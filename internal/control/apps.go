@@ -8,7 +8,7 @@ import "strings"
 // node's tests keep it equal to what the node registers.
 func Applications() []string {
 	return []string{
-		"AGI", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
+		"AGI", "Answer", "Background", "Busy", "ConfBridge", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
 		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "MusicOnHold", "NoOp", "Playback", "Progress",
 		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
 		"SayPhonetic", "Set", "StartMusicOnHold", "StopMusicOnHold", "Verbose", "Wait", "WaitExten",

@@ -33,6 +33,10 @@ type Controller struct {
 	techs *channel.Technologies
 	sip   Registrations
 	log   *slog.Logger
+
+	// Conferences answers for the node's ConfBridge conferences
+	// (node.New gives it the conference service).
+	control.Conferences
 }
 
 // NewController returns the controller of a node.
@@ -40,7 +44,7 @@ func NewController(p *pbx.PBX, reg *channel.Registry, techs *channel.Technologie
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Controller{pbx: p, reg: reg, techs: techs, sip: sip, log: log}
+	return &Controller{pbx: p, reg: reg, techs: techs, sip: sip, log: log, Conferences: noConferences{}}
 }
 
 var _ control.Controller = (*Controller)(nil)

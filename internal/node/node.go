@@ -21,6 +21,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
@@ -55,6 +56,7 @@ type Node struct {
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	moh      *moh.Player
+	confs    *conference.Service
 	stopOnce sync.Once
 
 	// Realtime provisioning (Options.Source).
@@ -181,7 +183,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if n.moh, err = newMusicOnHold(cfg, n.pacer, sounds.Files, log); err != nil {
 		return nil, err
 	}
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
+	// Unified communications: conferences.
+	if n.confs, err = newConferences(cfg, n.pacer, sounds, n.Bus, recordings, log); err != nil {
+		return nil, err
+	}
+	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
+		Conferences: n.confs})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -189,6 +196,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	n.PBX.SetDialplan(plan)
 	n.Control = NewController(n.PBX, n.Channels, techs, n.SIP, log)
+	n.Control.Conferences = n.confs
 	if o.AMI != nil {
 		n.amiOpts = n.amiOptions(*o.AMI)
 	}
@@ -405,6 +413,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	if err := n.SIP.Close(); err != nil {
 		n.log.Debug("sip close", "err", err)
 	}
+	n.confs.Close()
 	n.moh.Close()
 	n.pacer.Close()
 	n.closeCDR()

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/entvoice/entvoice/internal/conference"
+	"github.com/entvoice/entvoice/internal/config"
+	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/prompts"
+)
+
+// newConferences builds the conference service: confbridge.conf's
+// profiles when the configuration names one (errors with file:line),
+// else app_confbridge's defaults with the sample menu.
+func newConferences(cfg *config.Config, pacer *media.Pacer, sounds prompts.Sounds, bus *events.Bus, recordings string, log *slog.Logger) (*conference.Service, error) {
+	var profiles *conference.Profiles
+	if cfg.ConfBridge != "" {
+		var err error
+		if profiles, err = conference.LoadConfig(cfg.ConfBridge); err != nil {
+			return nil, err
+		}
+	}
+	return conference.New(conference.Options{Pacer: pacer, Sounds: sounds, Bus: bus, RecordingsDir: recordings,
+		Profiles: profiles, Logger: log}), nil
+}
+
+// noConferences is the Conferences of a controller without a conference
+// service: there are none.
+type noConferences struct{}
+
+var errNoConferences = fmt.Errorf("%w", control.ErrNoConferences)
+
+func (noConferences) ConferenceRooms(context.Context, string) ([]control.ConferenceInfo, error) {
+	return nil, errNoConferences
+}
+
+func (noConferences) ConferenceParticipants(context.Context, string, string) ([]control.ParticipantInfo, error) {
+	return nil, errNoConferences
+}
+
+func (noConferences) ConferenceMute(context.Context, string, string, string, bool) error {
+	return errNoConferences
+}
+
+func (noConferences) ConferenceKick(context.Context, string, string, string) error {
+	return errNoConferences
+}
+
+func (noConferences) ConferenceLock(context.Context, string, string, bool) error {
+	return errNoConferences
+}
+
+func (noConferences) ConferenceRecord(context.Context, string, string, bool, string) error {
+	return errNoConferences
+}
