@@ -13,6 +13,7 @@ import (
 	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/media/moh"
+	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 )
@@ -26,8 +27,10 @@ type Services struct {
 	// MOH plays music on hold (nil: none configured).
 	MOH *moh.Player
 
-	// Unified communications: conferences (ConfBridge).
+	// Unified communications: conferences (ConfBridge), parking (Park,
+	// ParkedCall).
 	Conferences *conference.Service
+	Parking     *parking.Service
 }
 
 // Apps are the applications that need services (the others are plain
@@ -74,6 +77,8 @@ func table(ap *Apps) map[string]pbx.App {
 		"StopMusicOnHold":  ap.StopMusicOnHold,
 
 		"ConfBridge": ap.ConfBridge,
+		"Park":       ap.Park,
+		"ParkedCall": ap.ParkedCall,
 	}
 }
 

@@ -283,6 +283,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	case res.callerTo != "":
 		// The callee transferred the caller (t): the caller goes on in
 		// the dialplan at the dialled extension; the callee is hung up.
+		ap.blindTransferred(e, e.Ch, peer, res.callerTo)
 		peer.Hangup(q850.NormalClearing)
 		e.PBX.Destroy(peer)
 		ctxName, _, _ := e.Ch.Location()
@@ -290,6 +291,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	case res.calleeTo != "":
 		// The caller transferred the callee (T): the callee runs the
 		// dialplan at the extension, on its own; the caller is done.
+		ap.blindTransferred(e, peer, e.Ch, res.calleeTo)
 		ctxName, _, _ := e.Ch.Location()
 		peer.SetLocation(ctxName, res.calleeTo, 1)
 		go e.PBX.HandleCall(peer)

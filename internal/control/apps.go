@@ -9,7 +9,7 @@ import "strings"
 func Applications() []string {
 	return []string{
 		"AGI", "Answer", "Background", "Busy", "ConfBridge", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
-		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "MusicOnHold", "NoOp", "Playback", "Progress",
+		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "MusicOnHold", "NoOp", "Park", "ParkedCall", "Playback", "Progress",
 		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
 		"SayPhonetic", "Set", "StartMusicOnHold", "StopMusicOnHold", "Verbose", "Wait", "WaitExten",
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/entvoice/entvoice/internal/localchan"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/media/moh"
+	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -57,6 +58,7 @@ type Node struct {
 	pacer    *media.Pacer
 	moh      *moh.Player
 	confs    *conference.Service
+	parking  *parking.Service
 	stopOnce sync.Once
 
 	// Realtime provisioning (Options.Source).
@@ -116,12 +118,17 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	// Unified communications: parking lots and their extensions.
+	parked, err := newParking(cfg, plan)
+	if err != nil {
+		return nil, err
+	}
 	eps, err := staticEndpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, Store: o.Store, Bus: events.New(), staticPlan: plan, staticEPs: eps,
-		peering: o.Peers != nil, source: o.Source, limits: tenancy.NewLimits()}
+		peering: o.Peers != nil, source: o.Source, limits: tenancy.NewLimits(), parking: parked}
 	n.CDR = cdrstore.NewWriter(o.Store, log, cdrstore.WriterOptions{SpoolPath: filepath.Join(cfg.DataDir, "cdr-spool.jsonl"), OnCommit: o.OnCDRCommit})
 	if _, err := n.CDR.ReplaySpool(ctx); err != nil {
 		log.Error("CDR spool replay failed; the spool is kept", "err", err)
@@ -188,7 +195,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
-		Conferences: n.confs})
+		Conferences: n.confs, Parking: n.parking})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -196,7 +203,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	n.PBX.SetDialplan(plan)
 	n.Control = NewController(n.PBX, n.Channels, techs, n.SIP, log)
-	n.Control.Conferences = n.confs
+	n.Control.Conferences, n.Control.Parking = n.confs, n.parking
 	if o.AMI != nil {
 		n.amiOpts = n.amiOptions(*o.AMI)
 	}
@@ -228,6 +235,9 @@ func newMusicOnHold(cfg *config.Config, pacer *media.Pacer, files *media.FileCac
 func (n *Node) ReloadDialplan(ctx context.Context) error {
 	plan, err := LoadDialplan(n.cfg)
 	if err != nil {
+		return err
+	}
+	if err := n.parking.AddExtensions(plan); err != nil {
 		return err
 	}
 	if err := checkApps(plan, n.PBX); err != nil {

@@ -8,8 +8,10 @@ import (
 	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/prompts"
 )
 
@@ -57,3 +59,30 @@ func (noConferences) ConferenceLock(context.Context, string, string, bool) error
 func (noConferences) ConferenceRecord(context.Context, string, string, bool, string) error {
 	return errNoConferences
 }
+
+// newParking builds the parking lots (res_parking.conf when the
+// configuration names one, else the default lot) and adds their
+// extensions to the dialplan.
+func newParking(cfg *config.Config, plan *dialplan.Dialplan) (*parking.Service, error) {
+	var pc *parking.Config
+	if cfg.Parking != "" {
+		var err error
+		if pc, err = parking.LoadConfig(cfg.Parking); err != nil {
+			return nil, err
+		}
+	}
+	svc := parking.New(pc)
+	if err := svc.AddExtensions(plan); err != nil {
+		return nil, err
+	}
+	return svc, nil
+}
+
+// noParking is the Parking of a controller without parking lots.
+type noParking struct{}
+
+func (noParking) ParkedCalls(context.Context, string, string) ([]control.ParkedInfo, error) {
+	return nil, nil
+}
+
+func (noParking) ParkingLots(context.Context, string) ([]control.LotInfo, error) { return nil, nil }
