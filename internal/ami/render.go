@@ -237,6 +237,12 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 		w.confbridge(e)
 	case events.ParkedCall, events.ParkedCallTimeOut, events.ParkedCallGiveUp, events.UnParkedCall:
 		w.parked(e)
+	case events.Pickup:
+		// call_pickup_to_ami: the picker, then the target as Target.
+		block()
+		if e.Dest != nil {
+			w.channelBlock("Target", e.Dest)
+		}
 	case events.Hangup:
 		block()
 		w.h("Cause", strconv.Itoa(e.Cause))

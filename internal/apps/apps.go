@@ -79,6 +79,8 @@ func table(ap *Apps) map[string]pbx.App {
 		"ConfBridge": ap.ConfBridge,
 		"Park":       ap.Park,
 		"ParkedCall": ap.ParkedCall,
+		"Pickup":     ap.Pickup,
+		"PickupChan": ap.PickupChan,
 	}
 }
 

@@ -25,6 +25,8 @@ type dialed struct {
 	code   int
 	status string
 	early  bool // it sent early media
+	// picker picked the leg up (Pickup, *8): it takes the leg's place.
+	picker *channel.Channel
 }
 
 // Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]]) calls
@@ -105,6 +107,10 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 			continue
 		}
 		_, res, _ := channel.SplitDialString(t)
+		// app_dial gives the outgoing channel the caller's context and
+		// extension, which a directed Pickup names.
+		dialCtx, dialExten, _ := e.Ch.Location()
+		out.Channel.SetDialedFrom(dialCtx, dialExten)
 		e.Ch.PublishWith(events.Event{Kind: events.DialBegin, DialString: res}, out.Channel)
 		legs = append(legs, &dialed{out: out})
 		lastPeer = out.Channel.Name
@@ -145,6 +151,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		}
 		d.done = true
 		d.status = status
+		d.out.Channel.WithdrawPickup()
 		e.Ch.PublishWith(events.Event{Kind: events.DialEnd, DialStatus: status}, d.out.Channel)
 	}
 	abandon := func(except *dialed, cause int, status string) {
@@ -160,15 +167,26 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 
 	// Merge leg events into one stream the loop can select on.
 	type legEvent struct {
-		d  *dialed
-		ev channel.Progress
+		d    *dialed
+		ev   channel.Progress
+		pick *channel.PickupRequest // a picker asks for the leg
 	}
 	evs := make(chan legEvent, 8*len(legs))
 	for _, d := range legs {
+		picks := d.out.Channel.OfferPickup()
 		go func(d *dialed) {
-			for ev := range d.out.Events {
-				evs <- legEvent{d, ev}
-				if ev.Kind == channel.Answered || ev.Kind == channel.Failed {
+			for {
+				select {
+				case ev, ok := <-d.out.Events:
+					if !ok {
+						return
+					}
+					evs <- legEvent{d: d, ev: ev}
+					if ev.Kind == channel.Answered || ev.Kind == channel.Failed {
+						return
+					}
+				case r := <-picks:
+					evs <- legEvent{d: d, ev: channel.Progress{Kind: channel.Answered}, pick: &r}
 					return
 				}
 			}
@@ -205,6 +223,18 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 				d.early = true
 				hearEarly(d)
 			case channel.Answered:
+				if le.pick != nil {
+					// Pickup (ast_do_pickup): the picker answers
+					// in the ringing leg's place, unless the leg
+					// is done or the picker gave up meanwhile.
+					if d.done || !le.pick.Accept() {
+						if d.done {
+							le.pick.Refuse()
+						}
+						continue
+					}
+					d.picker = le.pick.Picker
+				}
 				winner = d
 			case channel.Failed:
 				pending--
@@ -259,6 +289,9 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	peer := winner.out.Channel
 	answeredAt = time.Now()
 	ended(winner, "ANSWER")
+	if winner.picker != nil {
+		peer = pickedUp(e, winner.out.Channel, winner.picker)
+	}
 	e.Ch.SetVar("DIALEDPEERNAME", peer.Name)
 	e.Ch.SetVar("DIALSTATUS", "ANSWER")
 	e.SetDialResult(peer.Name, answeredAt, "ANSWER")
@@ -266,15 +299,24 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		early()
 		early = nil
 	}
+	// destroy forgets the peer once the call is over: not a picker, whose
+	// own dialplan does.
+	destroy := func() {
+		if winner.picker == nil {
+			e.PBX.Destroy(peer)
+		}
+	}
 	if err := e.Ch.Answer(e.Ctx); err != nil {
 		peer.Hangup(q850.NormalClearing)
-		e.PBX.Destroy(peer)
+		destroy()
 		_ = finish("CANCEL", peer.Name)
 		return channel.ErrHangup
 	}
 	grant := winner.out.Grant
 	chargeOutcome(e.Ch, grant, nil)
-	res, err := ap.bridge(e, peer, hasDialOption(opts, 't'), hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
+	// A picker runs its own dialplan: it is not transferred from here.
+	transfers := winner.picker == nil
+	res, err := ap.bridge(e, peer, transfers && hasDialOption(opts, 't'), transfers && hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
 	settleCharge(e.Ch, grant, answeredAt, time.Now())
 	cause := peer.HangupCause()
 	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
@@ -285,7 +327,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		// the dialplan at the dialled extension; the callee is hung up.
 		ap.blindTransferred(e, e.Ch, peer, res.callerTo)
 		peer.Hangup(q850.NormalClearing)
-		e.PBX.Destroy(peer)
+		destroy()
 		ctxName, _, _ := e.Ch.Location()
 		return e.Goto(ctxName, res.callerTo, "1")
 	case res.calleeTo != "":
@@ -298,7 +340,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		e.Ch.Hangup(q850.NormalClearing)
 		return pbx.ErrStop()
 	}
-	e.PBX.Destroy(peer)
+	destroy()
 	peerHungUp := res.peerHungUp
 	if err != nil {
 		return err

@@ -87,6 +87,10 @@ type Channel struct {
 	onHangup      []func()
 	musicClass    string
 	hold          holdState
+	groups        Groups
+	dialContext   string
+	dialExten     string
+	pickup        pickupState
 }
 
 // Options describe a channel to create.
@@ -108,6 +112,8 @@ type Options struct {
 	// Name, when set, is the channel name (Local channel halves, named
 	// with Registry.NextName); empty: Tech/Endpoint-%08x.
 	Name string
+	// Groups are the endpoint's call and pickup groups.
+	Groups Groups
 }
 
 // Log returns a logger that carries the channel name. It is built on

@@ -75,6 +75,7 @@ func (r *Registry) New(o Options) *Channel {
 		context:     o.Context,
 		exten:       o.Exten,
 		priority:    1,
+		groups:      o.Groups,
 	}
 	c.services = tenancy.AllServices &^ o.Denied
 	if c.linkedID == "" {

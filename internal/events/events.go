@@ -84,6 +84,9 @@ const (
 	ParkedCallTimeOut Kind = "ParkedCallTimeOut"
 	ParkedCallGiveUp  Kind = "ParkedCallGiveUp"
 	UnParkedCall      Kind = "UnParkedCall"
+
+	// Pickup: Channel picked up the ringing Dest (main/pickup.c).
+	Pickup Kind = "Pickup"
 )
 
 // Conference is the body of the Confbridge* events.

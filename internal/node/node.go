@@ -312,6 +312,10 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			list = nil
 		}
 		name, num := pbx.SplitCallerID(u.CallerID)
+		groups, err := userGroups(u)
+		if err != nil {
+			return nil, fmt.Errorf("%s: user %q: %w", cfg.Path(), u.Name, err)
+		}
 		eps = append(eps, &sipua.Endpoint{
 			Name: u.Name, Enabled: true,
 			Credentials: sipauth.Credentials{
@@ -320,6 +324,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			},
 			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
+			Groups: groups,
 		})
 	}
 	for _, t := range cfg.Trunks {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
@@ -86,3 +87,27 @@ func (noParking) ParkedCalls(context.Context, string, string) ([]control.ParkedI
 }
 
 func (noParking) ParkingLots(context.Context, string) ([]control.LotInfo, error) { return nil, nil }
+
+// userGroups parses a static user's call and pickup groups.
+func userGroups(u config.User) (channel.Groups, error) {
+	return parseGroups(u.CallGroup, u.PickupGroup, u.NamedCallGroup, u.NamedPickupGroup)
+}
+
+// parseGroups parses call_group, pickup_group and their named forms.
+func parseGroups(call, pickup, namedCall, namedPickup string) (channel.Groups, error) {
+	var g channel.Groups
+	var err error
+	if g.Call, err = config.ParseGroups(call); err != nil {
+		return g, fmt.Errorf("callgroup: %w", err)
+	}
+	if g.Pickup, err = config.ParseGroups(pickup); err != nil {
+		return g, fmt.Errorf("pickupgroup: %w", err)
+	}
+	if g.NamedCall, err = config.ParseNamedGroups(namedCall); err != nil {
+		return g, fmt.Errorf("named_callgroup: %w", err)
+	}
+	if g.NamedPickup, err = config.ParseNamedGroups(namedPickup); err != nil {
+		return g, fmt.Errorf("named_pickupgroup: %w", err)
+	}
+	return g, nil
+}

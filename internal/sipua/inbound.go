@@ -140,7 +140,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		CallerNum: callerNum, CallerName: callerName,
 		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenancy.Of(ep.Tenant),
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
-		Denied: ep.Denied,
+		Denied: ep.Denied, Groups: ep.Groups,
 	})
 	l.ch = ch
 	watchDTMF(sess, ch)

@@ -150,7 +150,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Outbound, LinkedID: linked,
 		CallerNum: o.CallerNum, CallerName: o.CallerName, Language: ep.Language,
 		AccountCode: ep.AccountCode, Tenant: legTenant, Context: ep.Context, Exten: t.Exten,
-		Driver: l, State: channel.StateDown, Denied: denied,
+		Driver: l, State: channel.StateDown, Denied: denied, Groups: ep.Groups,
 	})
 	if o.Parent != nil {
 		ch.InheritFrom(o.Parent)
