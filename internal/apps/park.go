@@ -88,9 +88,19 @@ func (ap *Apps) Park(e *pbx.Exec, data string) error {
 		class = m
 	}
 	if !preParked && !silent && blind == "" {
-		// say_parking_space: the space's digits to the parkee.
-		if err := ap.sayFiles(e, prompts.SayDigits(strconv.Itoa(p.Space), e.Ch.Language())); err != nil {
-			return err
+		// say_parking_space: the space's digits to the parkee, cut
+		// short when the call is retrieved meanwhile.
+		if s := e.Ch.Media(); s != nil {
+			ctx, cancel := context.WithCancel(e.Ctx)
+			go func() {
+				select {
+				case <-p.Resolved():
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			ap.playTo(ctx, s, e.Ch.Language(), prompts.SayDigits(strconv.Itoa(p.Space), e.Ch.Language()))
+			cancel()
 		}
 	}
 	if err := ap.StartMOH(e, class); err != nil {
