@@ -95,7 +95,7 @@ func (ap *Apps) ConfBridge(e *pbx.Exec, data string) error {
 	switch {
 	case errors.As(err, &locked):
 		e.Ch.Log().Info("ConfBridge: conference is locked (or full) and the caller is not an admin", "conference", name)
-		_, _ = conference.PlayTo(e.Ctx, svc.Sounds(), s, e.Ch.Language(), "", locked.Sound)
+		_, _ = conference.PlayTo(e.Ctx, svc.Sounds(), e.Ch, s, "", locked.Sound)
 		return fail("")
 	case err != nil:
 		return fail("cannot join the conference", "conference", name, "err", err)
@@ -112,7 +112,7 @@ func (ap *Apps) ConfBridge(e *pbx.Exec, data string) error {
 	}
 	hungUp := e.Ch.IsHungUp()
 	if u.Kicked() && !user.Quiet && !hungUp {
-		_, _ = conference.PlayTo(e.Ctx, svc.Sounds(), s, e.Ch.Language(), "", conf.Bridge.Sound("kicked"))
+		_, _ = conference.PlayTo(e.Ctx, svc.Sounds(), e.Ch, s, "", conf.Bridge.Sound("kicked"))
 	}
 	if hungUp && !u.Kicked() {
 		result = "HANGUP"

@@ -739,20 +739,20 @@ func (u *User) applyMusicLocked() {
 func (u *User) Play(ctx context.Context, escape string, files ...string) (rune, error) {
 	u.Suspend()
 	defer u.Resume()
-	return PlayTo(ctx, u.conf.svc.o.Sounds, u.Session, u.Ch.Language(), escape, files...)
+	return PlayTo(ctx, u.conf.svc.o.Sounds, u.Ch, u.Session, escape, files...)
 }
 
-// PlayTo plays files on a session in language, one after the other;
-// a digit of escape stops them and is returned. Missing files are skipped
-// with a warning.
-func PlayTo(ctx context.Context, sounds prompts.Sounds, s *media.Session, language, escape string, files ...string) (rune, error) {
+// PlayTo plays files to ch on its session s in its language, one after
+// the other; a digit of escape stops them and is returned. Missing files
+// are skipped with a warning.
+func PlayTo(ctx context.Context, sounds prompts.Sounds, ch *channel.Channel, s *media.Session, escape string, files ...string) (rune, error) {
 	for _, f := range files {
 		if f == "" {
 			continue
 		}
-		src, err := sounds.Open(f, language)
+		src, err := sounds.Open(f, ch.Language())
 		if err != nil {
-			slog.Warn("ConfBridge: cannot play sound", "sound", f, "err", err)
+			ch.Log().Warn("ConfBridge: cannot play sound", "sound", f, "err", err)
 			continue
 		}
 		pctx, cancel := context.WithCancel(ctx)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/control"
+	"github.com/entvoice/entvoice/internal/media/mixer"
 	"github.com/entvoice/entvoice/internal/tenancy"
 )
 
@@ -177,4 +178,21 @@ func (s *Service) Find(tenant, name string) (*Conference, bool) {
 	defer s.mu.Unlock()
 	c, ok := s.confs[keyOf(tenant, name)]
 	return c, ok
+}
+
+// MixerStats adds up the counters of every conference's mixer room.
+func (s *Service) MixerStats() (st mixer.Stats) {
+	s.mu.Lock()
+	confs := make([]*Conference, 0, len(s.confs))
+	for _, c := range s.confs {
+		confs = append(confs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range confs {
+		x := c.room.Stats()
+		st.Mixed += x.Mixed
+		st.Sent += x.Sent
+		st.Encoded += x.Encoded
+	}
+	return st
 }
