@@ -85,9 +85,10 @@ func DefaultConfig() *Config {
 
 // LoadConfig reads a res_parking.conf. As res_parking does, a lot named
 // default is added when the file has none (with its defaults: no parkext,
-// 701-750). Errors name file:line: unknown keys, bad values, a lot defined
-// twice, two lots whose spaces overlap in one context, [general]
-// parkeddynamic=yes (dynamic lots are not supported).
+// so no extensions, and spaces 701-750). Errors name file:line: unknown
+// keys, bad values, a lot defined twice, two lots with extensions whose
+// spaces overlap in one context, [general] parkeddynamic=yes (dynamic
+// lots are not supported).
 func LoadConfig(path string) (*Config, error) {
 	secs, err := astconf.ReadFile(path)
 	if err != nil {
@@ -125,9 +126,11 @@ func LoadConfig(path string) (*Config, error) {
 	if _, ok := cfg.Lot(DefaultLot); !ok {
 		cfg.Lots = append([]LotConfig{newLot(DefaultLot)}, cfg.Lots...)
 	}
+	// Only lots with a parkext get extensions (the Park one and one per
+	// space), and those may not overlap.
 	for i, a := range cfg.Lots {
 		for _, b := range cfg.Lots[i+1:] {
-			if a.Context == b.Context && a.Start <= b.Stop && b.Start <= a.Stop {
+			if a.ParkExt != "" && b.ParkExt != "" && a.Context == b.Context && a.Start <= b.Stop && b.Start <= a.Stop {
 				return nil, fmt.Errorf("res_parking: %s:%d: parking lot [%s]: spaces %d-%d overlap lot [%s] (%d-%d) in context %s",
 					b.File, b.Line, b.Name, b.Start, b.Stop, a.Name, a.Start, a.Stop, a.Context)
 			}

@@ -406,14 +406,17 @@ func (s *Service) ParkingLots(context.Context, string) ([]control.LotInfo, error
 
 var _ control.Parking = (*Service)(nil)
 
-// AddExtensions adds the lots' extensions to a dialplan, as res_parking
-// does (parking_lot_cfg_create_extensions): parkext => Park() (the lot's
-// name with parkext_exclusive) and each space => ParkedCall(lot,space), in
-// the lot's context (created when missing). A parkext the dialplan
-// already runs Park() on is kept; any other existing extension is an
-// error naming the lot's line.
+// AddExtensions adds the extensions of the lots that have a parkext to a
+// dialplan, as res_parking does (parking_lot_cfg_create_extensions):
+// parkext => Park() (the lot's name with parkext_exclusive) and each
+// space => ParkedCall(lot,space), in the lot's context (created when
+// missing). A parkext the dialplan already runs Park() on is kept; any
+// other existing extension is an error naming the lot's line.
 func (s *Service) AddExtensions(plan *dialplan.Dialplan) error {
 	for _, l := range s.cfg.Lots {
+		if l.ParkExt == "" {
+			continue
+		}
 		if !plan.HasContext(l.Context) {
 			if err := plan.AddContext(l.Context); err != nil {
 				return err
@@ -423,19 +426,17 @@ func (s *Service) AddExtensions(plan *dialplan.Dialplan) error {
 		if l.File != "" {
 			where = fmt.Sprintf("%s:%d: %s", l.File, l.Line, where)
 		}
-		if l.ParkExt != "" {
-			if st := plan.Steps(l.Context, l.ParkExt); len(st) > 0 {
-				if !strings.EqualFold(st[0].App, "Park") || l.ParkExtExclusive {
-					return fmt.Errorf("%s: parkext %s@%s already exists in the dialplan", where, l.ParkExt, l.Context)
-				}
-			} else {
-				data := ""
-				if l.ParkExtExclusive {
-					data = l.Name
-				}
-				if err := plan.AddRow(l.Context, l.ParkExt, 1, "", "Park", data); err != nil {
-					return err
-				}
+		if st := plan.Steps(l.Context, l.ParkExt); len(st) > 0 {
+			if !strings.EqualFold(st[0].App, "Park") || l.ParkExtExclusive {
+				return fmt.Errorf("%s: parkext %s@%s already exists in the dialplan", where, l.ParkExt, l.Context)
+			}
+		} else {
+			data := ""
+			if l.ParkExtExclusive {
+				data = l.Name
+			}
+			if err := plan.AddRow(l.Context, l.ParkExt, 1, "", "Park", data); err != nil {
+				return err
 			}
 		}
 		for sp := l.Start; sp <= l.Stop; sp++ {
