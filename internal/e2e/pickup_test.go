@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/digest"
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/provision/memfeed"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -164,4 +167,29 @@ func TestPickupGroup(t *testing.T) {
 func TestPickupDirected(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: pickupUsers, dialplan: pickupPlan})
 	pickUp(t, n, "1004", "**1002")
+}
+
+// TestPickupRealtimeGroups: call and pickup groups of realtime users (the
+// provisioning feed) work as static ones: *8 from 1003 answers 1002's
+// ringing call.
+func TestPickupRealtimeGroups(t *testing.T) {
+	src := memfeed.New()
+	for _, u := range []provision.User{
+		{Name: "1002", CallGroup: "1"},
+		{Name: "1003", PickupGroup: "0-3"},
+	} {
+		u.Tenant, u.Context, u.Enabled = provision.DefaultTenant, "phones", true
+		u.HA1MD5 = digest.HA1("MD5", u.Name, "entvoice", "pass"+u.Name)
+		u.HA1SHA256 = digest.HA1("SHA-256", u.Name, "entvoice", "pass"+u.Name)
+		src.PutUser(u)
+	}
+	_, rev := src.PutExtension(provision.Extension{Context: "phones", Exten: "9999", Priority: 1, App: "NoOp"})
+	n := startNode(t, nodeSpec{yaml: "users:\n  - {name: \"1001\", secret: pass1001, context: phones, codecs: [pcmu]}\nshutdown: {grace: 1s}\n",
+		dialplan: pickupPlan, source: src})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitRevision(ctx, rev); err != nil {
+		t.Fatal(err)
+	}
+	pickUp(t, n, "1003", "*8")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/prompts"
+	"github.com/entvoice/entvoice/internal/provision"
 )
 
 // newConferences builds the conference service: confbridge.conf's
@@ -110,4 +111,12 @@ func parseGroups(call, pickup, namedCall, namedPickup string) (channel.Groups, e
 		return g, fmt.Errorf("named_pickupgroup: %w", err)
 	}
 	return g, nil
+}
+
+// realtimeGroups parses a provisioned user's call and pickup groups (the
+// repository validated them: a value it refused cannot arrive here; one
+// that does anyway gives no group).
+func realtimeGroups(u provision.User) channel.Groups {
+	g, _ := parseGroups(u.CallGroup, u.PickupGroup, u.NamedCallGroup, u.NamedPickupGroup)
+	return g
 }
