@@ -45,6 +45,10 @@ type Options struct {
 	// Bus carries the events without a channel (ConfbridgeStart, End,
 	// Record, StopRecord, BridgeCreate, BridgeDestroy).
 	Bus *events.Bus
+	// Techs and Channels, when set, give each recording its CBRec
+	// channel (Recorder, registered in Techs as "CBRec").
+	Techs    *channel.Technologies
+	Channels *channel.Registry
 	// RecordingsDir is where recordings with a relative name go.
 	RecordingsDir string
 	// Profiles are confbridge.conf's (nil: DefaultProfiles).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/media"
@@ -19,6 +20,7 @@ type recording struct {
 	path string
 	file *media.WAVFile
 	rec  *mixer.Recording
+	ch   *channel.Channel // its CBRec channel, if any
 }
 
 // Recording reports whether the mix is being recorded, and where.
@@ -63,6 +65,16 @@ func (c *Conference) startRecording(file string) error {
 	if err := c.openRecording(file); err != nil {
 		return err
 	}
+	ch, err := c.recorderEnter()
+	if err != nil {
+		c.closeRecording(false)
+		return err
+	}
+	c.mu.Lock()
+	if c.rec != nil {
+		c.rec.ch = ch
+	}
+	c.mu.Unlock()
 	c.publish(events.ConfbridgeRecord, nil, events.Conference{})
 	return nil
 }
@@ -107,6 +119,12 @@ func (c *Conference) openRecording(file string) error {
 // stopRecording ends the recording, if any (conf_stop_record):
 // ConfbridgeStopRecord.
 func (c *Conference) stopRecording() bool {
+	return c.closeRecording(true)
+}
+
+// closeRecording ends the recording; with announce, ConfbridgeStopRecord
+// and its CBRec channel's leaving.
+func (c *Conference) closeRecording(announce bool) bool {
 	c.mu.Lock()
 	r := c.rec
 	c.rec = nil
@@ -124,6 +142,9 @@ func (c *Conference) stopRecording() bool {
 	if n := r.rec.Dropped(); n > 0 {
 		c.svc.log.Warn("ConfBridge: recording lost frames (disk too slow)", "conference", c.Name, "frames", n)
 	}
-	c.publish(events.ConfbridgeStopRecord, nil, events.Conference{})
+	if announce {
+		c.publish(events.ConfbridgeStopRecord, nil, events.Conference{})
+	}
+	c.recorderLeave(r.ch)
 	return true
 }

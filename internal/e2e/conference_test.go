@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -274,6 +275,48 @@ func TestConferenceAMI(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	if a := carol.heardTone(900); a < 3000 {
 		t.Errorf("carol does not hear bob after unmute: %.0f", a)
+	}
+
+	// Recording the mix: a CBRec channel stands for it while it runs.
+	if r := ami.action("Action: ConfbridgeStartRecord", "Conference: 800", "RecordFile: conf800.wav"); r["Message"] != "Conference Recording Started." {
+		t.Fatalf("ConfbridgeStartRecord: %v", r)
+	}
+	ami.waitEvent("ConfbridgeRecord", nil)
+	if r := ami.action("Action: ConfbridgeStartRecord", "Conference: 800"); r["Message"] != "Conference is already being recorded." {
+		t.Errorf("second ConfbridgeStartRecord: %v", r)
+	}
+	recorder := ""
+	for _, ch := range n.Channels.List() {
+		if strings.HasPrefix(ch.Name, "CBRec/800-") {
+			recorder = ch.Name
+		}
+	}
+	if recorder == "" {
+		t.Error("no CBRec channel while recording")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if r := ami.action("Action: ConfbridgeStopRecord", "Conference: 800"); r["Message"] != "Conference Recording Stopped." {
+		t.Fatalf("ConfbridgeStopRecord: %v", r)
+	}
+	ami.waitEvent("ConfbridgeStopRecord", nil)
+	ami.waitEvent("Hangup", func(m map[string]string) bool { return m["Channel"] == recorder })
+	files, _ := filepath.Glob(filepath.Join(n.DataDir, "recordings", "conf800-*.wav"))
+	if len(files) != 1 {
+		t.Fatalf("recordings: %v", files)
+	}
+	f, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := media.ReadWAV(f)
+	f.Close()
+	if err != nil || len(pcm) < 8000 {
+		t.Fatalf("recording: %d samples, %v", len(pcm), err)
+	}
+	for _, tone := range []float64{500, 900, 1300} {
+		if a := testpeer.Goertzel(pcm[len(pcm)-8000:], 8000, tone); a < 3000 {
+			t.Errorf("the recording lacks the %.0f Hz participant: %.0f", tone, a)
+		}
 	}
 
 	carolCh := ""

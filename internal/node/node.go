@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	// Unified communications: conferences.
-	if n.confs, err = newConferences(cfg, n.pacer, sounds, n.Bus, recordings, log); err != nil {
+	if n.confs, err = newConferences(cfg, n.pacer, sounds, n.Bus, techs, n.Channels, recordings, log); err != nil {
 		return nil, err
 	}
 	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,

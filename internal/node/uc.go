@@ -19,8 +19,10 @@ import (
 
 // newConferences builds the conference service: confbridge.conf's
 // profiles when the configuration names one (errors with file:line),
-// else app_confbridge's defaults with the sample menu.
-func newConferences(cfg *config.Config, pacer *media.Pacer, sounds prompts.Sounds, bus *events.Bus, recordings string, log *slog.Logger) (*conference.Service, error) {
+// else app_confbridge's defaults with the sample menu; its recorder
+// technology, CBRec, joins the node's technologies.
+func newConferences(cfg *config.Config, pacer *media.Pacer, sounds prompts.Sounds, bus *events.Bus, techs *channel.Technologies,
+	channels *channel.Registry, recordings string, log *slog.Logger) (*conference.Service, error) {
 	var profiles *conference.Profiles
 	if cfg.ConfBridge != "" {
 		var err error
@@ -28,8 +30,11 @@ func newConferences(cfg *config.Config, pacer *media.Pacer, sounds prompts.Sound
 			return nil, err
 		}
 	}
-	return conference.New(conference.Options{Pacer: pacer, Sounds: sounds, Bus: bus, RecordingsDir: recordings,
-		Profiles: profiles, Logger: log}), nil
+	svc := conference.New(conference.Options{Pacer: pacer, Sounds: sounds, Bus: bus, RecordingsDir: recordings,
+		Profiles: profiles, Techs: techs, Channels: channels, Logger: log})
+	// A recording's channel, as ConfBridge's CBRec.
+	techs.Register(svc.Recorder(), "CBRec")
+	return svc, nil
 }
 
 // noConferences is the Conferences of a controller without a conference
