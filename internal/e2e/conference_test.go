@@ -41,10 +41,22 @@ exten => 801,1,ConfBridge(801,,leader)
 exten => 802,1,ConfBridge(801,,waiter)
  same => n,Set(CDR(userfield)=${CONFBRIDGE_RESULT})
  same => n,Hangup()
+exten => 803,1,ConfBridge(803,,secure,keys)
+ same => n,Set(CDR(userfield)=${CONFBRIDGE_RESULT})
+ same => n,Hangup()
 exten => h,1,Set(CDR(userfield)=${CONFBRIDGE_RESULT})
 `
 
-const confbridgeConf = `[leader]
+const confbridgeConf = `[secure]
+type=user
+pin=1234
+
+[keys]
+type=menu
+1=toggle_mute
+8=leave_conference
+
+[leader]
 type=user
 marked=yes
 
@@ -386,6 +398,77 @@ func TestConferenceWaitForLeader(t *testing.T) {
 		results[r.Src] = r.UserField
 	}
 	if results["1001"] != "ENDMARKED" || results["1002"] != "ENDMARKED" || results["1003"] != "HANGUP" {
+		t.Errorf("CONFBRIDGE_RESULT by caller: %v", results)
+	}
+}
+
+// TestConferenceMenuAndPIN: a PIN-protected profile lets in the caller who
+// types it; in the conference, the default menu's 1 mutes (ConfbridgeMute,
+// the others stop hearing it) and 8 leaves (CONFBRIDGE_RESULT=DTMF); a
+// caller who gets the PIN wrong three times is not let in (FAILED).
+func TestConferenceMenuAndPIN(t *testing.T) {
+	n, _ := confNode(t, false)
+	sub := n.Bus.Subscribe(256, func(e *events.Event) bool { return e.Kind == events.ConfbridgeMute })
+	defer sub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	parties := joinParties(t, n, "800", []float64{500}, 8000, 1)
+	alice := parties[0]
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 900)
+	cb, code, err := bob.dial(ctx, "803")
+	if err != nil || code != 200 {
+		t.Fatalf("bob dials 803: %d %v", code, err)
+	}
+	time.Sleep(1500 * time.Millisecond) // "please enter the PIN"
+	if err := cb.sendDigits(ctx, "1234#"); err != nil {
+		t.Fatal(err)
+	}
+	waitParticipants(t, n, "803", 1)
+	// 803 is its own conference: alice is in 800. Bob mutes himself and
+	// leaves with the menu.
+	time.Sleep(settle)
+	if err := cb.sendDigits(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-sub.C:
+		if !strings.HasPrefix(e.Channel.Channel, "PJSIP/1002-") || e.Conference.Name != "803" {
+			t.Errorf("ConfbridgeMute of %s in %s", e.Channel.Channel, e.Conference.Name)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ConfbridgeMute after the menu's 1")
+	}
+	time.Sleep(2 * time.Second) // "conf-muted": digits meanwhile are dropped
+	if err := cb.sendDigits(ctx, "8"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-cb.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("8 did not make bob leave")
+	}
+
+	carol := n.phone(t, "1003", "pass1003", testpeer.PCMU, 1300)
+	cc, code, err := carol.dial(ctx, "803")
+	if err != nil || code != 200 {
+		t.Fatalf("carol dials 803: %d %v", code, err)
+	}
+	for range 3 {
+		time.Sleep(1500 * time.Millisecond)
+		_ = cc.sendDigits(ctx, "9#")
+	}
+	select {
+	case <-cc.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("three wrong PINs did not end carol's call")
+	}
+	alice.c.hangup(ctx)
+	n.waitIdle(t)
+	results := map[string]string{}
+	for _, r := range n.cdrs(t, 3) {
+		results[r.Src] = r.UserField
+	}
+	if results["1002"] != "DTMF" || results["1003"] != "FAILED" {
 		t.Errorf("CONFBRIDGE_RESULT by caller: %v", results)
 	}
 }
