@@ -403,9 +403,9 @@ func TestConferenceWaitForLeader(t *testing.T) {
 }
 
 // TestConferenceMenuAndPIN: a PIN-protected profile lets in the caller who
-// types it; in the conference, the default menu's 1 mutes (ConfbridgeMute,
-// the others stop hearing it) and 8 leaves (CONFBRIDGE_RESULT=DTMF); a
-// caller who gets the PIN wrong three times is not let in (FAILED).
+// types it; in the conference, its menu's 1 mutes (ConfbridgeMute) and 8
+// leaves (CONFBRIDGE_RESULT=DTMF); a caller who gets the PIN wrong three
+// times is not let in (FAILED).
 func TestConferenceMenuAndPIN(t *testing.T) {
 	n, _ := confNode(t, false)
 	sub := n.Bus.Subscribe(256, func(e *events.Event) bool { return e.Kind == events.ConfbridgeMute })
