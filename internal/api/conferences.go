@@ -30,6 +30,20 @@ func (a *API) conferences() (control.Conferences, error) {
 		Detail: "this server runs no conferences (they are on the PBX nodes)"}
 }
 
+// conferenceScope checks a conference request's query and returns the
+// node's Conferences and the caller's tenant scope.
+func (a *API) conferenceScope(r *http.Request, p *principal) (control.Conferences, string, error) {
+	if err := checkQuery(r, "tenant"); err != nil {
+		return nil, "", err
+	}
+	scope, err := a.callScope(r, p, r.URL.Query().Get("tenant"))
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := a.conferences()
+	return c, scope, err
+}
+
 // conferenceProblem turns a Conferences error into a problem.
 func conferenceProblem(err error) error {
 	switch {
@@ -42,14 +56,7 @@ func conferenceProblem(err error) error {
 }
 
 func (a *API) listConferences(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := checkQuery(r, "tenant"); err != nil {
-		return err
-	}
-	scope, err := a.callScope(r, p, r.URL.Query().Get("tenant"))
-	if err != nil {
-		return err
-	}
-	c, err := a.conferences()
+	c, scope, err := a.conferenceScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -62,14 +69,7 @@ func (a *API) listConferences(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (a *API) listParticipants(w http.ResponseWriter, r *http.Request, p *principal) error {
-	if err := checkQuery(r, "tenant"); err != nil {
-		return err
-	}
-	scope, err := a.callScope(r, p, r.URL.Query().Get("tenant"))
-	if err != nil {
-		return err
-	}
-	c, err := a.conferences()
+	c, scope, err := a.conferenceScope(r, p)
 	if err != nil {
 		return err
 	}
@@ -104,10 +104,7 @@ func (a *API) listParticipants(w http.ResponseWriter, r *http.Request, p *princi
 // names.
 func (a *API) conferenceAct(act func(c control.Conferences, r *http.Request, scope, name, channel string) error) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
-		if err := checkQuery(r, "tenant"); err != nil {
-			return err
-		}
-		scope, err := a.callScope(r, p, r.URL.Query().Get("tenant"))
+		c, scope, err := a.conferenceScope(r, p)
 		if err != nil {
 			return err
 		}
@@ -117,10 +114,6 @@ func (a *API) conferenceAct(act func(c control.Conferences, r *http.Request, sco
 		}
 		if in.Channel == "" {
 			return badField("channel", "is required: a participant's channel name, all, or participants")
-		}
-		c, err := a.conferences()
-		if err != nil {
-			return err
 		}
 		if err := act(c, r, scope, r.PathValue("name"), in.Channel); err != nil {
 			return conferenceProblem(err)

@@ -1,9 +1,7 @@
 package apps
 
 import (
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -398,7 +396,7 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 	peer.SetPeer(e.Ch)
 	// Bridge events as Asterisk's basic bridge reports them
 	// (manager_bridges.c): create, each channel enters, leaves, destroy.
-	br := events.Bridge{UniqueID: newBridgeID(), Type: "basic", Technology: "simple_bridge", Creator: "Dial"}
+	br := events.Bridge{UniqueID: channel.NewBridgeID(), Type: "basic", Technology: "simple_bridge", Creator: "Dial"}
 	bus := e.PBX.Channels().Bus()
 	if bus.HasSubscribers() {
 		b := br
@@ -539,14 +537,4 @@ func rank(status string) int {
 		return 1
 	}
 	return 0
-}
-
-// newBridgeID is a random UUID (RFC 4122 version 4), as Asterisk names
-// bridges.
-func newBridgeID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

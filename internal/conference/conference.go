@@ -16,7 +16,6 @@ package conference
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,7 +167,7 @@ var errEnded = errors.New("conference ended")
 
 func (s *Service) newConference(key confKey, r JoinRequest) (*Conference, error) {
 	b := *r.Bridge
-	c := &Conference{svc: s, Name: r.Name, Tenant: key.tenant, key: key, Bridge: &b, id: newBridgeID(),
+	c := &Conference{svc: s, Name: r.Name, Tenant: key.tenant, key: key, Bridge: &b, id: channel.NewBridgeID(),
 		announcements: make(chan []announcement, 32), done: make(chan struct{}), created: time.Now()}
 	room, err := mixer.NewRoom(s.o.Pacer, mixer.Options{
 		TalkThreshold:   r.User.TalkingThreshold,
@@ -945,32 +944,24 @@ func (c *Conference) setState(s state, u *User) {
 	c.state = s
 	switch s {
 	case stateSingle, stateSingleMarked:
-		c.muteOnlyActive()
+		c.firstActiveMusic(true)
 	case stateMultiMarked:
 		c.transitionToMarked(u)
 	}
 }
 
-// muteOnlyActive is conf_mute_only_active.
-func (c *Conference) muteOnlyActive() {
-	if len(c.active) == 0 {
-		return
-	}
-	only := c.active[0]
-	if only.Profile.MOHWhenEmpty {
-		only.mohStart()
-	}
-	only.updateMuteLocked()
-}
-
-// secondActive is conf_handle_second_active.
-func (c *Conference) secondActive() {
+// firstActiveMusic is conf_mute_only_active (on: the only active user
+// hears music, with music_on_hold_when_empty) and
+// conf_handle_second_active (off: a second user came, the first one's
+// music stops); either updates the first user's mute.
+func (c *Conference) firstActiveMusic(on bool) {
 	if len(c.active) == 0 {
 		return
 	}
 	first := c.active[0]
 	if first.Profile.MOHWhenEmpty {
-		first.mohStop()
+		first.playingMOH = on
+		first.applyMusicLocked()
 	}
 	first.updateMuteLocked()
 }
@@ -998,12 +989,12 @@ func (c *Conference) joinUnmarked(u *User) {
 		c.setState(stateSingle, u)
 	case stateSingle:
 		c.addActive(u)
-		c.secondActive()
+		c.firstActiveMusic(false)
 		u.updateMuteLocked()
 		c.setState(stateMulti, u)
 	case stateSingleMarked:
 		c.addActive(u)
-		c.secondActive()
+		c.firstActiveMusic(false)
 		u.updateMuteLocked()
 		c.setState(stateMultiMarked, u)
 	case stateMulti, stateMultiMarked:
@@ -1021,7 +1012,7 @@ func (c *Conference) joinWaitMarked(u *User) {
 		c.joinWaitMarkedDefault(u)
 	case stateSingleMarked:
 		c.addActive(u)
-		c.secondActive()
+		c.firstActiveMusic(false)
 		u.updateMuteLocked()
 		c.setState(stateMultiMarked, u)
 	case stateMultiMarked:
@@ -1042,7 +1033,7 @@ func (c *Conference) joinMarked(u *User) {
 		c.setState(stateMultiMarked, u)
 	case stateSingle, stateSingleMarked:
 		c.addMarked(u)
-		c.secondActive()
+		c.firstActiveMusic(false)
 		u.updateMuteLocked()
 		c.setState(stateMultiMarked, u)
 	case stateMulti:
@@ -1197,16 +1188,6 @@ func (c *Conference) leaveMarkedMulti(u *User) {
 // announcer never takes it).
 func (c *Conference) queueLocked(file string) {
 	c.queue([]announcement{{file: file}})
-}
-
-// newBridgeID is a random UUID (RFC 4122 version 4), as Asterisk names
-// bridges.
-func newBridgeID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // KickLast removes the last user to have joined the active ones
