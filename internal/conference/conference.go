@@ -238,13 +238,15 @@ type Conference struct {
 	announcements chan []announcement
 	done          chan struct{} // closed when the conference ends
 	byPart        sync.Map      // *mixer.Participant -> *User, for the pacer thread
+	// entered counts the channels in the bridge (BridgeNumChannels); the
+	// pacer thread reads it (ConfbridgeTalking) without taking mu.
+	entered atomic.Int32
 
 	mu      sync.Mutex
 	state   state
 	active  []*User // unmarked and marked users in the mix, in joining order
 	waiting []*User // wait_marked users waiting for a marked one
 	marked  int
-	entered int // users in the bridge (BridgeNumChannels)
 	locked  bool
 	muted   bool // admin_toggle_mute_participants
 	ended   bool
@@ -288,10 +290,7 @@ func (c *Conference) publishBridge(kind events.Kind, n int) {
 // publish sends a Confbridge* event, about u's channel when u is set.
 func (c *Conference) publish(kind events.Kind, u *User, body events.Conference) {
 	body.Name = c.Name
-	c.mu.Lock()
-	n := c.entered
-	c.mu.Unlock()
-	e := events.Event{Kind: kind, Conference: &body, Bridge: c.bridgeBlock(n), Tenant: c.Tenant}
+	e := events.Event{Kind: kind, Conference: &body, Bridge: c.bridgeBlock(int(c.entered.Load())), Tenant: c.Tenant}
 	if u != nil {
 		u.Ch.Publish(e)
 		return
@@ -613,8 +612,7 @@ func (u *User) Enter(ctx context.Context) error {
 	}
 	u.part = p
 	c.byPart.Store(p, u)
-	c.entered++
-	n := c.entered
+	n := int(c.entered.Add(1))
 	muted := u.muted
 	actions := u.postJoin
 	u.postJoin = nil
@@ -653,10 +651,7 @@ func (u *User) Leave() {
 		c.publish(events.ConfbridgeLeave, u, events.Conference{Admin: u.Profile.Admin})
 		p.Leave()
 		c.byPart.Delete(p)
-		c.mu.Lock()
-		c.entered--
-		n := c.entered
-		c.mu.Unlock()
+		n := int(c.entered.Add(-1))
 		u.Ch.Publish(events.Event{Kind: events.BridgeLeave, Bridge: c.bridgeBlock(n)})
 	}
 	if stop != nil {

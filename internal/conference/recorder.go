@@ -72,10 +72,7 @@ func (c *Conference) recorderEnter() (*channel.Channel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conference %s: recorder channel: %w", c.Name, err)
 	}
-	c.mu.Lock()
-	c.entered++
-	n := c.entered
-	c.mu.Unlock()
+	n := int(c.entered.Add(1))
 	leg.Channel.Publish(events.Event{Kind: events.BridgeEnter, Bridge: c.bridgeBlock(n)})
 	return leg.Channel, nil
 }
@@ -85,10 +82,7 @@ func (c *Conference) recorderLeave(ch *channel.Channel) {
 	if ch == nil {
 		return
 	}
-	c.mu.Lock()
-	c.entered--
-	n := c.entered
-	c.mu.Unlock()
+	n := int(c.entered.Add(-1))
 	ch.Publish(events.Event{Kind: events.BridgeLeave, Bridge: c.bridgeBlock(n)})
 	ch.Hangup(q850.NormalClearing)
 	ch.Publish(events.Event{Kind: events.Hangup, Cause: q850.NormalClearing})
