@@ -50,14 +50,14 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mediabench calibrate|conference|moh [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mediabench calibrate|conference|confbridge|moh [flags]")
 		os.Exit(2)
 	}
 	var err error
 	switch os.Args[1] {
 	case "calibrate":
 		err = calibrate()
-	case "conference", "moh":
+	case "conference", "confbridge", "moh":
 		err = drive(os.Args[1], os.Args[2:])
 	case "serve":
 		err = serve(os.Args[2:])
@@ -375,7 +375,7 @@ func drive(kind string, args []string) error {
 	_ = fs.Parse(args)
 
 	n := *listeners
-	if kind == "conference" {
+	if kind == "conference" || kind == "confbridge" {
 		n = *rooms * *size
 	}
 	ph, err := newPhones(*k, 10000+int(time.Now().UnixNano()/1000%2000)*4)
@@ -423,7 +423,7 @@ func drive(kind string, args []string) error {
 	// session, in slot i%20 of every 20 ms.
 	sendStop := make(chan struct{})
 	sendDone := make(chan struct{})
-	send := kind == "conference" || *talk
+	send := kind == "conference" || kind == "confbridge" || *talk
 	go func() {
 		defer close(sendDone)
 		if send {
@@ -460,8 +460,8 @@ func drive(kind string, args []string) error {
 	cpu := 100 * (c1 - c0).Seconds() / t1.Sub(t0).Seconds()
 	gap50, gap99 := st.gapQuantile(0.5), st.gapQuantile(0.99)
 	switch kind {
-	case "conference":
-		fmt.Printf("conference rooms=%dx%d talkers=%d/room participants=%d cpu=%.1f%% participants_per_core=%.0f frame_p50=%.3fms frame_p99=%.3fms frame_max=%.3fms tick_late_max=%.2fms encodes/frame=%.2f rx=%.0f/s (want %d) gap_p50=%.2fms gap_p99=%.2fms\n",
+	case "conference", "confbridge":
+		fmt.Printf(kind+" rooms=%dx%d talkers=%d/room participants=%d cpu=%.1f%% participants_per_core=%.0f frame_p50=%.3fms frame_p99=%.3fms frame_max=%.3fms tick_late_max=%.2fms encodes/frame=%.2f rx=%.0f/s (want %d) gap_p50=%.2fms gap_p99=%.2fms\n",
 			*rooms, *size, *talkers, n, cpu, float64(n)/(cpu/100), s.P50, s.P99, s.Max, s.LateMax,
 			float64(s.Encoded)/float64(max(1, s.Frames)), pps, n*50, ms(gap50), ms(gap99))
 	default:
@@ -587,10 +587,12 @@ func serve(args []string) error {
 	}
 
 	var timing mixer.Timing
-	var rs []*mixer.Room
+	var rs []statter
 	defer func() {
 		for _, r := range rs {
-			r.Close()
+			if c, ok := r.(interface{ Close() }); ok {
+				c.Close()
+			}
 		}
 	}()
 	var player *moh.Player
@@ -617,6 +619,13 @@ func serve(args []string) error {
 				}
 			}
 		}
+	case "confbridge":
+		svc, stop, err := confbridgeRooms(pacer, &timing, *rooms, *size, func() (*media.Session, error) { return newSession(len(sessions)) })
+		defer stop()
+		if err != nil {
+			return err
+		}
+		rs = append(rs, svc)
 	case "moh":
 		var cfg *moh.Config
 		if *dir != "" {

@@ -21,7 +21,8 @@ import (
 // sends only the flags given, so the API's PATCH leaves the rest alone.
 
 func newAPIVerbs() []*cobra.Command {
-	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd(), newGrammarCmd()}
+	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd(), newGrammarCmd(),
+		newConferenceCmd()}
 }
 
 // fieldFlag binds a flag to a JSON field of a create or update body.
@@ -245,6 +246,10 @@ var userFields = []fieldFlag{
 	{"max-contacts", "max_contacts", "simultaneous registrations", "int"},
 	{"accountcode", "accountcode", "CDR account code", "string"},
 	{"enabled", "enabled", "whether the user may register and call", "bool"},
+	{"callgroup", "callgroup", "call groups, 1,3-5 (a phone in a matching pickup group answers its ringing calls with *8)", "string"},
+	{"pickupgroup", "pickupgroup", "pickup groups, 1,3-5", "string"},
+	{"named-callgroup", "named_callgroup", "named call groups, sales,support", "string"},
+	{"named-pickupgroup", "named_pickupgroup", "named pickup groups", "string"},
 }
 
 func newUserCmd() *cobra.Command {

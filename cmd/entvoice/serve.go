@@ -76,7 +76,11 @@ entVoice demo is running.
   Users:      1001/pass1001, 1002/pass1002, 1003/pass1003
   Call:       1001 <-> 1002 <-> 1003 by number
               500  demo IVR (press 1 or 2)
-              600  echo test, 700 says your number
+              600  echo test, 610 says your number
+              800  conference room; 700 parks you (#700 in a call
+                   parks the other party), 701-720 pick parked calls
+                   up; *8 answers a phone ringing in the group
+              810  speech IVR ("English"/"Spanish", then "sales")
   Dialplan:   %s
   CDRs:       %s cdr export --data %s
   API:        http://%s/api/v1 (admin token: ENTVOICE_ADMIN_TOKEN, or printed above on first start)

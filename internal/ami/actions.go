@@ -79,6 +79,10 @@ func actionTable() map[string]action {
 	} {
 		t[strings.ToLower(a.name)] = a
 	}
+	// Unified communications: conferences and parking.
+	for _, a := range append(confbridgeActions(), parkingActions()...) {
+		t[strings.ToLower(a.name)] = a
+	}
 	return t
 }
 

@@ -224,6 +224,25 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 		if e.Cause != 0 {
 			w.h("Cause", strconv.Itoa(e.Cause))
 		}
+	case events.Hold:
+		// manager_channels.c channel_hold_cb.
+		block()
+		if e.MusicClass != "" {
+			w.h("MusicClass", clean(e.MusicClass))
+		}
+	case events.Unhold:
+		block()
+	case events.ConfbridgeStart, events.ConfbridgeEnd, events.ConfbridgeRecord, events.ConfbridgeStopRecord,
+		events.ConfbridgeJoin, events.ConfbridgeLeave, events.ConfbridgeTalking, events.ConfbridgeMute, events.ConfbridgeUnmute:
+		w.confbridge(e)
+	case events.ParkedCall, events.ParkedCallTimeOut, events.ParkedCallGiveUp, events.UnParkedCall:
+		w.parked(e)
+	case events.Pickup:
+		// call_pickup_to_ami: the picker, then the target as Target.
+		block()
+		if e.Dest != nil {
+			w.channelBlock("Target", e.Dest)
+		}
 	case events.Hangup:
 		block()
 		w.h("Cause", strconv.Itoa(e.Cause))
@@ -321,4 +340,52 @@ func uriEncode(s []byte, max int) string {
 		b.WriteByte(hex[c&15])
 	}
 	return b.String()
+}
+
+// confbridge writes a Confbridge* event's body as
+// confbridge_publish_manager_event does: Conference, the bridge block,
+// the channel block (participant events), then the event's own headers.
+func (w *builder) confbridge(e *events.Event) {
+	c := e.Conference
+	if c == nil {
+		return
+	}
+	w.h("Conference", clean(c.Name))
+	w.bridgeBlock(e.Bridge)
+	if e.Channel != nil {
+		w.channelBlock("", e.Channel)
+	}
+	switch e.Kind {
+	case events.ConfbridgeJoin:
+		w.h("Admin", yesNo(c.Admin))
+		w.h("Muted", yesNo(c.Muted))
+	case events.ConfbridgeTalking:
+		status := "off"
+		if c.Talking {
+			status = "on"
+		}
+		w.h("TalkingStatus", status)
+		w.h("Admin", yesNo(c.Admin))
+	case events.ConfbridgeLeave, events.ConfbridgeMute, events.ConfbridgeUnmute:
+		w.h("Admin", yesNo(c.Admin))
+	}
+}
+
+// parked writes a parking event's body as manager_build_parked_call_string
+// does: the parkee's block, the retriever's (when there is one), then the
+// parked call.
+func (w *builder) parked(e *events.Event) {
+	p := e.Parked
+	if p == nil || e.Channel == nil {
+		return
+	}
+	w.channelBlock("Parkee", e.Channel)
+	if e.Dest != nil {
+		w.channelBlock("Retriever", e.Dest)
+	}
+	w.h("ParkerDialString", clean(p.ParkerDialString))
+	w.h("Parkinglot", clean(p.Lot))
+	w.h("ParkingSpace", strconv.Itoa(p.Space))
+	w.h("ParkingTimeout", strconv.Itoa(p.Timeout))
+	w.h("ParkingDuration", strconv.Itoa(p.Duration))
 }

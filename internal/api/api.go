@@ -189,6 +189,9 @@ func (a *API) routes() {
 	a.handle("POST", "/calls", a.originate)
 	a.handle("DELETE", "/calls/{channel}", a.hangup)
 
+	// Unified communications: conferences.
+	a.conferenceRoutes()
+
 	a.handle("GET", "/nodes", a.listNodes)
 	a.handle("POST", "/nodes/{node}/revoke", a.revokeNode)
 	a.handle("POST", "/nodes/{node}/reload", a.reloadNode)

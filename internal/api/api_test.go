@@ -198,6 +198,9 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/api/v1/ami-users/b-ami"}, {"PATCH", "/api/v1/ami-users/b-ami"}, {"DELETE", "/api/v1/ami-users/b-ami"},
 			{"DELETE", "/api/v1/calls/" + url.PathEscape("PJSIP/b1-00000001")},
 			{"GET", "/api/v1/calls?tenant=b"}, {"POST", "/api/v1/calls"},
+			{"GET", "/api/v1/conferences?tenant=b"}, {"GET", "/api/v1/conferences/800/participants?tenant=b"},
+			{"POST", "/api/v1/conferences/800/mute?tenant=b"}, {"POST", "/api/v1/conferences/800/unmute?tenant=b"},
+			{"POST", "/api/v1/conferences/800/kick?tenant=b"},
 			{"GET", "/api/v1/cdrs?tenant=b"}, {"GET", "/api/v1/cdrs/export?tenant=b"},
 			// Billing.
 			{"GET", "/api/v1/tenants/b/billing"}, {"PUT", "/api/v1/tenants/b/billing"},

@@ -388,6 +388,11 @@ type userCreate struct {
 	AccountCode string             `json:"accountcode"`
 	Enabled     *bool              `json:"enabled"`
 	Services    provision.Switches `json:"services"`
+	// Call and pickup groups (pickup, *8).
+	CallGroup        string `json:"callgroup"`
+	PickupGroup      string `json:"pickupgroup"`
+	NamedCallGroup   string `json:"named_callgroup"`
+	NamedPickupGroup string `json:"named_pickupgroup"`
 }
 
 type userPatch struct {
@@ -402,6 +407,11 @@ type userPatch struct {
 	AccountCode *string     `json:"accountcode"`
 	Enabled     *bool       `json:"enabled"`
 	Services    switchPatch `json:"services"`
+	// Call and pickup groups (pickup, *8).
+	CallGroup        *string `json:"callgroup"`
+	PickupGroup      *string `json:"pickupgroup"`
+	NamedCallGroup   *string `json:"named_callgroup"`
+	NamedPickupGroup *string `json:"named_pickupgroup"`
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -439,7 +449,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) e
 	enabled := in.Enabled == nil || *in.Enabled
 	u, err := a.repo.CreateUser(r.Context(), provision.User{Tenant: tid, Name: in.Name, Context: in.Context, CallerID: in.CallerID,
 		Language: in.Language, Codecs: in.Codecs, Permit: in.Permit, Deny: in.Deny, MaxContacts: in.MaxContacts,
-		AccountCode: in.AccountCode, Enabled: enabled, Services: in.Services}, in.Password)
+		AccountCode: in.AccountCode, Enabled: enabled, Services: in.Services,
+		CallGroup: in.CallGroup, PickupGroup: in.PickupGroup, NamedCallGroup: in.NamedCallGroup, NamedPickupGroup: in.NamedPickupGroup}, in.Password)
 	if err != nil {
 		return err
 	}
@@ -481,6 +492,10 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request, p *principal) er
 		setIf(&u.MaxContacts, in.MaxContacts)
 		setIf(&u.AccountCode, in.AccountCode)
 		setIf(&u.Enabled, in.Enabled)
+		setIf(&u.CallGroup, in.CallGroup)
+		setIf(&u.PickupGroup, in.PickupGroup)
+		setIf(&u.NamedCallGroup, in.NamedCallGroup)
+		setIf(&u.NamedPickupGroup, in.NamedPickupGroup)
 		in.Services.apply(&u.Services)
 		return nil
 	})

@@ -10,8 +10,10 @@ import (
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/dialplan"
 	"github.com/entvoice/entvoice/internal/media/moh"
+	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 )
@@ -29,6 +31,10 @@ type Services struct {
 	// SpeechCreate fails with ERROR=1, SayText with SAYTEXTSTATUS=FAILED.
 	Speech *Speech
 	TTS    TTS
+	// Unified communications: conferences (ConfBridge), parking (Park,
+	// ParkedCall).
+	Conferences *conference.Service
+	Parking     *parking.Service
 }
 
 // Apps are the applications that need services (the others are plain
@@ -84,6 +90,12 @@ func table(ap *Apps) map[string]pbx.App {
 		"SpeechProcessingSound":   SpeechProcessingSound,
 		"SpeechDestroy":           SpeechDestroy,
 		"SayText":                 ap.SayText,
+
+		"ConfBridge": ap.ConfBridge,
+		"Park":       ap.Park,
+		"ParkedCall": ap.ParkedCall,
+		"Pickup":     ap.Pickup,
+		"PickupChan": ap.PickupChan,
 	}
 }
 

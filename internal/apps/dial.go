@@ -1,9 +1,7 @@
 package apps
 
 import (
-	"crypto/rand"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +23,8 @@ type dialed struct {
 	code   int
 	status string
 	early  bool // it sent early media
+	// picker picked the leg up (Pickup, *8): it takes the leg's place.
+	picker *channel.Channel
 }
 
 // Dial(Tech/resource[&Tech2/resource2...][,timeout[,options[,URL]]]) calls
@@ -105,6 +105,10 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 			continue
 		}
 		_, res, _ := channel.SplitDialString(t)
+		// app_dial gives the outgoing channel the caller's context and
+		// extension, which a directed Pickup names.
+		dialCtx, dialExten, _ := e.Ch.Location()
+		out.Channel.SetDialedFrom(dialCtx, dialExten)
 		e.Ch.PublishWith(events.Event{Kind: events.DialBegin, DialString: res}, out.Channel)
 		legs = append(legs, &dialed{out: out})
 		lastPeer = out.Channel.Name
@@ -145,6 +149,7 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		}
 		d.done = true
 		d.status = status
+		d.out.Channel.WithdrawPickup()
 		e.Ch.PublishWith(events.Event{Kind: events.DialEnd, DialStatus: status}, d.out.Channel)
 	}
 	abandon := func(except *dialed, cause int, status string) {
@@ -160,15 +165,26 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 
 	// Merge leg events into one stream the loop can select on.
 	type legEvent struct {
-		d  *dialed
-		ev channel.Progress
+		d    *dialed
+		ev   channel.Progress
+		pick *channel.PickupRequest // a picker asks for the leg
 	}
 	evs := make(chan legEvent, 8*len(legs))
 	for _, d := range legs {
+		picks := d.out.Channel.OfferPickup()
 		go func(d *dialed) {
-			for ev := range d.out.Events {
-				evs <- legEvent{d, ev}
-				if ev.Kind == channel.Answered || ev.Kind == channel.Failed {
+			for {
+				select {
+				case ev, ok := <-d.out.Events:
+					if !ok {
+						return
+					}
+					evs <- legEvent{d: d, ev: ev}
+					if ev.Kind == channel.Answered || ev.Kind == channel.Failed {
+						return
+					}
+				case r := <-picks:
+					evs <- legEvent{d: d, ev: channel.Progress{Kind: channel.Answered}, pick: &r}
 					return
 				}
 			}
@@ -205,6 +221,18 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 				d.early = true
 				hearEarly(d)
 			case channel.Answered:
+				if le.pick != nil {
+					// Pickup (ast_do_pickup): the picker answers
+					// in the ringing leg's place, unless the leg
+					// is done or the picker gave up meanwhile.
+					if d.done || !le.pick.Accept() {
+						if d.done {
+							le.pick.Refuse()
+						}
+						continue
+					}
+					d.picker = le.pick.Picker
+				}
 				winner = d
 			case channel.Failed:
 				pending--
@@ -259,6 +287,9 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	peer := winner.out.Channel
 	answeredAt = time.Now()
 	ended(winner, "ANSWER")
+	if winner.picker != nil {
+		peer = pickedUp(e, winner.out.Channel, winner.picker)
+	}
 	e.Ch.SetVar("DIALEDPEERNAME", peer.Name)
 	e.Ch.SetVar("DIALSTATUS", "ANSWER")
 	e.SetDialResult(peer.Name, answeredAt, "ANSWER")
@@ -266,15 +297,24 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 		early()
 		early = nil
 	}
+	// destroy forgets the peer once the call is over: not a picker, whose
+	// own dialplan does.
+	destroy := func() {
+		if winner.picker == nil {
+			e.PBX.Destroy(peer)
+		}
+	}
 	if err := e.Ch.Answer(e.Ctx); err != nil {
 		peer.Hangup(q850.NormalClearing)
-		e.PBX.Destroy(peer)
+		destroy()
 		_ = finish("CANCEL", peer.Name)
 		return channel.ErrHangup
 	}
 	grant := winner.out.Grant
 	chargeOutcome(e.Ch, grant, nil)
-	res, err := ap.bridge(e, peer, hasDialOption(opts, 't'), hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
+	// A picker runs its own dialplan: it is not transferred from here.
+	transfers := winner.picker == nil
+	res, err := ap.bridge(e, peer, transfers && hasDialOption(opts, 't'), transfers && hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
 	settleCharge(e.Ch, grant, answeredAt, time.Now())
 	cause := peer.HangupCause()
 	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
@@ -283,20 +323,22 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	case res.callerTo != "":
 		// The callee transferred the caller (t): the caller goes on in
 		// the dialplan at the dialled extension; the callee is hung up.
+		ap.blindTransferred(e, e.Ch, peer, res.callerTo)
 		peer.Hangup(q850.NormalClearing)
-		e.PBX.Destroy(peer)
+		destroy()
 		ctxName, _, _ := e.Ch.Location()
 		return e.Goto(ctxName, res.callerTo, "1")
 	case res.calleeTo != "":
 		// The caller transferred the callee (T): the callee runs the
 		// dialplan at the extension, on its own; the caller is done.
+		ap.blindTransferred(e, peer, e.Ch, res.calleeTo)
 		ctxName, _, _ := e.Ch.Location()
 		peer.SetLocation(ctxName, res.calleeTo, 1)
 		go e.PBX.HandleCall(peer)
 		e.Ch.Hangup(q850.NormalClearing)
 		return pbx.ErrStop()
 	}
-	e.PBX.Destroy(peer)
+	destroy()
 	peerHungUp := res.peerHungUp
 	if err != nil {
 		return err
@@ -328,15 +370,16 @@ const transferDigitTimeout = 3 * time.Second
 // side blind-transfers the other by pressing # and an extension of the
 // caller's context. An extension that does not exist resumes the bridge.
 // With a limit (Dial's L(), or billing's), the call is warned before its
-// end and ended when it has lasted its limit.
+// end and ended when it has lasted its limit. While a party holds the
+// call, the other hears music on hold (bridgeMedia).
 func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool, lim *callLimit) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
 		peer.Hangup(q850.NormalClearing)
 		return bridgeResult{peerHungUp: true}, errors.New("bridge: a leg has no media")
 	}
-	stop := media.Bridge(a, b)
-	defer func() { stop() }()
+	bm := newBridgeMedia(ap, e.Ch, peer, a, b)
+	defer bm.close()
 	start := time.Now()
 	var warnC, endC <-chan time.Time
 	if lim != nil {
@@ -353,7 +396,7 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 	peer.SetPeer(e.Ch)
 	// Bridge events as Asterisk's basic bridge reports them
 	// (manager_bridges.c): create, each channel enters, leaves, destroy.
-	br := events.Bridge{UniqueID: newBridgeID(), Type: "basic", Technology: "simple_bridge", Creator: "Dial"}
+	br := events.Bridge{UniqueID: channel.NewBridgeID(), Type: "basic", Technology: "simple_bridge", Creator: "Dial"}
 	bus := e.PBX.Channels().Bus()
 	if bus.HasSubscribers() {
 		b := br
@@ -388,11 +431,15 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 	ctxName, _, _ := e.Ch.Location()
 	for {
 		select {
+		case <-bm.holdA():
+			bm.update()
+		case <-bm.holdB():
+			bm.update()
 		case <-warnC:
 			left := lim.limit - time.Since(start)
-			stop()
+			bm.pause()
 			ap.announce(e, peer, lim, warningSounds(lim.warnFile, left, e.Ch.Language()))
-			stop = media.Bridge(a, b)
+			bm.resume()
 			warnC = nil
 			if lim.repeat > 0 && left > lim.repeat {
 				warnC = time.After(lim.repeat)
@@ -402,7 +449,7 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 			// set) and the callee is hung up, as a peer that hangs up.
 			e.Ch.Log().Info("call time limit reached", "limit", lim.limit)
 			if lim.timeoutFile != "" {
-				stop()
+				bm.pause()
 				ap.announce(e, peer, lim, strings.Split(lim.timeoutFile, "&"))
 			}
 			peer.Hangup(q850.NormalClearing)
@@ -490,14 +537,4 @@ func rank(status string) int {
 		return 1
 	}
 	return 0
-}
-
-// newBridgeID is a random UUID (RFC 4122 version 4), as Asterisk names
-// bridges.
-func newBridgeID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

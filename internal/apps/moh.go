@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/media/moh"
 	"github.com/entvoice/entvoice/internal/pbx"
 )
@@ -17,6 +18,9 @@ import (
 type onHold struct {
 	mu sync.Mutex
 	by map[*channel.Channel]*moh.Listener
+	// hooked are the channels whose hangup stops their music (one hook
+	// per channel, however often its music starts).
+	hooked map[*channel.Channel]struct{}
 }
 
 // MusicClass picks the class a channel hears: the channel's own
@@ -41,21 +45,31 @@ func (ap *Apps) StartMOH(e *pbx.Exec, class string) error {
 	if ap.svc.MOH == nil {
 		return errors.New("music on hold is not configured")
 	}
-	name := ap.musicClass(e.Ch, class)
-	c, ok := ap.svc.MOH.Class(name)
-	if !ok {
-		// ast_moh_start: a class that does not exist falls back to
-		// default.
-		e.Ch.Log().Warn("music on hold class not found, using default", "class", name)
-		if c, ok = ap.svc.MOH.Class("default"); !ok {
-			return errors.New("no music on hold class default")
-		}
-	}
 	s, err := earlyMedia(e)
 	if err != nil {
 		return err
 	}
-	ap.StopMOH(e.Ch)
+	return ap.startMOHOn(e.Ch, s, class)
+}
+
+// startMOHOn makes ch hear class (or its own class) on s, the channel's
+// media session, until StopMOH or the hangup: StartMOH for a channel that
+// runs no application of its own (the other party of a bridge on hold).
+func (ap *Apps) startMOHOn(ch *channel.Channel, s *media.Session, class string) error {
+	if ap.svc.MOH == nil {
+		return errors.New("music on hold is not configured")
+	}
+	name := ap.musicClass(ch, class)
+	c, ok := ap.svc.MOH.Class(name)
+	if !ok {
+		// ast_moh_start: a class that does not exist falls back to
+		// default.
+		ch.Log().Warn("music on hold class not found, using default", "class", name)
+		if c, ok = ap.svc.MOH.Class("default"); !ok {
+			return errors.New("no music on hold class default")
+		}
+	}
+	ap.StopMOH(ch)
 	l, err := c.Attach(s)
 	if err != nil {
 		return err
@@ -63,10 +77,20 @@ func (ap *Apps) StartMOH(e *pbx.Exec, class string) error {
 	ap.held.mu.Lock()
 	if ap.held.by == nil {
 		ap.held.by = map[*channel.Channel]*moh.Listener{}
+		ap.held.hooked = map[*channel.Channel]struct{}{}
 	}
-	ap.held.by[e.Ch] = l
+	ap.held.by[ch] = l
+	_, hooked := ap.held.hooked[ch]
+	ap.held.hooked[ch] = struct{}{}
 	ap.held.mu.Unlock()
-	e.Ch.OnHangup(func() { ap.StopMOH(e.Ch) })
+	if !hooked {
+		ch.OnHangup(func() {
+			ap.StopMOH(ch)
+			ap.held.mu.Lock()
+			delete(ap.held.hooked, ch)
+			ap.held.mu.Unlock()
+		})
+	}
 	return nil
 }
 

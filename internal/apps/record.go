@@ -106,7 +106,7 @@ func (ap *Apps) Record(e *pbx.Exec, data string) error {
 		return status("ERROR")
 	}
 	path := base + ".wav"
-	w, err := createWAV(path, hasOption(opts, 'a'))
+	w, err := media.CreateWAV(path, hasOption(opts, 'a'))
 	if err != nil {
 		e.Ch.Log().Warn("Record: cannot create file", "file", path, "err", err)
 		return status("ERROR")
@@ -124,55 +124,7 @@ func (ap *Apps) Record(e *pbx.Exec, data string) error {
 	return status(result)
 }
 
-// wavFile is a WAV file being recorded.
-type wavFile struct {
-	f *os.File
-	w *media.WAVWriter
-}
-
-func (wf *wavFile) Write(pcm []int16) error { return wf.w.Write(pcm) }
-
-func (wf *wavFile) Close() error {
-	err := wf.w.Close()
-	if cerr := wf.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// createWAV opens a recording; with appendTo it keeps the samples already
-// in the file (Record's a option).
-func createWAV(path string, appendTo bool) (*wavFile, error) {
-	var old []int16
-	if appendTo {
-		if f, err := os.Open(path); err == nil {
-			old, err = media.ReadWAV(f)
-			f.Close()
-			if err != nil {
-				return nil, fmt.Errorf("append to %s: %w", path, err)
-			}
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	ww, err := media.NewWAVWriter(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	wf := &wavFile{f: f, w: ww}
-	if len(old) > 0 {
-		if err := wf.Write(old); err != nil {
-			wf.Close()
-			return nil, err
-		}
-	}
-	return wf, nil
-}
-
-func recordLoop(e *pbx.Exec, s *media.Session, w *wavFile, silence, maxDur int, terminators string) string {
+func recordLoop(e *pbx.Exec, s *media.Session, w *media.WAVFile, silence, maxDur int, terminators string) string {
 	frames := make(chan []int16, 100)
 	s.SetSink(func(pcm []int16) {
 		f := make([]int16, len(pcm))

@@ -86,6 +86,11 @@ type Channel struct {
 	peer          *Channel
 	onHangup      []func()
 	musicClass    string
+	hold          holdState
+	groups        Groups
+	dialContext   string
+	dialExten     string
+	pickup        pickupState
 }
 
 // Options describe a channel to create.
@@ -107,6 +112,8 @@ type Options struct {
 	// Name, when set, is the channel name (Local channel halves, named
 	// with Registry.NextName); empty: Tech/Endpoint-%08x.
 	Name string
+	// Groups are the endpoint's call and pickup groups.
+	Groups Groups
 }
 
 // Log returns a logger that carries the channel name. It is built on

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,7 @@ func (r *Registry) New(o Options) *Channel {
 		context:     o.Context,
 		exten:       o.Exten,
 		priority:    1,
+		groups:      o.Groups,
 	}
 	c.services = tenancy.AllServices &^ o.Denied
 	if c.linkedID == "" {
@@ -145,4 +147,14 @@ func (r *Registry) Count() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.live)
+}
+
+// NewBridgeID is a random UUID (RFC 4122 version 4), as Asterisk names
+// bridges (Dial's two-party bridges, conferences).
+func NewBridgeID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

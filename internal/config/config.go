@@ -56,6 +56,17 @@ type Config struct {
 	// Speech configures recognition and text to speech (speech.go).
 	Speech Speech `yaml:"speech"`
 
+	// Unified communications: conferences and parking.
+	//
+	// ConfBridge is a confbridge.conf (Asterisk's syntax), relative to the
+	// config file: ConfBridge's bridge and user profiles and DTMF menus;
+	// without one, default_bridge, default_user and the sample menu.
+	ConfBridge string `yaml:"confbridge"`
+	// Parking is a res_parking.conf (Asterisk's syntax), relative to the
+	// config file; without one, lot default: parkext 700, spaces
+	// 701-720 in context parkedcalls, 45 s, back to the parker.
+	Parking string `yaml:"parking"`
+
 	// path is the file the configuration was read from ("" for the demo).
 	path string
 	// Parsed by validate, once.
@@ -120,6 +131,16 @@ type User struct {
 	// Codecs lists allowed codecs in preference order (default pcmu, pcma).
 	Codecs      []string `yaml:"codecs"`
 	AccountCode string   `yaml:"accountcode"`
+
+	// CallGroup and PickupGroup are pjsip.conf's call_group and
+	// pickup_group ("1,3-5", groups 0-63); NamedCallGroup and
+	// NamedPickupGroup their named forms ("sales,support"). A phone may
+	// pick up (*8, Pickup()) a ringing call of a user whose call group
+	// is one of its pickup groups.
+	CallGroup        string `yaml:"callgroup"`
+	PickupGroup      string `yaml:"pickupgroup"`
+	NamedCallGroup   string `yaml:"named_callgroup"`
+	NamedPickupGroup string `yaml:"named_pickupgroup"`
 }
 
 // Trunk is an IP-identified peer: carrier, gateway or load generator.
@@ -408,6 +429,12 @@ func (c *Config) applyDefaults() error {
 	if c.MusicOnHold != "" {
 		c.MusicOnHold = c.Resolve(c.MusicOnHold)
 	}
+	if c.ConfBridge != "" {
+		c.ConfBridge = c.Resolve(c.ConfBridge)
+	}
+	if c.Parking != "" {
+		c.Parking = c.Resolve(c.Parking)
+	}
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.Memory.GCPercent == 0 {
 		c.Memory.GCPercent = 200
@@ -610,6 +637,9 @@ func (c *Config) validate(root *yaml.Node) error {
 			if !knownCodec(cd) {
 				return fail(line, "user %q: unknown codec %q (want pcmu or pcma)", u.Name, cd)
 			}
+		}
+		if err := u.checkGroups(); err != nil {
+			return fail(line, "user %q: %v", u.Name, err)
 		}
 	}
 	for i, t := range c.Trunks {

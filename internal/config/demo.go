@@ -29,6 +29,10 @@ func Demo(dataDir, dialplanPath string, adjust ...func(*Config)) *Config {
 			{Name: "1003", Secret: "pass1003", Context: "demo", CallerID: `"Carol" <1003>`, Language: "es"},
 		},
 	}
+	// The three phones ring and pick up in one group (*8).
+	for i := range c.Users {
+		c.Users[i].CallGroup, c.Users[i].PickupGroup = "1", "1"
+	}
 	for _, f := range adjust {
 		f(c)
 	}

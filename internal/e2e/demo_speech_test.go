@@ -27,7 +27,7 @@ func waitApp(t *testing.T, n *testNode, app, lang string) {
 	t.Fatalf("the caller never reached %s in %s", app, lang)
 }
 
-// TestDemoSpeechIVR is the newcomer's walk through the demo's 800: a
+// TestDemoSpeechIVR is the newcomer's walk through the demo's 810: a
 // caller picks Spanish (by voice, then by key), hears the menu in Spanish,
 // says "sales" (or presses 2) and is put through to 1002, the sales
 // phone, which answers.
@@ -49,9 +49,9 @@ func TestDemoSpeechIVR(t *testing.T) {
 			sales := n.phone(t, "1002", "pass1002", testpeer.PCMU, 0)
 			sales.register(ctx)
 			p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 0)
-			c, code, err := p.dial(ctx, "800")
+			c, code, err := p.dial(ctx, "810")
 			if err != nil || code != 200 {
-				t.Fatalf("dial 800: %d %v", code, err)
+				t.Fatalf("dial 810: %d %v", code, err)
 			}
 			waitApp(t, n, "SpeechBackground", "en")
 			time.Sleep(time.Second) // into the language prompt

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
@@ -246,12 +247,15 @@ func TestOptions(t *testing.T) {
 // TestHoldUnhold: the caller puts a call on hold with a re-INVITE offering
 // a=sendonly and takes it off hold with a=sendrecv (RFC 3264 section 8.4).
 // The node answers recvonly then sendrecv, stops sending audio to the held
-// caller while the callee still hears it, and audio flows both ways again
-// after unhold.
+// caller, plays music on hold to the callee instead of the caller's audio
+// (Asterisk's bridge starts the held party's music on AST_CONTROL_HOLD)
+// and publishes Hold and Unhold; audio flows both ways again after unhold.
 func TestHoldUnhold(t *testing.T) {
 	n := startNode(t, nodeSpec{yaml: checkUsers, dialplan: checkPlan})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	sub := n.Bus.Subscribe(1024, func(e *events.Event) bool { return e.Kind == events.Hold || e.Kind == events.Unhold })
+	defer sub.Close()
 	alice := newPhone(t, n.Addr, "1001", "pass1001", testpeer.PCMU, 1000)
 	bob := newPhone(t, n.Addr, "1002", "pass1002", testpeer.PCMA, 700)
 	alice.register(ctx)
@@ -283,8 +287,11 @@ func TestHoldUnhold(t *testing.T) {
 	if got > 800 {
 		t.Errorf("held caller received %d samples in 1 s; a recvonly answerer must not send", got)
 	}
-	if a := bob.heardTone(1000); a < 3000 {
-		t.Errorf("bob should still hear alice (sendonly) during hold: %.0f", a)
+	if a := bob.heardTone(1000); a > 800 {
+		t.Errorf("bob hears alice's 1 kHz during hold (%.0f); he should hear music on hold", a)
+	}
+	if l := meanAbs(lastSecond(bob.heardPCM())); l < 300 {
+		t.Errorf("bob hears no music on hold: level %.0f", l)
 	}
 
 	res, err = c.reinvite(ctx, "sendrecv", 3)
@@ -306,6 +313,19 @@ func TestHoldUnhold(t *testing.T) {
 	}
 	c.hangup(ctx)
 	n.waitIdle(t)
+	var holds []string
+	for len(holds) < 2 {
+		select {
+		case e := <-sub.C:
+			holds = append(holds, string(e.Kind)+":"+e.Channel.Channel+":"+e.MusicClass)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("hold events: %q", holds)
+		}
+	}
+	if !strings.HasPrefix(holds[0], "Hold:PJSIP/1001-") || !strings.HasSuffix(holds[0], ":default") ||
+		!strings.HasPrefix(holds[1], "Unhold:PJSIP/1001-") {
+		t.Errorf("hold events %q, want Hold (MusicClass default) then Unhold of alice's channel", holds)
+	}
 	rows := n.cdrs(t, 1)
 	if len(rows) != 1 || rows[0].Disposition != "ANSWERED" || rows[0].BillSec < 3 {
 		t.Errorf("CDRs %+v, want one ANSWERED call of about 4 s", rows)

@@ -29,6 +29,7 @@ type phone struct {
 	registar string
 	codec    testpeer.Codec
 	tone     float64 // Hz sent while in a call
+	amp      int16   // the tone's amplitude (0: 8000)
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -346,7 +347,11 @@ func (c *call) media() {
 			c.p.mu.Unlock()
 		}
 	}()
-	tone := testpeer.GenerateTone(c.p.tone, 20*time.Second, 8000)
+	amp := c.p.amp
+	if amp == 0 {
+		amp = 8000
+	}
+	tone := testpeer.GenerateTone(c.p.tone, 20*time.Second, amp)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	seq, ts := uint16(1), uint32(0)

@@ -58,7 +58,54 @@ const (
 	AsyncAGIStart Kind = "AsyncAGIStart"
 	AsyncAGIExec  Kind = "AsyncAGIExec"
 	AsyncAGIEnd   Kind = "AsyncAGIEnd"
+
+	// Hold and Unhold: the far end of the channel put the call on hold or
+	// took it off (ast_queue_hold); Hold carries MusicClass.
+	Hold   Kind = "Hold"
+	Unhold Kind = "Unhold"
+
+	// Conferences (app_confbridge's confbridge_manager.c): Conference
+	// names the conference and the participant's flags, Bridge is the
+	// conference's bridge; Start, End, Record and StopRecord have no
+	// Channel (Tenant scopes them).
+	ConfbridgeStart      Kind = "ConfbridgeStart"
+	ConfbridgeEnd        Kind = "ConfbridgeEnd"
+	ConfbridgeJoin       Kind = "ConfbridgeJoin"
+	ConfbridgeLeave      Kind = "ConfbridgeLeave"
+	ConfbridgeTalking    Kind = "ConfbridgeTalking"
+	ConfbridgeMute       Kind = "ConfbridgeMute"
+	ConfbridgeUnmute     Kind = "ConfbridgeUnmute"
+	ConfbridgeRecord     Kind = "ConfbridgeRecord"
+	ConfbridgeStopRecord Kind = "ConfbridgeStopRecord"
+
+	// Parking (res_parking's parking_manager.c): Channel is the parkee,
+	// Dest the retriever of UnParkedCall, Parked the parked call.
+	ParkedCall        Kind = "ParkedCall"
+	ParkedCallTimeOut Kind = "ParkedCallTimeOut"
+	ParkedCallGiveUp  Kind = "ParkedCallGiveUp"
+	UnParkedCall      Kind = "UnParkedCall"
+
+	// Pickup: Channel picked up the ringing Dest (main/pickup.c).
+	Pickup Kind = "Pickup"
 )
+
+// Conference is the body of the Confbridge* events.
+type Conference struct {
+	Name    string
+	Admin   bool
+	Muted   bool // ConfbridgeJoin
+	Talking bool // ConfbridgeTalking
+}
+
+// Parked is the parked-call body of the parking events
+// (ast_parked_call_payload).
+type Parked struct {
+	ParkerDialString string
+	Lot              string
+	Space            int
+	Timeout          int // seconds left before the call times out
+	Duration         int // seconds parked so far
+}
 
 // Bridge is the bridge block of Bridge* events (manager_bridges.c).
 type Bridge struct {
@@ -124,6 +171,9 @@ type Event struct {
 	AGI          *AGI   // AGIExec*, AsyncAGI*
 	Fields       map[string]string
 	Bridge       *Bridge // Bridge* events
+	MusicClass   string  // Hold: the class the holder suggests
+	Conference   *Conference
+	Parked       *Parked
 	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
 	// "" is the default tenant, seen by admins only.
 	Tenant string

@@ -33,6 +33,11 @@ type Controller struct {
 	techs *channel.Technologies
 	sip   Registrations
 	log   *slog.Logger
+
+	// Conferences and Parking answer for the node's ConfBridge
+	// conferences and parked calls (node.New gives them the services).
+	control.Conferences
+	control.Parking
 }
 
 // NewController returns the controller of a node.
@@ -40,7 +45,7 @@ func NewController(p *pbx.PBX, reg *channel.Registry, techs *channel.Technologie
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Controller{pbx: p, reg: reg, techs: techs, sip: sip, log: log}
+	return &Controller{pbx: p, reg: reg, techs: techs, sip: sip, log: log, Conferences: noConferences{}, Parking: noParking{}}
 }
 
 var _ control.Controller = (*Controller)(nil)

@@ -21,6 +21,7 @@ import (
 	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/cdrstore"
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/conference"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/dialplan"
@@ -29,6 +30,7 @@ import (
 	"github.com/entvoice/entvoice/internal/localchan"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/media/moh"
+	"github.com/entvoice/entvoice/internal/parking"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -56,6 +58,8 @@ type Node struct {
 	pacer    *media.Pacer
 	ports    *media.PortPool
 	moh      *moh.Player
+	confs    *conference.Service
+	parking  *parking.Service
 	stopOnce sync.Once
 
 	// Realtime provisioning (Options.Source).
@@ -117,12 +121,17 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	// Unified communications: parking lots and their extensions.
+	parked, err := newParking(cfg, plan)
+	if err != nil {
+		return nil, err
+	}
 	eps, err := staticEndpoints(cfg)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, Store: o.Store, Bus: events.New(), staticPlan: plan, staticEPs: eps,
-		peering: o.Peers != nil, source: o.Source, limits: tenancy.NewLimits()}
+		peering: o.Peers != nil, source: o.Source, limits: tenancy.NewLimits(), parking: parked}
 	n.CDR = cdrstore.NewWriter(o.Store, log, cdrstore.WriterOptions{SpoolPath: filepath.Join(cfg.DataDir, "cdr-spool.jsonl"), OnCommit: o.OnCDRCommit})
 	if _, err := n.CDR.ReplaySpool(ctx); err != nil {
 		log.Error("CDR spool replay failed; the spool is kept", "err", err)
@@ -192,8 +201,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if n.moh, err = newMusicOnHold(cfg, n.pacer, sounds.Files, log); err != nil {
 		return nil, err
 	}
+	// Unified communications: conferences.
+	if n.confs, err = newConferences(cfg, n.pacer, sounds, n.Bus, techs, n.Channels, recordings, log); err != nil {
+		return nil, err
+	}
 	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
-		Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
+		Conferences: n.confs, Parking: n.parking, Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings,
 		Speech: n.speech.apps})
@@ -202,6 +215,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	n.PBX.SetDialplan(plan)
 	n.Control = NewController(n.PBX, n.Channels, techs, n.SIP, log)
+	n.Control.Conferences, n.Control.Parking = n.confs, n.parking
 	if o.AMI != nil {
 		n.amiOpts = n.amiOptions(*o.AMI)
 	}
@@ -233,6 +247,9 @@ func newMusicOnHold(cfg *config.Config, pacer *media.Pacer, files *media.FileCac
 func (n *Node) ReloadDialplan(ctx context.Context) error {
 	plan, err := LoadDialplan(n.cfg)
 	if err != nil {
+		return err
+	}
+	if err := n.parking.AddExtensions(plan); err != nil {
 		return err
 	}
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -307,6 +324,10 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			list = nil
 		}
 		name, num := pbx.SplitCallerID(u.CallerID)
+		groups, err := userGroups(u)
+		if err != nil {
+			return nil, fmt.Errorf("%s: user %q: %w", cfg.Path(), u.Name, err)
+		}
 		eps = append(eps, &sipua.Endpoint{
 			Name: u.Name, Enabled: true,
 			Credentials: sipauth.Credentials{
@@ -315,6 +336,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			},
 			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
+			Groups: groups,
 		})
 	}
 	for _, t := range cfg.Trunks {
@@ -418,6 +440,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	if err := n.SIP.Close(); err != nil {
 		n.log.Debug("sip close", "err", err)
 	}
+	n.confs.Close()
 	n.moh.Close()
 	n.pacer.Close()
 	n.ports.Close()

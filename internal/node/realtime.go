@@ -517,7 +517,7 @@ func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
 		Credentials: sipauth.Credentials{HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256},
 		ACL:         list, MaxContacts: u.MaxContacts, Context: qualified, Language: lang,
 		AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: cs,
-		Denied: denied(t.Services, u.Services),
+		Denied: denied(t.Services, u.Services), Groups: realtimeGroups(u),
 	}
 }
 

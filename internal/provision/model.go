@@ -78,6 +78,14 @@ type User struct {
 	Revision    int64     `json:"revision"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// CallGroup and PickupGroup ("1,3-5"), NamedCallGroup and
+	// NamedPickupGroup ("sales,support"): pjsip.conf's call_group,
+	// pickup_group and their named forms, for pickup (*8, Pickup()).
+	CallGroup        string `json:"callgroup"`
+	PickupGroup      string `json:"pickupgroup"`
+	NamedCallGroup   string `json:"named_callgroup"`
+	NamedPickupGroup string `json:"named_pickupgroup"`
 }
 
 // Extension is one row of Asterisk's realtime extensions table, scoped by

@@ -8,7 +8,10 @@ import (
 	"strings"
 )
 
-const userCols = "id, tenant, name, realm, ha1_md5, ha1_sha256, context, callerid, language, codecs, permit, deny, max_contacts, accountcode, enabled, " + switchCols + ", revision, created_at, updated_at"
+const userCols = "id, tenant, name, realm, ha1_md5, ha1_sha256, context, callerid, language, codecs, permit, deny, max_contacts, accountcode, enabled, " + switchCols + ", revision, created_at, updated_at, " + groupCols
+
+// groupCols are the call and pickup groups (migration 0006).
+const groupCols = "call_group, pickup_group, named_call_group, named_pickup_group"
 
 // userInsertCols are userCols without id.
 var userInsertCols = strings.Split(strings.TrimPrefix(userCols, "id, "), ", ")
@@ -22,7 +25,7 @@ func (r *Repo) scanUser(s rowScanner) (User, error) {
 	dest := []any{&u.ID, &u.Tenant, &u.Name, &u.Realm, &u.HA1MD5, &u.HA1SHA256, &u.Context, &u.CallerID, &u.Language,
 		&codecs, &permit, &deny, &u.MaxContacts, &u.AccountCode, &enabled}
 	dest = append(dest, sw.dest()...)
-	dest = append(dest, &u.Revision, &created, &updated)
+	dest = append(dest, &u.Revision, &created, &updated, &u.CallGroup, &u.PickupGroup, &u.NamedCallGroup, &u.NamedPickupGroup)
 	if err := s.Scan(dest...); err != nil {
 		return u, err
 	}
@@ -36,7 +39,8 @@ func (r *Repo) userArgs(u *User) []any {
 	args := []any{u.Tenant, u.Name, u.Realm, u.HA1MD5, u.HA1SHA256, u.Context, u.CallerID, u.Language,
 		joinList(u.Codecs), joinList(u.Permit), joinList(u.Deny), u.MaxContacts, u.AccountCode, boolArg(&u.Enabled)}
 	args = append(args, switchArgs(u.Services)...)
-	return append(args, u.Revision, r.st.TimeArg(u.CreatedAt), r.st.TimeArg(u.UpdatedAt))
+	return append(args, u.Revision, r.st.TimeArg(u.CreatedAt), r.st.TimeArg(u.UpdatedAt),
+		u.CallGroup, u.PickupGroup, u.NamedCallGroup, u.NamedPickupGroup)
 }
 
 func (r *Repo) queryUsers(ctx context.Context, q querier, tail string, args ...any) ([]User, error) {
@@ -201,7 +205,7 @@ func (r *Repo) UpdateUser(ctx context.Context, tenant, name string, password *st
 		}
 		u.Revision, u.UpdatedAt = rev, now()
 		args := r.userArgs(&u)
-		if _, err := tx.ExecContext(ctx, r.st.Rebind("UPDATE sip_users SET tenant = ?, name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, context = ?, callerid = ?, language = ?, codecs = ?, permit = ?, deny = ?, max_contacts = ?, accountcode = ?, enabled = ?, sw_recording = ?, sw_voicemail = ?, sw_agi = ?, sw_speech = ?, sw_outbound = ?, sw_international = ?, revision = ?, created_at = ?, updated_at = ? WHERE id = ?"), append(args, id)...); err != nil {
+		if _, err := tx.ExecContext(ctx, r.st.Rebind("UPDATE sip_users SET tenant = ?, name = ?, realm = ?, ha1_md5 = ?, ha1_sha256 = ?, context = ?, callerid = ?, language = ?, codecs = ?, permit = ?, deny = ?, max_contacts = ?, accountcode = ?, enabled = ?, sw_recording = ?, sw_voicemail = ?, sw_agi = ?, sw_speech = ?, sw_outbound = ?, sw_international = ?, revision = ?, created_at = ?, updated_at = ?, call_group = ?, pickup_group = ?, named_call_group = ?, named_pickup_group = ? WHERE id = ?"), append(args, id)...); err != nil {
 			return userUniqueErr(err, &u)
 		}
 		return tx.one(ctx, rev, change{entity: EntityUser, tenant: u.Tenant, key: userKey(u.ID), data: userWire{u, u.HA1MD5, u.HA1SHA256}})

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/dialplan"
 )
 
@@ -214,6 +215,17 @@ func validateUser(e *errs, u *User) {
 	}
 	if len(u.AccountCode) > 80 || !noControl(u.AccountCode) {
 		e.add("accountcode", "must be at most 80 printable characters")
+	}
+	// Call and pickup groups as pjsip.conf writes them.
+	for field, v := range map[string]string{"callgroup": u.CallGroup, "pickupgroup": u.PickupGroup} {
+		if _, err := config.ParseGroups(v); err != nil {
+			e.add(field, "%v", err)
+		}
+	}
+	for field, v := range map[string]string{"named_callgroup": u.NamedCallGroup, "named_pickupgroup": u.NamedPickupGroup} {
+		if _, err := config.ParseNamedGroups(v); err != nil || len(v) > 256 {
+			e.add(field, "must be comma-separated names without blanks, at most 256 characters")
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/channel"
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/tenancy"
@@ -33,6 +34,9 @@ type Endpoint struct {
 	// Denied are the services switched off for the endpoint (tenant and
 	// user switches together); the zero value allows every service.
 	Denied tenancy.Service
+	// Groups are the user's call and pickup groups (pickup of its
+	// ringing calls, *8).
+	Groups channel.Groups
 
 	// Trunks only.
 	Match     []netip.Prefix

@@ -140,7 +140,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		CallerNum: callerNum, CallerName: callerName,
 		Language: ep.Language, AccountCode: ep.AccountCode, Tenant: tenancy.Of(ep.Tenant),
 		Context: ep.Context, Exten: exten, Driver: l, State: channel.StateRing,
-		Denied: ep.Denied,
+		Denied: ep.Denied, Groups: ep.Groups,
 	})
 	l.ch = ch
 	watchDTMF(sess, ch)
@@ -501,6 +501,11 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if changed || !established {
 		l.media.SetRemote(neg)
 	}
+	if established {
+		// The answer to our re-offer may hold the call (RFC 3264
+		// section 8.4).
+		l.ch.RemoteHold(neg.Hold)
+	}
 	if !established {
 		l.ch.Log().Debug("delayed offer answered in the ACK", "codec", neg.Codec.Name, "remote", neg.Remote)
 	}
@@ -559,6 +564,7 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	l.armSessionTimer() // a re-INVITE or UPDATE refreshes the session
 	l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
+	l.ch.RemoteHold(neg.Hold)
 }
 
 func (l *inLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {

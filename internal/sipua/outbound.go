@@ -150,7 +150,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 		Tech: "PJSIP", Endpoint: ep.Name, Direction: channel.Outbound, LinkedID: linked,
 		CallerNum: o.CallerNum, CallerName: o.CallerName, Language: ep.Language,
 		AccountCode: ep.AccountCode, Tenant: legTenant, Context: ep.Context, Exten: t.Exten,
-		Driver: l, State: channel.StateDown, Denied: denied,
+		Driver: l, State: channel.StateDown, Denied: denied, Groups: ep.Groups,
 	})
 	if o.Parent != nil {
 		ch.InheritFrom(o.Parent)
@@ -437,6 +437,9 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		Direction: neg.Direction, SessionID: sessionIDFor(l.ch), Version: 2,
 	}.Marshal()
 	l.srv.respondReinvite(req, tx, sdp, 0)
+	// The called party holds or resumes the call (RFC 3264 section 8.4);
+	// the bridge it is in decides what the other party hears.
+	l.ch.RemoteHold(neg.Hold)
 }
 
 func (l *outLeg) onInfo(req *sip.Request, tx sip.ServerTransaction) {

@@ -64,6 +64,14 @@ var layerRules = []struct {
 		why:  "the API knows the nodes through internal/control only",
 	},
 	{
+		pkgs: []string{"internal/conference", "internal/parking"},
+		deny: []string{"github.com/emiago/sipgo", "github.com/entvoice/entvoice/internal/sipua",
+			"github.com/entvoice/entvoice/internal/store", "github.com/entvoice/entvoice/internal/provision",
+			"github.com/entvoice/entvoice/internal/pbx", "github.com/entvoice/entvoice/internal/apps",
+			"github.com/entvoice/entvoice/internal/ami", "github.com/entvoice/entvoice/internal/node"},
+		why: "conferences and parking are services over channels and media, below the applications that drive them",
+	},
+	{
 		pkgs: []string{"internal/sipua", "internal/media", "internal/channel"},
 		deny: []string{"github.com/entvoice/entvoice/internal/pbx", "github.com/entvoice/entvoice/internal/apps",
 			"github.com/entvoice/entvoice/internal/agi", "github.com/entvoice/entvoice/internal/ami",

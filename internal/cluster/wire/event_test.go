@@ -20,6 +20,8 @@ func fill(t *testing.T, v reflect.Value, seed int) {
 			f.Set(reflect.ValueOf(time.Date(2026, 11, 29, 10, 0, 0, n, time.UTC)))
 		case f.Kind() == reflect.String:
 			f.SetString(v.Type().Field(i).Name + "-value")
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
 		case f.Kind() == reflect.Int, f.Kind() == reflect.Int32, f.Kind() == reflect.Int64:
 			f.SetInt(int64(n))
 		case f.Kind() == reflect.Map:
