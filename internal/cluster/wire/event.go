@@ -36,6 +36,7 @@ type Event struct {
 	AGI        *events.AGI       `json:"AGI,omitempty"`
 	Fields     map[string]string `json:"Fields,omitempty"`
 	Bridge     *events.Bridge    `json:"Bridge,omitempty"`
+	Queue      *events.Queue     `json:"Queue,omitempty"`
 	Tenant     string            `json:"Tenant,omitempty"`
 	Extra      []string          `json:"Extra,omitempty"`
 }
@@ -82,7 +83,7 @@ func EncodeEvent(e *events.Event) Event {
 	return Event{Kind: e.Kind, Time: e.Time, Channel: encodeChannel(e.Channel), Dest: encodeChannel(e.Dest),
 		App: e.App, AppData: e.AppData, Variable: e.Variable, Value: e.Value, DialString: e.DialString, DialStatus: e.DialStatus,
 		Cause: e.Cause, Digit: e.Digit, Duration: e.Duration, Direction: e.Direction, Peer: e.Peer, Status: e.Status,
-		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra}
+		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Queue: e.Queue, Tenant: e.Tenant, Extra: e.Extra}
 }
 
 // Decode is the bus event central publishes.
@@ -90,5 +91,5 @@ func (w *Event) Decode() events.Event {
 	return events.Event{Kind: w.Kind, Time: w.Time, Channel: w.Channel.decode(), Dest: w.Dest.decode(),
 		App: w.App, AppData: w.AppData, Variable: w.Variable, Value: w.Value, DialString: w.DialString, DialStatus: w.DialStatus,
 		Cause: w.Cause, Digit: w.Digit, Duration: w.Duration, Direction: w.Direction, Peer: w.Peer, Status: w.Status,
-		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra}
+		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Queue: w.Queue, Tenant: w.Tenant, Extra: w.Extra}
 }

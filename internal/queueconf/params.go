@@ -1,0 +1,438 @@
+// Package queueconf reads call queue configuration in Asterisk's syntax:
+// queues.conf (a [general] section, one section per queue with its
+// parameters and "member =>" lines) and queuerules.conf (penaltychange
+// rules), with app_queue.c's keys, values and defaults. A bad line is an
+// error naming file:line, where Asterisk would log a warning and carry on
+// with a default: a call centre's configuration that does not say what
+// its author meant should not start.
+//
+// It is a leaf (it imports only astconf): the queue engine on a node and
+// central's provisioning, which validates realtime queues with Set, both
+// use it.
+package queueconf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Strategy is a ring strategy (app_queue.c's QUEUE_STRATEGY_*).
+type Strategy int
+
+// Strategies.
+const (
+	RingAll Strategy = iota
+	LeastRecent
+	FewestCalls
+	Random
+	RRMemory
+	Linear
+	WRandom
+	RROrdered
+)
+
+var strategyNames = []struct {
+	s    Strategy
+	name string
+}{
+	{RingAll, "ringall"}, {LeastRecent, "leastrecent"}, {FewestCalls, "fewestcalls"}, {Random, "random"},
+	{RRMemory, "rrmemory"}, {RRMemory, "roundrobin"}, {Linear, "linear"}, {WRandom, "wrandom"}, {RROrdered, "rrordered"},
+}
+
+// String is the strategy's name (int2strat: roundrobin is rrmemory).
+func (s Strategy) String() string {
+	for _, n := range strategyNames {
+		if n.s == s {
+			return n.name
+		}
+	}
+	return "<unknown>"
+}
+
+// ParseStrategy reads a strategy name, case-insensitively (strat2int).
+func ParseStrategy(name string) (Strategy, error) {
+	for _, n := range strategyNames {
+		if strings.EqualFold(strings.TrimSpace(name), n.name) {
+			return n.s, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown strategy %q (ringall, leastrecent, fewestcalls, random, rrmemory, rrordered, linear or wrandom)", name)
+}
+
+// Empty is a set of member conditions that count as "no member" for
+// joinempty and leavewhenempty (app_queue.c's QUEUE_EMPTY_*).
+type Empty uint
+
+// Empty conditions.
+const (
+	EmptyPenalty Empty = 1 << iota
+	EmptyPaused
+	EmptyInUse
+	EmptyRinging
+	EmptyUnavailable
+	EmptyInvalid
+	EmptyUnknown
+	EmptyWrapup
+)
+
+// ParseEmpty reads a joinempty (join true) or leavewhenempty value as
+// parse_empty_options does: a comma list of conditions, loose, strict,
+// or a yes/no of the historic form.
+func ParseEmpty(value string, join bool) (Empty, error) {
+	var e Empty
+	for _, o := range strings.Split(value, ",") {
+		o = strings.ToLower(strings.TrimSpace(o))
+		switch {
+		case o == "paused":
+			e |= EmptyPaused
+		case o == "penalty":
+			e |= EmptyPenalty
+		case o == "inuse":
+			e |= EmptyInUse
+		case o == "ringing":
+			e |= EmptyRinging
+		case o == "invalid":
+			e |= EmptyInvalid
+		case o == "wrapup":
+			e |= EmptyWrapup
+		case o == "unavailable":
+			e |= EmptyUnavailable
+		case o == "unknown":
+			e |= EmptyUnknown
+		case o == "loose":
+			e = EmptyPenalty | EmptyInvalid
+		case o == "strict":
+			e = EmptyPenalty | EmptyInvalid | EmptyPaused | EmptyUnavailable
+		case isFalse(o) && join, isTrue(o) && !join:
+			e = EmptyPenalty | EmptyInvalid | EmptyPaused
+		case isFalse(o) && !join, isTrue(o) && join:
+			e = 0
+		default:
+			return 0, fmt.Errorf("unknown condition %q (paused, penalty, inuse, ringing, unavailable, invalid, unknown, wrapup, loose, strict, yes or no)", o)
+		}
+	}
+	return e, nil
+}
+
+// Announce-holdtime and announce-position values.
+const (
+	HoldtimeNo     = 0
+	HoldtimeAlways = 1
+	HoldtimeOnce   = 2
+
+	PositionYes      = 1
+	PositionNo       = 2
+	PositionMoreThan = 3
+	PositionLimit    = 4
+)
+
+// AutoPause modes.
+const (
+	AutoPauseOff = 0
+	AutoPauseOn  = 1
+	AutoPauseAll = 2
+)
+
+// Defaults of app_queue.c.
+const (
+	DefaultRetry                = 5
+	DefaultTimeout              = 15
+	DefaultMinAnnounceFrequency = 15
+	MaxPeriodicAnnouncements    = 10
+)
+
+// Params are one queue's parameters (struct call_queue's settings).
+type Params struct {
+	Strategy    Strategy
+	MusicClass  string
+	Announce    string // played to the member before bridging
+	Context     string // exit context: a digit matching one of its extensions leaves the queue
+	MemberGosub string
+	DefaultRule string
+
+	Timeout, Retry, Wrapuptime, Maxlen, Weight int
+	ServiceLevel, MemberDelay                  int
+	PenaltyMembersLimit                        int
+	// TimeoutPriorityConf: the queue's timeout wins over Queue()'s
+	// (timeoutpriority=conf); by default the application's does.
+	TimeoutPriorityConf bool
+
+	RingInUse, SetInterfaceVar, SetQueueVar, SetQueueEntryVar bool
+	ReportHoldtime, TimeoutRestart, AnnounceToFirstUser       bool
+	Autofill                                                  bool
+	AutoPause, AutoPauseDelay                                 int
+	AutoPauseBusy, AutoPauseUnavail                           bool
+	LogRestrictedCallerID                                     bool
+
+	JoinEmpty, LeaveWhenEmpty Empty
+
+	AnnounceFrequency, MinAnnounceFrequency, AnnounceRoundSeconds int
+	AnnounceHoldtime                                              int
+	AnnouncePosition, AnnouncePositionLimit                       int
+	AnnouncePositionOnlyUp                                        bool
+	PeriodicAnnounce                                              []string
+	PeriodicAnnounceFrequency, PeriodicAnnounceStartDelay         int
+	RandomPeriodicAnnounce, RelativePeriodicAnnounce              bool
+
+	// Sounds (queue-youarenext, ... ).
+	SoundNext, SoundThereAre, SoundCalls, Quantity1, Quantity2 string
+	SoundHoldtime, SoundMinutes, SoundMinute, SoundSeconds     string
+	SoundThanks, SoundCallerAnnounce, SoundReportHold          string
+}
+
+// Defaults are init_queue's values; autofill is [general]'s.
+func Defaults(g General) Params {
+	return Params{
+		Strategy: RingAll, Timeout: DefaultTimeout, Retry: DefaultRetry,
+		MinAnnounceFrequency: DefaultMinAnnounceFrequency, AnnounceHoldtime: HoldtimeAlways,
+		AnnouncePosition: PositionYes, AnnouncePositionLimit: 10, RingInUse: true, Autofill: g.Autofill,
+		PeriodicAnnounceStartDelay: -1, LogRestrictedCallerID: true,
+		PeriodicAnnounce: []string{"queue-periodic-announce"},
+		SoundNext:        "queue-youarenext", SoundThereAre: "queue-thereare", SoundCalls: "queue-callswaiting",
+		Quantity1: "queue-quantity1", Quantity2: "queue-quantity2", SoundHoldtime: "queue-holdtime",
+		SoundMinutes: "queue-minutes", SoundMinute: "queue-minute", SoundSeconds: "queue-seconds",
+		SoundThanks: "queue-thankyou", SoundReportHold: "queue-reporthold",
+	}
+}
+
+// Keys lists the queue parameters Set accepts, as queues.conf spells
+// them (and the realtime queues table, with "-" for "_").
+func Keys() []string {
+	return []string{"musicclass", "music", "musiconhold", "announce", "context", "timeout", "ringinuse",
+		"setinterfacevar", "setqueuevar", "setqueueentryvar", "monitor-format", "membergosub",
+		"queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-quantity1", "queue-quantity2",
+		"queue-holdtime", "queue-minutes", "queue-minute", "queue-seconds", "queue-thankyou",
+		"queue-callerannounce", "queue-reporthold", "announce-frequency", "announce-to-first-user",
+		"min-announce-frequency", "announce-round-seconds", "announce-holdtime", "announce-position",
+		"announce-position-only-up", "announce-position-limit", "periodic-announce",
+		"periodic-announce-startdelay", "periodic-announce-frequency", "relative-periodic-announce",
+		"random-periodic-announce", "retry", "wrapuptime", "penaltymemberslimit", "autofill", "autopause",
+		"autopausedelay", "autopausebusy", "autopauseunavail", "maxlen", "servicelevel", "strategy",
+		"joinempty", "leavewhenempty", "reportholdtime", "memberdelay", "weight", "timeoutrestart",
+		"defaultrule", "timeoutpriority", "log-restricted-caller-id"}
+}
+
+// Set applies one parameter as queue_set_param does. Values Asterisk
+// would log and replace with a default are errors here.
+func (p *Params) Set(key, value string) error {
+	key = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "_", "-")
+	value = strings.TrimSpace(value)
+	var err error
+	switch key {
+	case "musicclass", "music", "musiconhold":
+		p.MusicClass = value
+	case "announce":
+		p.Announce = value
+	case "context":
+		p.Context = value
+	case "membergosub":
+		p.MemberGosub = value
+	case "defaultrule":
+		p.DefaultRule = value
+	case "monitor-format":
+		// Recording queue calls (MixMonitor) is not supported; the key
+		// is accepted so that a sample-derived file loads.
+	case "timeout":
+		p.Timeout, err = nonNegative(key, value)
+	case "retry":
+		if p.Retry, err = nonNegative(key, value); err == nil && p.Retry == 0 {
+			p.Retry = DefaultRetry // retry <= 0 is the default (queue_set_param)
+		}
+	case "wrapuptime":
+		p.Wrapuptime, err = nonNegative(key, value)
+	case "maxlen":
+		p.Maxlen, err = nonNegative(key, value)
+	case "weight":
+		p.Weight, err = nonNegative(key, value)
+	case "servicelevel":
+		p.ServiceLevel, err = nonNegative(key, value)
+	case "memberdelay":
+		p.MemberDelay, err = nonNegative(key, value)
+	case "penaltymemberslimit":
+		p.PenaltyMembersLimit, err = nonNegative(key, value)
+	case "autopausedelay":
+		p.AutoPauseDelay, err = nonNegative(key, value)
+	case "announce-frequency":
+		p.AnnounceFrequency, err = nonNegative(key, value)
+	case "min-announce-frequency":
+		p.MinAnnounceFrequency, err = nonNegative(key, value)
+	case "announce-position-limit":
+		p.AnnouncePositionLimit, err = nonNegative(key, value)
+	case "periodic-announce-frequency":
+		p.PeriodicAnnounceFrequency, err = nonNegative(key, value)
+	case "periodic-announce-startdelay":
+		p.PeriodicAnnounceStartDelay, err = atoi(key, value)
+	case "announce-round-seconds":
+		var n int
+		if n, err = atoi(key, value); err == nil {
+			switch n {
+			case 0, 5, 10, 15, 20, 30:
+				p.AnnounceRoundSeconds = n
+			default:
+				err = fmt.Errorf("%s: %d is not 0, 5, 10, 15, 20 or 30", key, n)
+			}
+		}
+	case "ringinuse":
+		p.RingInUse, err = boolean(key, value)
+	case "setinterfacevar":
+		p.SetInterfaceVar, err = boolean(key, value)
+	case "setqueuevar":
+		p.SetQueueVar, err = boolean(key, value)
+	case "setqueueentryvar":
+		p.SetQueueEntryVar, err = boolean(key, value)
+	case "reportholdtime":
+		p.ReportHoldtime, err = boolean(key, value)
+	case "timeoutrestart":
+		p.TimeoutRestart, err = boolean(key, value)
+	case "announce-to-first-user":
+		p.AnnounceToFirstUser, err = boolean(key, value)
+	case "autofill":
+		p.Autofill, err = boolean(key, value)
+	case "autopausebusy":
+		p.AutoPauseBusy, err = boolean(key, value)
+	case "autopauseunavail":
+		p.AutoPauseUnavail, err = boolean(key, value)
+	case "announce-position-only-up":
+		p.AnnouncePositionOnlyUp, err = boolean(key, value)
+	case "relative-periodic-announce":
+		p.RelativePeriodicAnnounce, err = boolean(key, value)
+	case "random-periodic-announce":
+		p.RandomPeriodicAnnounce, err = boolean(key, value)
+	case "log-restricted-caller-id":
+		p.LogRestrictedCallerID, err = boolean(key, value)
+	case "autopause":
+		switch {
+		case value == "" || isFalse(value):
+			p.AutoPause = AutoPauseOff
+		case isTrue(value):
+			p.AutoPause = AutoPauseOn
+		case strings.EqualFold(value, "all"):
+			p.AutoPause = AutoPauseAll
+		default:
+			err = fmt.Errorf("%s: %q is not yes, no or all", key, value)
+		}
+	case "announce-holdtime":
+		switch {
+		case strings.EqualFold(value, "once"):
+			p.AnnounceHoldtime = HoldtimeOnce
+		case isTrue(value):
+			p.AnnounceHoldtime = HoldtimeAlways
+		case isFalse(value):
+			p.AnnounceHoldtime = HoldtimeNo
+		default:
+			err = fmt.Errorf("%s: %q is not yes, no or once", key, value)
+		}
+	case "announce-position":
+		switch {
+		case strings.EqualFold(value, "limit"):
+			p.AnnouncePosition = PositionLimit
+		case strings.EqualFold(value, "more"):
+			p.AnnouncePosition = PositionMoreThan
+		case isTrue(value):
+			p.AnnouncePosition = PositionYes
+		case isFalse(value):
+			p.AnnouncePosition = PositionNo
+		default:
+			err = fmt.Errorf("%s: %q is not yes, no, limit or more", key, value)
+		}
+	case "periodic-announce":
+		var list []string
+		for _, f := range strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '|' }) {
+			if f = strings.TrimSpace(f); f != "" {
+				list = append(list, f)
+			}
+		}
+		if len(list) > MaxPeriodicAnnouncements {
+			list = list[:MaxPeriodicAnnouncements]
+		}
+		p.PeriodicAnnounce = list
+	case "strategy":
+		p.Strategy, err = ParseStrategy(value)
+	case "joinempty":
+		p.JoinEmpty, err = ParseEmpty(value, true)
+	case "leavewhenempty":
+		p.LeaveWhenEmpty, err = ParseEmpty(value, false)
+	case "timeoutpriority":
+		p.TimeoutPriorityConf = strings.EqualFold(value, "conf")
+		if !p.TimeoutPriorityConf && !strings.EqualFold(value, "app") {
+			err = fmt.Errorf("%s: %q is not app or conf", key, value)
+		}
+	case "queue-youarenext":
+		p.SoundNext = value
+	case "queue-thereare":
+		p.SoundThereAre = value
+	case "queue-callswaiting":
+		p.SoundCalls = value
+	case "queue-quantity1":
+		p.Quantity1 = value
+	case "queue-quantity2":
+		p.Quantity2 = value
+	case "queue-holdtime":
+		p.SoundHoldtime = value
+	case "queue-minutes":
+		p.SoundMinutes = value
+	case "queue-minute":
+		p.SoundMinute = value
+	case "queue-seconds":
+		p.SoundSeconds = value
+	case "queue-thankyou":
+		p.SoundThanks = value
+	case "queue-callerannounce":
+		p.SoundCallerAnnounce = value
+	case "queue-reporthold":
+		p.SoundReportHold = value
+	default:
+		return fmt.Errorf("unknown queue parameter %q", key)
+	}
+	return err
+}
+
+func atoi(key, v string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not an integer", key, v)
+	}
+	return n, nil
+}
+
+func nonNegative(key, v string) (int, error) {
+	n, err := atoi(key, v)
+	if err == nil && n < 0 {
+		err = fmt.Errorf("%s: %d is negative", key, n)
+	}
+	return n, err
+}
+
+func boolean(key, v string) (bool, error) {
+	switch {
+	case isTrue(v):
+		return true, nil
+	case isFalse(v):
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is not a boolean (yes or no)", key, v)
+}
+
+// isTrue and isFalse are ast_true and ast_false.
+func isTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "yes", "true", "y", "t", "1", "on":
+		return true
+	}
+	return false
+}
+
+func isFalse(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "no", "false", "n", "f", "0", "off":
+		return true
+	}
+	return false
+}
+
+// IsTrue is Asterisk's ast_true.
+func IsTrue(s string) bool { return isTrue(s) }
+
+// IsFalse is Asterisk's ast_false.
+func IsFalse(s string) bool { return isFalse(s) }
