@@ -79,6 +79,9 @@ func actionTable() map[string]action {
 	} {
 		t[strings.ToLower(a.name)] = a
 	}
+	for _, a := range queueActions() {
+		t[strings.ToLower(a.name)] = a
+	}
 	return t
 }
 

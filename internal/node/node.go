@@ -33,6 +33,8 @@ import (
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/queue"
+	"github.com/entvoice/entvoice/internal/queuelog"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
@@ -52,6 +54,9 @@ type Node struct {
 	AGI      *agi.AGI
 	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	// Queues are the call queues (queues.go).
+	Queues   *queue.Engine
+	qlog     *queuelog.Writer
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	moh      *moh.Player
@@ -127,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			n.closeQueues()
 			n.closeCDR()
 		}
 	}()
@@ -181,7 +187,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if n.moh, err = newMusicOnHold(cfg, n.pacer, sounds.Files, log); err != nil {
 		return nil, err
 	}
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
+	ap := apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
+	// Call queues: Queue() and its applications, queues.conf, queue_log.
+	if err := n.newQueues(cfg, techs, ap); err != nil {
+		return nil, err
+	}
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -351,6 +361,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.rt = newRealtime(n.source, n, n.staticPlan, n.staticEPs)
 		n.rt.start(ctx)
 	}
+	n.Queues.Start()
 	if err := n.SIP.Start(ctx); err != nil {
 		if n.rt != nil {
 			n.rt.stop()
@@ -405,6 +416,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	if err := n.SIP.Close(); err != nil {
 		n.log.Debug("sip close", "err", err)
 	}
+	n.closeQueues()
 	n.moh.Close()
 	n.pacer.Close()
 	n.closeCDR()

@@ -16,6 +16,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/queue"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/tenancy"
@@ -68,6 +69,10 @@ type realtime struct {
 	dirtyUsers bool // the Directory must be rebuilt
 	dirtySvc   bool // live channels' services may have changed
 
+	// Call queues (queues.go).
+	queues   *rtQueues
+	queueEng *queue.Engine
+
 	inForce atomic.Int64 // revision in force
 	// applied is closed and replaced each time a revision is put in force
 	// (for WaitRevision).
@@ -92,6 +97,7 @@ func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, stati
 		src: src, sip: n.SIP, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
+		queues: newRTQueues(), queueEng: n.Queues,
 	}
 	for _, e := range staticEPs {
 		if !e.Trunk {
@@ -237,6 +243,7 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 	for _, x := range s.Extensions {
 		r.putRow(x)
 	}
+	r.queues.snapshot(s)
 	r.rev, r.have = s.Revision, true
 	// Everything is rebuilt: start again from the static plan.
 	r.plan = nil
@@ -295,6 +302,8 @@ func (r *realtime) apply(c *provision.Change) {
 		} else {
 			r.putRow(*c.Extension)
 		}
+	case provision.EntityQueue, provision.EntityQueueMember:
+		r.queues.apply(c)
 	}
 	// AMI users are the AMI's business, not the SIP and dialplan's.
 }
@@ -357,6 +366,7 @@ func (r *realtime) publish() {
 	if r.dirtySvc {
 		r.updateLiveServices()
 	}
+	r.queues.publish(r.queueEng, r.log.Warn)
 	r.dirtyUsers, r.dirtySvc = false, false
 	r.inForce.Store(r.rev)
 	r.mu.Lock()

@@ -128,6 +128,9 @@ type Snapshot struct {
 	Users      []User
 	Extensions []Extension
 	AMIUsers   []AMIUser
+	// Call queues (queues.go).
+	Queues       []Queue
+	QueueMembers []QueueMember
 }
 
 // Entity names what a Change is about.
@@ -151,6 +154,9 @@ type Change struct {
 	User      *User
 	Extension *Extension
 	AMIUser   *AMIUser
+	// Call queues (queues.go).
+	Queue       *Queue
+	QueueMember *QueueMember
 }
 
 // Source is where a node's realtime configuration comes from: the store

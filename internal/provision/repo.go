@@ -269,6 +269,12 @@ func (r *Repo) decodeChange(c *Change, data []byte) error {
 	case EntityExtension:
 		c.Extension = new(Extension)
 		err = json.Unmarshal(data, c.Extension)
+	case EntityQueue:
+		c.Queue = new(Queue)
+		err = json.Unmarshal(data, c.Queue)
+	case EntityQueueMember:
+		c.QueueMember = new(QueueMember)
+		err = json.Unmarshal(data, c.QueueMember)
 	case EntityAMIUser:
 		var w amiWire
 		if err = json.Unmarshal(data, &w); err == nil {
@@ -333,6 +339,12 @@ func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.AMIUsers, err = r.queryAMIUsers(ctx, tx, true, "ORDER BY name"); err != nil {
+		return nil, err
+	}
+	if s.Queues, err = r.queryQueues(ctx, tx, "ORDER BY tenant, name"); err != nil {
+		return nil, err
+	}
+	if s.QueueMembers, err = r.queryMembers(ctx, tx, "ORDER BY id"); err != nil {
 		return nil, err
 	}
 	return s, tx.Commit()

@@ -63,7 +63,7 @@ type member struct {
 func (m *member) spec() queueconf.Member {
 	ri := m.ringinuse
 	return queueconf.Member{Interface: m.iface, Penalty: m.penalty, MemberName: m.name, StateInterface: m.stateIface,
-		RingInUse: &ri, Wrapuptime: m.wrapuptime, Paused: m.paused}
+		RingInUse: &ri, Wrapuptime: m.wrapuptime, Paused: m.paused, Reason: m.reason}
 }
 
 // findMemberLocked finds a queue's member by interface (case-insensitive,
@@ -97,8 +97,8 @@ func (en *Engine) setMemberLocked(q *queue, s queueconf.Member, kind memberKind,
 		}
 		// A realtime row keeps its current pause unless the row says
 		// otherwise; a reloaded static member keeps its pause.
-		if kind == kindRealtime && m.paused != s.Paused {
-			en.setPausedLocked(m, s.Paused, "")
+		if kind == kindRealtime && (m.paused != s.Paused || (s.Paused && m.reason != s.Reason)) {
+			en.setPausedLocked(m, s.Paused, s.Reason)
 		}
 		m.name, m.penalty, m.ringinuse, m.wrapuptime = s.MemberName, s.Penalty, ringinuse, s.Wrapuptime
 		if !strings.EqualFold(m.stateIface, s.StateInterface) {
@@ -112,7 +112,7 @@ func (en *Engine) setMemberLocked(q *queue, s queueconf.Member, kind memberKind,
 	m := &member{q: q, iface: s.Interface, name: s.MemberName, stateIface: s.StateInterface, penalty: s.Penalty,
 		paused: s.Paused, ringinuse: ringinuse, wrapuptime: s.Wrapuptime, kind: kind, logintime: now}
 	if s.Paused {
-		m.lastpause = now
+		m.lastpause, m.reason = now, s.Reason
 	}
 	en.trackLocked(m)
 	q.members = append(q.members, m)
@@ -244,11 +244,8 @@ func (en *Engine) AddMember(scope, queueName string, s control.QueueMemberSpec) 
 	if source == "" {
 		source = "MANAGER"
 	}
-	m := en.setMemberLocked(q, queueconf.Member{Interface: s.Interface, MemberName: s.MemberName, StateInterface: s.StateInterface,
-		Penalty: max(s.Penalty, 0), Wrapuptime: max(s.Wrapuptime, 0), Paused: s.Paused}, kindDynamic, source)
-	if s.Paused {
-		m.reason = s.Reason
-	}
+	en.setMemberLocked(q, queueconf.Member{Interface: s.Interface, MemberName: s.MemberName, StateInterface: s.StateInterface,
+		Penalty: max(s.Penalty, 0), Wrapuptime: max(s.Wrapuptime, 0), Paused: s.Paused, Reason: s.Reason}, kindDynamic, source)
 	return nil
 }
 

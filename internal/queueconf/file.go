@@ -34,8 +34,10 @@ type Member struct {
 	RingInUse  *bool
 	Wrapuptime int
 	Paused     bool
-	File       string
-	Line       int
+	// Reason is a paused member's reason (realtime's reason_paused).
+	Reason string
+	File   string
+	Line   int
 }
 
 // Queue is one queue of a queues.conf.

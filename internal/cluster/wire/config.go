@@ -31,11 +31,14 @@ type Snapshot struct {
 	Tenants    []provision.Tenant    `json:"tenants"`
 	Users      []User                `json:"users"`
 	Extensions []provision.Extension `json:"extensions"`
+	// Call queues.
+	Queues       []provision.Queue       `json:"queues,omitempty"`
+	QueueMembers []provision.QueueMember `json:"queue_members,omitempty"`
 }
 
 // EncodeSnapshot is s as it travels.
 func EncodeSnapshot(s *provision.Snapshot) *Snapshot {
-	w := &Snapshot{Revision: s.Revision, Tenants: s.Tenants, Extensions: s.Extensions}
+	w := &Snapshot{Revision: s.Revision, Tenants: s.Tenants, Extensions: s.Extensions, Queues: s.Queues, QueueMembers: s.QueueMembers}
 	w.Users = make([]User, len(s.Users))
 	for i, u := range s.Users {
 		w.Users[i] = EncodeUser(u)
@@ -45,7 +48,7 @@ func EncodeSnapshot(s *provision.Snapshot) *Snapshot {
 
 // Decode is the snapshot a node provisions.
 func (w *Snapshot) Decode() *provision.Snapshot {
-	s := &provision.Snapshot{Revision: w.Revision, Tenants: w.Tenants, Extensions: w.Extensions}
+	s := &provision.Snapshot{Revision: w.Revision, Tenants: w.Tenants, Extensions: w.Extensions, Queues: w.Queues, QueueMembers: w.QueueMembers}
 	s.Users = make([]provision.User, len(w.Users))
 	for i, u := range w.Users {
 		s.Users[i] = u.Decode()
@@ -62,11 +65,15 @@ type Change struct {
 	Tenant    *provision.Tenant    `json:"tenant,omitempty"`
 	User      *User                `json:"user,omitempty"`
 	Extension *provision.Extension `json:"extension,omitempty"`
+	// Call queues.
+	Queue       *provision.Queue       `json:"queue,omitempty"`
+	QueueMember *provision.QueueMember `json:"queue_member,omitempty"`
 }
 
 // EncodeChange is c as it travels.
 func EncodeChange(c provision.Change) Change {
-	w := Change{Revision: c.Revision, Entity: c.Entity, Deleted: c.Deleted, Tenant: c.Tenant, Extension: c.Extension}
+	w := Change{Revision: c.Revision, Entity: c.Entity, Deleted: c.Deleted, Tenant: c.Tenant, Extension: c.Extension,
+		Queue: c.Queue, QueueMember: c.QueueMember}
 	if c.User != nil {
 		u := EncodeUser(*c.User)
 		w.User = &u
@@ -76,7 +83,8 @@ func EncodeChange(c provision.Change) Change {
 
 // Decode is the change a node provisions.
 func (w Change) Decode() provision.Change {
-	c := provision.Change{Revision: w.Revision, Entity: w.Entity, Deleted: w.Deleted, Tenant: w.Tenant, Extension: w.Extension}
+	c := provision.Change{Revision: w.Revision, Entity: w.Entity, Deleted: w.Deleted, Tenant: w.Tenant, Extension: w.Extension,
+		Queue: w.Queue, QueueMember: w.QueueMember}
 	if w.User != nil {
 		u := w.User.Decode()
 		c.User = &u
