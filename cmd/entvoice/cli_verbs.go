@@ -21,7 +21,8 @@ import (
 // sends only the flags given, so the API's PATCH leaves the rest alone.
 
 func newAPIVerbs() []*cobra.Command {
-	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd()}
+	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd(),
+		newQueueCmd()}
 }
 
 // fieldFlag binds a flag to a JSON field of a create or update body.
