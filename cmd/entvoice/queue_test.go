@@ -115,8 +115,8 @@ func TestNewcomerQueue(t *testing.T) {
 	}
 	var st struct {
 		Entered, Answered, Abandoned int
-		ServiceLevelPct            float64 `json:"service_level_pct"`
-		ASA                        float64 `json:"asa_seconds"`
+		ServiceLevelPct              float64 `json:"service_level_pct"`
+		ASA                          float64 `json:"asa_seconds"`
 	}
 	if err := json.Unmarshal([]byte(p.mustCLI(t, "", "queue", "stats", "support", "--tenant", "acme", "-o", "json")), &st); err != nil {
 		t.Fatal(err)
