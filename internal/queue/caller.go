@@ -106,6 +106,7 @@ type caller struct {
 	lastPos, lastPeriodic                time.Time
 	lastPeriodicSound                    int
 	handled                              int
+	tried                                map[*member]bool // the members the last round rang
 	withdraw                             bool
 	withdrawInfo                         string
 	hearing                              bool // music on hold or ringing is on
@@ -563,6 +564,9 @@ func (en *Engine) headChecks(c *caller, announce bool) result {
 }
 
 // waitABit is wait_a_bit: retry seconds, during which a digit may exit.
+// A member that becomes free meanwhile, other than those the last round
+// rang, ends the wait at once (app_queue would leave it free until the
+// retry is over; the members that did not answer still get their retry).
 func (en *Engine) waitABit(c *caller, d time.Duration) result {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -571,6 +575,13 @@ func (en *Engine) waitABit(c *caller, d time.Duration) result {
 		select {
 		case <-t.C:
 			return result{}
+		case <-c.wake:
+			en.mu.Lock()
+			fresh := en.freshMemberLocked(c)
+			en.mu.Unlock()
+			if fresh {
+				return result{}
+			}
 		case dg := <-dtmf:
 			if en.validExit(c, dg.Digit) {
 				return result{true, Outcome{ExitKey: c.digits}}
@@ -579,6 +590,18 @@ func (en *Engine) waitABit(c *caller, d time.Duration) result {
 			return result{true, Outcome{Hangup: true}}
 		}
 	}
+}
+
+// freshMemberLocked reports a member the caller could ring now that its
+// last round did not ring.
+func (en *Engine) freshMemberLocked(c *caller) bool {
+	now := time.Now()
+	for _, m := range c.q.members {
+		if !c.tried[m] && m.available(now) && (m.ringinuse || en.pending[deviceKey(m.q.tenant, m.iface)] == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // applyRules is update_qe_rule for every rule whose time has come (after

@@ -98,6 +98,12 @@ func (en *Engine) tryCalling(c *caller, tries *int) result {
 	case queueconf.Linear:
 		storeNextLinear(c, r.best())
 	}
+	c.tried = map[*member]bool{}
+	for _, a := range r.list {
+		if a.leg != nil {
+			c.tried[a.m] = true
+		}
+	}
 	en.mu.Unlock()
 	if peer == nil {
 		r.end(nil)
