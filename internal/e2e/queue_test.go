@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -617,5 +619,124 @@ func TestQueueAMI(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("queue_log lacks %q:\n%s", want, joined)
 		}
+	}
+}
+
+// TestQueueSoak churns callers and agents against one queue: callers who
+// hang up while waiting or talking, agents who answer late, never answer
+// or hang up at once, members paused and unpaused; at the end every
+// ENTERQUEUE of data_dir/queue_log ended exactly once and every CONNECT
+// completed. ENTVOICE_QUEUE_SOAK sets the duration (a Go duration;
+// default 5s, the soak is 10m).
+func TestQueueSoak(t *testing.T) {
+	dur := 5 * time.Second
+	if v := os.Getenv("ENTVOICE_QUEUE_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("ENTVOICE_QUEUE_SOAK=%q: %v", v, err)
+		}
+		dur = d
+	}
+	n := queueNode(t, "[general]\nautofill=yes\n[sales]\nstrategy=rrmemory\nringinuse=no\ntimeout=2\nretry=1\nwrapuptime=0\nmember => PJSIP/1001\nmember => PJSIP/1002\nmember => PJSIP/1003\n", nil, "")
+	ctx, cancel := context.WithTimeout(context.Background(), dur+2*time.Minute)
+	defer cancel()
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d, %v", seed, dur)
+	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	var rmu sync.Mutex
+	rnd := func(lo, hi time.Duration) time.Duration {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+	}
+	agents := agentPhones(t, n, ctx, "1001", "1002", "1003")
+	end := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	for name, p := range agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				p.mu.Lock()
+				// Sometimes an agent lets the call ring out.
+				if rnd(0, 9) == 0 {
+					p.onInvite = "ignore"
+				} else {
+					p.onInvite = "answer"
+				}
+				p.answerAfter = rnd(0, 400*time.Millisecond)
+				p.mu.Unlock()
+				select {
+				case c := <-p.incoming:
+					time.Sleep(rnd(0, time.Second))
+					c.hangup(ctx)
+				case <-time.After(200 * time.Millisecond):
+				}
+				if rnd(0, 20) == 0 {
+					_ = n.Queues.PauseMember("", "sales", "PJSIP/"+name, "soak", true)
+					time.Sleep(rnd(100*time.Millisecond, 500*time.Millisecond))
+					_ = n.Queues.PauseMember("", "sales", "PJSIP/"+name, "", false)
+				}
+			}
+		}()
+	}
+	calls := 0
+	var cmu sync.Mutex
+	for _, u := range []string{"2001", "2002", "2003", "2004"} {
+		p := n.phone(t, u, "pass"+u, testpeer.PCMU, 1000)
+		p.register(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				c, code, err := p.dial(ctx, "700")
+				if err != nil || code != 200 {
+					t.Errorf("%s: %d %v", u, code, err)
+					return
+				}
+				cmu.Lock()
+				calls++
+				cmu.Unlock()
+				select {
+				case <-c.done: // the agent's hang-up ended it
+				case <-time.After(rnd(100*time.Millisecond, 3*time.Second)):
+					c.hangup(ctx) // gave up waiting, or hung up on the agent
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// The last calls end: agents hang up what they still have.
+	for _, p := range agents {
+		p.mu.Lock()
+		c := p.lastCall
+		p.onInvite = "busy"
+		p.mu.Unlock()
+		if c != nil {
+			c.hangup(ctx)
+		}
+	}
+	n.waitIdle(t)
+	lines := n.queueLog(t)
+	entered := checkQueueLogEnds(t, lines)
+	counts := map[string]int{}
+	for _, l := range lines {
+		if f := strings.Split(l, "|"); len(f) >= 5 {
+			counts[f[4]]++
+		}
+	}
+	t.Logf("%d calls, %d entered the queue; queue_log events %v", calls, entered, counts)
+	if entered != calls {
+		t.Errorf("%d calls but %d ENTERQUEUE", calls, entered)
+	}
+	if counts["CONNECT"] == 0 || counts["ABANDON"] == 0 {
+		t.Errorf("the soak connected %d and abandoned %d calls: not the churn it should be", counts["CONNECT"], counts["ABANDON"])
+	}
+	st, err := queuelog.Query(ctx, n.Store, "default", "sales", time.Now().Add(-time.Hour), time.Now().Add(time.Minute), 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Entered != entered || st.Answered != counts["CONNECT"] || st.Abandoned != counts["ABANDON"] {
+		t.Errorf("the store's rows disagree with the file: %+v vs %v", st, counts)
 	}
 }
