@@ -114,6 +114,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	queues, err := loadQueueConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if o.Peers != nil && !plan.HasContext(sipua.PeerContext) {
 		if err := addPeerContext(plan); err != nil {
 			return nil, err
@@ -189,7 +193,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}
 	ap := apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh})
 	// Call queues: Queue() and its applications, queues.conf, queue_log.
-	if err := n.newQueues(cfg, techs, ap); err != nil {
+	if err := n.newQueues(cfg, queues, techs, ap); err != nil {
 		return nil, err
 	}
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,

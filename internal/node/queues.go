@@ -22,18 +22,34 @@ import (
 // /var/log/asterisk/queue_log.
 const QueueLogFile = "queue_log"
 
-// newQueues builds the node's call queues: queues.conf and
-// queuerules.conf (an error, with file:line, stops the node), the engine
-// and its applications, and the queue_log writer (data_dir/queue_log and
-// the store's queue_log table).
-func (n *Node) newQueues(cfg *config.Config, techs *channel.Technologies, ap *apps.Apps) error {
-	defs, general, rules, warnings, err := LoadQueues(cfg)
+// queueConfig is queues.conf and queuerules.conf, read before the node
+// builds anything (an error, with file:line, stops it).
+type queueConfig struct {
+	defs     []queue.Def
+	general  queueconf.General
+	rules    queueconf.Rules
+	warnings []string
+}
+
+func loadQueueConfig(cfg *config.Config) (*queueConfig, error) {
+	var qc queueConfig
+	var err error
+	qc.defs, qc.general, qc.rules, qc.warnings, err = LoadQueues(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, w := range warnings {
+	return &qc, nil
+}
+
+// newQueues builds the node's call queues: the engine and its
+// applications on the configuration read, and the queue_log writer
+// (data_dir/queue_log and the store's queue_log table).
+func (n *Node) newQueues(cfg *config.Config, qc *queueConfig, techs *channel.Technologies, ap *apps.Apps) error {
+	defs, general, rules := qc.defs, qc.general, qc.rules
+	for _, w := range qc.warnings {
 		n.log.Warn("queues.conf: " + w)
 	}
+	var err error
 	n.qlog, err = queuelog.Open(queuelog.Options{Path: filepath.Join(cfg.DataDir, QueueLogFile), Store: n.Store, Node: cfg.SystemName, Logger: n.log})
 	if err != nil {
 		return err

@@ -2,10 +2,14 @@ package node
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/store"
@@ -125,4 +129,39 @@ func TestRealtimeQueues(t *testing.T) {
 
 func controlSpec(iface string) control.QueueMemberSpec {
 	return control.QueueMemberSpec{Interface: iface}
+}
+
+// TestQueuesConfErrors: a queues.conf or queuerules.conf with an error
+// stops the node, naming the file and line; a defaultrule that is not in
+// queuerules.conf too.
+func TestQueuesConfErrors(t *testing.T) {
+	for _, tc := range []struct {
+		files map[string]string
+		yaml  string
+		want  string
+	}{
+		{map[string]string{"queues.conf": "[q]\nstrategy = linear\nwrapuptime = soon\n"}, "queues: queues.conf\n", "queues.conf:3: queue [q]: wrapuptime"},
+		{map[string]string{"queues.conf": "[q]\ndefaultrule = nosuch\n", "queuerules.conf": "[widen]\npenaltychange => 10,+1\n"}, "queues: queues.conf\nqueuerules: queuerules.conf\n", "queues.conf:1: queue [q]: defaultrule \"nosuch\""},
+		{map[string]string{"queuerules.conf": "[widen]\npenaltychange => x\n"}, "queuerules: queuerules.conf\n", "queuerules.conf:2:"},
+		{nil, "queues: missing.conf\n", "missing.conf"},
+	} {
+		dir := t.TempDir()
+		for name, text := range tc.files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(dir, "entvoice.yaml")
+		if err := os.WriteFile(path, []byte("data_dir: ./data\nsip: {listen: [\"udp:127.0.0.1:0\"]}\n"+tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(context.Background(), cfg, Options{Store: openStore(t, cfg), Logger: slog.New(slog.DiscardHandler)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.files, err, tc.want)
+		}
+	}
 }

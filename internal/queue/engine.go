@@ -143,7 +143,7 @@ func (en *Engine) Start() {
 	if en.bus == nil || en.sub != nil {
 		return
 	}
-	en.sub = en.bus.SubscribePassive(1<<16, deviceEvent)
+	en.sub = en.bus.SubscribePassive(1<<14, deviceEvent)
 	ctx, cancel := context.WithCancel(context.Background())
 	en.stop, en.done = cancel, make(chan struct{})
 	go en.follow(ctx)

@@ -348,11 +348,17 @@ func (p *Params) Set(key, value string) error {
 		}
 		p.PeriodicAnnounce = list
 	case "strategy":
-		p.Strategy, err = ParseStrategy(value)
+		if p.Strategy, err = ParseStrategy(value); err != nil {
+			err = fmt.Errorf("%s: %w", key, err)
+		}
 	case "joinempty":
-		p.JoinEmpty, err = ParseEmpty(value, true)
+		if p.JoinEmpty, err = ParseEmpty(value, true); err != nil {
+			err = fmt.Errorf("%s: %w", key, err)
+		}
 	case "leavewhenempty":
-		p.LeaveWhenEmpty, err = ParseEmpty(value, false)
+		if p.LeaveWhenEmpty, err = ParseEmpty(value, false); err != nil {
+			err = fmt.Errorf("%s: %w", key, err)
+		}
 	case "timeoutpriority":
 		p.TimeoutPriorityConf = strings.EqualFold(value, "conf")
 		if !p.TimeoutPriorityConf && !strings.EqualFold(value, "app") {
