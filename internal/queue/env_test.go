@@ -41,6 +41,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const plan = `[test]
 exten => s,1,Queue(${Q},${OPTS},,,${TIMEOUT})
  same => n,Set(AFTER=${QUEUESTATUS})
+exten => 5,1,Set(TRANSFERRED=yes)
 [exit]
 exten => 5,1,Set(EXITED=yes)
 `

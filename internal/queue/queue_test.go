@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -347,4 +348,78 @@ func TestPenaltyRules(t *testing.T) {
 	e.waitLog(c.ch.UniqueID, "CONNECT")
 	l.HangUp(q850.NormalClearing)
 	c.wait()
+}
+
+// TestContinueAndTransfer: with c the caller goes on in the dialplan when
+// the member hangs up (QUEUESTATUS CONTINUE); with t the member sends the
+// caller to an extension with # (BLINDTRANSFER).
+func TestContinueAndTransfer(t *testing.T) {
+	e := newEnv(t, conf("", "PJSIP/1001"))
+	c := e.call("sales", "c", "")
+	l := e.leg()
+	l.Answer()
+	e.waitLog(c.ch.UniqueID, "CONNECT")
+	l.HangUp(q850.NormalClearing)
+	c.wait()
+	if v := c.variable("AFTER"); v != "CONTINUE" {
+		t.Errorf("with c: AFTER=%q, want CONTINUE", v)
+	}
+	e.waitLog(c.ch.UniqueID, "COMPLETEAGENT")
+
+	c = e.call("sales", "t", "")
+	l = e.leg()
+	l.Answer()
+	e.waitLog(c.ch.UniqueID, "CONNECT")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, d := range "#5" {
+		if err := l.Far.SendDTMF(ctx, d, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.wait()
+	if v := c.variable("TRANSFERRED"); v != "yes" {
+		t.Errorf("the member's # 5 did not send the caller to 5")
+	}
+	if cause := l.WaitHungUp(t); cause != q850.NormalClearing {
+		t.Errorf("the member's leg after the transfer: cause %d", cause)
+	}
+	rows := e.log.lines()
+	if !slices.ContainsFunc(rows, func(r string) bool { return strings.Contains(r, "|BLINDTRANSFER|5|test|") }) {
+		t.Errorf("no BLINDTRANSFER row: %v", rows)
+	}
+	ev := e.waitEvent(events.AgentComplete, func(ev *events.Event) bool { return ev.Queue.Reason == "transfer" })
+	if ev.Queue.Interface != "PJSIP/1001" {
+		t.Errorf("AgentComplete %+v", ev.Queue)
+	}
+	e.checkEnds()
+}
+
+// TestWeight: a member of two queues serves the one of higher weight
+// first (compare_weight).
+func TestWeight(t *testing.T) {
+	e := newEnv(t, "[low]\nmember => PJSIP/1001\n[high]\nweight=10\nmember => PJSIP/1001\n")
+	e.en.PauseMember("", "", "PJSIP/1001", "", true)
+	lo := e.call("low", "", "")
+	e.waitLog(lo.ch.UniqueID, "ENTERQUEUE")
+	hi := e.call("high", "", "")
+	e.waitLog(hi.ch.UniqueID, "ENTERQUEUE")
+	e.en.PauseMember("", "", "PJSIP/1001", "", false)
+	l := e.leg()
+	if l.Request.Parent != hi.ch {
+		t.Fatalf("the member rang for %s, want the high-weight queue's caller", l.Request.Parent.Name)
+	}
+	l.Answer()
+	e.waitLog(hi.ch.UniqueID, "CONNECT")
+	l.HangUp(q850.NormalClearing)
+	hi.wait()
+	l = e.leg()
+	if l.Request.Parent != lo.ch {
+		t.Fatalf("then rang for %s", l.Request.Parent.Name)
+	}
+	l.Answer()
+	e.waitLog(lo.ch.UniqueID, "CONNECT")
+	l.HangUp(q850.NormalClearing)
+	lo.wait()
+	e.checkEnds()
 }
