@@ -241,15 +241,10 @@ func (noQueues) ChangeCallerPriority(string, string, string, int, bool) error {
 
 // queueAdd is manager_add_queue_member.
 func (ss *session) queueAdd(m *Message) bool {
-	queue, iface := m.Get("Queue"), m.Get("Interface")
-	switch {
-	case queue == "":
-		ss.reply(errorResponse(m, "'Queue' not specified."))
-		return true
-	case iface == "":
-		ss.reply(errorResponse(m, "'Interface' not specified."))
+	if !ss.needs(m, "Queue", "Interface") {
 		return true
 	}
+	queue, iface := m.Get("Queue"), m.Get("Interface")
 	atoi0 := func(s string) int {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 0 {
@@ -422,18 +417,10 @@ func (ss *session) queueReset(m *Message) bool {
 
 // queueChangePriority is manager_change_priority_caller_on_queue.
 func (ss *session) queueChangePriority(m *Message) bool {
-	queue, caller, prioS := m.Get("Queue"), m.Get("Caller"), m.Get("Priority")
-	switch {
-	case queue == "":
-		ss.reply(errorResponse(m, "'Queue' not specified."))
-		return true
-	case caller == "":
-		ss.reply(errorResponse(m, "'Caller' not specified."))
-		return true
-	case prioS == "":
-		ss.reply(errorResponse(m, "'Priority' not specified."))
+	if !ss.needs(m, "Queue", "Caller", "Priority") {
 		return true
 	}
+	queue, caller, prioS := m.Get("Queue"), m.Get("Caller"), m.Get("Priority")
 	prio, err := strconv.Atoi(strings.TrimSpace(prioS))
 	if err != nil {
 		ss.reply(errorResponse(m, "'Priority' need integer."))
@@ -452,15 +439,10 @@ func (ss *session) queueChangePriority(m *Message) bool {
 
 // queueWithdraw is manager_request_withdraw_caller_from_queue.
 func (ss *session) queueWithdraw(m *Message) bool {
-	queue, caller := m.Get("Queue"), m.Get("Caller")
-	switch {
-	case queue == "":
-		ss.reply(errorResponse(m, "'Queue' not specified."))
-		return true
-	case caller == "":
-		ss.reply(errorResponse(m, "'Caller' not specified."))
+	if !ss.needs(m, "Queue", "Caller") {
 		return true
 	}
+	queue, caller := m.Get("Queue"), m.Get("Caller")
 	switch err := ss.queues().WithdrawCaller(ss.tenant, queue, caller, m.Get("WithdrawInfo")); {
 	case err == nil:
 		ss.reply(ack(m, "Withdraw requested successfully"))
@@ -470,6 +452,18 @@ func (ss *session) queueWithdraw(m *Message) bool {
 		ss.reply(errorResponse(m, "Unable to request withdraw from queue: Already requested"))
 	default:
 		ss.reply(errorResponse(m, "Unable to request withdraw from queue: No such queue"))
+	}
+	return true
+}
+
+// needs answers app_queue's "'X' not specified." for the first header
+// missing, and reports whether all are there.
+func (ss *session) needs(m *Message, headers ...string) bool {
+	for _, h := range headers {
+		if m.Get(h) == "" {
+			ss.reply(errorResponse(m, "'"+h+"' not specified."))
+			return false
+		}
 	}
 	return true
 }

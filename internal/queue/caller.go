@@ -312,6 +312,15 @@ func (en *Engine) recordAbandonedLocked(c *caller) {
 		OriginalPosition: c.opos, HoldTime: int(held / time.Second)}})
 }
 
+// leaveRowLocked records how a caller left without a member: ABANDONED
+// and QueueCallerAbandon (record_abandoned) and the queue_log row (EXIT*,
+// or ABANDON naming the member it was about to talk to), whose data is
+// position|original position|wait, after extra fields.
+func (en *Engine) leaveRowLocked(c *caller, agent, event string, extra ...string) {
+	en.recordAbandonedLocked(c)
+	en.logRow(c.q.tenant, c.q.name, c.ch.UniqueID, agent, event, append(extra, itoa(c.pos), itoa(c.opos), secs(c.start))...)
+}
+
 // recalcHoldtime is recalc_holdtime's exponential average.
 func recalcHoldtimeLocked(q *queue, hold int) {
 	if q.completed+q.abandoned == 0 {
@@ -360,20 +369,17 @@ func (en *Engine) serve(c *caller) (out Outcome) {
 			en.mu.Lock()
 			q := c.q
 			if q.p.LeaveWhenEmpty != 0 && memberStatusEmpty(q, c, q.p.LeaveWhenEmpty, time.Now()) {
-				en.recordAbandonedLocked(c)
-				en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITEMPTY", itoa(c.pos), itoa(c.opos), secs(c.start))
+				en.leaveRowLocked(c, "NONE", "EXITEMPTY")
 				en.mu.Unlock()
 				return Outcome{Status: StatusLeaveEmpty}
 			}
 			if c.o.NoRetry && tries >= len(q.members) {
-				en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITWITHTIMEOUT", itoa(c.pos), itoa(c.opos), secs(c.start))
-				en.recordAbandonedLocked(c)
+				en.leaveRowLocked(c, "NONE", "EXITWITHTIMEOUT")
 				en.mu.Unlock()
 				return Outcome{Status: StatusTimeout}
 			}
 			if c.expired(time.Now()) {
-				en.recordAbandonedLocked(c)
-				en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITWITHTIMEOUT", itoa(c.pos), itoa(c.opos), secs(c.start))
+				en.leaveRowLocked(c, "NONE", "EXITWITHTIMEOUT")
 				en.mu.Unlock()
 				return Outcome{Status: StatusTimeout}
 			}
@@ -449,8 +455,7 @@ func (en *Engine) waitTurn(c *caller) result {
 			return result{}
 		}
 		if q.p.LeaveWhenEmpty != 0 && memberStatusEmpty(q, c, q.p.LeaveWhenEmpty, now) {
-			en.recordAbandonedLocked(c)
-			en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITEMPTY", itoa(c.pos), itoa(c.opos), secs(c.start))
+			en.leaveRowLocked(c, "NONE", "EXITEMPTY")
 			c.handled = -1
 			en.mu.Unlock()
 			return result{true, Outcome{Status: StatusLeaveEmpty}}
@@ -532,8 +537,7 @@ func (en *Engine) headChecks(c *caller, announce bool) result {
 		return result{true, Outcome{Status: StatusWithdraw}}
 	}
 	if c.expired(time.Now()) {
-		en.recordAbandonedLocked(c)
-		en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITWITHTIMEOUT", itoa(c.pos), itoa(c.opos), secs(c.start))
+		en.leaveRowLocked(c, "NONE", "EXITWITHTIMEOUT")
 		en.mu.Unlock()
 		return result{true, Outcome{Status: StatusTimeout}}
 	}
@@ -556,8 +560,7 @@ func (en *Engine) headChecks(c *caller, announce bool) result {
 		return result{true, Outcome{Status: StatusWithdraw}}
 	}
 	if c.expired(time.Now()) {
-		en.recordAbandonedLocked(c)
-		en.logRow(q.tenant, q.name, c.ch.UniqueID, "NONE", "EXITWITHTIMEOUT", itoa(c.pos), itoa(c.opos), secs(c.start))
+		en.leaveRowLocked(c, "NONE", "EXITWITHTIMEOUT")
 		return result{true, Outcome{Status: StatusTimeout}}
 	}
 	return result{}
@@ -614,44 +617,37 @@ func (c *caller) applyRules(now time.Time, strict bool) {
 		}
 		r := c.rules[0]
 		c.rules = c.rules[1:]
+		// adjust applies a relative or absolute change, never below 0
+		// nor, but for the max itself, above the new max.
 		maxP := unset
-		if c.maxPenalty != unset {
-			maxP = r.MaxValue
-			if r.MaxRelative {
-				maxP = c.maxPenalty + r.MaxValue
+		adjust := func(cur, v int, rel bool) int {
+			n := v
+			if rel {
+				n = cur + v
 			}
-			maxP = max(maxP, 0)
-			c.ch.SetVar("QUEUE_MAX_PENALTY", strconv.Itoa(maxP))
+			n = max(n, 0)
+			if maxP != unset && n > maxP {
+				n = maxP
+			}
+			return n
+		}
+		if c.maxPenalty != unset {
+			maxP = adjust(c.maxPenalty, r.MaxValue, r.MaxRelative)
 			c.maxPenalty = maxP
+			c.ch.SetVar("QUEUE_MAX_PENALTY", strconv.Itoa(maxP))
 		}
 		if c.minPenalty != unset {
-			minP := r.MinValue
-			if r.MinRelative {
-				minP = c.minPenalty + r.MinValue
-			}
-			minP = max(minP, 0)
-			if maxP != unset && minP > maxP {
-				minP = maxP
-			}
-			c.ch.SetVar("QUEUE_MIN_PENALTY", strconv.Itoa(minP))
-			c.minPenalty = minP
+			c.minPenalty = adjust(c.minPenalty, r.MinValue, r.MinRelative)
+			c.ch.SetVar("QUEUE_MIN_PENALTY", strconv.Itoa(c.minPenalty))
 		}
 		if c.raisePenalty != unset {
-			raise := r.RaiseValue
-			if r.RaiseRelative {
-				raise = c.raisePenalty + r.RaiseValue
-			}
-			raise = max(raise, 0)
-			if maxP != unset && raise > maxP {
-				raise = maxP
-			}
+			c.raisePenalty = adjust(c.raisePenalty, r.RaiseValue, r.RaiseRelative)
 			c.raiseRespectMin = r.RaiseRespectMin
-			v := strconv.Itoa(raise)
+			v := strconv.Itoa(c.raisePenalty)
 			if c.raiseRespectMin {
 				v = "r" + v
 			}
 			c.ch.SetVar("QUEUE_RAISE_PENALTY", v)
-			c.raisePenalty = raise
 		}
 	}
 }
@@ -847,8 +843,7 @@ func (en *Engine) finish(c *caller, out *Outcome) {
 			ch.SetVar("QUEUE_WITHDRAW_INFO", c.withdrawInfo)
 		}
 	case out.Hangup && c.handled == 0:
-		en.recordAbandonedLocked(c)
-		en.logRow(q.tenant, q.name, ch.UniqueID, "NONE", "ABANDON", itoa(c.pos), itoa(c.opos), secs(c.start))
+		en.leaveRowLocked(c, "NONE", "ABANDON")
 	case out.Hangup && out.Answered && c.o.Continue && !ch.HangupRequested():
 		out.Status, out.Hangup = StatusContinue, false
 	case c.validDigits:

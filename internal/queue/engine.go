@@ -26,6 +26,7 @@ import (
 
 	"github.com/entvoice/entvoice/internal/apps"
 	"github.com/entvoice/entvoice/internal/channel"
+	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/queueconf"
@@ -327,6 +328,15 @@ func (en *Engine) lookupLocked(tenant, name string) *queue {
 		return nil
 	}
 	return q
+}
+
+// scopedLocked finds the queue a scope names, or control.ErrNoQueue.
+func (en *Engine) scopedLocked(scope, name string) (*queue, error) {
+	tenant, n := scoped(scope, name)
+	if q := en.lookupLocked(tenant, n); q != nil {
+		return q, nil
+	}
+	return nil, control.ErrNoQueue
 }
 
 // scoped resolves a queue named in a scope (control.Queues): an admin

@@ -230,12 +230,11 @@ func (en *Engine) AddMember(scope, queueName string, s control.QueueMemberSpec) 
 	if err := queueconf.ValidInterface(s.Interface); err != nil {
 		return err
 	}
-	tenant, name := scoped(scope, queueName)
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	q := en.lookupLocked(tenant, name)
-	if q == nil {
-		return control.ErrNoQueue
+	q, err := en.scopedLocked(scope, queueName)
+	if err != nil {
+		return err
 	}
 	if findMemberLocked(q, s.Interface) != nil {
 		return control.ErrMemberExists
@@ -256,12 +255,11 @@ func (en *Engine) RemoveMember(scope, queueName, iface string) error {
 }
 
 func (en *Engine) removeMember(scope, queueName, iface, source string) error {
-	tenant, name := scoped(scope, queueName)
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	q := en.lookupLocked(tenant, name)
-	if q == nil {
-		return control.ErrNoQueue
+	q, err := en.scopedLocked(scope, queueName)
+	if err != nil {
+		return err
 	}
 	m := findMemberLocked(q, iface)
 	switch {

@@ -568,23 +568,11 @@ func (en *Engine) connect(c *caller, r *round, a *attempt) result {
 		return result{}
 	case c.ch.IsHungUp():
 		c.ch.Log().Info("queue: caller hung up just before being connected", "queue", q.name, "member", m.iface)
-		en.mu.Lock()
-		en.logRow(q.tenant, q.name, c.ch.UniqueID, m.name, "ABANDON", itoa(c.pos), itoa(c.opos), secs(c.start))
-		en.recordAbandonedLocked(c)
-		c.handled = -1
-		en.mu.Unlock()
-		en.release(c, a, peer)
-		return result{true, Outcome{Hangup: true}}
+		return en.abandonConnect(c, a, peer)
 	}
 	en.unhold(c)
 	if err := c.ch.Answer(c.e.Ctx); err != nil {
-		en.mu.Lock()
-		en.logRow(q.tenant, q.name, c.ch.UniqueID, m.name, "ABANDON", itoa(c.pos), itoa(c.opos), secs(c.start))
-		en.recordAbandonedLocked(c)
-		c.handled = -1
-		en.mu.Unlock()
-		en.release(c, a, peer)
-		return result{true, Outcome{Hangup: true}}
+		return en.abandonConnect(c, a, peer)
 	}
 	if q.p.SoundCallerAnnounce != "" && en.o.Apps != nil {
 		_, _ = en.o.Apps.PlayFile(c.e, q.p.SoundCallerAnnounce, "")
@@ -691,6 +679,17 @@ func (en *Engine) connect(c *caller, r *round, a *attempt) result {
 		out.Hangup = true
 	}
 	return result{true, out}
+}
+
+// abandonConnect ends a connection whose caller left just before it:
+// ABANDON naming the member, and the member's leg is released.
+func (en *Engine) abandonConnect(c *caller, a *attempt, peer *channel.Channel) result {
+	en.mu.Lock()
+	en.leaveRowLocked(c, a.m.name, "ABANDON")
+	c.handled = -1
+	en.mu.Unlock()
+	en.release(c, a, peer)
+	return result{true, Outcome{Hangup: true}}
 }
 
 // release ends a connection that did not happen: the member's leg is

@@ -52,12 +52,11 @@ func findCallerLocked(q *queue, channel string) *caller {
 // WithdrawCaller implements control.Queues (request_withdraw_caller_from_queue):
 // the caller leaves at its next check with QUEUESTATUS WITHDRAW.
 func (en *Engine) WithdrawCaller(scope, queueName, channel, info string) error {
-	tenant, name := scoped(scope, queueName)
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	q := en.lookupLocked(tenant, name)
-	if q == nil {
-		return control.ErrNoQueue
+	q, err := en.scopedLocked(scope, queueName)
+	if err != nil {
+		return err
 	}
 	c := findCallerLocked(q, channel)
 	switch {
@@ -75,12 +74,11 @@ func (en *Engine) WithdrawCaller(scope, queueName, channel, info string) error {
 // (change_priority_caller_on_queue): immediate moves the caller now,
 // after the callers of its new priority or higher.
 func (en *Engine) ChangeCallerPriority(scope, queueName, channel string, priority int, immediate bool) error {
-	tenant, name := scoped(scope, queueName)
 	en.mu.Lock()
 	defer en.mu.Unlock()
-	q := en.lookupLocked(tenant, name)
-	if q == nil {
-		return control.ErrNoQueue
+	q, err := en.scopedLocked(scope, queueName)
+	if err != nil {
+		return err
 	}
 	c := findCallerLocked(q, channel)
 	if c == nil {

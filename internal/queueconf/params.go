@@ -348,17 +348,14 @@ func (p *Params) Set(key, value string) error {
 		}
 		p.PeriodicAnnounce = list
 	case "strategy":
-		if p.Strategy, err = ParseStrategy(value); err != nil {
-			err = fmt.Errorf("%s: %w", key, err)
-		}
+		p.Strategy, err = ParseStrategy(value)
+		err = named(key, err)
 	case "joinempty":
-		if p.JoinEmpty, err = ParseEmpty(value, true); err != nil {
-			err = fmt.Errorf("%s: %w", key, err)
-		}
+		p.JoinEmpty, err = ParseEmpty(value, true)
+		err = named(key, err)
 	case "leavewhenempty":
-		if p.LeaveWhenEmpty, err = ParseEmpty(value, false); err != nil {
-			err = fmt.Errorf("%s: %w", key, err)
-		}
+		p.LeaveWhenEmpty, err = ParseEmpty(value, false)
+		err = named(key, err)
 	case "timeoutpriority":
 		p.TimeoutPriorityConf = strings.EqualFold(value, "conf")
 		if !p.TimeoutPriorityConf && !strings.EqualFold(value, "app") {
@@ -392,6 +389,14 @@ func (p *Params) Set(key, value string) error {
 		return fmt.Errorf("unknown queue parameter %q", key)
 	}
 	return err
+}
+
+// named prefixes an error with the key it is about.
+func named(key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", key, err)
 }
 
 func atoi(key, v string) (int, error) {
