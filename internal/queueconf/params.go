@@ -196,21 +196,27 @@ func Defaults(g General) Params {
 	}
 }
 
-// Keys lists the queue parameters Set accepts, as queues.conf spells
-// them (and the realtime queues table, with "-" for "_").
-func Keys() []string {
-	return []string{"musicclass", "music", "musiconhold", "announce", "context", "timeout", "ringinuse",
-		"setinterfacevar", "setqueuevar", "setqueueentryvar", "monitor-format", "membergosub",
-		"queue-youarenext", "queue-thereare", "queue-callswaiting", "queue-quantity1", "queue-quantity2",
-		"queue-holdtime", "queue-minutes", "queue-minute", "queue-seconds", "queue-thankyou",
-		"queue-callerannounce", "queue-reporthold", "announce-frequency", "announce-to-first-user",
-		"min-announce-frequency", "announce-round-seconds", "announce-holdtime", "announce-position",
-		"announce-position-only-up", "announce-position-limit", "periodic-announce",
-		"periodic-announce-startdelay", "periodic-announce-frequency", "relative-periodic-announce",
-		"random-periodic-announce", "retry", "wrapuptime", "penaltymemberslimit", "autofill", "autopause",
-		"autopausedelay", "autopausebusy", "autopauseunavail", "maxlen", "servicelevel", "strategy",
-		"joinempty", "leavewhenempty", "reportholdtime", "memberdelay", "weight", "timeoutrestart",
-		"defaultrule", "timeoutpriority", "log-restricted-caller-id"}
+// fields are the parameters that are a plain string, a number of 0 or
+// more, or a boolean, by key.
+func (p *Params) fields() (strs map[string]*string, ints map[string]*int, bools map[string]*bool) {
+	strs = map[string]*string{"musicclass": &p.MusicClass, "music": &p.MusicClass, "musiconhold": &p.MusicClass,
+		"announce": &p.Announce, "context": &p.Context, "membergosub": &p.MemberGosub, "defaultrule": &p.DefaultRule,
+		"queue-youarenext": &p.SoundNext, "queue-thereare": &p.SoundThereAre, "queue-callswaiting": &p.SoundCalls,
+		"queue-quantity1": &p.Quantity1, "queue-quantity2": &p.Quantity2, "queue-holdtime": &p.SoundHoldtime,
+		"queue-minutes": &p.SoundMinutes, "queue-minute": &p.SoundMinute, "queue-seconds": &p.SoundSeconds,
+		"queue-thankyou": &p.SoundThanks, "queue-callerannounce": &p.SoundCallerAnnounce, "queue-reporthold": &p.SoundReportHold}
+	ints = map[string]*int{"timeout": &p.Timeout, "wrapuptime": &p.Wrapuptime, "maxlen": &p.Maxlen, "weight": &p.Weight,
+		"servicelevel": &p.ServiceLevel, "memberdelay": &p.MemberDelay, "penaltymemberslimit": &p.PenaltyMembersLimit,
+		"autopausedelay": &p.AutoPauseDelay, "announce-frequency": &p.AnnounceFrequency,
+		"min-announce-frequency": &p.MinAnnounceFrequency, "announce-position-limit": &p.AnnouncePositionLimit,
+		"periodic-announce-frequency": &p.PeriodicAnnounceFrequency}
+	bools = map[string]*bool{"ringinuse": &p.RingInUse, "setinterfacevar": &p.SetInterfaceVar, "setqueuevar": &p.SetQueueVar,
+		"setqueueentryvar": &p.SetQueueEntryVar, "reportholdtime": &p.ReportHoldtime, "timeoutrestart": &p.TimeoutRestart,
+		"announce-to-first-user": &p.AnnounceToFirstUser, "autofill": &p.Autofill, "autopausebusy": &p.AutoPauseBusy,
+		"autopauseunavail": &p.AutoPauseUnavail, "announce-position-only-up": &p.AnnouncePositionOnlyUp,
+		"relative-periodic-announce": &p.RelativePeriodicAnnounce, "random-periodic-announce": &p.RandomPeriodicAnnounce,
+		"log-restricted-caller-id": &p.LogRestrictedCallerID}
+	return strs, ints, bools
 }
 
 // Set applies one parameter as queue_set_param does. Values Asterisk
@@ -218,49 +224,34 @@ func Keys() []string {
 func (p *Params) Set(key, value string) error {
 	key = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "_", "-")
 	value = strings.TrimSpace(value)
+	strs, ints, bools := p.fields()
+	if f, ok := strs[key]; ok {
+		*f = value
+		return nil
+	}
+	if f, ok := ints[key]; ok {
+		n, err := nonNegative(key, value)
+		if err == nil {
+			*f = n
+		}
+		return err
+	}
+	if f, ok := bools[key]; ok {
+		b, err := boolean(key, value)
+		if err == nil {
+			*f = b
+		}
+		return err
+	}
 	var err error
 	switch key {
-	case "musicclass", "music", "musiconhold":
-		p.MusicClass = value
-	case "announce":
-		p.Announce = value
-	case "context":
-		p.Context = value
-	case "membergosub":
-		p.MemberGosub = value
-	case "defaultrule":
-		p.DefaultRule = value
 	case "monitor-format":
 		// Recording queue calls (MixMonitor) is not supported; the key
 		// is accepted so that a sample-derived file loads.
-	case "timeout":
-		p.Timeout, err = nonNegative(key, value)
 	case "retry":
 		if p.Retry, err = nonNegative(key, value); err == nil && p.Retry == 0 {
 			p.Retry = DefaultRetry // retry <= 0 is the default (queue_set_param)
 		}
-	case "wrapuptime":
-		p.Wrapuptime, err = nonNegative(key, value)
-	case "maxlen":
-		p.Maxlen, err = nonNegative(key, value)
-	case "weight":
-		p.Weight, err = nonNegative(key, value)
-	case "servicelevel":
-		p.ServiceLevel, err = nonNegative(key, value)
-	case "memberdelay":
-		p.MemberDelay, err = nonNegative(key, value)
-	case "penaltymemberslimit":
-		p.PenaltyMembersLimit, err = nonNegative(key, value)
-	case "autopausedelay":
-		p.AutoPauseDelay, err = nonNegative(key, value)
-	case "announce-frequency":
-		p.AnnounceFrequency, err = nonNegative(key, value)
-	case "min-announce-frequency":
-		p.MinAnnounceFrequency, err = nonNegative(key, value)
-	case "announce-position-limit":
-		p.AnnouncePositionLimit, err = nonNegative(key, value)
-	case "periodic-announce-frequency":
-		p.PeriodicAnnounceFrequency, err = nonNegative(key, value)
 	case "periodic-announce-startdelay":
 		p.PeriodicAnnounceStartDelay, err = atoi(key, value)
 	case "announce-round-seconds":
@@ -273,34 +264,6 @@ func (p *Params) Set(key, value string) error {
 				err = fmt.Errorf("%s: %d is not 0, 5, 10, 15, 20 or 30", key, n)
 			}
 		}
-	case "ringinuse":
-		p.RingInUse, err = boolean(key, value)
-	case "setinterfacevar":
-		p.SetInterfaceVar, err = boolean(key, value)
-	case "setqueuevar":
-		p.SetQueueVar, err = boolean(key, value)
-	case "setqueueentryvar":
-		p.SetQueueEntryVar, err = boolean(key, value)
-	case "reportholdtime":
-		p.ReportHoldtime, err = boolean(key, value)
-	case "timeoutrestart":
-		p.TimeoutRestart, err = boolean(key, value)
-	case "announce-to-first-user":
-		p.AnnounceToFirstUser, err = boolean(key, value)
-	case "autofill":
-		p.Autofill, err = boolean(key, value)
-	case "autopausebusy":
-		p.AutoPauseBusy, err = boolean(key, value)
-	case "autopauseunavail":
-		p.AutoPauseUnavail, err = boolean(key, value)
-	case "announce-position-only-up":
-		p.AnnouncePositionOnlyUp, err = boolean(key, value)
-	case "relative-periodic-announce":
-		p.RelativePeriodicAnnounce, err = boolean(key, value)
-	case "random-periodic-announce":
-		p.RandomPeriodicAnnounce, err = boolean(key, value)
-	case "log-restricted-caller-id":
-		p.LogRestrictedCallerID, err = boolean(key, value)
 	case "autopause":
 		switch {
 		case value == "" || isFalse(value):
@@ -361,30 +324,6 @@ func (p *Params) Set(key, value string) error {
 		if !p.TimeoutPriorityConf && !strings.EqualFold(value, "app") {
 			err = fmt.Errorf("%s: %q is not app or conf", key, value)
 		}
-	case "queue-youarenext":
-		p.SoundNext = value
-	case "queue-thereare":
-		p.SoundThereAre = value
-	case "queue-callswaiting":
-		p.SoundCalls = value
-	case "queue-quantity1":
-		p.Quantity1 = value
-	case "queue-quantity2":
-		p.Quantity2 = value
-	case "queue-holdtime":
-		p.SoundHoldtime = value
-	case "queue-minutes":
-		p.SoundMinutes = value
-	case "queue-minute":
-		p.SoundMinute = value
-	case "queue-seconds":
-		p.SoundSeconds = value
-	case "queue-thankyou":
-		p.SoundThanks = value
-	case "queue-callerannounce":
-		p.SoundCallerAnnounce = value
-	case "queue-reporthold":
-		p.SoundReportHold = value
 	default:
 		return fmt.Errorf("unknown queue parameter %q", key)
 	}
