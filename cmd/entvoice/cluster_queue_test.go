@@ -22,16 +22,7 @@ func TestClusterQueueRemoteMember(t *testing.T) {
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Skip("baresip not installed")
 	}
-	c := newCentral(t)
-	a := newNodeProc(t, "site-a", "127.0.0.2")
-	b := newNodeProc(t, "site-b", "127.0.0.3")
-	a.start(t, "--join", c.hub, "--token", c.token(t, "site-a", "127.0.0.2/32"))
-	b.start(t, "--join", c.hub, "--token", c.token(t, "site-b", "127.0.0.3/32"))
-	for _, n := range []*nodeProc{a, b} {
-		n.p.waitLog(t, "linked to central", 1)
-	}
-	c.cli(t, "user", "create", "2001", "--password", "pw-2001-secret", "--context", "internal", "--tenant", "default")
-	c.cli(t, "user", "create", "2002", "--password", "pw-2002-secret", "--context", "internal", "--tenant", "default")
+	c, a, b := linkedPair(t)
 	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "700", "--priority", "1", "--app", "Queue", "--appdata", "support,,,,15")
 	c.cli(t, "queue", "create", "support", "--tenant", "default", "--strategy", "ringall")
 	c.cli(t, "queue", "member", "add", "support", "PJSIP/2002", "--tenant", "default", "--name", "Remote")
@@ -70,4 +61,23 @@ func TestClusterQueueRemoteMember(t *testing.T) {
 	if !strings.Contains(qlog, "|support|Remote|CONNECT|") || !strings.Contains(qlog, "|support|Remote|COMPLETECALLER|") {
 		t.Errorf("node A's queue_log:\n%s", qlog)
 	}
+}
+
+// linkedPair starts central and two nodes enrolled with it, site-a on
+// 127.0.0.2 and site-b on 127.0.0.3, and creates users 2001 and 2002
+// (passwords pw-2001-secret, pw-2002-secret; context internal).
+func linkedPair(t *testing.T) (*centralProc, *nodeProc, *nodeProc) {
+	t.Helper()
+	c := newCentral(t)
+	a := newNodeProc(t, "site-a", "127.0.0.2")
+	b := newNodeProc(t, "site-b", "127.0.0.3")
+	a.start(t, "--join", c.hub, "--token", c.token(t, "site-a", "127.0.0.2/32"))
+	b.start(t, "--join", c.hub, "--token", c.token(t, "site-b", "127.0.0.3/32"))
+	for _, n := range []*nodeProc{a, b} {
+		n.p.waitLog(t, "linked to central", 1)
+	}
+	for _, u := range []string{"2001", "2002"} {
+		c.cli(t, "user", "create", u, "--password", "pw-"+u+"-secret", "--context", "internal", "--tenant", "default")
+	}
+	return c, a, b
 }
