@@ -116,6 +116,11 @@ func (en *Engine) queueApp(e *pbx.Exec, data string) error {
 		return err
 	case out.ExitKey != "" || out.CallerTo != "":
 		return nil // the channel is at the extension it chose
+	case out.Hangup && e.Ctx.Err() != nil && !e.Ch.HangupRequested():
+		// An async goto (AMI Redirect) took the caller out of the queue
+		// (app_queue sees it as a hangup and logs ABANDON): the dialplan
+		// goes on where it was sent.
+		return nil
 	case out.Hangup:
 		if !e.Ch.IsHungUp() {
 			e.Ch.Hangup(0)

@@ -423,3 +423,24 @@ func TestWeight(t *testing.T) {
 	lo.wait()
 	e.checkEnds()
 }
+
+// TestRedirectedCaller: an AMI Redirect takes a waiting caller out of the
+// queue (ABANDON, as app_queue logs it) to where it was sent, without
+// hanging it up.
+func TestRedirectedCaller(t *testing.T) {
+	e := newEnv(t, conf("", "PJSIP/1001"))
+	e.en.PauseMember("", "sales", "PJSIP/1001", "", true)
+	c := e.call("sales", "", "")
+	e.waitLog(c.ch.UniqueID, "ENTERQUEUE")
+	if err := e.pbx.AsyncGoto(c.ch, "exit", "5", "1"); err != nil {
+		t.Fatal(err)
+	}
+	c.wait()
+	if v := c.variable("EXITED"); v != "yes" {
+		t.Errorf("the redirected caller did not reach 5@exit")
+	}
+	if got := e.log.events(c.ch.UniqueID); !slices.Equal(got, []string{"ENTERQUEUE", "ABANDON"}) {
+		t.Errorf("queue_log %v", got)
+	}
+	e.checkEnds()
+}
