@@ -22,7 +22,7 @@ import (
 
 func newAPIVerbs() []*cobra.Command {
 	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd(), newGrammarCmd(),
-		newConferenceCmd()}
+		newConferenceCmd(), newQueueCmd()}
 }
 
 // fieldFlag binds a flag to a JSON field of a create or update body.

@@ -25,16 +25,7 @@ func TestClusterCrossNodeCall(t *testing.T) {
 	if _, err := exec.LookPath("baresip"); err != nil {
 		t.Skip("baresip not installed")
 	}
-	c := newCentral(t)
-	a := newNodeProc(t, "site-a", "127.0.0.2")
-	b := newNodeProc(t, "site-b", "127.0.0.3")
-	a.start(t, "--join", c.hub, "--token", c.token(t, "site-a", "127.0.0.2/32"))
-	b.start(t, "--join", c.hub, "--token", c.token(t, "site-b", "127.0.0.3/32"))
-	for _, n := range []*nodeProc{a, b} {
-		n.p.waitLog(t, "linked to central", 1)
-	}
-	c.cli(t, "user", "create", "2001", "--password", "pw-2001-secret", "--context", "internal", "--tenant", "default")
-	c.cli(t, "user", "create", "2002", "--password", "pw-2002-secret", "--context", "internal", "--tenant", "default")
+	c, a, b := linkedPair(t)
 	c.cli(t, "ext", "add", "--tenant", "default", "--context", "internal", "--exten", "_20XX", "--priority", "1", "--app", "Dial", "--appdata", "PJSIP/${EXTEN},20")
 
 	dir := t.TempDir()

@@ -1,6 +1,7 @@
 package ami
 
 import (
+	"slices"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -79,8 +80,8 @@ func actionTable() map[string]action {
 	} {
 		t[strings.ToLower(a.name)] = a
 	}
-	// Unified communications: conferences and parking.
-	for _, a := range append(confbridgeActions(), parkingActions()...) {
+	// Unified communications (conferences, parking) and call queues.
+	for _, a := range slices.Concat(confbridgeActions(), parkingActions(), queueActions()) {
 		t[strings.ToLower(a.name)] = a
 	}
 	return t

@@ -29,6 +29,9 @@ func eventClass(k events.Kind) Class {
 	case events.AGIExecStart, events.AGIExecEnd, events.AsyncAGIStart, events.AsyncAGIExec, events.AsyncAGIEnd:
 		return ClassAGI
 	}
+	if isQueueEvent(k) {
+		return ClassAgent // app_queue raises its events as EVENT_FLAG_AGENT
+	}
 	return ClassCall
 }
 
@@ -300,6 +303,11 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 				}
 			}
 		}
+	case events.QueueCallerJoin, events.QueueCallerLeave, events.QueueCallerAbandon, events.AgentCalled,
+		events.AgentRingNoAnswer, events.AgentConnect, events.AgentComplete, events.AgentDump, events.QueueMemberStatus,
+		events.QueueMemberAdded, events.QueueMemberRemoved, events.QueueMemberPause, events.QueueMemberPenalty,
+		events.QueueMemberRinginuse:
+		renderQueue(&w, e)
 	default:
 		// Events the AMI server raised with their body ready (UserEvent,
 		// security events, OriginateResponse, DeviceStateChange,

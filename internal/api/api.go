@@ -51,6 +51,9 @@ type Options struct {
 	// Billing rates CDRs and keeps accounts (billing.go); nil answers the
 	// billing endpoints with 503 and lists CDRs without ratings.
 	Billing *billing.Service
+	// Queues are the call queues of a node in the same process (live
+	// state, queues.go); nil answers their status with 503.
+	Queues control.Queues
 }
 
 // API is the REST API's handler.
@@ -202,6 +205,7 @@ func (a *API) routes() {
 
 	a.billingRoutes()
 	a.grammarRoutes()
+	a.queueRoutes()
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.

@@ -179,6 +179,10 @@ func TestTenantIsolation(t *testing.T) {
 		var bTok struct{ ID string }
 		e.must(201, "POST", "/api/v1/tokens", tb, map[string]any{"name": "second"}).json(t, &bTok)
 		e.must(201, "POST", "/api/v1/ami-users", tb, map[string]any{"name": "b-ami", "secret": "b-ami-secret"})
+		var bm provision.QueueMember
+		e.must(201, "POST", "/api/v1/tenants/b/queues", tb, map[string]any{"name": "bq", "params": map[string]string{"strategy": "rrmemory"}})
+		e.must(201, "POST", "/api/v1/tenants/b/queues/bq/members", tb, map[string]any{"interface": "PJSIP/1001"}).json(t, &bm)
+		qm := fmt.Sprint(bm.ID)
 		e.ctl.add("PJSIP/b1-00000001", "b")
 		e.ctl.add("PJSIP/a1-00000002", "a")
 		x := fmt.Sprint(bx.ID)
@@ -215,6 +219,13 @@ func TestTenantIsolation(t *testing.T) {
 			// Speech grammars.
 			{"GET", "/api/v1/tenants/b/grammars"}, {"GET", "/api/v1/tenants/b/grammars/g"},
 			{"PUT", "/api/v1/tenants/b/grammars/g"}, {"DELETE", "/api/v1/tenants/b/grammars/g"},
+			// Call queues.
+			{"GET", "/api/v1/tenants/b/queues"}, {"POST", "/api/v1/tenants/b/queues"},
+			{"GET", "/api/v1/tenants/b/queues/bq"}, {"PATCH", "/api/v1/tenants/b/queues/bq"}, {"DELETE", "/api/v1/tenants/b/queues/bq"},
+			{"GET", "/api/v1/tenants/b/queues/bq/members"}, {"POST", "/api/v1/tenants/b/queues/bq/members"},
+			{"GET", "/api/v1/tenants/b/queues/bq/members/" + qm}, {"PATCH", "/api/v1/tenants/b/queues/bq/members/" + qm}, {"DELETE", "/api/v1/tenants/b/queues/bq/members/" + qm},
+			{"GET", "/api/v1/tenants/a/queues/bq/members/" + qm}, {"DELETE", "/api/v1/tenants/a/queues/bq"},
+			{"GET", "/api/v1/tenants/b/queues/bq/stats"}, {"GET", "/api/v1/tenants/b/queues/bq/status"}, {"GET", "/api/v1/tenants/b/queue-log"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}

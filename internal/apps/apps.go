@@ -99,8 +99,10 @@ func table(ap *Apps) map[string]pbx.App {
 	}
 }
 
-// Register adds every application to the PBX, with the services they use.
-func Register(p *pbx.PBX, svc Services) {
+// Register adds every application to the PBX, with the services they
+// use, and returns them: other application packages (queues) hold
+// callers with their music on hold, prompts and bridge.
+func Register(p *pbx.PBX, svc Services) *Apps {
 	ap := &Apps{svc: svc}
 	for name, app := range table(ap) {
 		p.Register(name, app)
@@ -109,6 +111,7 @@ func Register(p *pbx.PBX, svc Services) {
 		p.RegisterFunction(name, f)
 	}
 	p.RegisterFunction("TTS", ap.ttsFunction())
+	return ap
 }
 
 // args splits application data with Asterisk's rules.

@@ -37,7 +37,9 @@ type dialed struct {
 // Options: g (go on in the dialplan when the called party hangs up), r
 // (indicate ringing to the caller at once), t and T (the called or the
 // calling party may blind-transfer the other with # and an extension, as
-// features.conf's default blindxfer). L is not supported.
+// features.conf's default blindxfer), h and H (the called or the calling
+// party may hang up with *, features.conf's default disconnect) and
+// L(x[:y][:z]) (a time limit).
 func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	a := args(data)
 	start := time.Now()
@@ -313,8 +315,11 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	grant := winner.out.Grant
 	chargeOutcome(e.Ch, grant, nil)
 	// A picker runs its own dialplan: it is not transferred from here.
-	transfers := winner.picker == nil
-	res, err := ap.bridge(e, peer, transfers && hasDialOption(opts, 't'), transfers && hasDialOption(opts, 'T'), newCallLimit(e, opts, grant))
+	f := dialFeatures(opts)
+	if winner.picker != nil {
+		f.calleeTransfer, f.callerTransfer = false, false
+	}
+	res, err := ap.bridge(e, peer, f, newCallLimit(e, opts, grant))
 	settleCharge(e.Ch, grant, answeredAt, time.Now())
 	cause := peer.HangupCause()
 	e.Ch.SetVar("HANGUPCAUSE", strconv.Itoa(cause))
@@ -343,6 +348,10 @@ func (ap *Apps) Dial(e *pbx.Exec, data string) error {
 	if err != nil {
 		return err
 	}
+	if res.callerDisconnect {
+		e.Ch.Hangup(q850.NormalClearing)
+		return pbx.ErrStop()
+	}
 	if peerHungUp && !hasDialOption(opts, 'g') {
 		// Without g, the caller is hung up when the callee hangs up.
 		e.Ch.Hangup(q850.NormalClearing)
@@ -356,6 +365,8 @@ type bridgeResult struct {
 	peerHungUp bool
 	callerTo   string // t: the callee sent the caller to this extension
 	calleeTo   string // T: the caller sent the callee to this extension
+	// callerDisconnect: the caller pressed the disconnect key (H).
+	callerDisconnect bool
 }
 
 // blindTransferKey starts a blind transfer (features.conf's default
@@ -365,14 +376,31 @@ const blindTransferKey = '#'
 // transferDigitTimeout is features.conf's transferdigittimeout.
 const transferDigitTimeout = 3 * time.Second
 
+// features are the DTMF features each side of a bridge may use (Dial's
+// and Queue's t, T, h and H).
+type features struct {
+	calleeTransfer, callerTransfer bool // # and an extension (blindxfer)
+	calleeHangup, callerHangup     bool // * (disconnect)
+}
+
+// dialFeatures reads Dial's (and Queue's) feature options.
+func dialFeatures(opts string) features {
+	return features{calleeTransfer: hasDialOption(opts, 't'), callerTransfer: hasDialOption(opts, 'T'),
+		calleeHangup: hasDialOption(opts, 'h'), callerHangup: hasDialOption(opts, 'H')}
+}
+
+// disconnectKey ends a bridge (features.conf's default disconnect => *).
+const disconnectKey = '*'
+
 // bridge anchors media between the caller and the peer until one hangs up
-// or, with Dial's t (callee may transfer) or T (caller may transfer), one
-// side blind-transfers the other by pressing # and an extension of the
-// caller's context. An extension that does not exist resumes the bridge.
-// With a limit (Dial's L(), or billing's), the call is warned before its
-// end and ended when it has lasted its limit. While a party holds the
+// or, with t (callee may transfer) or T (caller may transfer), one side
+// blind-transfers the other by pressing # and an extension of the
+// caller's context (an extension that does not exist resumes the
+// bridge), or, with h or H, the callee or the caller presses * to hang
+// up. With a limit (Dial's L(), or billing's), the call is warned before
+// its end and ended when it has lasted its limit. While a party holds the
 // call, the other hears music on hold (bridgeMedia).
-func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, callerMayTransfer bool, lim *callLimit) (bridgeResult, error) {
+func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, f features, lim *callLimit) (bridgeResult, error) {
 	a, b := e.Ch.Media(), peer.Media()
 	if a == nil || b == nil {
 		peer.Hangup(q850.NormalClearing)
@@ -422,10 +450,10 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 		}
 	}()
 	var callerKeys, calleeKeys <-chan media.DTMF
-	if callerMayTransfer {
+	if f.callerTransfer || f.callerHangup {
 		callerKeys = a.DTMF()
 	}
-	if calleeMayTransfer {
+	if f.calleeTransfer || f.calleeHangup {
 		calleeKeys = b.DTMF()
 	}
 	ctxName, _, _ := e.Ch.Location()
@@ -460,16 +488,28 @@ func (ap *Apps) bridge(e *pbx.Exec, peer *channel.Channel, calleeMayTransfer, ca
 			peer.Hangup(q850.NormalClearing)
 			return bridgeResult{}, channel.ErrHangup
 		case d := <-callerKeys:
-			if d.Digit == blindTransferKey {
+			switch {
+			case d.Digit == blindTransferKey && f.callerTransfer:
 				if x := transferTarget(e, a, peer.Done(), ctxName); x != "" {
 					return bridgeResult{calleeTo: x}, nil
 				}
+			case d.Digit == disconnectKey && f.callerHangup:
+				// The caller leaves the bridge and is hung up; the
+				// callee goes with the bridge.
+				e.Ch.Log().Info("caller pressed the disconnect key")
+				peer.Hangup(q850.NormalClearing)
+				return bridgeResult{callerDisconnect: true}, nil
 			}
 		case d := <-calleeKeys:
-			if d.Digit == blindTransferKey {
+			switch {
+			case d.Digit == blindTransferKey && f.calleeTransfer:
 				if x := transferTarget(e, b, peer.Done(), ctxName); x != "" {
 					return bridgeResult{callerTo: x}, nil
 				}
+			case d.Digit == disconnectKey && f.calleeHangup:
+				e.Ch.Log().Info("callee pressed the disconnect key")
+				peer.Hangup(q850.NormalClearing)
+				return bridgeResult{peerHungUp: true}, nil
 			}
 		}
 	}

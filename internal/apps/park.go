@@ -241,7 +241,7 @@ func (ap *Apps) ParkedCall(e *pbx.Exec, data string) error {
 	}
 	answered := time.Now()
 	e.SetDialResult(parkee.Name, answered, "ANSWER")
-	_, err = ap.bridge(e, parkee, false, false, nil)
+	_, err = ap.bridge(e, parkee, features{}, nil)
 	if !parkee.IsHungUp() {
 		parkee.Hangup(q850.NormalClearing)
 	}

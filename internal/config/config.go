@@ -36,15 +36,20 @@ type Config struct {
 	// to the config file; without one, class "default" plays the WAV
 	// files of data_dir/moh/default (a synthesised tune when there are
 	// none).
-	MusicOnHold string   `yaml:"musiconhold"`
-	Users       []User   `yaml:"users"`
-	Trunks      []Trunk  `yaml:"trunks"`
-	Log         Log      `yaml:"log"`
-	Shutdown    Shutdown `yaml:"shutdown"`
-	CDR         CDR      `yaml:"cdr"`
-	Database    Database `yaml:"database"`
-	HTTP        HTTP     `yaml:"http"`
-	AMI         AMI      `yaml:"ami"`
+	MusicOnHold string `yaml:"musiconhold"`
+	// Queues is a queues.conf file (call queues of the default tenant,
+	// Asterisk's syntax), relative to the config file; QueueRules a
+	// queuerules.conf (penaltychange rules).
+	Queues     string   `yaml:"queues"`
+	QueueRules string   `yaml:"queuerules"`
+	Users      []User   `yaml:"users"`
+	Trunks     []Trunk  `yaml:"trunks"`
+	Log        Log      `yaml:"log"`
+	Shutdown   Shutdown `yaml:"shutdown"`
+	CDR        CDR      `yaml:"cdr"`
+	Database   Database `yaml:"database"`
+	HTTP       HTTP     `yaml:"http"`
+	AMI        AMI      `yaml:"ami"`
 	// AGIDir is where AGI() looks up scripts named by a relative path
 	// (Asterisk's astagidir).
 	AGIDir string `yaml:"agi_dir"`
@@ -434,6 +439,12 @@ func (c *Config) applyDefaults() error {
 	}
 	if c.Parking != "" {
 		c.Parking = c.Resolve(c.Parking)
+	}
+	if c.Queues != "" {
+		c.Queues = c.Resolve(c.Queues)
+	}
+	if c.QueueRules != "" {
+		c.QueueRules = c.Resolve(c.QueueRules)
 	}
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.Memory.GCPercent == 0 {

@@ -23,6 +23,8 @@ func Applications() []string {
 		// Unified communications: conferences, parking, pickup.
 		"ConfBridge", "Park", "ParkedCall", "Pickup", "PickupChan",
 	}
+	// Call queues (internal/queue).
+	apps = append(apps, "AddQueueMember", "PauseQueueMember", "Queue", "QueueLog", "RemoveQueueMember", "UnpauseQueueMember")
 	slices.Sort(apps)
 	return apps
 }

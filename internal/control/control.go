@@ -103,12 +103,13 @@ func ReloadsDialplan(module string) bool {
 
 // Module says whether entVoice provides what an Asterisk module does
 // (named with or without ".so", as ast_module_check accepts it), and
-// whether reloading it reloads anything (only pbx_config: the dialplan;
-// the others take their configuration as it changes, or at start). AMI's
+// whether reloading it reloads anything (pbx_config: the dialplan;
+// app_queue: queues.conf and queuerules.conf; the others take their
+// configuration as it changes, or at start). AMI's
 // ModuleCheck, ModuleLoad and Reload answer from it.
 func Module(name string) (known, reloads bool) {
 	switch strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".so") {
-	case "pbx_config":
+	case "pbx_config", "app_queue":
 		return true, true
 	case "chan_pjsip", "res_pjsip", "res_pjsip_session", "res_pjsip_registrar", "res_pjsip_authenticator_digest",
 		"res_pjsip_endpoint_identifier_ip", "res_pjsip_endpoint_identifier_user", "app_dial", "res_agi",

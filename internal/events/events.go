@@ -107,6 +107,48 @@ type Parked struct {
 	Duration         int // seconds parked so far
 }
 
+// Queue events (app_queue.c), with Queue set. The caller events carry the
+// caller's channel; the agent events the caller's and, as Dest, the
+// member's leg; the member events no channel (Tenant scopes them).
+const (
+	QueueCallerJoin      Kind = "QueueCallerJoin"
+	QueueCallerLeave     Kind = "QueueCallerLeave"
+	QueueCallerAbandon   Kind = "QueueCallerAbandon"
+	AgentCalled          Kind = "AgentCalled"
+	AgentRingNoAnswer    Kind = "AgentRingNoAnswer"
+	AgentConnect         Kind = "AgentConnect"
+	AgentComplete        Kind = "AgentComplete"
+	AgentDump            Kind = "AgentDump"
+	QueueMemberStatus    Kind = "QueueMemberStatus"
+	QueueMemberAdded     Kind = "QueueMemberAdded"
+	QueueMemberRemoved   Kind = "QueueMemberRemoved"
+	QueueMemberPause     Kind = "QueueMemberPause"
+	QueueMemberPenalty   Kind = "QueueMemberPenalty"
+	QueueMemberRinginuse Kind = "QueueMemberRinginuse"
+)
+
+// Queue is the body of the queue events: the fields of app_queue.c's
+// blobs (which fields a Kind shows, and in what order, is the AMI's
+// business). Times are Unix seconds, durations seconds, except
+// AgentRingNoAnswer's RingTime (milliseconds, as rna() reports it).
+type Queue struct {
+	Queue string
+	// Caller events.
+	Position, Count, OriginalPosition int
+	HoldTime                          int
+	// Agent events (and member events' Interface and MemberName).
+	Interface, MemberName string
+	RingTime, TalkTime    int
+	Reason                string // AgentComplete: caller, agent or transfer
+	// Member events.
+	StateInterface, Membership     string
+	Penalty, CallsTaken            int
+	LastCall, LastPause, LoginTime int64
+	InCall, Status, Paused         int
+	PausedReason                   string
+	Ringinuse, Wrapuptime          int
+}
+
 // Bridge is the bridge block of Bridge* events (manager_bridges.c).
 type Bridge struct {
 	UniqueID    string
@@ -174,6 +216,7 @@ type Event struct {
 	MusicClass   string  // Hold: the class the holder suggests
 	Conference   *Conference
 	Parked       *Parked
+	Queue        *Queue  // queue events
 	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
 	// "" is the default tenant, seen by admins only.
 	Tenant string

@@ -12,9 +12,10 @@ import (
 // endpoints, hints and reloads.
 func (n *Node) amiOptions(o ami.Options) *ami.Options {
 	o.Bus, o.Control, o.DB, o.AGI, o.Logger = n.Bus, n.Control, astdb.New(n.Store), n.AGI, n.log
-	o.Node = &amiNode{pbx: n.PBX, sip: n.SIP, channels: n.Channels, reloadDialplan: n.ReloadDialplan,
+	o.Node = &amiNode{pbx: n.PBX, sip: n.SIP, channels: n.Channels, reloadDialplan: n.ReloadDialplan, reloadQueues: n.ReloadQueues,
 		realm: n.cfg.SIP.Realm, expires: [3]int{n.cfg.SIP.MinExpires, n.cfg.SIP.MaxExpires, n.cfg.SIP.DefaultExpires}}
 	o.Realtime = n.source != nil
+	o.Queues = n.Queues
 	return &o
 }
 

@@ -25,8 +25,10 @@ type amiNode struct {
 	// minimum, maximum and default registration lifetimes.
 	realm   string
 	expires [3]int
-	// reloadDialplan reloads extensions.conf (nil: not supported).
+	// reloadDialplan reloads extensions.conf (nil: not supported);
+	// reloadQueues queues.conf and queuerules.conf.
 	reloadDialplan func(ctx context.Context) error
+	reloadQueues   func() error
 }
 
 var _ ami.NodeInfo = (*amiNode)(nil)
@@ -144,10 +146,16 @@ func (n *amiNode) Hints() []ami.Hint {
 // Reload implements NodeInfo: "" or "dialplan" (pbx_config) reload the
 // dialplan.
 func (n *amiNode) Reload(ctx context.Context, module string) error {
-	if !control.ReloadsDialplan(module) {
+	queues := module == "" || strings.EqualFold(strings.TrimSuffix(strings.ToLower(module), ".so"), "app_queue")
+	if !control.ReloadsDialplan(module) && !queues {
 		return control.ErrNoModule
 	}
-	if n.reloadDialplan == nil {
+	if queues && n.reloadQueues != nil {
+		if err := n.reloadQueues(); err != nil {
+			return err
+		}
+	}
+	if !control.ReloadsDialplan(module) || n.reloadDialplan == nil {
 		return nil
 	}
 	return n.reloadDialplan(ctx)

@@ -35,6 +35,8 @@ import (
 	"github.com/entvoice/entvoice/internal/prompts"
 	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/q850"
+	"github.com/entvoice/entvoice/internal/queue"
+	"github.com/entvoice/entvoice/internal/queuelog"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
@@ -54,6 +56,9 @@ type Node struct {
 	AGI      *agi.AGI
 	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	// Queues are the call queues (queues.go).
+	Queues   *queue.Engine
+	qlog     *queuelog.Writer
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	ports    *media.PortPool
@@ -116,6 +121,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	queues, err := loadQueueConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if o.Peers != nil && !plan.HasContext(sipua.PeerContext) {
 		if err := addPeerContext(plan); err != nil {
 			return nil, err
@@ -139,6 +148,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			n.closeQueues()
 			n.closeCDR()
 		}
 	}()
@@ -205,8 +215,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if n.confs, err = newConferences(cfg, n.pacer, sounds, n.Bus, techs, n.Channels, recordings, log); err != nil {
 		return nil, err
 	}
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
+	ap := apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
 		Conferences: n.confs, Parking: n.parking, Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
+	// Call queues: Queue() and its applications, queues.conf, queue_log.
+	if err := n.newQueues(cfg, queues, techs, ap); err != nil {
+		return nil, err
+	}
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings,
 		Speech: n.speech.apps})
@@ -386,6 +400,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.rt = newRealtime(n.source, n, n.staticPlan, n.staticEPs)
 		n.rt.start(ctx)
 	}
+	n.Queues.Start()
 	if err := n.SIP.Start(ctx); err != nil {
 		if n.rt != nil {
 			n.rt.stop()
@@ -441,6 +456,7 @@ func (n *Node) shutdown(grace time.Duration) {
 		n.log.Debug("sip close", "err", err)
 	}
 	n.confs.Close()
+	n.closeQueues()
 	n.moh.Close()
 	n.pacer.Close()
 	n.ports.Close()

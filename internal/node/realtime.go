@@ -16,6 +16,7 @@ import (
 	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/pbx"
 	"github.com/entvoice/entvoice/internal/provision"
+	"github.com/entvoice/entvoice/internal/queue"
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/speech"
@@ -74,6 +75,10 @@ type realtime struct {
 	dirtyUsers bool // the Directory must be rebuilt
 	dirtySvc   bool // live channels' services may have changed
 
+	// Call queues (queues.go).
+	queues   *rtQueues
+	queueEng *queue.Engine
+
 	inForce atomic.Int64 // revision in force
 	// applied is closed and replaced each time a revision is put in force
 	// (for WaitRevision).
@@ -99,6 +104,7 @@ func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, stati
 		speech: n.speech.grammars,
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
+		queues: newRTQueues(), queueEng: n.Queues,
 	}
 	for _, e := range staticEPs {
 		if !e.Trunk {
@@ -249,6 +255,7 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 		r.putGrammar(g)
 	}
 	r.dirtyGrammar = true
+	r.queues.snapshot(s)
 	r.rev, r.have = s.Revision, true
 	// Everything is rebuilt: start again from the static plan.
 	r.plan = nil
@@ -319,6 +326,8 @@ func (r *realtime) apply(c *provision.Change) {
 			r.putGrammar(*c.Grammar)
 		}
 		r.dirtyGrammar = true
+	case provision.EntityQueue, provision.EntityQueueMember:
+		r.queues.apply(c)
 	}
 	// AMI users are the AMI's business, not the SIP and dialplan's.
 }
@@ -384,6 +393,7 @@ func (r *realtime) publish() {
 	if r.dirtyGrammar {
 		r.publishGrammars()
 	}
+	r.queues.publish(r.queueEng, r.log.Warn)
 	r.dirtyUsers, r.dirtySvc, r.dirtyGrammar = false, false, false
 	r.inForce.Store(r.rev)
 	r.mu.Lock()

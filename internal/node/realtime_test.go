@@ -36,13 +36,24 @@ exten => 100,2,Hangup()
 // and starts it; it stops at cleanup.
 func testNode(tb testing.TB, src provision.Source) *Node {
 	tb.Helper()
+	return testNodeWith(tb, src, "", nil)
+}
+
+// testNodeWith is testNode with extra YAML and files in its directory.
+func testNodeWith(tb testing.TB, src provision.Source, extraYAML string, files map[string]string) *Node {
+	tb.Helper()
 	dir := tb.TempDir()
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
 	port := testpeer.FreePorts(tb, 1)[0]
 	rtp := testpeer.FreePortBlock(tb, 20)
 	if err := os.WriteFile(filepath.Join(dir, "extensions.conf"), []byte(testPlan), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	doc := fmt.Sprintf("sip:\n  listen: [\"udp:127.0.0.1:%d\"]\nrtp:\n  ports: \"%d-%d\"\ndata_dir: ./data\ndialplan: extensions.conf\nusers:\n  - {name: \"1001\", secret: s, context: phones}\n", port, rtp, rtp+19)
+	doc := fmt.Sprintf("sip:\n  listen: [\"udp:127.0.0.1:%d\"]\nrtp:\n  ports: \"%d-%d\"\ndata_dir: ./data\ndialplan: extensions.conf\nusers:\n  - {name: \"1001\", secret: s, context: phones}\n%s", port, rtp, rtp+19, extraYAML)
 	path := filepath.Join(dir, "entvoice.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		tb.Fatal(err)

@@ -103,3 +103,10 @@ func (p *PBX) HandleApp(ch *channel.Channel, app, data string) {
 	}
 	p.finish(e)
 }
+
+// Exec returns an execution context for a channel that runs no dialplan
+// of its own (a queue member's leg, a dialer's answered call), for the
+// applications, prompts and subroutines another channel's application
+// runs on it (app_queue's member gosub and announcements). Its Ctx ends
+// when the channel hangs up.
+func (p *PBX) Exec(ch *channel.Channel) *Exec { return newExec(p, ch) }

@@ -137,6 +137,9 @@ type Snapshot struct {
 	Extensions []Extension
 	AMIUsers   []AMIUser
 	Grammars   []Grammar // speech grammars (grammars.go)
+	// Call queues (queues.go).
+	Queues       []Queue
+	QueueMembers []QueueMember
 }
 
 // Entity names what a Change is about.
@@ -161,6 +164,9 @@ type Change struct {
 	Extension *Extension
 	AMIUser   *AMIUser
 	Grammar   *Grammar
+	// Call queues (queues.go).
+	Queue       *Queue
+	QueueMember *QueueMember
 }
 
 // Source is where a node's realtime configuration comes from: the store

@@ -272,6 +272,12 @@ func (r *Repo) decodeChange(c *Change, data []byte) error {
 	case EntityGrammar:
 		c.Grammar = new(Grammar)
 		err = json.Unmarshal(data, c.Grammar)
+	case EntityQueue:
+		c.Queue = new(Queue)
+		err = json.Unmarshal(data, c.Queue)
+	case EntityQueueMember:
+		c.QueueMember = new(QueueMember)
+		err = json.Unmarshal(data, c.QueueMember)
 	case EntityAMIUser:
 		var w amiWire
 		if err = json.Unmarshal(data, &w); err == nil {
@@ -339,6 +345,12 @@ func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.Grammars, err = r.queryGrammars(ctx, tx, "ORDER BY tenant, name"); err != nil {
+		return nil, err
+	}
+	if s.Queues, err = r.queryQueues(ctx, tx, "ORDER BY tenant, name"); err != nil {
+		return nil, err
+	}
+	if s.QueueMembers, err = r.queryMembers(ctx, tx, "ORDER BY id"); err != nil {
 		return nil, err
 	}
 	return s, tx.Commit()

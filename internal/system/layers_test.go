@@ -21,7 +21,8 @@ var layerRules = []struct {
 		why:  "contracts and vocabularies are leaves (control may use events)",
 	},
 	{
-		pkgs: []string{"internal/api", "internal/central", "internal/ami", "internal/provision", "internal/cdr", "internal/store"},
+		pkgs: []string{"internal/api", "internal/central", "internal/ami", "internal/provision", "internal/cdr", "internal/store",
+			"internal/queuelog", "internal/queueconf"},
 		deny: []string{"github.com/emiago/sipgo", "github.com/pion/", "github.com/entvoice/entvoice/internal/media",
 			"github.com/entvoice/entvoice/internal/sipua", "github.com/entvoice/entvoice/internal/channel",
 			"github.com/entvoice/entvoice/internal/pbx", "github.com/entvoice/entvoice/internal/node"},
@@ -35,7 +36,7 @@ var layerRules = []struct {
 		why: "`go build -tags central` is entvoice server without the node",
 	},
 	{
-		pkgs: []string{"internal/apps", "internal/agi", "internal/localchan", "internal/pbx"},
+		pkgs: []string{"internal/apps", "internal/agi", "internal/localchan", "internal/pbx", "internal/queue"},
 		deny: []string{"github.com/emiago/sipgo", "github.com/entvoice/entvoice/internal/sipua",
 			"github.com/entvoice/entvoice/internal/store", "github.com/entvoice/entvoice/internal/provision"},
 		why: "applications see channels and media, never SIP or SQL",

@@ -32,11 +32,14 @@ type Snapshot struct {
 	Users      []User                `json:"users"`
 	Extensions []provision.Extension `json:"extensions"`
 	Grammars   []provision.Grammar   `json:"grammars,omitempty"`
+	// Call queues.
+	Queues       []provision.Queue       `json:"queues,omitempty"`
+	QueueMembers []provision.QueueMember `json:"queue_members,omitempty"`
 }
 
 // EncodeSnapshot is s as it travels.
 func EncodeSnapshot(s *provision.Snapshot) *Snapshot {
-	w := &Snapshot{Revision: s.Revision, Tenants: s.Tenants, Extensions: s.Extensions, Grammars: s.Grammars}
+	w := &Snapshot{Revision: s.Revision, Tenants: s.Tenants, Extensions: s.Extensions, Grammars: s.Grammars, Queues: s.Queues, QueueMembers: s.QueueMembers}
 	w.Users = make([]User, len(s.Users))
 	for i, u := range s.Users {
 		w.Users[i] = EncodeUser(u)
@@ -46,7 +49,7 @@ func EncodeSnapshot(s *provision.Snapshot) *Snapshot {
 
 // Decode is the snapshot a node provisions.
 func (w *Snapshot) Decode() *provision.Snapshot {
-	s := &provision.Snapshot{Revision: w.Revision, Tenants: w.Tenants, Extensions: w.Extensions, Grammars: w.Grammars}
+	s := &provision.Snapshot{Revision: w.Revision, Tenants: w.Tenants, Extensions: w.Extensions, Grammars: w.Grammars, Queues: w.Queues, QueueMembers: w.QueueMembers}
 	s.Users = make([]provision.User, len(w.Users))
 	for i, u := range w.Users {
 		s.Users[i] = u.Decode()
@@ -64,11 +67,15 @@ type Change struct {
 	User      *User                `json:"user,omitempty"`
 	Extension *provision.Extension `json:"extension,omitempty"`
 	Grammar   *provision.Grammar   `json:"grammar,omitempty"`
+	// Call queues.
+	Queue       *provision.Queue       `json:"queue,omitempty"`
+	QueueMember *provision.QueueMember `json:"queue_member,omitempty"`
 }
 
 // EncodeChange is c as it travels.
 func EncodeChange(c provision.Change) Change {
-	w := Change{Revision: c.Revision, Entity: c.Entity, Deleted: c.Deleted, Tenant: c.Tenant, Extension: c.Extension, Grammar: c.Grammar}
+	w := Change{Revision: c.Revision, Entity: c.Entity, Deleted: c.Deleted, Tenant: c.Tenant, Extension: c.Extension, Grammar: c.Grammar,
+		Queue: c.Queue, QueueMember: c.QueueMember}
 	if c.User != nil {
 		u := EncodeUser(*c.User)
 		w.User = &u
@@ -78,7 +85,8 @@ func EncodeChange(c provision.Change) Change {
 
 // Decode is the change a node provisions.
 func (w Change) Decode() provision.Change {
-	c := provision.Change{Revision: w.Revision, Entity: w.Entity, Deleted: w.Deleted, Tenant: w.Tenant, Extension: w.Extension, Grammar: w.Grammar}
+	c := provision.Change{Revision: w.Revision, Entity: w.Entity, Deleted: w.Deleted, Tenant: w.Tenant, Extension: w.Extension, Grammar: w.Grammar,
+		Queue: w.Queue, QueueMember: w.QueueMember}
 	if w.User != nil {
 		u := w.User.Decode()
 		c.User = &u

@@ -39,6 +39,7 @@ type Event struct {
 	MusicClass string             `json:"MusicClass,omitempty"`
 	Conference *events.Conference `json:"Conference,omitempty"`
 	Parked     *events.Parked     `json:"Parked,omitempty"`
+	Queue      *events.Queue      `json:"Queue,omitempty"`
 	Tenant     string             `json:"Tenant,omitempty"`
 	Extra      []string           `json:"Extra,omitempty"`
 }
@@ -85,7 +86,7 @@ func EncodeEvent(e *events.Event) Event {
 	return Event{Kind: e.Kind, Time: e.Time, Channel: encodeChannel(e.Channel), Dest: encodeChannel(e.Dest),
 		App: e.App, AppData: e.AppData, Variable: e.Variable, Value: e.Value, DialString: e.DialString, DialStatus: e.DialStatus,
 		Cause: e.Cause, Digit: e.Digit, Duration: e.Duration, Direction: e.Direction, Peer: e.Peer, Status: e.Status,
-		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra,
+		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Queue: e.Queue, Tenant: e.Tenant, Extra: e.Extra,
 		MusicClass: e.MusicClass, Conference: e.Conference, Parked: e.Parked}
 }
 
@@ -94,6 +95,6 @@ func (w *Event) Decode() events.Event {
 	return events.Event{Kind: w.Kind, Time: w.Time, Channel: w.Channel.decode(), Dest: w.Dest.decode(),
 		App: w.App, AppData: w.AppData, Variable: w.Variable, Value: w.Value, DialString: w.DialString, DialStatus: w.DialStatus,
 		Cause: w.Cause, Digit: w.Digit, Duration: w.Duration, Direction: w.Direction, Peer: w.Peer, Status: w.Status,
-		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra,
+		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Queue: w.Queue, Tenant: w.Tenant, Extra: w.Extra,
 		MusicClass: w.MusicClass, Conference: w.Conference, Parked: w.Parked}
 }
