@@ -38,6 +38,7 @@ type Event struct {
 	Bridge     *events.Bridge    `json:"Bridge,omitempty"`
 	Tenant     string            `json:"Tenant,omitempty"`
 	Extra      []string          `json:"Extra,omitempty"`
+	Mailbox    *events.Mailbox   `json:"Mailbox,omitempty"`
 }
 
 // Channel is events.Snapshot without its zero fields (same field
@@ -82,7 +83,8 @@ func EncodeEvent(e *events.Event) Event {
 	return Event{Kind: e.Kind, Time: e.Time, Channel: encodeChannel(e.Channel), Dest: encodeChannel(e.Dest),
 		App: e.App, AppData: e.AppData, Variable: e.Variable, Value: e.Value, DialString: e.DialString, DialStatus: e.DialStatus,
 		Cause: e.Cause, Digit: e.Digit, Duration: e.Duration, Direction: e.Direction, Peer: e.Peer, Status: e.Status,
-		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra}
+		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Tenant: e.Tenant, Extra: e.Extra,
+		Mailbox: e.Mailbox}
 }
 
 // Decode is the bus event central publishes.
@@ -90,5 +92,6 @@ func (w *Event) Decode() events.Event {
 	return events.Event{Kind: w.Kind, Time: w.Time, Channel: w.Channel.decode(), Dest: w.Dest.decode(),
 		App: w.App, AppData: w.AppData, Variable: w.Variable, Value: w.Value, DialString: w.DialString, DialStatus: w.DialStatus,
 		Cause: w.Cause, Digit: w.Digit, Duration: w.Duration, Direction: w.Direction, Peer: w.Peer, Status: w.Status,
-		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra}
+		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Tenant: w.Tenant, Extra: w.Extra,
+		Mailbox: w.Mailbox}
 }
