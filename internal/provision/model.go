@@ -128,6 +128,7 @@ type Snapshot struct {
 	Users      []User
 	Extensions []Extension
 	AMIUsers   []AMIUser
+	Mailboxes  []Mailbox
 }
 
 // Entity names what a Change is about.
@@ -151,6 +152,7 @@ type Change struct {
 	User      *User
 	Extension *Extension
 	AMIUser   *AMIUser
+	Mailbox   *Mailbox
 }
 
 // Source is where a node's realtime configuration comes from: the store

@@ -279,6 +279,12 @@ func (r *Repo) decodeChange(c *Change, data []byte) error {
 			}
 			c.AMIUser = &w.AMIUser
 		}
+	case EntityMailbox:
+		var w mailboxWire
+		if err = json.Unmarshal(data, &w); err == nil {
+			w.Mailbox.PINHash, w.Mailbox.HasPIN = w.PINHash, w.PINHash != ""
+			c.Mailbox = &w.Mailbox
+		}
 	default:
 		return fmt.Errorf("provision: change %d: unknown entity %q", c.Revision, c.Entity)
 	}
@@ -333,6 +339,9 @@ func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.AMIUsers, err = r.queryAMIUsers(ctx, tx, true, "ORDER BY name"); err != nil {
+		return nil, err
+	}
+	if s.Mailboxes, err = r.queryMailboxes(ctx, tx, "ORDER BY tenant, context, mailbox"); err != nil {
 		return nil, err
 	}
 	return s, tx.Commit()
