@@ -21,6 +21,9 @@ type Services struct {
 	// Techs places the legs of Dial.
 	Techs         *channel.Technologies
 	RecordingsDir string
+	// Voicemail is the mailbox store of VoiceMail and VoiceMailMain
+	// (voicemail.Service); nil: they fail (no voicemail on this node).
+	Voicemail Voicemail
 }
 
 // Apps are the applications that need services (the others are plain
@@ -60,6 +63,9 @@ func table(ap *Apps) map[string]pbx.App {
 		"Echo":        Echo,
 		"Record":      ap.Record,
 		"Dial":        ap.Dial,
+		// Voicemail (voicemail.go).
+		"VoiceMail":     ap.VoiceMail,
+		"VoiceMailMain": ap.VoiceMailMain,
 	}
 }
 

@@ -11,7 +11,7 @@ func Applications() []string {
 		"AGI", "Answer", "Background", "Busy", "Congestion", "Dial", "EAGI", "Echo", "ExecIf",
 		"Gosub", "Goto", "GotoIf", "Hangup", "Log", "MSet", "NoOp", "Playback", "Progress",
 		"Read", "Record", "Return", "Ringing", "SayAlpha", "SayDigits", "SayNumber",
-		"SayPhonetic", "Set", "Verbose", "Wait", "WaitExten",
+		"SayPhonetic", "Set", "Verbose", "VoiceMail", "VoiceMailMain", "Wait", "WaitExten",
 	}
 }
 
