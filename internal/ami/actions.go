@@ -76,6 +76,9 @@ func actionTable() map[string]action {
 		{"PJSIPShowRegistrationsInbound", ClassSystem, "Lists PJSIP inbound registrations.", (*session).pjsipShowRegistrationsInbound},
 		{"PJSIPShowRegistrationInboundContactStatuses", ClassSystem, "Lists ContactStatuses for PJSIP inbound registrations.", (*session).pjsipShowRegistrationInboundContactStatuses},
 		{"AGI", ClassAGI, "Add an AGI command to execute by Async AGI.", (*session).agiAction},
+		// Voicemail (mailbox.go).
+		{"MailboxCount", ClassCall | ClassReporting, "Check Mailbox Message Count.", (*session).mailboxCount},
+		{"MailboxStatus", ClassCall | ClassReporting, "Check mailbox.", (*session).mailboxStatus},
 	} {
 		t[strings.ToLower(a.name)] = a
 	}

@@ -62,7 +62,10 @@ type Options struct {
 	Node    NodeInfo // optional: endpoints, hints, reload, version
 	DB      Database // optional: DBGet/DBPut/DBDel
 	AGI     AsyncAGI // optional: the AGI action (AsyncAGI)
-	Logger  *slog.Logger
+	// Mailboxes answers MailboxCount and MailboxStatus (optional: every
+	// count 0 without it).
+	Mailboxes Mailboxes
+	Logger    *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time
 	// Realtime says the configuration comes from the provisioning store

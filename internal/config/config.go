@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -46,6 +47,12 @@ type Config struct {
 	AGI    AGI    `yaml:"agi"`
 	// Cluster configures the distributed tier (docs/cluster.md).
 	Cluster Cluster `yaml:"cluster"`
+
+	// Voicemail is a voicemail.conf in Asterisk's syntax, relative to the
+	// config file; empty: Asterisk's defaults and the provisioned
+	// mailboxes only. SMTP is the relay of its e-mail notifications.
+	Voicemail string `yaml:"voicemail"`
+	SMTP      SMTP   `yaml:"smtp"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -252,6 +259,21 @@ type Cluster struct {
 	SIPListen string `yaml:"sip_listen"`
 }
 
+// SMTP is the mail relay voicemail notifications go through (none when
+// Relay is empty).
+type SMTP struct {
+	// Relay is the relay's "host:port".
+	Relay string `yaml:"relay"`
+	// Username and Password authenticate with PLAIN (over STARTTLS, or
+	// to a relay on localhost).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// HELO is the name this node gives in EHLO (default "localhost").
+	HELO string `yaml:"helo"`
+	// Timeout bounds one delivery (Go duration, default 30s).
+	Timeout Duration `yaml:"timeout"`
+}
+
 // Error names the file and line of a configuration mistake.
 type Error struct {
 	File string
@@ -378,6 +400,10 @@ func (c *Config) applyDefaults() error {
 	if c.Dialplan != "" {
 		c.Dialplan = c.Resolve(c.Dialplan)
 	}
+	if c.Voicemail != "" {
+		c.Voicemail = c.Resolve(c.Voicemail)
+	}
+	c.SMTP.Timeout.orDefault(30 * time.Second)
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
@@ -537,6 +563,11 @@ func (c *Config) validate(root *yaml.Node) error {
 	for _, a := range c.SIP.AuthAlgorithms {
 		if a != "MD5" && a != "SHA-256" {
 			return fail(lineOf("sip", "auth_algorithms"), "sip.auth_algorithms: %q is not MD5 or SHA-256", a)
+		}
+	}
+	if r := c.SMTP.Relay; r != "" {
+		if host, port, err := net.SplitHostPort(r); err != nil || host == "" || port == "" {
+			return fail(lineOf("smtp", "relay"), "smtp.relay %q: want host:port", r)
 		}
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {
