@@ -15,6 +15,7 @@ func (n *Node) amiOptions(o ami.Options) *ami.Options {
 	o.Node = &amiNode{pbx: n.PBX, sip: n.SIP, channels: n.Channels, reloadDialplan: n.ReloadDialplan,
 		realm: n.cfg.SIP.Realm, expires: [3]int{n.cfg.SIP.MinExpires, n.cfg.SIP.MaxExpires, n.cfg.SIP.DefaultExpires}}
 	o.Realtime = n.source != nil
+	o.Mailboxes = n.Voicemail
 	return &o
 }
 

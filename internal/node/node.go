@@ -36,6 +36,7 @@ import (
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/tenancy"
+	"github.com/entvoice/entvoice/internal/voicemail"
 )
 
 // Node is one running PBX node.
@@ -51,6 +52,8 @@ type Node struct {
 	AGI      *agi.AGI
 	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	// Voicemail is the node's mailboxes and messages (voicemail.go).
+	Voicemail *voicemail.Service
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	stopOnce sync.Once
@@ -129,6 +132,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		}
 	}()
 	n.Channels = channel.NewRegistry(cfg.SystemName, n.Bus, log)
+	if n.Voicemail, err = newVoicemail(cfg, n.Bus, o.Store, log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			n.Voicemail.Close()
+		}
+	}()
 
 	lo, hi := cfg.RTPPorts()
 	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi)
@@ -163,6 +174,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
 		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
+		MWI: mwiSource{n.Voicemail},
 	})
 	if err != nil {
 		return nil, err
@@ -176,7 +188,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}), "Local")
 	sounds := prompts.Sounds{Library: prompts.NewLibrary(cfg.SoundsDir), Files: media.NewFileCache(64 << 20)}
 	recordings := filepath.Join(cfg.DataDir, "recordings")
-	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings})
+	apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, Voicemail: n.Voicemail})
 	n.AGI = agi.Register(n.PBX, agi.Options{Dir: cfg.AGIDir, ConnectTimeout: cfg.AGI.ConnectTimeout.Duration,
 		IdleTimeout: cfg.AGI.IdleTimeout.Duration, DB: astdb.New(o.Store), Sounds: sounds, RecordingsDir: recordings})
 	if err := checkApps(plan, n.PBX); err != nil {
@@ -337,6 +349,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.startAMI(ctx); err != nil {
 		return err
 	}
+	// Messages left while the store was away reach its index.
+	if err := n.Voicemail.Sync(ctx); err != nil {
+		n.log.Warn("voicemail index not brought up to date", "err", err)
+	}
 	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
 	return nil
 }
@@ -383,6 +399,7 @@ func (n *Node) shutdown(grace time.Duration) {
 		n.log.Debug("sip close", "err", err)
 	}
 	n.pacer.Close()
+	n.Voicemail.Close()
 	n.closeCDR()
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/entvoice/entvoice/internal/sipauth"
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/tenancy"
+	"github.com/entvoice/entvoice/internal/voicemail"
 )
 
 // changesBatch is how many changes one Changes call fetches.
@@ -45,6 +46,7 @@ const retryDelay = time.Second
 type realtime struct {
 	src          provision.Source
 	sip          *sipua.Server
+	vm           *voicemail.Service
 	limits       *tenancy.Limits
 	pbx          *pbx.PBX
 	channels     *channel.Registry
@@ -68,6 +70,10 @@ type realtime struct {
 	dirtyUsers bool // the Directory must be rebuilt
 	dirtySvc   bool // live channels' services may have changed
 
+	// Voicemail mailboxes by tenant/context/mailbox.
+	mailboxes      map[string]provision.Mailbox
+	dirtyMailboxes bool
+
 	inForce atomic.Int64 // revision in force
 	// applied is closed and replaced each time a revision is put in force
 	// (for WaitRevision).
@@ -89,7 +95,7 @@ type staticReload struct {
 
 func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, staticEPs []*sipua.Endpoint) *realtime {
 	r := &realtime{
-		src: src, sip: n.SIP, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
+		src: src, sip: n.SIP, vm: n.Voicemail, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
 	}
@@ -109,6 +115,7 @@ func (r *realtime) reset() {
 	r.rows = map[string]map[int64]provision.Extension{}
 	r.rowCtx = map[int64]string{}
 	r.dirtyCtx = map[string]bool{}
+	r.mailboxes = map[string]provision.Mailbox{}
 }
 
 // start takes the first snapshot (a failure is logged: the node serves its
@@ -237,6 +244,10 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 	for _, x := range s.Extensions {
 		r.putRow(x)
 	}
+	for _, m := range s.Mailboxes {
+		r.mailboxes[mailboxKey(m)] = m
+	}
+	r.dirtyMailboxes = true
 	r.rev, r.have = s.Revision, true
 	// Everything is rebuilt: start again from the static plan.
 	r.plan = nil
@@ -295,8 +306,22 @@ func (r *realtime) apply(c *provision.Change) {
 		} else {
 			r.putRow(*c.Extension)
 		}
+	case provision.EntityMailbox:
+		if c.Mailbox == nil {
+			return
+		}
+		if c.Deleted {
+			delete(r.mailboxes, mailboxKey(*c.Mailbox))
+		} else {
+			r.mailboxes[mailboxKey(*c.Mailbox)] = *c.Mailbox
+		}
+		r.dirtyMailboxes = true
 	}
 	// AMI users are the AMI's business, not the SIP and dialplan's.
+}
+
+func mailboxKey(m provision.Mailbox) string {
+	return tenancy.Of(m.Tenant) + "/" + m.Context + "/" + m.Mailbox
 }
 
 // contextOf is the node's context name for a row (namespaced for a hosted
@@ -357,7 +382,10 @@ func (r *realtime) publish() {
 	if r.dirtySvc {
 		r.updateLiveServices()
 	}
-	r.dirtyUsers, r.dirtySvc = false, false
+	if r.dirtyMailboxes && r.vm != nil {
+		r.vm.SetProvisioned(provisionedMailboxes(r.vm, r.mailboxes, r.log))
+	}
+	r.dirtyUsers, r.dirtySvc, r.dirtyMailboxes = false, false, false
 	r.inForce.Store(r.rev)
 	r.mu.Lock()
 	close(r.applied)

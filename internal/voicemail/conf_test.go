@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/entvoice/entvoice/internal/config"
 )
 
 const sampleConf = `; voicemail.conf in Asterisk's syntax
@@ -141,5 +143,16 @@ func TestPINs(t *testing.T) {
 		if err := ValidPIN(pin, 4); (err == nil) != ok {
 			t.Errorf("ValidPIN(%q) = %v", pin, err)
 		}
+	}
+}
+
+// TestDemoConfig: the demo's voicemail.conf loads, a mailbox per demo user.
+func TestDemoConfig(t *testing.T) {
+	c, err := ParseConfig(config.DemoVoicemailFileName, strings.NewReader(config.DemoVoicemail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Mailboxes) != 3 || c.Mailboxes[0].ID() != "1001@default" || c.Mailboxes[2].Options.Language != "es" {
+		t.Fatalf("%+v", c.Mailboxes)
 	}
 }
