@@ -54,9 +54,9 @@ type Node struct {
 	AMI      *ami.Server // nil when AMI is off (set by Start)
 	// Voicemail is the node's mailboxes and messages (voicemail.go).
 	Voicemail *voicemail.Service
-	limits   *tenancy.Limits
-	pacer    *media.Pacer
-	stopOnce sync.Once
+	limits    *tenancy.Limits
+	pacer     *media.Pacer
+	stopOnce  sync.Once
 
 	// Realtime provisioning (Options.Source).
 	staticPlan *dialplan.Dialplan
