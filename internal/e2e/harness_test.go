@@ -43,6 +43,8 @@ type nodeSpec struct {
 	sip      string // extra keys under sip:, e.g. "max_auth_failures: 1000"
 	// source, when set, is the node's realtime provisioning Source.
 	source provision.Source
+	// files are written beside the configuration (voicemail.conf...).
+	files map[string]string
 }
 
 // startNode starts a node on free ports and stops it at cleanup, checking
@@ -54,6 +56,11 @@ func startNode(t *testing.T, spec nodeSpec) *testNode {
 	rtp := testpeer.FreePortBlock(t, 200)
 	if err := os.WriteFile(filepath.Join(dir, "extensions.conf"), []byte(spec.dialplan), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	for name, body := range spec.files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sounds := spec.sounds
 	if sounds == "" {

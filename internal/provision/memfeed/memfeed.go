@@ -23,6 +23,7 @@ type Source struct {
 	tenants map[string]provision.Tenant
 	users   map[int64]provision.User
 	exts    map[int64]provision.Extension
+	boxes   map[string]provision.Mailbox // tenant/context/mailbox
 	feed    []provision.Change
 	retain  int
 	down    bool
@@ -35,6 +36,7 @@ func New() *Source {
 		tenants: map[string]provision.Tenant{},
 		users:   map[int64]provision.User{},
 		exts:    map[int64]provision.Extension{},
+		boxes:   map[string]provision.Mailbox{},
 		notify:  make(chan struct{}, 1),
 	}
 }
@@ -168,6 +170,18 @@ func (s *Source) DeleteExtension(id int64) int64 {
 	return rev
 }
 
+// PutMailbox creates or replaces a voicemail mailbox and returns the
+// revision.
+func (s *Source) PutMailbox(m provision.Mailbox) int64 {
+	s.mu.Lock()
+	m.Revision = s.rev + 1
+	s.boxes[m.Tenant+"/"+m.Context+"/"+m.Mailbox] = m
+	rev := s.record(provision.Change{Entity: provision.EntityMailbox, Mailbox: &m})
+	s.mu.Unlock()
+	s.signal()
+	return rev
+}
+
 // Snapshot implements provision.Source.
 func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -179,6 +193,9 @@ func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 		return nil, ErrDown
 	}
 	snap := &provision.Snapshot{Revision: s.rev}
+	for _, m := range s.boxes {
+		snap.Mailboxes = append(snap.Mailboxes, m)
+	}
 	for _, t := range s.tenants {
 		snap.Tenants = append(snap.Tenants, t)
 	}
