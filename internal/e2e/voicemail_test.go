@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/entvoice/entvoice/internal/media"
 	"github.com/entvoice/entvoice/internal/testpeer"
 	"github.com/entvoice/entvoice/internal/voicemail"
 )
@@ -473,4 +474,105 @@ exten => 8001,1,VoiceMail(4444@default)
 	if r := waitCDR(t, n, "1001", "8001"); r.UserField != "FAILED" {
 		t.Errorf("unknown mailbox CDR %+v", r)
 	}
+}
+
+// TestVoicemailBaresip: a real softphone with baresip's mwi module
+// subscribes to its mailbox and is told, by NOTIFY, of the message a
+// sipgo phone leaves; it then calls VoiceMailMain, walks the menu with RFC
+// 4733 digits and hears the message (its recording of the call, checked
+// by Goertzel).
+func TestVoicemailBaresip(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: `users:
+  - {name: "1001", secret: pass1001, callerid: '"Alice" <1001>'}
+  - {name: "1002", secret: pass1002}
+voicemail: voicemail.conf
+`, dialplan: `[default]
+exten => 8000,1,VoiceMail(1001@default,u)
+ same => n,Hangup()
+exten => 8500,1,VoiceMailMain(1001@default)
+ same => n,Hangup()
+`, files: map[string]string{"voicemail.conf": "[general]\nenvelope=no\n[default]\n1001 => 4242,Alice\n"}})
+	rec := t.TempDir()
+	alice := testpeer.StartBaresip(t, testpeer.BaresipOptions{User: "1001", Pass: "pass1001", Registrar: n.Addr, MWI: true, RecordDir: rec})
+	deadline := time.Now().Add(10 * time.Second)
+	for n.SIP.Subscriptions() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip did not subscribe; events %+v", alice.Events())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The NOTIFY that answers the SUBSCRIBE may come before the test's
+	// control connection to baresip: the one after the message is checked.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 1000)
+	leaveVoicemail(t, ctx, bob, "8000", 3*time.Second, true)
+	waitEvent := func(want string) {
+		t.Helper()
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			for _, e := range alice.Events() {
+				if e.Type == "MWI_NOTIFY" && strings.Contains(e.Param, want) {
+					return
+				}
+			}
+		}
+		t.Fatalf("baresip was not told %q; events %+v", want, alice.Events())
+	}
+	waitEvent("Messages-Waiting: yes")
+
+	if _, err := alice.Command("dial", fmt.Sprintf("sip:8500@%s", n.Addr), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := alice.WaitEvent("CALL_ESTABLISHED", 10*time.Second); !ok {
+		t.Fatalf("VoiceMailMain did not answer; events %+v", alice.Events())
+	}
+	// The PIN, then 1 for the first message (RFC 4733 from baresip).
+	time.Sleep(1500 * time.Millisecond)
+	if _, err := alice.Command("sndcode", "4242#", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := alice.Command("sndcode", "1", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second) // "first message", then the message
+	if _, err := alice.Command("hangup", "", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := alice.WaitEvent("CALL_CLOSED", 10*time.Second); !ok {
+		t.Fatal("call not closed")
+	}
+	n.waitIdle(t)
+	heard := baresipHeard(t, rec)
+	best := 0.0
+	for off := 0; off+8000 <= len(heard); off += 4000 {
+		best = max(best, testpeer.Goertzel(heard[off:off+8000], 8000, 1000))
+	}
+	if best < 2000 {
+		t.Errorf("baresip should hear the 1000 Hz message: amplitude %.0f over %d samples", best, len(heard))
+	}
+	// Heard: moved to Old, and the light goes off.
+	waitEvent("Messages-Waiting: no")
+	if old, _ := n.Voicemail.Messages(mustMailbox(t, n, "1001"), voicemail.Old); len(old) != 1 {
+		t.Errorf("Old %+v", old)
+	}
+}
+
+// baresipHeard is what baresip decoded in its call (sndfile's *-dec.wav).
+func baresipHeard(t *testing.T, dir string) []int16 {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-dec.wav"))
+	if len(matches) == 0 {
+		t.Fatalf("no baresip recording in %s", dir)
+	}
+	f, err := os.Open(matches[len(matches)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, err := media.ReadWAV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
 }
