@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +17,9 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/entvoice/entvoice/internal/cdr"
 	"github.com/entvoice/entvoice/internal/media"
+	"github.com/entvoice/entvoice/internal/provision"
 	"github.com/entvoice/entvoice/internal/testpeer"
 	"github.com/entvoice/entvoice/internal/voicemail"
 )
@@ -575,4 +578,127 @@ func baresipHeard(t *testing.T, dir string) []int16 {
 		t.Fatal(err)
 	}
 	return pcm
+}
+
+// TestVoicemailDiskFull: the mailbox's file system fills up while a
+// message is recorded (a 24 KiB tmpfs, about a second and a half of
+// audio): the caller is told, VMSTATUS is FAILED, and nothing
+// half-written is listed, in the folder or in the store. It needs root
+// (mount); elsewhere it is skipped.
+func TestVoicemailDiskFull(t *testing.T) {
+	n := startNode(t, nodeSpec{yaml: `users:
+  - {name: "1001", secret: pass1001}
+voicemail: voicemail.conf
+`, dialplan: `[default]
+exten => 8000,1,VoiceMail(1002@default,s)
+ same => n,Set(CDR(userfield)=${VMSTATUS})
+ same => n,Hangup()
+`, files: map[string]string{"voicemail.conf": "[default]\n1002 => 1\n"}})
+	box := filepath.Join(n.DataDir, "voicemail", "default", "1002")
+	if err := os.MkdirAll(box, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24k", "tmpfs", box).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", box).Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
+	c, code, err := p.dial(ctx, "8000")
+	if err != nil || code != 200 {
+		t.Fatalf("dial: %d %v", code, err)
+	}
+	heard := 0
+	select {
+	case <-c.done:
+		heard = p.heardSamples()
+	case <-time.After(15 * time.Second):
+		t.Fatal("the call did not end after the failed recording")
+	}
+	r := waitCDR(t, n, "1001", "8000")
+	if r.UserField != "FAILED" {
+		t.Errorf("VMSTATUS %q, want FAILED", r.UserField)
+	}
+	m := mustMailbox(t, n, "1002")
+	if msgs, err := n.Voicemail.Messages(m, voicemail.Inbox); err != nil || len(msgs) != 0 {
+		t.Errorf("INBOX %+v %v", msgs, err)
+	}
+	if idx, err := n.Voicemail.List(ctx, m, ""); err != nil || len(idx) != 0 {
+		t.Errorf("store %+v %v", idx, err)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(box, "tmp")); len(tmp) != 0 {
+		t.Errorf("left in tmp: %v", tmp)
+	}
+	// The beep, then the error and "mailbox full" (beeperr, vm-mailboxfull).
+	if heard < 2*8000 {
+		t.Errorf("the caller heard %d samples: no error prompt", heard)
+	}
+}
+
+// TestVoicemailHosted: provisioned mailboxes are per tenant. acme's 1002
+// leaves a message for acme's 1001, filed under acme~default and told to
+// acme's 1001 phone (from acme's domain); beta has the voicemail service
+// switched off, so VoiceMail refuses there.
+func TestVoicemailHosted(t *testing.T) {
+	h := startHosted(t)
+	off := false
+	h.src.PutTenant(provision.Tenant{ID: "beta", Name: "beta", Domain: "beta.example", Status: "active", Services: provision.Switches{Voicemail: &off}})
+	var rev int64
+	for _, tn := range []string{"acme", "beta"} {
+		pin, _ := voicemail.HashPIN("4242")
+		rev = h.src.PutMailbox(provision.Mailbox{Tenant: tn, Context: "default", Mailbox: "1001", PINHash: pin, FullName: tn + " one"})
+		for i, x := range []provision.Extension{
+			{Context: "internal", Exten: "8000", App: "VoiceMail", AppData: "1001@default,s"},
+			{Context: "internal", Exten: "8000", App: "Set", AppData: "CDR(userfield)=${VMSTATUS}"},
+			{Context: "internal", Exten: "8000", App: "Hangup"},
+		} {
+			x.Tenant, x.Priority = tn, i+1
+			_, rev = h.src.PutExtension(x)
+		}
+	}
+	h.waitInForce(t, rev)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	owner := h.tenantPhone(t, "acme", "1001", 1400)
+	owner.register(ctx)
+	caller := h.tenantPhone(t, "acme", "1002", 1000)
+	seen := owner.notifyCount()
+	leaveVoicemail(t, ctx, caller, "8000", 2*time.Second, false)
+	nt, _ := owner.waitNotify(t, seen, "terminated", "Messages-Waiting: yes", "Voice-Message: 1/0")
+	if f := nt.From(); f == nil || f.Address.Host != "acme.example" {
+		t.Errorf("the NOTIFY comes from %v, want acme.example", f)
+	}
+	if _, err := os.Stat(filepath.Join(h.DataDir, "voicemail", "acme~default", "1001", "INBOX", "msg0000.wav")); err != nil {
+		t.Error(err)
+	}
+	if r := waitCDR(t, h.testNode, "1002", "8000"); r.UserField != "SUCCESS" || r.Tenant != "acme" {
+		t.Errorf("acme CDR %+v", r)
+	}
+	beta := h.tenantPhone(t, "beta", "1002", 1000)
+	c, code, err := beta.dial(ctx, "8000")
+	if err == nil && code == 200 {
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			c.hangup(ctx)
+		}
+	}
+	var betaCDR cdr.Record
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		for _, r := range h.cdrs(t, 0) {
+			if r.Tenant == "beta" && r.Dst == "8000" {
+				betaCDR = r
+			}
+		}
+		if betaCDR.Tenant != "" {
+			break
+		}
+	}
+	if betaCDR.UserField != "FAILED" {
+		t.Errorf("beta's VoiceMail should refuse (service off): %+v", betaCDR)
+	}
+	if _, err := os.Stat(filepath.Join(h.DataDir, "voicemail", "beta~default", "1001", "INBOX")); !os.IsNotExist(err) {
+		t.Errorf("beta's mailbox got a message: %v", err)
+	}
 }
