@@ -51,6 +51,9 @@ type Options struct {
 	// Billing rates CDRs and keeps accounts (billing.go); nil answers the
 	// billing endpoints with 503 and lists CDRs without ratings.
 	Billing *billing.Service
+	// Voicemail is the node's messages (mailboxes.go); nil answers the
+	// messages endpoints with 503.
+	Voicemail Voicemail
 }
 
 // API is the REST API's handler.
@@ -198,6 +201,7 @@ func (a *API) routes() {
 	a.handle("GET", "/cdrs/export", a.exportCDRs)
 
 	a.billingRoutes()
+	a.mailboxRoutes()
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.

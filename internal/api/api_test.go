@@ -209,6 +209,11 @@ func TestTenantIsolation(t *testing.T) {
 			{"POST", "/api/v1/tenants/b/accounts/1001/topups"}, {"POST", "/api/v1/tenants/b/accounts/1001/adjustments"},
 			{"GET", "/api/v1/tenants/b/accounts/1001/journal"}, {"GET", "/api/v1/tenants/b/accounts/1001/statement"},
 			{"GET", "/api/v1/tenants/b/ratings"}, {"POST", "/api/v1/tenants/b/rerates"},
+			// Voicemail.
+			{"GET", "/api/v1/tenants/b/mailboxes"}, {"POST", "/api/v1/tenants/b/mailboxes"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001"}, {"PATCH", "/api/v1/tenants/b/mailboxes/1001"}, {"DELETE", "/api/v1/tenants/b/mailboxes/1001"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001/messages"}, {"GET", "/api/v1/tenants/b/mailboxes/1001/messages/m1"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001/messages/m1/audio"}, {"DELETE", "/api/v1/tenants/b/mailboxes/1001/messages/m1"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}

@@ -33,8 +33,11 @@ type Options struct {
 	// Controller acts on live calls for the API; nil answers 503.
 	Controller control.Controller
 	// Nodes is the node hub's registry for the API; nil answers 503.
-	Nodes  api.Nodes
-	Logger *slog.Logger
+	Nodes api.Nodes
+	// Voicemail is the node's voicemail messages for the API (serve);
+	// nil answers 503.
+	Voicemail api.Voicemail
+	Logger    *slog.Logger
 	// Stderr receives the first admin token when one is generated.
 	Stderr io.Writer
 }
@@ -74,7 +77,8 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 		close(c.done)
 	}
 	var err error
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing},
+	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing,
+		Voicemail: o.Voicemail},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)
