@@ -496,7 +496,14 @@ exten => 8500,1,VoiceMailMain(1001@default)
  same => n,Hangup()
 `, files: map[string]string{"voicemail.conf": "[general]\nenvelope=no\n[default]\n1001 => 4242,Alice\n"}})
 	rec := t.TempDir()
-	alice := testpeer.StartBaresip(t, testpeer.BaresipOptions{User: "1001", Pass: "pass1001", Registrar: n.Addr, MWI: true, RecordDir: rec})
+	// baresip 1.0's mwi module loops for ever when its account registers
+	// before the module's start-up timer has run (its timer walks the list
+	// it appends to): the account that registers and subscribes is added
+	// once baresip is up.
+	alice := testpeer.StartBaresip(t, testpeer.BaresipOptions{User: "1001", Pass: "pass1001", MWI: true, RecordDir: rec})
+	if _, err := alice.Command("uanew", fmt.Sprintf("<sip:1001@%s>;auth_pass=pass1001;regint=600;answermode=auto;audio_codecs=pcmu,pcma", n.Addr), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for n.SIP.Subscriptions() == 0 {
 		if time.Now().After(deadline) {
