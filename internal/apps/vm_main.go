@@ -73,6 +73,22 @@ func (v *vmMain) snap() *events.Snapshot {
 // pw plays prompts, any digit interrupting (ast_play_and_wait).
 func (v *vmMain) pw(names ...string) (rune, error) { return v.io.play(allDigits, names...) }
 
+// ask plays a menu's prompts (any digit interrupts) and waits for a digit;
+// a round without one counts in *rounds, and past max rounds it gives
+// vmTimeout (app_voicemail's "if (!cmd) retries++; if (retries > 3) cmd = 't'").
+func ask(io vmIO, rounds *int, max int, prompts ...string) (rune, error) {
+	c, err := io.play(allDigits, prompts...)
+	if err == nil && c == 0 {
+		c, err = io.waitDigit(vmMenuWait)
+	}
+	if err == nil && c == 0 {
+		if *rounds++; *rounds > max {
+			c = vmTimeout
+		}
+	}
+	return c, err
+}
+
 // number is the sounds that say n in the caller's language (say_and_wait).
 func (v *vmMain) number(n int) []string {
 	files, err := prompts.SayNumber(int64(n), v.io.language(), "")
@@ -791,18 +807,15 @@ func (v *vmMain) forward() (rune, error) {
 // forwardOptions is vm_forwardoptions: 1 would record an introduction
 // (not offered: the message is forwarded as it is), 2 forwards, * cancels.
 func (v *vmMain) forwardOptions() (rune, error) {
-	for retries := 0; retries <= 3; retries++ {
-		c, err := v.pw("vm-forwardoptions")
-		if err == nil && c == 0 {
-			c, err = v.pw("vm-starmain")
-		}
-		if err == nil && c == 0 {
-			c, err = v.io.waitDigit(vmMenuWait)
-		}
+	retries := 0
+	for {
+		c, err := ask(v.io, &retries, 3, "vm-forwardoptions", "vm-starmain")
 		if err != nil {
 			return 0, err
 		}
 		switch c {
+		case vmTimeout:
+			return '*', nil
 		case '2':
 			return 0, nil
 		case '*':
@@ -813,7 +826,6 @@ func (v *vmMain) forwardOptions() (rune, error) {
 			}
 		}
 	}
-	return '*', nil
 }
 
 // advanced is the 3 menu: reply and callback need a dial-out this node
@@ -870,15 +882,7 @@ func (v *vmMain) advanced() (rune, error) {
 				p = append(p, "vm-leavemsg")
 			}
 			p = append(p, "vm-starmain")
-			cmd, err = v.pw(p...)
-			if err == nil && cmd == 0 {
-				cmd, err = v.io.waitDigit(vmMenuWait)
-			}
-			if cmd == 0 {
-				if v.repeats++; v.repeats > 3 {
-					cmd = vmTimeout
-				}
-			}
+			cmd, err = ask(v.io, &v.repeats, 3, p...)
 		}
 	}
 	v.repeats = 0
@@ -913,46 +917,50 @@ func (v *vmMain) options() (rune, error) {
 		case '*':
 			cmd = vmTimeout
 		default:
-			cmd = 0
+			p := []string{"vm-options"}
 			if _, ok := v.vm.Greeting(v.m, voicemail.GreetTemp); ok {
-				cmd, err = v.pw("vm-tmpexists")
+				p = append([]string{"vm-tmpexists"}, p...)
 			}
-			if err == nil && cmd == 0 {
-				cmd, err = v.pw("vm-options")
-			}
-			if err == nil && cmd == 0 {
-				cmd, err = v.io.waitDigit(vmMenuWait)
-			}
-			if err == nil && cmd == 0 {
-				if retries++; retries > 3 {
-					cmd = vmTimeout
-				}
-			}
+			cmd, err = ask(v.io, &retries, 3, p...)
 		}
 	}
 	return 0, err
 }
 
-// changePIN asks for a new PIN twice (vm_options 5, vm_newuser_setup).
+// changePIN is the options menu's 5: a new PIN, asked twice.
 func (v *vmMain) changePIN() (rune, error) {
-	first, err := v.io.readString(80, vmFirstDigit, vmNextDigit, "#", "vm-newpassword")
-	if err != nil {
+	ok, err := v.newPIN()
+	if err != nil || !ok {
 		return 0, err
 	}
-	if verr := voicemail.ValidPIN(first, v.vm.Config().MinPassword); verr != nil {
-		return v.pw("vm-invalid-password", "vm-pls-try-again")
+	return v.pw("vm-passchanged")
+}
+
+// newPIN asks for a new PIN and asks again to confirm it (vm_options 5,
+// vm_newuser_setup); it reports whether the PIN was set, the caller having
+// heard why not otherwise.
+func (v *vmMain) newPIN() (bool, error) {
+	first, err := v.io.readString(80, vmFirstDigit, vmNextDigit, "#", "vm-newpassword")
+	if err != nil {
+		return false, err
+	}
+	if voicemail.ValidPIN(first, v.vm.Config().MinPassword) != nil {
+		_, err := v.pw("vm-invalid-password", "vm-pls-try-again")
+		return false, err
 	}
 	second, err := v.io.readString(80, vmFirstDigit, vmNextDigit, "#", "vm-reenterpassword")
 	if err != nil {
-		return 0, err
+		return false, err
 	}
 	if first != second {
-		return v.pw("vm-mismatch", "vm-pls-try-again")
+		_, err := v.pw("vm-mismatch", "vm-pls-try-again")
+		return false, err
 	}
 	if err := v.vm.SetPIN(v.m, first); err != nil {
-		return v.pw("vm-invalid-password", "vm-pls-try-again")
+		_, err := v.pw("vm-invalid-password", "vm-pls-try-again")
+		return false, err
 	}
-	return v.pw("vm-passchanged")
+	return true, nil
 }
 
 // newUserSetup records the name and greetings a new user must record, then
@@ -976,30 +984,13 @@ func (v *vmMain) newUserSetup() (rune, error) {
 		}
 	}
 	for tries := 0; tries < 3; tries++ {
-		first, err := v.io.readString(80, vmFirstDigit, vmNextDigit, "#", "vm-newpassword")
+		ok, err := v.newPIN()
 		if err != nil {
 			return 0, err
 		}
-		if voicemail.ValidPIN(first, v.vm.Config().MinPassword) != nil {
-			if _, err := v.pw("vm-invalid-password", "vm-pls-try-again"); err != nil {
-				return 0, err
-			}
-			continue
+		if ok {
+			return v.pw("vm-passchanged")
 		}
-		second, err := v.io.readString(80, vmFirstDigit, vmNextDigit, "#", "vm-reenterpassword")
-		if err != nil {
-			return 0, err
-		}
-		if first != second {
-			if _, err := v.pw("vm-mismatch", "vm-pls-try-again"); err != nil {
-				return 0, err
-			}
-			continue
-		}
-		if err := v.vm.SetPIN(v.m, first); err != nil {
-			return 0, err
-		}
-		return v.pw("vm-passchanged")
 	}
 	return vmTimeout, nil
 }
@@ -1029,15 +1020,7 @@ func (v *vmMain) tempGreeting() (rune, error) {
 		case '*':
 			cmd = vmTimeout
 		default:
-			cmd, err = v.pw("vm-tempgreeting2")
-			if err == nil && cmd == 0 {
-				cmd, err = v.io.waitDigit(vmMenuWait)
-			}
-			if err == nil && cmd == 0 {
-				if retries++; retries > 3 {
-					cmd = vmTimeout
-				}
-			}
+			cmd, err = ask(v.io, &retries, 3, "vm-tempgreeting2")
 		}
 	}
 	return 0, err
@@ -1104,19 +1087,11 @@ func (v *vmMain) recordGreeting(which, prompt string) (rune, error) {
 				cmd = c
 				continue
 			}
-			c, err := v.pw("vm-review")
-			if err == nil && c == 0 {
-				c, err = v.io.waitDigit(vmMenuWait)
-			}
-			if err != nil {
+			c, err := ask(v.io, &attempts, 3, "vm-review")
+			if err != nil || c == vmTimeout {
+				// A greeting never accepted is discarded.
 				discard()
-				return 0, err
-			}
-			if c == 0 {
-				if attempts++; attempts > 3 {
-					discard()
-					return vmTimeout, nil
-				}
+				return c, err
 			}
 			cmd = c
 		}

@@ -443,17 +443,12 @@ func (l *leaver) review(m *voicemail.Mailbox, o *leaveOptions) (rec recording, h
 			if mo.Operator {
 				p = append(p, "vm-reachoper")
 			}
-			c, err := l.io.play(allDigits, p...)
-			if err == nil && c == 0 {
-				c, err = l.io.waitDigit(vmMenuWait)
-			}
+			c, err := ask(l.io, &attempts, 3, p...)
 			if err != nil {
 				return rec, true, nil
 			}
-			if c == 0 {
-				if attempts++; attempts > 3 {
-					return rec, false, nil
-				}
+			if c == vmTimeout {
+				return rec, false, nil
 			}
 			cmd = c
 		default:

@@ -265,27 +265,16 @@ func (s spool) add(m *Mailbox, folder, wav string, info *Message) (*Message, err
 		return nil, ErrFull
 	}
 	base := filepath.Join(dir, msgName(n))
-	tmp, err := os.CreateTemp(dir, ".msg-*.txt")
+	tmp, err := writeTemp(dir, ".msg-*.txt", func(w io.Writer) error { return writeInfo(w, info) })
 	if err != nil {
-		return nil, fmt.Errorf("voicemail: %w", err)
-	}
-	werr := writeInfo(tmp, info)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return nil, fmt.Errorf("voicemail: write %s.txt: %w", base, werr)
+		return nil, fmt.Errorf("voicemail: write %s.txt: %w", base, err)
 	}
 	if err := os.Rename(wav, base+".wav"); err != nil {
-		_ = os.Remove(tmp.Name())
+		_ = os.Remove(tmp)
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), base+".txt"); err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := os.Rename(tmp, base+".txt"); err != nil {
+		_ = os.Remove(tmp)
 		_ = os.Remove(base + ".wav")
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
@@ -306,24 +295,16 @@ func (s spool) copyTo(src *Message, dst *Mailbox, folder string, info *Message) 
 		return nil, fmt.Errorf("voicemail: %w", err)
 	}
 	defer in.Close()
-	out, err := os.CreateTemp(tmpDir, "fwd-*.wav")
+	out, err := writeTemp(tmpDir, "fwd-*.wav", func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("voicemail: %w", err)
+		return nil, fmt.Errorf("voicemail: copy %s: %w", src.Path, err)
 	}
-	_, werr := io.Copy(out, in)
-	if werr == nil {
-		werr = out.Sync()
-	}
-	if cerr := out.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		_ = os.Remove(out.Name())
-		return nil, fmt.Errorf("voicemail: copy %s: %w", src.Path, werr)
-	}
-	msg, err := s.add(dst, folder, out.Name(), info)
+	msg, err := s.add(dst, folder, out, info)
 	if err != nil {
-		_ = os.Remove(out.Name())
+		_ = os.Remove(out)
 	}
 	return msg, err
 }
@@ -461,25 +442,41 @@ func (s spool) writeSecret(m *Mailbox, pin string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("voicemail: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".secret-*")
+	tmp, err := writeTemp(dir, ".secret-*", func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "[general]\npassword=%s\nbasis=%s\n", pin, m.configuredPIN())
+		return err
+	})
+	if err == nil {
+		if err = os.Rename(tmp, s.secretPath(m)); err != nil {
+			_ = os.Remove(tmp)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("voicemail: %w", err)
-	}
-	_, werr := fmt.Fprintf(tmp, "[general]\npassword=%s\nbasis=%s\n", pin, m.configuredPIN())
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), s.secretPath(m))
-	}
-	if werr != nil {
-		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("voicemail: save PIN: %w", werr)
+		return fmt.Errorf("voicemail: save PIN: %w", err)
 	}
 	return nil
+}
+
+// writeTemp creates a file in dir (pattern as os.CreateTemp), fills it
+// with write, syncs and closes it, and returns its name; on any failure
+// (a full disk) it is removed.
+func writeTemp(dir, pattern string, write func(io.Writer) error) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // exists reports whether path+".wav" is a file.
