@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -352,68 +351,11 @@ func (a *amiConn) until(s string) string {
 	}
 }
 
-// smtpSink is a small SMTP server keeping what it is sent.
-type smtpSink struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	msgs chan string
-}
-
-func startSMTPSink(t *testing.T) *smtpSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpSink{ln: ln, msgs: make(chan string, 8)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
-				tp := textproto.NewConn(c)
-				_ = tp.PrintfLine("220 sink")
-				for {
-					l, err := tp.ReadLine()
-					if err != nil {
-						return
-					}
-					switch u := strings.ToUpper(l); {
-					case u == "DATA":
-						_ = tp.PrintfLine("354 go on")
-						b, err := tp.ReadDotBytes()
-						if err != nil {
-							return
-						}
-						s.msgs <- string(b)
-						_ = tp.PrintfLine("250 ok")
-					case u == "QUIT":
-						_ = tp.PrintfLine("221 bye")
-						return
-					default:
-						_ = tp.PrintfLine("250 ok")
-					}
-				}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
-
 // TestVoicemailAMIAndEmail: a message left raises MessageWaiting (with
 // the caller's channel) on AMI, MailboxCount counts it, and its owner is
 // e-mailed through the relay with the WAV attached.
 func TestVoicemailAMIAndEmail(t *testing.T) {
-	sink := startSMTPSink(t)
+	sink := testpeer.StartSMTPSink(t)
 	amiPort := testpeer.FreePorts(t, 1)[0]
 	n := startNode(t, nodeSpec{yaml: fmt.Sprintf(`users:
   - {name: "1001", secret: pass1001, callerid: '"Alice" <1001>'}
@@ -424,7 +366,7 @@ ami:
   listen: "127.0.0.1:%d"
   users:
     - {name: admin, secret: amipass, read: all, write: all}
-`, sink.ln.Addr(), amiPort), dialplan: `[default]
+`, sink.Addr, amiPort), dialplan: `[default]
 exten => 8000,1,VoiceMail(1002@default,s)
  same => n,Set(CDR(userfield)=${VMSTATUS})
  same => n,Hangup()
@@ -452,7 +394,8 @@ exten => 8001,1,VoiceMail(4444@default)
 		t.Errorf("MailboxStatus:\n%s", got)
 	}
 	select {
-	case m := <-sink.msgs:
+	case got := <-sink.Messages:
+		m := got.Data
 		for _, w := range []string{"From: Asterisk PBX <vm@pbx.test>", "To: Bob Example <bob@example.com>", "Subject: [PBX]: New message 1 in mailbox 1002",
 			"X-Asterisk-CallerID: 1001", `filename="msg0000.wav"`} {
 			if !strings.Contains(m, w) {

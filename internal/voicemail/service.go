@@ -292,10 +292,7 @@ func (s *Service) Full(m *Mailbox, folder string) (bool, error) {
 // MessageWaiting and the e-mail notifications. The recording is moved, or
 // removed on failure. ch is the channel that left it.
 func (s *Service) Deposit(ctx context.Context, m *Mailbox, wav string, info Message, others []*Mailbox, ch *events.Snapshot) (*Message, error) {
-	folder := Inbox
-	if info.Flag == "Urgent" {
-		folder = Urgent
-	}
+	folder := folderFor(info.Flag)
 	if info.ID == "" {
 		info.ID = NewMessageID(time.Now())
 	}
@@ -306,24 +303,11 @@ func (s *Service) Deposit(ctx context.Context, m *Mailbox, wav string, info Mess
 		info.OrigDate = OrigDate(info.OrigTime)
 	}
 	info.OrigMailbox = m.Number
-	unlock := s.lock(m)
-	full, err := s.Full(m, folder)
-	if err == nil && full {
-		err = ErrFull
-	}
-	var msg *Message
-	if err == nil {
-		msg, err = s.spool.add(m, folder, wav, &info)
-	}
-	if err == nil {
-		s.changed(ctx, m, ch)
-	}
-	unlock()
+	msg, err := s.file(ctx, m, folder, ch, func() (*Message, error) { return s.spool.add(m, folder, wav, &info) })
 	if err != nil {
 		_ = os.Remove(wav)
 		return nil, err
 	}
-	s.notify(m, msg)
 	for _, o := range others {
 		if o == nil || key(o.Tenant, o.Context, o.Number) == key(m.Tenant, m.Context, m.Number) {
 			continue
@@ -338,29 +322,41 @@ func (s *Service) Deposit(ctx context.Context, m *Mailbox, wav string, info Mess
 // copy files a copy of msg in mailbox to (app_voicemail.c copy_message:
 // Urgent stays urgent) and notifies its owner.
 func (s *Service) copy(ctx context.Context, msg *Message, to *Mailbox, ch *events.Snapshot) (*Message, error) {
-	folder := Inbox
-	if msg.Flag == "Urgent" {
-		folder = Urgent
+	folder := folderFor(msg.Flag)
+	info := *msg
+	return s.file(ctx, to, folder, ch, func() (*Message, error) { return s.spool.copyTo(msg, to, folder, &info) })
+}
+
+// folderFor is where a new message goes: Urgent for an urgent one.
+func folderFor(flag string) string {
+	if flag == "Urgent" {
+		return Urgent
 	}
-	unlock := s.lock(to)
-	full, err := s.Full(to, folder)
+	return Inbox
+}
+
+// file puts a new message into a folder of m under its lock (put does
+// the files), unless the folder is full (ErrFull); then the index, the
+// MessageWaiting event and the e-mail to the mailbox's owner.
+func (s *Service) file(ctx context.Context, m *Mailbox, folder string, ch *events.Snapshot, put func() (*Message, error)) (*Message, error) {
+	unlock := s.lock(m)
+	full, err := s.Full(m, folder)
 	if err == nil && full {
 		err = ErrFull
 	}
-	var out *Message
+	var msg *Message
 	if err == nil {
-		info := *msg
-		out, err = s.spool.copyTo(msg, to, folder, &info)
+		msg, err = put()
 	}
 	if err == nil {
-		s.changed(ctx, to, ch)
+		s.changed(ctx, m, ch)
 	}
 	unlock()
 	if err != nil {
 		return nil, err
 	}
-	s.notify(to, out)
-	return out, nil
+	s.notify(m, msg)
+	return msg, nil
 }
 
 // Forward copies a message of m's folder to other mailboxes (VoiceMailMain

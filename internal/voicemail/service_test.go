@@ -6,17 +6,16 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
-	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/entvoice/entvoice/internal/events"
+	"github.com/entvoice/entvoice/internal/testpeer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -260,105 +259,27 @@ func TestProvisionedMailboxes(t *testing.T) {
 	}
 }
 
-// smtpSink is a small SMTP server that keeps what it is sent.
-type smtpSink struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	msgs []string
-	rcpt []string
-	got  chan struct{}
-}
-
-func startSMTP(t *testing.T) *smtpSink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpSink{ln: ln, got: make(chan struct{}, 8)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
-
-func (s *smtpSink) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	tp := textproto.NewConn(c)
-	_ = tp.PrintfLine("220 sink ESMTP")
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		cmd := strings.ToUpper(line)
-		switch {
-		case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
-			_ = tp.PrintfLine("250 sink")
-		case strings.HasPrefix(cmd, "MAIL FROM:"):
-			_ = tp.PrintfLine("250 ok")
-		case strings.HasPrefix(cmd, "RCPT TO:"):
-			s.mu.Lock()
-			s.rcpt = append(s.rcpt, line[len("RCPT TO:"):])
-			s.mu.Unlock()
-			_ = tp.PrintfLine("250 ok")
-		case cmd == "DATA":
-			_ = tp.PrintfLine("354 go on")
-			data, err := tp.ReadDotBytes()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			s.msgs = append(s.msgs, string(data))
-			s.mu.Unlock()
-			_ = tp.PrintfLine("250 queued")
-			s.got <- struct{}{}
-		case cmd == "QUIT":
-			_ = tp.PrintfLine("221 bye")
-			return
-		default:
-			_ = tp.PrintfLine("502 no")
-		}
-	}
-}
-
 // TestEmailNotification: a new message is e-mailed through the relay as
 // Asterisk writes it, the WAV attached.
 func TestEmailNotification(t *testing.T) {
-	sink := startSMTP(t)
+	sink := testpeer.StartSMTPSink(t)
 	s := newService(t, "[general]\nserveremail=vm@pbx.test\n[default]\n1001 => 1,Alice Example,alice@example.com,,attach=yes\n",
-		Options{Mailer: &SMTP{Addr: sink.ln.Addr().String(), Timeout: 5 * time.Second}})
+		Options{Mailer: &SMTP{Addr: sink.Addr, Timeout: 5 * time.Second}})
 	a := mustBox(t, s, "1001")
 	rec := recording(t, s, a, 1600)
 	want, _ := os.ReadFile(rec)
 	if _, err := s.Deposit(context.Background(), a, rec, Message{CallerID: `"Bob" <1002>`, Duration: 65}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
+	var got testpeer.SMTPMessage
 	select {
-	case <-sink.got:
+	case got = <-sink.Messages:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no e-mail arrived")
 	}
-	sink.mu.Lock()
-	msg, rcpt := sink.msgs[0], sink.rcpt
-	sink.mu.Unlock()
-	if len(rcpt) != 1 || !strings.Contains(rcpt[0], "alice@example.com") {
-		t.Errorf("RCPT %v", rcpt)
+	msg := got.Data
+	if len(got.To) != 1 || got.To[0] != "alice@example.com" || got.From != "vm@pbx.test" {
+		t.Errorf("envelope %v -> %v", got.From, got.To)
 	}
 	for _, w := range []string{
 		"From: Asterisk PBX <vm@pbx.test>", "To: Alice Example <alice@example.com>",
@@ -380,9 +301,9 @@ func TestEmailNotification(t *testing.T) {
 	for sc.Scan() {
 		b.WriteString(strings.TrimSpace(sc.Text()))
 	}
-	got, err := base64.StdEncoding.DecodeString(b.String())
-	if err != nil || string(got) != string(want) {
-		t.Errorf("attachment: %d bytes (want %d), %v", len(got), len(want), err)
+	wav, err := base64.StdEncoding.DecodeString(b.String())
+	if err != nil || string(wav) != string(want) {
+		t.Errorf("attachment: %d bytes (want %d), %v", len(wav), len(want), err)
 	}
 }
 

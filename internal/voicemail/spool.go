@@ -247,22 +247,31 @@ func (s spool) lastIndex(m *Mailbox, folder string) (int, error) {
 	return last, nil
 }
 
+// nextSlot makes a folder's directory and gives the number of the next
+// message there (after the highest; ErrFull past msg9999).
+func (s spool) nextSlot(m *Mailbox, folder string) (string, int, error) {
+	dir := s.folderDir(m, folder)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", 0, fmt.Errorf("voicemail: %w", err)
+	}
+	last, err := s.lastIndex(m, folder)
+	if err != nil {
+		return "", 0, err
+	}
+	if last+1 > MaxMessages {
+		return "", 0, ErrFull
+	}
+	return dir, last + 1, nil
+}
+
 // add puts a recorded WAV file (on the same file system) into a folder
 // as the next message: the audio is renamed into place, then the txt,
 // written beside it under a temporary name, is renamed over msgNNNN.txt,
 // which is when the message exists.
 func (s spool) add(m *Mailbox, folder, wav string, info *Message) (*Message, error) {
-	dir := s.folderDir(m, folder)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("voicemail: %w", err)
-	}
-	last, err := s.lastIndex(m, folder)
+	dir, n, err := s.nextSlot(m, folder)
 	if err != nil {
 		return nil, err
-	}
-	n := last + 1
-	if n > MaxMessages {
-		return nil, ErrFull
 	}
 	base := filepath.Join(dir, msgName(n))
 	tmp, err := writeTemp(dir, ".msg-*.txt", func(w io.Writer) error { return writeInfo(w, info) })
@@ -312,17 +321,9 @@ func (s spool) copyTo(src *Message, dst *Mailbox, folder string, info *Message) 
 // move renames a message into another folder of the same mailbox, as the
 // next message there.
 func (s spool) move(m *Mailbox, msg *Message, folder string) (*Message, error) {
-	dir := s.folderDir(m, folder)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("voicemail: %w", err)
-	}
-	last, err := s.lastIndex(m, folder)
+	dir, n, err := s.nextSlot(m, folder)
 	if err != nil {
 		return nil, err
-	}
-	n := last + 1
-	if n > MaxMessages {
-		return nil, ErrFull
 	}
 	base := filepath.Join(dir, msgName(n))
 	if err := os.Rename(msg.Path+".wav", base+".wav"); err != nil {
