@@ -226,13 +226,9 @@ func (s *Service) reindex(ctx context.Context, m *Mailbox) error {
 	if s.index == nil {
 		return nil
 	}
-	var all []*Message
-	for _, f := range Folders {
-		msgs, err := s.spool.list(m, f)
-		if err != nil {
-			return err
-		}
-		all = append(all, msgs...)
+	all, err := s.spool.folders(m, "")
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -391,35 +387,19 @@ func (s *Service) List(ctx context.Context, m *Mailbox, folder string) ([]*Messa
 	}
 	unlock := s.lock(m)
 	defer unlock()
-	var out []*Message
-	for _, f := range Folders {
-		if folder != "" && f != folder {
-			continue
-		}
-		msgs, err := s.spool.list(m, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
-	}
-	return out, nil
+	return s.spool.folders(m, folder)
 }
 
 // find returns the message with id in folder ("" for any folder). The
 // caller holds the lock.
 func (s *Service) find(m *Mailbox, folder, id string) (*Message, error) {
-	for _, f := range Folders {
-		if folder != "" && f != folder {
-			continue
-		}
-		msgs, err := s.spool.list(m, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, msg := range msgs {
-			if msg.ID == id {
-				return msg, nil
-			}
+	msgs, err := s.spool.folders(m, folder)
+	if err != nil {
+		return nil, err
+	}
+	for _, msg := range msgs {
+		if msg.ID == id {
+			return msg, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: %s in %s", ErrNoMessage, id, m.ID())

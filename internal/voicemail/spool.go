@@ -210,6 +210,23 @@ func (s spool) list(m *Mailbox, folder string) ([]*Message, error) {
 	return out, nil
 }
 
+// folders lists the messages of one folder, or ("") of every folder in
+// folder order.
+func (s spool) folders(m *Mailbox, folder string) ([]*Message, error) {
+	var out []*Message
+	for _, f := range Folders {
+		if folder != "" && f != folder {
+			continue
+		}
+		msgs, err := s.list(m, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
+
 // msgNumber parses "msgNNNN"+ext.
 func msgNumber(name, ext string) (int, bool) {
 	if !strings.HasPrefix(name, "msg") || !strings.HasSuffix(name, ext) {
