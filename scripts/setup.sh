@@ -21,7 +21,8 @@ packages=(sip-tester baresip-core sox libsox-fmt-all espeak-ng
   libasterisk-agi-perl python3-panoramisk
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
   asterisk-core-sounds-it-wav
-  pkg-config libpocketsphinx-dev pocketsphinx-en-us)
+  pkg-config libpocketsphinx-dev pocketsphinx-en-us
+  curl) # voicemail: bench/voicemail.sh reads the API with curl
 missing=()
 # Node.js may come from elsewhere (nodesource bundles npm); Debian's
 # nodejs and npm only when there is no npm at all.

@@ -22,13 +22,13 @@ import (
 
 func newAPIVerbs() []*cobra.Command {
 	return []*cobra.Command{newTenantCmd(), newUserCmd(), newExtCmd(), newServiceCmd(), newTokenCmd(), newAMIUserCmd(), newCallCmd(), newGrammarCmd(),
-		newConferenceCmd(), newQueueCmd()}
+		newConferenceCmd(), newQueueCmd(), newMailboxCmd()}
 }
 
 // fieldFlag binds a flag to a JSON field of a create or update body.
 type fieldFlag struct {
 	flag, field, usage string
-	kind               string // string, int, bool, list
+	kind               string // string, int, bool, list, map (name=value items)
 }
 
 func addFields(cmd *cobra.Command, fields []fieldFlag) {
@@ -40,6 +40,8 @@ func addFields(cmd *cobra.Command, fields []fieldFlag) {
 			cmd.Flags().Bool(f.flag, false, f.usage)
 		case "list":
 			cmd.Flags().StringSlice(f.flag, nil, f.usage+" (comma-separated)")
+		case "map":
+			cmd.Flags().StringArray(f.flag, nil, f.usage+" (repeat the flag)")
 		default:
 			cmd.Flags().String(f.flag, "", f.usage)
 		}
@@ -67,6 +69,13 @@ func body(cmd *cobra.Command, fields []fieldFlag) map[string]any {
 				v = []string{}
 			}
 			out[f.field] = v
+		case "map":
+			v, _ := cmd.Flags().GetStringArray(f.flag)
+			if m, err := optionMap(v); err == nil {
+				out[f.field] = m
+			} else {
+				out[f.field] = v // refused by the API, naming the field
+			}
 		default:
 			out[f.field] = fl.Value.String()
 		}

@@ -66,7 +66,11 @@ func loadConfig(path, dataDir string) (*config.Config, bool, error) {
 	if err := os.WriteFile(plan, []byte(config.DemoDialplan), 0o644); err != nil {
 		return nil, false, fmt.Errorf("write demo dialplan: %w", err)
 	}
-	return config.Demo(dataDir, plan), true, nil
+	vm := filepath.Join(dataDir, config.DemoVoicemailFileName)
+	if err := os.WriteFile(vm, []byte(config.DemoVoicemail), 0o644); err != nil {
+		return nil, false, fmt.Errorf("write demo voicemail.conf: %w", err)
+	}
+	return config.Demo(dataDir, plan, config.WithDemoVoicemail(vm)), true, nil
 }
 
 func printDemo(w io.Writer, cfg *config.Config) {
@@ -81,6 +85,7 @@ entVoice demo is running.
                    parks the other party), 701-720 pick parked calls
                    up; *8 answers a phone ringing in the group
               810  speech IVR ("English"/"Spanish", then "sales")
+              *97  your voicemail (no answer or busy: callers leave one)
   Dialplan:   %s
   CDRs:       %s cdr export --data %s
   API:        http://%s/api/v1 (admin token: ENTVOICE_ADMIN_TOKEN, or printed above on first start)

@@ -1,7 +1,6 @@
 package ami
 
 import (
-	"slices"
 	"context"
 	"crypto/md5"
 	"crypto/rand"
@@ -11,6 +10,7 @@ import (
 	"math/big"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +77,9 @@ func actionTable() map[string]action {
 		{"PJSIPShowRegistrationsInbound", ClassSystem, "Lists PJSIP inbound registrations.", (*session).pjsipShowRegistrationsInbound},
 		{"PJSIPShowRegistrationInboundContactStatuses", ClassSystem, "Lists ContactStatuses for PJSIP inbound registrations.", (*session).pjsipShowRegistrationInboundContactStatuses},
 		{"AGI", ClassAGI, "Add an AGI command to execute by Async AGI.", (*session).agiAction},
+		// Voicemail (mailbox.go).
+		{"MailboxCount", ClassCall | ClassReporting, "Check Mailbox Message Count.", (*session).mailboxCount},
+		{"MailboxStatus", ClassCall | ClassReporting, "Check mailbox.", (*session).mailboxStatus},
 	} {
 		t[strings.ToLower(a.name)] = a
 	}

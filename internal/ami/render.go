@@ -278,6 +278,8 @@ func render(e *events.Event, o renderOpts) (Class, []byte, bool) {
 		w.h("EndpointName", name)
 	case events.FullyBooted:
 		w.h("Status", "Fully Booted")
+	case events.MessageWaiting:
+		w.messageWaiting(e)
 	case events.AGIExecStart, events.AGIExecEnd:
 		// The body in res_agi.c's JSON blob order.
 		block()

@@ -65,7 +65,10 @@ type Options struct {
 	// Queues are the node's call queues (app_queue's actions); nil:
 	// none (central).
 	Queues control.Queues
-	Logger *slog.Logger
+	// Mailboxes answers MailboxCount and MailboxStatus (optional: every
+	// count 0 without it).
+	Mailboxes Mailboxes
+	Logger    *slog.Logger
 	// Started is when the node started (FullyBooted's Uptime).
 	Started time.Time
 	// Realtime says the configuration comes from the provisioning store

@@ -54,6 +54,9 @@ type Options struct {
 	// Queues are the call queues of a node in the same process (live
 	// state, queues.go); nil answers their status with 503.
 	Queues control.Queues
+	// Voicemail is the node's messages (mailboxes.go); nil answers the
+	// messages endpoints with 503.
+	Voicemail Voicemail
 }
 
 // API is the REST API's handler.
@@ -206,6 +209,7 @@ func (a *API) routes() {
 	a.billingRoutes()
 	a.grammarRoutes()
 	a.queueRoutes()
+	a.mailboxRoutes()
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.

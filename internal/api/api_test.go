@@ -226,6 +226,11 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/api/v1/tenants/b/queues/bq/members/" + qm}, {"PATCH", "/api/v1/tenants/b/queues/bq/members/" + qm}, {"DELETE", "/api/v1/tenants/b/queues/bq/members/" + qm},
 			{"GET", "/api/v1/tenants/a/queues/bq/members/" + qm}, {"DELETE", "/api/v1/tenants/a/queues/bq"},
 			{"GET", "/api/v1/tenants/b/queues/bq/stats"}, {"GET", "/api/v1/tenants/b/queues/bq/status"}, {"GET", "/api/v1/tenants/b/queue-log"},
+			// Voicemail.
+			{"GET", "/api/v1/tenants/b/mailboxes"}, {"POST", "/api/v1/tenants/b/mailboxes"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001"}, {"PATCH", "/api/v1/tenants/b/mailboxes/1001"}, {"DELETE", "/api/v1/tenants/b/mailboxes/1001"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001/messages"}, {"GET", "/api/v1/tenants/b/mailboxes/1001/messages/m1"},
+			{"GET", "/api/v1/tenants/b/mailboxes/1001/messages/m1/audio"}, {"DELETE", "/api/v1/tenants/b/mailboxes/1001/messages/m1"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
 		}

@@ -35,6 +35,9 @@ type Services struct {
 	// ParkedCall).
 	Conferences *conference.Service
 	Parking     *parking.Service
+	// Voicemail is the mailbox store of VoiceMail and VoiceMailMain
+	// (voicemail.Service); nil: they fail (no voicemail on this node).
+	Voicemail Voicemail
 }
 
 // Apps are the applications that need services (the others are plain
@@ -96,6 +99,9 @@ func table(ap *Apps) map[string]pbx.App {
 		"ParkedCall": ap.ParkedCall,
 		"Pickup":     ap.Pickup,
 		"PickupChan": ap.PickupChan,
+		// Voicemail (voicemail.go).
+		"VoiceMail":     ap.VoiceMail,
+		"VoiceMailMain": ap.VoiceMailMain,
 	}
 }
 

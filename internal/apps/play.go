@@ -55,6 +55,12 @@ func (ap *Apps) streamFile(e *pbx.Exec, name, escape string) (rune, error) {
 		}
 		return 0, errNotFound
 	}
+	return playSource(e, src, escape)
+}
+
+// playSource plays src to the caller until it ends or a digit of escape
+// is pressed (returned); other digits are read and discarded.
+func playSource(e *pbx.Exec, src media.Source, escape string) (rune, error) {
 	s, err := earlyMedia(e)
 	if err != nil {
 		return 0, err

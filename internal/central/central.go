@@ -37,7 +37,10 @@ type Options struct {
 	// Queues are the call queues of the node in the same process, for
 	// the API's live queue state; nil: none.
 	Queues control.Queues
-	Logger *slog.Logger
+	// Voicemail is the node's voicemail messages for the API (serve);
+	// nil answers 503.
+	Voicemail api.Voicemail
+	Logger    *slog.Logger
 	// Stderr receives the first admin token when one is generated.
 	Stderr io.Writer
 }
@@ -77,7 +80,8 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 		close(c.done)
 	}
 	var err error
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing, Queues: o.Queues},
+	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing, Queues: o.Queues,
+		Voicemail: o.Voicemail},
 		o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)

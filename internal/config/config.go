@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -71,6 +72,12 @@ type Config struct {
 	// config file; without one, lot default: parkext 700, spaces
 	// 701-720 in context parkedcalls, 45 s, back to the parker.
 	Parking string `yaml:"parking"`
+
+	// Voicemail is a voicemail.conf in Asterisk's syntax, relative to the
+	// config file; empty: Asterisk's defaults and the provisioned
+	// mailboxes only. SMTP is the relay of its e-mail notifications.
+	Voicemail string `yaml:"voicemail"`
+	SMTP      SMTP   `yaml:"smtp"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -305,6 +312,21 @@ type Cluster struct {
 	SIPListen string `yaml:"sip_listen"`
 }
 
+// SMTP is the mail relay voicemail notifications go through (none when
+// Relay is empty).
+type SMTP struct {
+	// Relay is the relay's "host:port".
+	Relay string `yaml:"relay"`
+	// Username and Password authenticate with PLAIN (over STARTTLS, or
+	// to a relay on localhost).
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// HELO is the name this node gives in EHLO (default "localhost").
+	HELO string `yaml:"helo"`
+	// Timeout bounds one delivery (Go duration, default 30s).
+	Timeout Duration `yaml:"timeout"`
+}
+
 // Error names the file and line of a configuration mistake.
 type Error struct {
 	File string
@@ -446,6 +468,10 @@ func (c *Config) applyDefaults() error {
 	if c.QueueRules != "" {
 		c.QueueRules = c.Resolve(c.QueueRules)
 	}
+	if c.Voicemail != "" {
+		c.Voicemail = c.Resolve(c.Voicemail)
+	}
+	c.SMTP.Timeout.orDefault(30 * time.Second)
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.Memory.GCPercent == 0 {
 		c.Memory.GCPercent = 200
@@ -619,6 +645,11 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if err := c.validateSpeech(lineOf); err != nil {
 		return err
+	}
+	if r := c.SMTP.Relay; r != "" {
+		if host, port, err := net.SplitHostPort(r); err != nil || host == "" || port == "" {
+			return fail(lineOf("smtp", "relay"), "smtp.relay %q: want host:port", r)
+		}
 	}
 	if c.SIP.MinExpires > c.SIP.MaxExpires {
 		return fail(lineOf("sip", "min_expires"), "sip.min_expires %d is above sip.max_expires %d", c.SIP.MinExpires, c.SIP.MaxExpires)

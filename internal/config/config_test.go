@@ -470,3 +470,19 @@ func TestDemo(t *testing.T) {
 	}()
 	Demo("/tmp/demo-data", "", func(c *Config) { c.RTP.Ports = "1-2" })
 }
+
+// TestVoicemailKeys: voicemail is relative to the config file; a relay
+// that is not host:port is refused at its line.
+func TestVoicemailKeys(t *testing.T) {
+	c, err := Parse("/etc/entvoice/entvoice.yaml", []byte("voicemail: voicemail.conf\nsmtp:\n  relay: \"127.0.0.1:25\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Voicemail != "/etc/entvoice/voicemail.conf" || c.SMTP.Relay != "127.0.0.1:25" || c.SMTP.Timeout.Duration != 30*time.Second {
+		t.Errorf("%q %+v", c.Voicemail, c.SMTP)
+	}
+	_, err = Parse("entvoice.yaml", []byte("smtp:\n  username: x\n  relay: mail.example.com\n"))
+	if err == nil || err.Error() != `entvoice.yaml:3: smtp.relay "mail.example.com": want host:port` {
+		t.Errorf("got %v", err)
+	}
+}

@@ -15,6 +15,22 @@ var DemoDialplan string
 // DemoFileName is the name the demo dialplan is written under in data_dir.
 const DemoFileName = "demo-extensions.conf"
 
+// DemoVoicemail is the demo's voicemail.conf: a mailbox per demo user.
+//
+//go:embed demo/voicemail.conf
+var DemoVoicemail string
+
+// DemoVoicemailFileName is the name DemoVoicemail is written under in
+// data_dir; a demo configuration takes it as its voicemail key
+// (WithDemoVoicemail).
+const DemoVoicemailFileName = "demo-voicemail.conf"
+
+// WithDemoVoicemail is a Demo adjustment: the voicemail.conf written at
+// path.
+func WithDemoVoicemail(path string) func(*Config) {
+	return func(c *Config) { c.Voicemail = path }
+}
+
 // Demo returns the configuration of the demo: three users on 127.0.0.1
 // and the demo IVR. dialplanPath is where the caller wrote DemoDialplan.
 // adjust, when given, changes it before it is validated (tests move it to

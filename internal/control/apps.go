@@ -22,6 +22,9 @@ func Applications() []string {
 
 		// Unified communications: conferences, parking, pickup.
 		"ConfBridge", "Park", "ParkedCall", "Pickup", "PickupChan",
+
+		// Voicemail.
+		"VoiceMail", "VoiceMailMain",
 	}
 	// Call queues (internal/queue).
 	apps = append(apps, "AddQueueMember", "PauseQueueMember", "Queue", "QueueLog", "RemoveQueueMember", "UnpauseQueueMember")

@@ -212,12 +212,17 @@ func startDemo(t *testing.T) *testNode {
 	if err := os.WriteFile(plan, []byte(config.DemoDialplan), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	vm := filepath.Join(dir, config.DemoVoicemailFileName)
+	if err := os.WriteFile(vm, []byte(config.DemoVoicemail), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	port := testpeer.FreePorts(t, 1)[0]
 	rtp := testpeer.FreePortBlock(t, 100)
 	cfg := config.Demo(filepath.Join(dir, "data"), plan, func(c *config.Config) {
 		c.SIP.Listen = []string{fmt.Sprintf("udp:127.0.0.1:%d", port)}
 		c.RTP.Ports = fmt.Sprintf("%d-%d", rtp, rtp+99)
 		c.Log.Level = logLevel()
+		config.WithDemoVoicemail(vm)(c)
 	})
 	return runNode(t, cfg, port)
 }

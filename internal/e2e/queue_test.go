@@ -487,6 +487,16 @@ func (a *amiConn) until(first string) [][]string {
 	}
 }
 
+// message returns the next message holding s, its lines joined with CRLFs.
+func (a *amiConn) message(s string) string {
+	a.t.Helper()
+	for {
+		if m := strings.Join(a.read(), "\r\n") + "\r\n"; strings.Contains(m, s) {
+			return m
+		}
+	}
+}
+
 func keys(msg []string) []string {
 	var out []string
 	for _, l := range msg {

@@ -56,6 +56,9 @@ type phone struct {
 	lastFrom string
 	// speak is audio queued to send instead of the tone (call.say).
 	speak []int16
+	// notifies are the NOTIFYs the phone received (voicemail_test.go).
+	notifies []*sip.Request
+	notified chan struct{}
 }
 
 // host is the domain part of the phone's address-of-record.
@@ -113,6 +116,8 @@ func makePhone(t *testing.T, registrar, user, pass string, codec testpeer.Codec,
 	p.srv.OnInvite(p.handleInvite)
 	p.srv.OnAck(p.handleAck)
 	p.srv.OnBye(p.handleBye)
+	p.notified = make(chan struct{}, 64)
+	p.srv.OnNotify(p.handleNotify)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	served := make(chan struct{})

@@ -149,6 +149,13 @@ type Queue struct {
 	Ringinuse, Wrapuptime          int
 }
 
+// Voicemail events.
+const (
+	// MessageWaiting is a mailbox's state after a change (manager_mwi.c):
+	// Mailbox carries it, Channel the channel that changed it, if any.
+	MessageWaiting Kind = "MessageWaiting"
+)
+
 // Bridge is the bridge block of Bridge* events (manager_bridges.c).
 type Bridge struct {
 	UniqueID    string
@@ -168,6 +175,18 @@ type AGI struct {
 	ResultCode string
 	Result     string
 	Env        string // AsyncAGIStart: the agi_* environment block
+}
+
+// Mailbox is the message-waiting state of one voicemail mailbox
+// (Asterisk's ast_mwi_state): what MessageWaiting events, AMI's
+// MailboxCount and SIP NOTIFYs of message-summary (RFC 3842) report.
+type Mailbox struct {
+	// Mailbox is "mailbox@context", the context as the mailbox's tenant
+	// names it (Event.Tenant says which tenant).
+	Mailbox string
+	// New counts the messages not yet heard (INBOX and Urgent), Urgent
+	// those of them marked urgent, Old the heard ones.
+	New, Old, Urgent int
 }
 
 // Snapshot is the state of a channel when an event happened: the fields of
@@ -216,7 +235,7 @@ type Event struct {
 	MusicClass   string  // Hold: the class the holder suggests
 	Conference   *Conference
 	Parked       *Parked
-	Queue        *Queue  // queue events
+	Queue        *Queue // queue events
 	// Tenant scopes an event that has no Channel (PeerStatus, UserEvent...);
 	// "" is the default tenant, seen by admins only.
 	Tenant string
@@ -224,6 +243,8 @@ type Event struct {
 	// AMI server raises itself (UserEvent, OriginateResponse,
 	// DeviceStateChange, ExtensionStatus, its security events).
 	Extra []string
+	// Mailbox is the mailbox state of MessageWaiting.
+	Mailbox *Mailbox
 }
 
 // ExtraValue returns the value of the Extra line "key: value", or "".

@@ -16,6 +16,7 @@ func (n *Node) amiOptions(o ami.Options) *ami.Options {
 		realm: n.cfg.SIP.Realm, expires: [3]int{n.cfg.SIP.MinExpires, n.cfg.SIP.MaxExpires, n.cfg.SIP.DefaultExpires}}
 	o.Realtime = n.source != nil
 	o.Queues = n.Queues
+	o.Mailboxes = n.Voicemail
 	return &o
 }
 

@@ -41,6 +41,7 @@ import (
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/store"
 	"github.com/entvoice/entvoice/internal/tenancy"
+	"github.com/entvoice/entvoice/internal/voicemail"
 )
 
 // Node is one running PBX node.
@@ -56,6 +57,8 @@ type Node struct {
 	AGI      *agi.AGI
 	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	// Voicemail is the node's mailboxes and messages (voicemail.go).
+	Voicemail *voicemail.Service
 	// Queues are the call queues (queues.go).
 	Queues   *queue.Engine
 	qlog     *queuelog.Writer
@@ -153,6 +156,14 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		}
 	}()
 	n.Channels = channel.NewRegistry(cfg.SystemName, n.Bus, log)
+	if n.Voicemail, err = newVoicemail(cfg, n.Bus, o.Store, log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			n.Voicemail.Close()
+		}
+	}()
 
 	lo, hi := cfg.RTPPorts()
 	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi, media.PoolOptions{})
@@ -188,6 +199,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
 		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
+		MWI: mwiSource{n.Voicemail},
 	})
 	if err != nil {
 		return nil, err
@@ -216,7 +228,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		return nil, err
 	}
 	ap := apps.Register(n.PBX, apps.Services{Sounds: sounds, Techs: techs, RecordingsDir: recordings, MOH: n.moh,
-		Conferences: n.confs, Parking: n.parking, Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
+		Conferences: n.confs, Parking: n.parking, Voicemail: n.Voicemail, Speech: n.speech.apps, TTS: n.speech.tts(cfg.Speech.TTS.Rate)})
 	// Call queues: Queue() and its applications, queues.conf, queue_log.
 	if err := n.newQueues(cfg, queues, techs, ap); err != nil {
 		return nil, err
@@ -410,6 +422,10 @@ func (n *Node) Start(ctx context.Context) error {
 	if err := n.startAMI(ctx); err != nil {
 		return err
 	}
+	// Messages left while the store was away reach its index.
+	if err := n.Voicemail.Sync(ctx); err != nil {
+		n.log.Warn("voicemail index not brought up to date", "err", err)
+	}
 	n.Bus.Publish(events.Event{Kind: events.FullyBooted})
 	return nil
 }
@@ -461,6 +477,7 @@ func (n *Node) shutdown(grace time.Duration) {
 	n.pacer.Close()
 	n.ports.Close()
 	n.speech.close()
+	n.Voicemail.Close()
 	n.closeCDR()
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/entvoice/entvoice/internal/sipua"
 	"github.com/entvoice/entvoice/internal/speech"
 	"github.com/entvoice/entvoice/internal/tenancy"
+	"github.com/entvoice/entvoice/internal/voicemail"
 )
 
 // changesBatch is how many changes one Changes call fetches.
@@ -47,6 +48,7 @@ const retryDelay = time.Second
 type realtime struct {
 	src          provision.Source
 	sip          *sipua.Server
+	vm           *voicemail.Service
 	limits       *tenancy.Limits
 	pbx          *pbx.PBX
 	channels     *channel.Registry
@@ -78,6 +80,9 @@ type realtime struct {
 	// Call queues (queues.go).
 	queues   *rtQueues
 	queueEng *queue.Engine
+	// Voicemail mailboxes by tenant/context/mailbox.
+	mailboxes      map[string]provision.Mailbox
+	dirtyMailboxes bool
 
 	inForce atomic.Int64 // revision in force
 	// applied is closed and replaced each time a revision is put in force
@@ -100,7 +105,7 @@ type staticReload struct {
 
 func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, staticEPs []*sipua.Endpoint) *realtime {
 	r := &realtime{
-		src: src, sip: n.SIP, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
+		src: src, sip: n.SIP, vm: n.Voicemail, limits: n.limits, pbx: n.PBX, channels: n.Channels, log: n.log.With("component", "realtime"),
 		speech: n.speech.grammars,
 		static: static, staticEPs: staticEPs, staticByName: map[string]bool{},
 		applied: make(chan struct{}), reloads: make(chan staticReload),
@@ -123,6 +128,7 @@ func (r *realtime) reset() {
 	r.rowCtx = map[int64]string{}
 	r.dirtyCtx = map[string]bool{}
 	r.grammars = map[string]map[string]*speech.Grammar{}
+	r.mailboxes = map[string]provision.Mailbox{}
 }
 
 // start takes the first snapshot (a failure is logged: the node serves its
@@ -256,6 +262,10 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 	}
 	r.dirtyGrammar = true
 	r.queues.snapshot(s)
+	for _, m := range s.Mailboxes {
+		r.mailboxes[mailboxKey(m)] = m
+	}
+	r.dirtyMailboxes = true
 	r.rev, r.have = s.Revision, true
 	// Everything is rebuilt: start again from the static plan.
 	r.plan = nil
@@ -328,8 +338,22 @@ func (r *realtime) apply(c *provision.Change) {
 		r.dirtyGrammar = true
 	case provision.EntityQueue, provision.EntityQueueMember:
 		r.queues.apply(c)
+	case provision.EntityMailbox:
+		if c.Mailbox == nil {
+			return
+		}
+		if c.Deleted {
+			delete(r.mailboxes, mailboxKey(*c.Mailbox))
+		} else {
+			r.mailboxes[mailboxKey(*c.Mailbox)] = *c.Mailbox
+		}
+		r.dirtyMailboxes = true
 	}
 	// AMI users are the AMI's business, not the SIP and dialplan's.
+}
+
+func mailboxKey(m provision.Mailbox) string {
+	return tenancy.Of(m.Tenant) + "/" + m.Context + "/" + m.Mailbox
 }
 
 // contextOf is the node's context name for a row (namespaced for a hosted
@@ -394,7 +418,10 @@ func (r *realtime) publish() {
 		r.publishGrammars()
 	}
 	r.queues.publish(r.queueEng, r.log.Warn)
-	r.dirtyUsers, r.dirtySvc, r.dirtyGrammar = false, false, false
+	if r.dirtyMailboxes && r.vm != nil {
+		r.vm.SetProvisioned(provisionedMailboxes(r.vm, r.mailboxes, r.log))
+	}
+	r.dirtyUsers, r.dirtySvc, r.dirtyGrammar, r.dirtyMailboxes = false, false, false, false
 	r.inForce.Store(r.rev)
 	r.mu.Lock()
 	close(r.applied)

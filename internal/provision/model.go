@@ -140,6 +140,7 @@ type Snapshot struct {
 	// Call queues (queues.go).
 	Queues       []Queue
 	QueueMembers []QueueMember
+	Mailboxes    []Mailbox
 }
 
 // Entity names what a Change is about.
@@ -167,6 +168,7 @@ type Change struct {
 	// Call queues (queues.go).
 	Queue       *Queue
 	QueueMember *QueueMember
+	Mailbox     *Mailbox
 }
 
 // Source is where a node's realtime configuration comes from: the store

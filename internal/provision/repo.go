@@ -288,6 +288,12 @@ func (r *Repo) decodeChange(c *Change, data []byte) error {
 			}
 			c.AMIUser = &w.AMIUser
 		}
+	case EntityMailbox:
+		var w mailboxWire
+		if err = json.Unmarshal(data, &w); err == nil {
+			w.Mailbox.PINHash, w.Mailbox.HasPIN = w.PINHash, w.PINHash != ""
+			c.Mailbox = &w.Mailbox
+		}
 	default:
 		return fmt.Errorf("provision: change %d: unknown entity %q", c.Revision, c.Entity)
 	}
@@ -351,6 +357,9 @@ func (r *Repo) Snapshot(ctx context.Context) (*Snapshot, error) {
 		return nil, err
 	}
 	if s.QueueMembers, err = r.queryMembers(ctx, tx, "ORDER BY id"); err != nil {
+		return nil, err
+	}
+	if s.Mailboxes, err = r.queryMailboxes(ctx, tx, "ORDER BY tenant, context, mailbox"); err != nil {
 		return nil, err
 	}
 	return s, tx.Commit()

@@ -201,12 +201,19 @@ func (r *Repo) DeleteTenant(ctx context.Context, id string) error {
 		for _, q := range queues {
 			cs = append(cs, queueDeleted(q))
 		}
+		boxes, err := r.queryMailboxes(ctx, tx, "WHERE tenant = ?", id)
+		if err != nil {
+			return err
+		}
+		for _, m := range boxes {
+			cs = append(cs, mailboxDeleted(m))
+		}
 		cs = append(cs, change{entity: EntityTenant, tenant: id, key: id, deleted: true, data: Tenant{ID: id}})
 		rev, err := tx.bump(ctx, len(cs))
 		if err != nil {
 			return err
 		}
-		for _, tbl := range []string{"queue_members", "queues", "extensions", "sip_users", "ami_users", "api_tokens"} {
+		for _, tbl := range []string{"queue_members", "queues", "extensions", "sip_users", "ami_users", "api_tokens", "vm_mailboxes"} {
 			if _, err := tx.ExecContext(ctx, r.st.Rebind("DELETE FROM "+tbl+" WHERE tenant = ?"), id); err != nil {
 				return fmt.Errorf("provision: delete tenant %q: %w", id, err)
 			}

@@ -287,7 +287,8 @@ func TestOutOfDialog(t *testing.T) {
 		{"an UPDATE for a dialog that does not exist", "UPDATE", false, 481, ""},
 		{"a CANCEL that matches no INVITE", "CANCEL", false, 481, ""},
 		{"OPTIONS is answered with what the node supports", "OPTIONS", false, 200, "Allow"},
-		{"a method the node does not take", "SUBSCRIBE", false, 405, "Allow"},
+		{"a method the node does not take", "PUBLISH", false, 405, "Allow"},
+		{"a SUBSCRIBE to an event package other than message-summary", "SUBSCRIBE", false, 489, "Allow-Events"},
 		{"a CSeq naming another method", "BYE", true, 400, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

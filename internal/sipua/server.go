@@ -72,6 +72,9 @@ type Options struct {
 	// Peer, when set, takes and places calls between the nodes of a
 	// cluster (peer.go).
 	Peer *PeerOptions
+	// MWI, when set, is the message waiting the node's phones are told
+	// of: SUBSCRIBE/NOTIFY message-summary and unsolicited NOTIFYs (mwi.go).
+	MWI MWI
 }
 
 // Server is the SIP user agent of a node.
@@ -110,6 +113,8 @@ type Server struct {
 	// routes are the request handlers by method, as sipgo's server has
 	// them (tests hand requests to them the same way).
 	routes map[sip.RequestMethod]sipgo.RequestHandler
+
+	mwi *mwiManager // nil without Options.MWI
 }
 
 // leg is what in-dialog requests are routed to.
@@ -220,6 +225,11 @@ func New(opts Options) (*Server, error) {
 		// UPDATE (RFC 3311) refreshes a session (RFC 4028) or carries
 		// an offer like a re-INVITE.
 		sip.UPDATE: s.validated(s.inDialog(leg.onReinvite)),
+		// SUBSCRIBE to message-summary: MWI (RFC 3842, mwi.go).
+		sip.SUBSCRIBE: s.validated(s.onSubscribe),
+	}
+	if opts.MWI != nil {
+		s.mwi = newMWIManager(s, opts.MWI)
 	}
 	for method, h := range s.routes {
 		srv.OnRequest(method, h)
@@ -242,6 +252,9 @@ func (s *Server) SetDirectory(d *Directory) {
 	for _, u := range old.Users() {
 		if nu, ok := d.UserIn(u.Tenant, u.Name); !ok || !nu.Enabled {
 			s.reg.Unregister(u.AOR())
+			if s.mwi != nil {
+				s.mwi.forget(u.Tenant, u.Name)
+			}
 		}
 	}
 }
@@ -341,6 +354,9 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 	for uri := range now {
 		if !before[uri] {
 			contact(uri, "Created")
+			if s.mwi != nil {
+				s.mwi.contactRegistered(aor, uri, bindings)
+			}
 		}
 	}
 	for uri := range before {
@@ -362,6 +378,9 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 // are bound; serving goes on until ctx is cancelled or Close.
 func (s *Server) Start(ctx context.Context) error {
 	ctx, s.cancel = context.WithCancel(ctx)
+	if s.mwi != nil {
+		s.mwi.start()
+	}
 	for _, l := range s.opts.Listeners {
 		switch l.Transport {
 		case "udp":
@@ -449,6 +468,9 @@ func (s *Server) Close() error {
 	// a request read after the transport layer closed would get a new
 	// server transaction answering from a new socket, leaked the same way.
 	s.closing.Store(true)
+	if s.mwi != nil {
+		s.mwi.close()
+	}
 	err := s.ua.Close()
 	if s.cancel != nil {
 		s.cancel()
@@ -577,13 +599,14 @@ func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	s.respond(req, tx, 200, "OK",
-		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"),
+		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, SUBSCRIBE"),
+		sip.NewHeader("Allow-Events", mwiEvent),
 		sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"),
 		sip.NewHeader("Supported", "timer"))
 }
 
 func (s *Server) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
-	s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"))
+	s.respond(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, SUBSCRIBE"))
 }
 
 func (s *Server) onAck(req *sip.Request, tx sip.ServerTransaction) {

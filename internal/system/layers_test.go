@@ -42,6 +42,14 @@ var layerRules = []struct {
 		why: "applications see channels and media, never SIP or SQL",
 	},
 	{
+		pkgs: []string{"internal/voicemail"},
+		deny: []string{"github.com/emiago/sipgo", "github.com/pion/", "github.com/entvoice/entvoice/internal/media",
+			"github.com/entvoice/entvoice/internal/sipua", "github.com/entvoice/entvoice/internal/channel",
+			"github.com/entvoice/entvoice/internal/pbx", "github.com/entvoice/entvoice/internal/store",
+			"github.com/entvoice/entvoice/internal/provision", "github.com/entvoice/entvoice/internal/node"},
+		why: "the voicemail store is files and events: the applications, the API and the SIP side reach it through interfaces, the store through vmindex",
+	},
+	{
 		pkgs: []string{"internal/cluster/link"},
 		deny: []string{"github.com/entvoice/entvoice/internal/cluster/hub", "github.com/entvoice/entvoice/internal/api",
 			"github.com/entvoice/entvoice/internal/sipua"},

@@ -37,7 +37,7 @@ func Serve(ctx context.Context, cfg *config.Config, o Options) (*Process, error)
 	if err != nil {
 		return p.fail(err)
 	}
-	if err := p.startCentral(ctx, n.Control, nil, n.Queues, o.Stderr); err != nil {
+	if err := p.startCentral(ctx, n.Control, nil, n.Queues, n.Voicemail, o.Stderr); err != nil {
 		return p.fail(err)
 	}
 	return p, nil

@@ -168,9 +168,9 @@ func (p *Process) openRepo(ctx context.Context) error {
 }
 
 // startCentral serves the API on the repository.
-func (p *Process) startCentral(ctx context.Context, ctl control.Controller, nodes api.Nodes, queues control.Queues, stderr io.Writer) error {
+func (p *Process) startCentral(ctx context.Context, ctl control.Controller, nodes api.Nodes, queues control.Queues, vm api.Voicemail, stderr io.Writer) error {
 	c, err := central.Start(ctx, central.Options{Config: p.cfg, Store: p.Store, Repo: p.Repo, Billing: p.Billing, Controller: ctl, Nodes: nodes,
-		Queues: queues, Logger: p.log, Stderr: stderr})
+		Queues: queues, Voicemail: vm, Logger: p.log, Stderr: stderr})
 	if err != nil {
 		return err
 	}
@@ -209,7 +209,9 @@ func Server(ctx context.Context, cfg *config.Config, o Options) (*Process, error
 		}
 		nodesAPI = &hub.Admin{Registry: reg, CA: ca, Remote: remote}
 	}
-	if err := p.startCentral(ctx, remote, nodesAPI, nil, o.Stderr); err != nil {
+	// The nodes keep their voicemail messages: none here (the messages
+	// endpoints answer 503).
+	if err := p.startCentral(ctx, remote, nodesAPI, nil, nil, o.Stderr); err != nil {
 		return p.fail(err)
 	}
 	if ca != nil {

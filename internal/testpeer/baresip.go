@@ -32,6 +32,9 @@ type BaresipOptions struct {
 	RecordDir string
 	// AnswerMode is manual, early or auto (default auto).
 	AnswerMode string
+	// MWI loads baresip's mwi module: it subscribes to message-summary
+	// once registered and reports each NOTIFY as an MWI_NOTIFY event.
+	MWI bool
 }
 
 // BaresipEvent is an event sent by ctrl_tcp.
@@ -121,6 +124,9 @@ ctrl_tcp_listen		127.0.0.1:%d
 `, sipPort, audio, rtpBase, rtpBase+39, ctrlPort)
 	if opts.RecordDir != "" {
 		conf += "module\t\t\tsndfile.so\nsnd_path\t\t" + opts.RecordDir + "\n"
+	}
+	if opts.MWI {
+		conf += "module_app\t\tmwi.so\n"
 	}
 	mode := opts.AnswerMode
 	if mode == "" {

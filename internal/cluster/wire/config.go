@@ -35,6 +35,7 @@ type Snapshot struct {
 	// Call queues.
 	Queues       []provision.Queue       `json:"queues,omitempty"`
 	QueueMembers []provision.QueueMember `json:"queue_members,omitempty"`
+	Mailboxes    []Mailbox               `json:"mailboxes,omitempty"`
 }
 
 // EncodeSnapshot is s as it travels.
@@ -43,6 +44,9 @@ func EncodeSnapshot(s *provision.Snapshot) *Snapshot {
 	w.Users = make([]User, len(s.Users))
 	for i, u := range s.Users {
 		w.Users[i] = EncodeUser(u)
+	}
+	for _, m := range s.Mailboxes {
+		w.Mailboxes = append(w.Mailboxes, EncodeMailbox(m))
 	}
 	return w
 }
@@ -53,6 +57,9 @@ func (w *Snapshot) Decode() *provision.Snapshot {
 	s.Users = make([]provision.User, len(w.Users))
 	for i, u := range w.Users {
 		s.Users[i] = u.Decode()
+	}
+	for _, m := range w.Mailboxes {
+		s.Mailboxes = append(s.Mailboxes, m.Decode())
 	}
 	return s
 }
@@ -70,6 +77,7 @@ type Change struct {
 	// Call queues.
 	Queue       *provision.Queue       `json:"queue,omitempty"`
 	QueueMember *provision.QueueMember `json:"queue_member,omitempty"`
+	Mailbox     *Mailbox               `json:"mailbox,omitempty"`
 }
 
 // EncodeChange is c as it travels.
@@ -79,6 +87,10 @@ func EncodeChange(c provision.Change) Change {
 	if c.User != nil {
 		u := EncodeUser(*c.User)
 		w.User = &u
+	}
+	if c.Mailbox != nil {
+		m := EncodeMailbox(*c.Mailbox)
+		w.Mailbox = &m
 	}
 	return w
 }
@@ -91,5 +103,26 @@ func (w Change) Decode() provision.Change {
 		u := w.User.Decode()
 		c.User = &u
 	}
+	if w.Mailbox != nil {
+		m := w.Mailbox.Decode()
+		c.Mailbox = &m
+	}
 	return c
+}
+
+// Mailbox carries the PIN hash that provision.Mailbox keeps out of JSON
+// (a node checks PINs; the PIN itself is never stored).
+type Mailbox struct {
+	provision.Mailbox
+	PINHash string `json:"pin_hash"`
+}
+
+// EncodeMailbox is m as it travels.
+func EncodeMailbox(m provision.Mailbox) Mailbox { return Mailbox{Mailbox: m, PINHash: m.PINHash} }
+
+// Decode is the mailbox a node provisions.
+func (w Mailbox) Decode() provision.Mailbox {
+	m := w.Mailbox
+	m.PINHash, m.HasPIN = w.PINHash, w.PINHash != ""
+	return m
 }

@@ -42,6 +42,7 @@ type Event struct {
 	Queue      *events.Queue      `json:"Queue,omitempty"`
 	Tenant     string             `json:"Tenant,omitempty"`
 	Extra      []string           `json:"Extra,omitempty"`
+	Mailbox    *events.Mailbox    `json:"Mailbox,omitempty"`
 }
 
 // Channel is events.Snapshot without its zero fields (same field
@@ -87,7 +88,7 @@ func EncodeEvent(e *events.Event) Event {
 		App: e.App, AppData: e.AppData, Variable: e.Variable, Value: e.Value, DialString: e.DialString, DialStatus: e.DialStatus,
 		Cause: e.Cause, Digit: e.Digit, Duration: e.Duration, Direction: e.Direction, Peer: e.Peer, Status: e.Status,
 		URI: e.URI, Address: e.Address, AGI: e.AGI, Fields: e.Fields, Bridge: e.Bridge, Queue: e.Queue, Tenant: e.Tenant, Extra: e.Extra,
-		MusicClass: e.MusicClass, Conference: e.Conference, Parked: e.Parked}
+		MusicClass: e.MusicClass, Conference: e.Conference, Parked: e.Parked, Mailbox: e.Mailbox}
 }
 
 // Decode is the bus event central publishes.
@@ -96,5 +97,5 @@ func (w *Event) Decode() events.Event {
 		App: w.App, AppData: w.AppData, Variable: w.Variable, Value: w.Value, DialString: w.DialString, DialStatus: w.DialStatus,
 		Cause: w.Cause, Digit: w.Digit, Duration: w.Duration, Direction: w.Direction, Peer: w.Peer, Status: w.Status,
 		URI: w.URI, Address: w.Address, AGI: w.AGI, Fields: w.Fields, Bridge: w.Bridge, Queue: w.Queue, Tenant: w.Tenant, Extra: w.Extra,
-		MusicClass: w.MusicClass, Conference: w.Conference, Parked: w.Parked}
+		MusicClass: w.MusicClass, Conference: w.Conference, Parked: w.Parked, Mailbox: w.Mailbox}
 }

@@ -24,6 +24,7 @@ type Source struct {
 	users   map[int64]provision.User
 	exts    map[int64]provision.Extension
 	grams   map[[2]string]provision.Grammar
+	boxes   map[string]provision.Mailbox // tenant/context/mailbox
 	feed    []provision.Change
 	retain  int
 	down    bool
@@ -37,6 +38,7 @@ func New() *Source {
 		users:   map[int64]provision.User{},
 		exts:    map[int64]provision.Extension{},
 		grams:   map[[2]string]provision.Grammar{},
+		boxes:   map[string]provision.Mailbox{},
 		notify:  make(chan struct{}, 1),
 	}
 }
@@ -191,6 +193,18 @@ func (s *Source) DeleteGrammar(tenant, name string) int64 {
 	return rev
 }
 
+// PutMailbox creates or replaces a voicemail mailbox and returns the
+// revision.
+func (s *Source) PutMailbox(m provision.Mailbox) int64 {
+	s.mu.Lock()
+	m.Revision = s.rev + 1
+	s.boxes[m.Tenant+"/"+m.Context+"/"+m.Mailbox] = m
+	rev := s.record(provision.Change{Entity: provision.EntityMailbox, Mailbox: &m})
+	s.mu.Unlock()
+	s.signal()
+	return rev
+}
+
 // Snapshot implements provision.Source.
 func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
@@ -202,6 +216,9 @@ func (s *Source) Snapshot(ctx context.Context) (*provision.Snapshot, error) {
 		return nil, ErrDown
 	}
 	snap := &provision.Snapshot{Revision: s.rev}
+	for _, m := range s.boxes {
+		snap.Mailboxes = append(snap.Mailboxes, m)
+	}
 	for _, t := range s.tenants {
 		snap.Tenants = append(snap.Tenants, t)
 	}
