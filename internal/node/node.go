@@ -91,6 +91,9 @@ type Options struct {
 	// Charging authorizes the legs that leave through a trunk against the
 	// caller's balance (billing at central); nil: no billing.
 	Charging control.Charging
+	// Bans is the process's ban list, shared by SIP, AMI and the API
+	// (nil: the node's SIP side keeps its own).
+	Bans *acl.BanList
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -140,10 +143,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	guard := acl.NewGuard(acl.GuardOptions{
-		RequestsPerSecond: cfg.SIP.FloodRate, Burst: cfg.SIP.FloodBurst,
-		MaxAuthFailures: cfg.SIP.MaxAuthFailures, FailureWindow: cfg.SIP.AuthFailureWindow.Duration, BanTime: cfg.SIP.BanTime.Duration,
-	})
+	guard := sipGuard(cfg, o.Bans)
 	n.PBX = pbx.New(pbx.Options{
 		Channels:      n.Channels,
 		CDR:           n.CDR,
@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
 		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
+		Edge: edgeOptions(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -271,7 +272,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			list = nil
 		}
 		name, num := pbx.SplitCallerID(u.CallerID)
-		eps = append(eps, &sipua.Endpoint{
+		eps = append(eps, endpointSecurity(&sipua.Endpoint{
 			Name: u.Name, Enabled: true,
 			Credentials: sipauth.Credentials{
 				HA1MD5:    digest.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
@@ -279,13 +280,13 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			},
 			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
-		})
+		}, u.EndpointSecurity))
 	}
 	for _, t := range cfg.Trunks {
-		eps = append(eps, &sipua.Endpoint{
+		eps = append(eps, endpointSecurity(&sipua.Endpoint{
 			Name: t.Name, Trunk: true, Enabled: true, Context: t.Context, Language: t.Language,
 			Codecs: codecs(t.Codecs), Match: t.MatchPrefixes(), Host: t.HostAddr(), Transport: t.Transport,
-		})
+		}, t.EndpointSecurity))
 	}
 	return eps, nil
 }

@@ -222,3 +222,26 @@ func quoteEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return r.Replace(s)
 }
+
+// standInHA1 is the HA1 an unknown user's digest is checked against: keyed
+// by the nonce key, so nobody can compute a response that matches it.
+func (c *Challenger) standInHA1(alg digest.Alg, user string) string {
+	return string(digest.Hex(alg, nil, hex.EncodeToString(c.mac([]byte(user), nil)), user))
+}
+
+// ChallengeNonce is the nonce of a challenge header (Challenge's), for
+// security events; "" when it has none.
+func ChallengeNonce(hs []sip.Header) string {
+	for _, h := range hs {
+		v := h.Value()
+		i := strings.Index(v, `nonce="`)
+		if i < 0 {
+			continue
+		}
+		v = v[i+len(`nonce="`):]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			return v[:j]
+		}
+	}
+	return ""
+}

@@ -55,8 +55,15 @@ func TestInviteRefused(t *testing.T) {
 			code: 403,
 		},
 		{
+			// Challenged like a known user (Asterisk's artificial
+			// endpoint), and again once it answers: nothing tells it
+			// from a wrong password.
 			name: "an unknown user from an unknown address", user: "mallory", src: strangerSrc, exten: "100",
-			code: 403,
+			code: 401,
+		},
+		{
+			name: "an unknown user answering the challenge", user: "mallory", src: strangerSrc, exten: "100",
+			auth: "mallory:guess", code: 401,
 		},
 		{
 			name: "a trunk's address with no codec in common", user: "carrier", src: trunkSrc, exten: "100",

@@ -34,6 +34,18 @@ type Endpoint struct {
 	// user switches together); the zero value allows every service.
 	Denied tenancy.Service
 
+	// NAT handling (Asterisk's endpoint options): ForceRport overrides
+	// the edge's default when set; RewriteContact sends requests to where
+	// the endpoint's REGISTER or INVITE came from, not to its Contact.
+	ForceRport     *bool
+	RewriteContact bool
+	// MediaEncryption is "" (plain RTP), "sdes" or "dtls": calls that do
+	// not offer it are refused (488), calls to the endpoint offer it.
+	MediaEncryption string
+	// MaxCalls bounds the endpoint's concurrent calls, inbound and
+	// outbound together (0: no limit).
+	MaxCalls int
+
 	// Trunks only.
 	Match     []netip.Prefix
 	Host      netip.AddrPort
@@ -63,6 +75,9 @@ type Directory struct {
 	byName   map[string]*Endpoint // trunks by name
 	tenants  map[string]*Tenant
 	byDomain map[string]*Tenant
+	// natOverrides: some endpoint sets its own force_rport (the edge
+	// then looks the endpoint up per request).
+	natOverrides bool
 }
 
 type userKey struct{ tenant, name string }
@@ -89,6 +104,9 @@ func NewHostedDirectory(tenants []*Tenant, endpoints []*Endpoint) *Directory {
 		}
 	}
 	for _, e := range endpoints {
+		if e.ForceRport != nil {
+			d.natOverrides = true
+		}
 		if e.Trunk {
 			d.trunks = append(d.trunks, e)
 			d.byName[e.Name] = e

@@ -35,15 +35,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	src := source(req)
-	if g := s.opts.Guard; g != nil {
-		if g.Banned(src.Addr()) {
-			return // a banned source gets nothing back, as fail2ban would do
-		}
-		if !g.Allow(src.Addr()) {
-			s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
-			return
-		}
-	}
 	if s.draining.Load() {
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
@@ -59,10 +50,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case peer:
 		ep, linked, ok = s.identifyPeer(dir, node, req, tx)
 		fromNode = node
-	case transportOf(req) == "tls":
-		// The TLS listener is the nodes' own: nothing else gets a call
-		// through it.
-		s.respond(req, tx, 403, "Forbidden")
 	default:
 		ep, ok = s.identify(dir, req, tx, src.String())
 	}
@@ -117,7 +104,8 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !delayed {
 		sess.SetRemote(neg)
 	}
-	dtx, err := s.dialogUAs[transportOf(req)].ReadInvite(req, tx)
+	dua, _ := s.dialogUA(transportOf(req), ep.RewriteContact)
+	dtx, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		sess.Close()
 		s.respond(req, tx, 400, "Bad Request")
@@ -176,6 +164,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // (else the Request-URI) names, and the From user is looked up among that
 // tenant's users only and challenged in its realm (Asterisk identifies
 // by From user alone; its endpoint names are global).
+//
+// A From user that is neither a user nor a trunk's address is challenged
+// like a user whose password nobody knows (Asterisk's artificial
+// endpoint): a scanner cannot tell an unknown user from a wrong password,
+// by the answer or by its timing.
 func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransaction, src string) (*Endpoint, bool) {
 	addr := source(req).Addr()
 	fromUser := ""
@@ -185,62 +178,80 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 		fromURI = &f.Address
 	}
 	tid := tenantOfRequest(dir, fromURI, req)
-	if u, ok := dir.UserIn(tid, fromUser); ok {
-		challenger := s.challengerFor(dir, tid)
-		if u.ACL != nil && !u.ACL.Allowed(addr) {
-			s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
-			s.bus.Publish(events.Event{Kind: events.RequestNotAllowd, Peer: "PJSIP/" + u.Name, Address: src})
+	u, known := dir.UserIn(tid, fromUser)
+	if !known {
+		if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
+			return t, true
+		}
+	}
+	challenger := s.challengerFor(dir, tid)
+	if known && u.ACL != nil && !u.ACL.Allowed(addr) {
+		s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
+		s.security(req, tid, events.Security{Kind: events.FailedACL, AccountID: u.Name, ACLName: "acl"})
+		s.respond(req, tx, 403, "Forbidden")
+		return nil, false
+	}
+	res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
+		e, ok := dir.UserIn(tid, name)
+		if !ok {
+			return sipauth.Credentials{}, false
+		}
+		return e.Credentials, true
+	})
+	account := fromUser
+	if !known {
+		account = "<unknown>"
+		// res_pjsip's distributor reports every request of the
+		// artificial endpoint; the source's failures count toward its ban.
+		s.security(req, tid, events.Security{Kind: events.InvalidAccountID, AccountID: fromUser})
+		if res.Status == sipauth.OK {
+			res.Status = sipauth.UnknownUser // authenticated as someone, but the From user is no one
+		}
+		if s.opts.Guard.AuthFailed(addr) {
+			s.log.Warn("source banned after repeated authentication failures", "source", src)
+		}
+	}
+	challenge := func(stale bool) {
+		hs := challenger.Challenge(stale)
+		s.respond(req, tx, 401, "Unauthorized", hs...)
+		s.security(req, tid, events.Security{Kind: events.ChallengeSent, AccountID: account, Challenge: sipauth.ChallengeNonce(hs)})
+	}
+	switch res.Status {
+	case sipauth.OK:
+		if res.Username != u.Name {
+			s.log.Warn("INVITE authenticated as another user", "from", u.Name, "auth", res.Username, "source", src)
 			s.respond(req, tx, 403, "Forbidden")
 			return nil, false
 		}
-		res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
-			e, ok := dir.UserIn(tid, name)
-			if !ok {
-				return sipauth.Credentials{}, false
-			}
-			return e.Credentials, true
-		})
-		switch res.Status {
-		case sipauth.OK:
-			if res.Username != u.Name {
-				s.log.Warn("INVITE authenticated as another user", "from", u.Name, "auth", res.Username, "source", src)
-				s.respond(req, tx, 403, "Forbidden")
-				return nil, false
-			}
-			if s.opts.Guard != nil {
-				s.opts.Guard.AuthSucceeded(addr)
-			}
-		case sipauth.NoCredentials:
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
-			return nil, false
-		case sipauth.Stale:
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(true)...)
-			return nil, false
-		case sipauth.Malformed:
-			s.respond(req, tx, 400, "Bad Request")
-			return nil, false
-		default: // wrong password, unknown auth user
+		s.opts.Guard.AuthSucceeded(addr)
+		s.security(req, tid, events.Security{Kind: events.SuccessfulAuth, AccountID: u.Name, UsingPassword: true})
+	case sipauth.NoCredentials:
+		challenge(false)
+		return nil, false
+	case sipauth.Stale:
+		challenge(true)
+		return nil, false
+	case sipauth.Malformed:
+		s.security(req, tid, events.Security{Kind: events.RequestBadFormat, AccountID: fromUser, RequestType: "INVITE"})
+		s.respond(req, tx, 400, "Bad Request")
+		return nil, false
+	default: // wrong password, unknown auth user
+		if known {
 			s.log.Warn("failed to authenticate INVITE", "endpoint", u.Name, "source", src, "result", res.Status)
-			s.bus.Publish(events.Event{Kind: events.InvalidPassword, Peer: "PJSIP/" + u.Name, Address: src})
-			if s.opts.Guard != nil && s.opts.Guard.AuthFailed(addr) {
+			s.security(req, tid, events.Security{Kind: events.ChallengeResponseFailed, AccountID: u.Name, Challenge: res.Nonce, Response: res.Response})
+			if s.opts.Guard.AuthFailed(addr) {
 				s.log.Warn("source banned after repeated authentication failures", "source", src)
 			}
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
-			return nil, false
 		}
-		if !u.Enabled {
-			s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenancy.Of(u.Tenant), "source", src)
-			s.respond(req, tx, 403, "Forbidden")
-			return nil, false
-		}
-		return u, true
+		challenge(false)
+		return nil, false
 	}
-	if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
-		return t, true
+	if !u.Enabled {
+		s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenancy.Of(u.Tenant), "source", src)
+		s.respond(req, tx, 403, "Forbidden")
+		return nil, false
 	}
-	s.log.Warn("INVITE from unknown endpoint refused", "from", fromUser, "source", src)
-	s.respond(req, tx, 403, "Forbidden")
-	return nil, false
+	return u, true
 }
 
 // sessionExpires returns the session interval to confirm in the 200 OK

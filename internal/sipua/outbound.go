@@ -107,7 +107,8 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 			if err := sip.ParseUri(strings.Trim(b.Contact, "<>"), &recipient); err != nil {
 				return nil, unavailable(fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err))
 			}
-			dest, transport = b.Source, b.Transport
+			transport = b.Transport
+			dest = contactTarget(recipient, b.Source, strings.ToLower(transport), ep.RewriteContact)
 		} else {
 			// Not registered here: maybe on another node of the cluster,
 			// unless this call already came from one (one hop: a stale
@@ -128,7 +129,8 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if transport == "" {
 		transport = "udp"
 	}
-	dua, ok := s.dialogUAs[transport]
+	// Calls to another node follow its Contact (its peer listener).
+	dua, ok := s.dialogUA(transport, ep.RewriteContact && peer.Node == "")
 	if !ok {
 		return nil, unavailable(fmt.Errorf("no %s listener to reach %s", transport, ep.Name))
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	// Peer, when set, takes and places calls between the nodes of a
 	// cluster (peer.go).
 	Peer *PeerOptions
+
+	// Edge is the first look at every request: bans, per-method rates,
+	// scanners, force_rport (edge.go). Guard is its ban list and buckets.
+	Edge EdgeOptions
 }
 
 // Server is the SIP user agent of a node.
@@ -82,13 +86,15 @@ type Server struct {
 	srv       *sipgo.Server
 	clients   map[string]*sipgo.Client // by transport
 	dialogUAs map[string]*sipgo.DialogUA
-	reg       *registrar.Registrar
-	dir       atomic.Pointer[Directory]
-	bus       *events.Bus
-	draining  atomic.Bool
-	contact   map[string]sip.ContactHeader
-	laddr     map[string]netip.AddrPort
-	udp       net.PacketConn // first UDP listener, set by Start
+	// natDialogUAs rewrite the contact (endpoints with rewrite_contact).
+	natDialogUAs map[string]*sipgo.DialogUA
+	reg          *registrar.Registrar
+	dir          atomic.Pointer[Directory]
+	bus          *events.Bus
+	draining     atomic.Bool
+	contact      map[string]sip.ContactHeader
+	laddr        map[string]netip.AddrPort
+	udp          net.PacketConn // first UDP listener, set by Start
 
 	mu   sync.Mutex
 	legs map[string]leg // by dialog id
@@ -100,6 +106,7 @@ type Server struct {
 	contacts   map[string]map[string]bool // AOR -> registered contact URIs
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
+	edge    *edge
 
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
 
@@ -155,23 +162,25 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("sipua: server: %w", err)
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger,
-		ua:        ua,
-		srv:       srv,
-		clients:   map[string]*sipgo.Client{},
-		dialogUAs: map[string]*sipgo.DialogUA{},
-		bus:       opts.Channels.Bus(),
-		legs:      map[string]leg{},
-		contact:   map[string]sip.ContactHeader{},
-		laddr:     map[string]netip.AddrPort{},
-		closed:    make(chan struct{}),
-		realms:    map[string]*sipauth.Challenger{},
+		opts:         opts,
+		log:          opts.Logger,
+		ua:           ua,
+		srv:          srv,
+		clients:      map[string]*sipgo.Client{},
+		dialogUAs:    map[string]*sipgo.DialogUA{},
+		natDialogUAs: map[string]*sipgo.DialogUA{},
+		bus:          opts.Channels.Bus(),
+		legs:         map[string]leg{},
+		contact:      map[string]sip.ContactHeader{},
+		laddr:        map[string]netip.AddrPort{},
+		closed:       make(chan struct{}),
+		realms:       map[string]*sipauth.Challenger{},
 	}
 	if opts.Directory == nil {
 		opts.Directory = NewDirectory(nil)
 	}
 	s.dir.Store(opts.Directory)
+	s.edge = newEdge(opts.Edge, opts.Guard, &s.dir, opts.Logger)
 	for _, l := range listeners {
 		if _, ok := s.clients[l.Transport]; ok {
 			continue
@@ -195,6 +204,7 @@ func New(opts Options) (*Server, error) {
 		s.contact[l.Transport] = ch
 		s.laddr[l.Transport] = l.Addr
 		s.dialogUAs[l.Transport] = &sipgo.DialogUA{Client: c, ContactHDR: ch}
+		s.natDialogUAs[l.Transport] = &sipgo.DialogUA{Client: c, ContactHDR: ch, RewriteContact: true}
 	}
 	s.reg = registrar.NewRegistrar(registrar.Options{
 		Realm:          opts.Realm,
@@ -207,6 +217,7 @@ func New(opts Options) (*Server, error) {
 		Guard:          opts.Guard,
 		Logger:         opts.Logger,
 		OnChange:       s.onRegistrationChange,
+		Security:       s.registerSecurity,
 	})
 	// ACK and CANCEL are exempt from the checks (RFC 3261 8.2.2.3).
 	s.routes = map[sip.RequestMethod]sipgo.RequestHandler{
@@ -221,10 +232,15 @@ func New(opts Options) (*Server, error) {
 		// an offer like a re-INVITE.
 		sip.UPDATE: s.validated(s.inDialog(leg.onReinvite)),
 	}
+	// Requests over stream transports meet the edge here (UDP ones did
+	// before parsing).
+	for method, h := range s.routes {
+		s.routes[method] = s.admitted(h)
+	}
 	for method, h := range s.routes {
 		srv.OnRequest(method, h)
 	}
-	srv.OnNoRoute(s.onNoRoute)
+	srv.OnNoRoute(s.admitted(s.onNoRoute))
 	return s, nil
 }
 
@@ -376,7 +392,7 @@ func (s *Server) Start(ctx context.Context) error {
 			if s.udp == nil {
 				s.udp = pc
 			}
-			wrapped := &closingConn{PacketConn: registrar.WrapPacketConn(pc, s.reg), closing: &s.closing}
+			wrapped := registrar.WrapPacketConn(&edgeConn{PacketConn: pc, edge: s.edge, closing: &s.closing}, s.reg)
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -555,6 +571,10 @@ func transportOf(req *sip.Request) string {
 		return "tcp"
 	case "tls":
 		return "tls"
+	case "ws":
+		return "ws"
+	case "wss":
+		return "wss"
 	default:
 		return "udp"
 	}
@@ -573,9 +593,6 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 // onOptions answers OPTIONS pings (RFC 3261 section 11) with our capabilities.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if s.opts.Guard != nil && !s.opts.Guard.Allow(source(req).Addr()) {
-		return
-	}
 	s.respond(req, tx, 200, "OK",
 		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE"),
 		sip.NewHeader("Accept", "application/sdp, application/dtmf-relay"),
@@ -613,19 +630,3 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 // deadline bounds the time a signalling goroutine may take.
 const signallingTimeout = 32 * time.Second
-
-// closingConn is a UDP listener that discards datagrams once the server
-// is closing, so that sipgo starts no transaction while its layers close.
-type closingConn struct {
-	net.PacketConn
-	closing *atomic.Bool
-}
-
-func (c *closingConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
-		if err != nil || !c.closing.Load() {
-			return n, addr, err
-		}
-	}
-}
