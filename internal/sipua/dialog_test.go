@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,20 @@ func TestInviteRefused(t *testing.T) {
 				e.limits.SetMax(map[string]int{"default": 1})
 				if _, err := e.limits.Acquire("default"); err != nil {
 					e.t.Fatal(err)
+				}
+			},
+			code: 503,
+		},
+		{
+			name: "a trunk at its max_calls", user: "carrier", src: trunkSrc, exten: "100",
+			setup: func(e *sipEnv) {
+				tr, _ := e.srv.Directory().TrunkFor(netip.MustParseAddr("198.51.100.7"))
+				tr.MaxCalls = 1
+				if _, err := e.srv.calls.acquire(tr); err != nil {
+					e.t.Fatal(err)
+				}
+				if _, err := e.srv.calls.acquire(tr); err == nil {
+					e.t.Fatal("a second call past max_calls 1 counted")
 				}
 			},
 			code: 503,

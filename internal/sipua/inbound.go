@@ -65,6 +65,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer release()
+	releaseEP, err := s.calls.acquire(ep)
+	if err != nil {
+		s.log.Warn("call refused", "endpoint", ep.Name, "err", err)
+		s.security(req, ep.Tenant, events.Security{Kind: events.SessionLimit, AccountID: ep.Name})
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	defer releaseEP()
 	exten := req.Recipient.User
 	if exten == "" {
 		exten = "s"

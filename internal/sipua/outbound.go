@@ -134,15 +134,20 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if !ok {
 		return nil, unavailable(fmt.Errorf("no %s listener to reach %s", transport, ep.Name))
 	}
+	releaseEP, err := s.calls.acquire(ep)
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	sess, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
 	if err != nil {
+		releaseEP()
 		return nil, &channel.RequestError{Cause: q850.Congestion, Err: fmt.Errorf("rtp: %w", err)}
 	}
 	linked := ""
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8)}
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP}
 	// A trunk leg may do what its caller may; a user's leg what the user may.
 	denied := ep.Denied
 	if ep.Trunk && o.Parent != nil {
@@ -210,6 +215,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if err != nil {
 		cancel()
 		sess.Close()
+		releaseEP()
 		ch.RemoteHangup(q850.DestOutOfOrder)
 		s.opts.Channels.Remove(ch)
 		return nil, &channel.RequestError{Cause: q850.DestOutOfOrder, Err: fmt.Errorf("INVITE to %s: %w", ep.Name, err)}
@@ -253,6 +259,7 @@ func latestBinding(bs []registrar.Binding) (registrar.Binding, bool) {
 // outLeg is the UAC side of a call the node places.
 type outLeg struct {
 	srv     *Server
+	release func() // the endpoint's max_calls count
 	ch      *channel.Channel
 	media   *media.Session
 	codecs  []media.Codec
@@ -390,6 +397,7 @@ func (l *outLeg) run(ctx context.Context) {
 func (l *outLeg) cleanupWhenDone() {
 	go func() {
 		<-l.ch.Done()
+		l.release()
 		// Let BYE/CANCEL finish before the leg disappears.
 		deadline := time.NewTimer(signallingTimeout)
 		defer deadline.Stop()

@@ -107,6 +107,7 @@ type Server struct {
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
 	edge    *edge
+	calls   callCounter // endpoints' live calls (max_calls)
 
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
 
