@@ -76,6 +76,11 @@ type EndpointSecurity struct {
 	// MaxCalls bounds the endpoint's concurrent calls, both directions
 	// (0: no limit).
 	MaxCalls int `yaml:"max_calls"`
+	// TLSVerify (trunks): the trunk's calls must arrive over TLS with a
+	// client certificate verified against sip.tls_ca, whose common name
+	// or a DNS name is TLSName when that is set.
+	TLSVerify bool   `yaml:"tls_verify"`
+	TLSName   string `yaml:"tls_name"`
 }
 
 // HTTPEdge are http.* keys for HTTPS and the API's brute-force ban
@@ -192,6 +197,9 @@ func (c *Config) validateSecurity(root *yaml.Node) error {
 		return nil
 	}
 	for i, u := range c.Users {
+		if u.TLSVerify || u.TLSName != "" {
+			return fail(seqItemLine(root, "users", i), "user %q: tls_verify and tls_name are for trunks", u.Name)
+		}
 		if err := check(seqItemLine(root, "users", i), fmt.Sprintf("user %q", u.Name), u.EndpointSecurity); err != nil {
 			return err
 		}
@@ -199,6 +207,9 @@ func (c *Config) validateSecurity(root *yaml.Node) error {
 	for i, t := range c.Trunks {
 		if err := check(seqItemLine(root, "trunks", i), fmt.Sprintf("trunk %q", t.Name), t.EndpointSecurity); err != nil {
 			return err
+		}
+		if t.TLSVerify && c.SIP.TLSCA == "" {
+			return fail(seqItemLine(root, "trunks", i), "trunk %q: tls_verify needs sip.tls_ca", t.Name)
 		}
 		if strings.EqualFold(t.MediaEncryption, "dtls") {
 			return fail(seqItemLine(root, "trunks", i), "trunk %q: media_encryption dtls is for WebRTC users, not trunks", t.Name)

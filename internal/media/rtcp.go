@@ -71,6 +71,14 @@ func (s *Session) rtcpLoop() {
 }
 
 func (s *Session) handleRTCP(b []byte) bool {
+	if c := s.crypt.Load(); c != nil {
+		out, err := c.rxRTCP.DecryptRTCP(nil, b, nil)
+		if err != nil {
+			s.stats.srtpDropped.Add(1)
+			return false
+		}
+		b = out
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		return false
@@ -145,6 +153,18 @@ func (s *Session) sendReport(peer netip.AddrPort) {
 	if err != nil {
 		s.logger.Debug("media: marshal RTCP", "rtp", s.local, "err", err)
 		return
+	}
+	if c := s.crypt.Load(); c != nil {
+		c.rtcpMu.Lock()
+		out, err := c.txRTCP.EncryptRTCP(c.rtcpBuf[:0], b, nil)
+		if err == nil {
+			b = append([]byte(nil), out...)
+		}
+		c.rtcpMu.Unlock()
+		if err != nil {
+			s.logger.Debug("media: SRTCP encrypt", "rtp", s.local, "err", err)
+			return
+		}
 	}
 	if _, err := s.rtcp.WriteToUDPAddrPort(b, dest); err == nil {
 		st.reportsOut.Add(1)

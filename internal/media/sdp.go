@@ -90,6 +90,11 @@ type SessionDescription struct {
 	Hold bool
 	// Ptime is the a=ptime value in milliseconds (0 when absent).
 	Ptime int
+	// Proto is the audio stream's transport profile: RTP/AVP, or RTP/SAVP
+	// (SRTP, RFC 3711 section 12) with its Crypto attributes (SDES,
+	// RFC 4568; lines entVoice cannot use are left out).
+	Proto  string
+	Crypto []Crypto
 
 	// Media lists every m= line in order; AudioIndex is the one described
 	// above (-1 when there is none).
@@ -130,8 +135,8 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 		if d.AudioIndex >= 0 || ml.Media != "audio" || ml.Port <= 0 || ml.Port > 65535 {
 			continue
 		}
-		if !strings.EqualFold(ml.Proto, "RTP/AVP") {
-			continue // SRTP/DTLS profiles are not supported here
+		if !audioProto(ml.Proto) {
+			continue
 		}
 		conn := m.ConnectionInformation
 		if conn == nil {
@@ -142,6 +147,14 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 			return nil, err
 		}
 		d.AudioIndex = i
+		d.Proto = ml.Proto
+		for _, a := range m.Attributes {
+			if a.Key == "crypto" {
+				if c, err := ParseCrypto(a.Value); err == nil {
+					d.Crypto = append(d.Crypto, c)
+				}
+			}
+		}
 		d.Addr = netip.AddrPortFrom(addr, uint16(ml.Port))
 		d.Codecs, d.DTMF = parseFormats(ml.Formats, m.Attributes)
 		dir, ok := parseDirection(m.Attributes)
@@ -163,6 +176,19 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 	}
 	return d, nil
 }
+
+// audioProto reports the audio transport profiles entVoice speaks: RTP/AVP
+// and RTP/SAVP (RFC 3711), with or without feedback (AVPF, SAVPF).
+func audioProto(p string) bool {
+	switch strings.ToUpper(p) {
+	case "RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF":
+		return true
+	}
+	return false
+}
+
+// Secure reports an SRTP transport profile.
+func Secure(proto string) bool { return strings.Contains(strings.ToUpper(proto), "SAVP") }
 
 func connAddr(c *sdp.ConnectionInformation) (netip.Addr, error) {
 	if c == nil || c.Address == nil {
@@ -259,6 +285,8 @@ type Negotiated struct {
 	Ptime int
 	// Hold mirrors SessionDescription.Hold.
 	Hold bool
+	// SRTP keys the stream (SDES or DTLS-SRTP); nil: plain RTP.
+	SRTP *SRTP
 
 	// Offer is the parsed offer; the answer keeps its m= line order.
 	Offer *SessionDescription
@@ -352,6 +380,10 @@ type LocalDescription struct {
 	// streams when answering a multi-stream offer.
 	AudioIndex int
 	Rejected   []RejectedMedia
+	// Proto is the audio transport profile (default RTP/AVP); Crypto are
+	// the a=crypto attributes of an SRTP stream (RFC 4568).
+	Proto  string
+	Crypto []Crypto
 }
 
 // Marshal renders the description as SDP (RFC 4566 with RFC 3264 rules):
@@ -428,7 +460,11 @@ func (l LocalDescription) lines() []*MediaLine {
 }
 
 func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
-	fmt.Fprintf(b, "m=audio %d RTP/AVP", l.Addr.Port())
+	proto := l.Proto
+	if proto == "" {
+		proto = "RTP/AVP"
+	}
+	fmt.Fprintf(b, "m=audio %d %s", l.Addr.Port(), proto)
 	for _, c := range l.Codecs {
 		fmt.Fprintf(b, " %d", c.PayloadType)
 	}
@@ -442,6 +478,9 @@ func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
 	if l.DTMF != nil {
 		fmt.Fprintf(b, "a=rtpmap:%d telephone-event/%d\r\n", l.DTMF.PayloadType, l.DTMF.ClockRate)
 		fmt.Fprintf(b, "a=fmtp:%d 0-16\r\n", l.DTMF.PayloadType)
+	}
+	for _, c := range l.Crypto {
+		fmt.Fprintf(b, "a=crypto:%s\r\n", c)
 	}
 	fmt.Fprintf(b, "a=ptime:%d\r\n", FrameDuration.Milliseconds())
 	fmt.Fprintf(b, "a=%s\r\n", dir)

@@ -40,6 +40,10 @@ type Session struct {
 	// dest is where RTP goes: the signalled address, or the learned one.
 	dest atomic.Pointer[netip.AddrPort]
 
+	// crypt is the SRTP of the session (nil: plain RTP), replaced by
+	// SetRemote when the keys change.
+	crypt atomic.Pointer[srtpSession]
+
 	sink atomic.Pointer[func([]int16)]
 	fwd  atomic.Pointer[bridgeLeg]
 
@@ -111,6 +115,11 @@ func (s *Session) SSRC() uint32 { return s.tx.ssrc }
 // re-INVITE (hold, resume, new address or codec); symmetric-RTP learning
 // restarts each time.
 func (s *Session) SetRemote(n Negotiated) {
+	if err := s.setSRTP(n.SRTP); err != nil {
+		// Never fall back to sending in clear what was to be encrypted.
+		s.logger.Error("media: SRTP keys refused; the stream stays silent", "rtp", s.local, "err", err)
+		n.Direction = Inactive
+	}
 	old := s.params.Load()
 	s.params.Store(&sessionParams{neg: n, generation: old.generation + 1})
 	var dest netip.AddrPort
@@ -252,6 +261,9 @@ type Stats struct {
 	DTMFIn uint64
 	// Dropped counts packets ignored (wrong source, malformed, unknown PT).
 	Dropped uint64
+	// SRTPDropped counts SRTP and SRTCP packets that failed
+	// authentication or were replayed (RFC 3711 sections 3.3.2, 3.4).
+	SRTPDropped uint64
 	// RTCP: reports sent and received, and what the peer last reported
 	// about our stream (cumulative loss, jitter in timestamp units).
 	RTCPOut, RTCPIn          uint64
@@ -276,6 +288,7 @@ type counters struct {
 	clockRate            atomic.Uint32
 	dtmfIn               atomic.Uint64
 	dropped              atomic.Uint64
+	srtpDropped          atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -294,6 +307,7 @@ func (c *counters) snapshot() Stats {
 		JitterUnits: j,
 		DTMFIn:      c.dtmfIn.Load(),
 		Dropped:     c.dropped.Load(),
+		SRTPDropped: c.srtpDropped.Load(),
 	}
 }
 

@@ -152,6 +152,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		LogUnanswered: cfg.CDR.Unanswered == nil || *cfg.CDR.Unanswered,
 		Congestion:    cfg.CDR.Congestion,
 	})
+	tlsServer, tlsClient, err := sipTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	var listeners []sipua.Listener
 	for _, l := range cfg.Listeners() {
 		listeners = append(listeners, sipua.Listener{Transport: l.Transport, Addr: l.Addr})
@@ -163,7 +167,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
 		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
-		Edge: edgeOptions(cfg),
+		Edge: edgeOptions(cfg), TLS: tlsServer, ClientTLS: tlsClient,
 	})
 	if err != nil {
 		return nil, err

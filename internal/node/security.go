@@ -1,11 +1,18 @@
 package node
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/entvoice/entvoice/internal/acl"
 	"github.com/entvoice/entvoice/internal/config"
 	"github.com/entvoice/entvoice/internal/sipua"
+	"github.com/entvoice/entvoice/internal/tlsconf"
 )
 
 // The security edge of the node's SIP side (docs/config.md, "Security").
@@ -46,5 +53,56 @@ func endpointSecurity(e *sipua.Endpoint, s config.EndpointSecurity) *sipua.Endpo
 		e.MediaEncryption = ""
 	}
 	e.MaxCalls = s.MaxCalls
+	e.TLSVerify, e.TLSName = s.TLSVerify, s.TLSName
 	return e
+}
+
+// sipTLS is the TLS of the tls: and wss: listeners (certificate files
+// reloaded on change, or a self-signed pair in data_dir/tls; client
+// certificates verified against sip.tls_ca as sip.tls_verify_client says)
+// and of the TLS connections the node dials. Both nil without such
+// listeners.
+func sipTLS(cfg *config.Config, log *slog.Logger) (server, client *tls.Config, err error) {
+	var hosts []string
+	secure := false
+	for _, l := range cfg.Listeners() {
+		hosts = append(hosts, l.Addr.Addr().String())
+		secure = secure || l.Transport == "tls" || l.Transport == "wss"
+	}
+	if !secure {
+		return nil, nil, nil
+	}
+	src, err := tlsconf.Load(tlsconf.Options{CertFile: cfg.SIP.TLSCert, KeyFile: cfg.SIP.TLSKey,
+		Dir: filepath.Join(cfg.DataDir, "tls"), Name: "sip", Hosts: hosts, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sip.tls_cert/tls_key: %w", err)
+	}
+	server = src.ServerConfig()
+	client = &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.SIP.TLSCA != "" {
+		pool, err := tlsconf.CertPool(cfg.SIP.TLSCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip.tls_ca: %w", err)
+		}
+		server.ClientCAs = pool
+		if sys, err := x509.SystemCertPool(); err == nil {
+			client.RootCAs = sys
+		}
+		if client.RootCAs == nil {
+			client.RootCAs = x509.NewCertPool()
+		}
+		if b, err := os.ReadFile(cfg.SIP.TLSCA); err == nil {
+			client.RootCAs.AppendCertsFromPEM(b)
+		}
+	}
+	switch cfg.SIP.TLSVerifyClient {
+	case "optional":
+		server.ClientAuth = tls.VerifyClientCertIfGiven
+	case "require":
+		server.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	// The node's own certificate goes with the TLS connections it dials
+	// (a trunk that verifies clients sees it).
+	client.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return src.Certificate(), nil }
+	return server, client, nil
 }

@@ -47,6 +47,10 @@ type Endpoint struct {
 	MaxCalls int
 
 	// Trunks only.
+	// TLSVerify: calls from the trunk must come over TLS with a verified
+	// client certificate, named TLSName when set.
+	TLSVerify bool
+	TLSName   string
 	Match     []netip.Prefix
 	Host      netip.AddrPort
 	Transport string

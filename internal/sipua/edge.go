@@ -43,7 +43,7 @@ type edge struct {
 	dir   *atomic.Pointer[Directory]
 	log   *slog.Logger
 
-	banned, flood, scanner, malformed *atomic.Uint64
+	banned, flood, scanner, refused *atomic.Uint64
 }
 
 func newEdge(o EdgeOptions, guard *acl.Guard, dir *atomic.Pointer[Directory], log *slog.Logger) *edge {
@@ -53,7 +53,7 @@ func newEdge(o EdgeOptions, guard *acl.Guard, dir *atomic.Pointer[Directory], lo
 	b := guard.Bans()
 	return &edge{opts: o, guard: guard, dir: dir, log: log,
 		banned: b.Counter("sip.dropped_banned"), flood: b.Counter("sip.dropped_rate"),
-		scanner: b.Counter("sip.dropped_scanner"), malformed: b.Counter("sip.malformed")}
+		scanner: b.Counter("sip.dropped_scanner"), refused: b.Counter("sip.refused_connections")}
 }
 
 // knownMethods gives a request's method as a constant string (no

@@ -81,6 +81,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// 13.2.1, RFC 3264): the offer goes in our 200 OK, the answer comes in
 	// the ACK, and until then no media flows.
 	delayed := len(req.Body()) == 0
+	sec := newLegSecurity(ep)
 	var neg media.Negotiated
 	if delayed {
 		dtmf := media.DefaultTelephoneEvent
@@ -95,6 +96,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		if neg, err = media.Negotiate(offer, ep.Codecs); err != nil {
 			s.log.Info("no common codec", "endpoint", ep.Name, "from", src)
 			s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 entvoice "Media type not available"`))
+			return
+		}
+		if err := sec.answer(offer, &neg); err != nil {
+			// media_encryption required but not offered, or SRTP
+			// offered to an endpoint without it (RFC 3261 21.4.26).
+			s.log.Info("call refused: media encryption", "endpoint", ep.Name, "from", src, "media_encryption", ep.MediaEncryption, "profile", offer.Proto, "err", err)
+			s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `305 entvoice "Incompatible media format: `+encryptionWarning(err)+`"`))
 			return
 		}
 	}
@@ -126,7 +134,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		callerNum = req.From().Address.User
 		callerName = strings.Trim(req.From().DisplayName, `"`)
 	}
-	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1, established: !delayed, codecs: ep.Codecs}
+	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1, established: !delayed, codecs: ep.Codecs, sec: sec}
 	if delayed {
 		l.offered = ep.Codecs
 	}
@@ -189,6 +197,12 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 	u, known := dir.UserIn(tid, fromUser)
 	if !known {
 		if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
+			if !s.trunkCertOK(t, req) {
+				s.log.Warn("trunk call refused: no verified client certificate", "trunk", t.Name, "source", src, "tls_name", t.TLSName)
+				s.security(req, "", events.Security{Kind: events.FailedACL, AccountID: t.Name, ACLName: "tls_verify"})
+				s.respond(req, tx, 403, "Forbidden")
+				return nil, false
+			}
 			return t, true
 		}
 	}
@@ -288,6 +302,7 @@ func sessionExpires(req *sip.Request, ours int) int {
 
 // inLeg is the UAS side of a call: the caller's leg.
 type inLeg struct {
+	sec            *legSecurity // media encryption
 	srv            *Server
 	dtx            dialogServer
 	req            *sip.Request
@@ -368,14 +383,22 @@ func (l *inLeg) localSDP() []byte {
 		// An offer states what we are willing to do: send and receive.
 		codecs, dir = offered, media.SendRecv
 	}
-	return media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr:      l.media.LocalAddr(),
 		Codecs:    codecs,
 		DTMF:      neg.DTMF,
 		Direction: dir,
 		SessionID: sessionIDFor(l.ch),
 		Version:   v,
-	}.Marshal()
+	}
+	if offered != nil {
+		if err := l.sec.offer(&ld); err != nil {
+			l.ch.Log().Error("SRTP keys for our offer", "err", err)
+		}
+	} else {
+		l.sec.describe(&ld)
+	}
+	return ld.Marshal()
 }
 
 // awaitingAnswer reports whether our offer's answer is still to come in
@@ -503,7 +526,7 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if offered == nil {
 		return
 	}
-	neg, err := answerOf(req.Body(), offered)
+	neg, err := answerOf(req.Body(), offered, l.sec)
 	if err != nil {
 		if !established {
 			l.ch.Log().Warn("ACK without a usable answer to our offer, ending the call", "err", err)
@@ -526,7 +549,7 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // answerOf reads the answer to our offer of offered.
-func answerOf(body []byte, offered []media.Codec) (media.Negotiated, error) {
+func answerOf(body []byte, offered []media.Codec, sec *legSecurity) (media.Negotiated, error) {
 	if len(body) == 0 {
 		return media.Negotiated{}, errors.New("no SDP answer")
 	}
@@ -534,7 +557,11 @@ func answerOf(body []byte, offered []media.Codec) (media.Negotiated, error) {
 	if err != nil {
 		return media.Negotiated{}, err
 	}
-	return media.Negotiate(ans, offered)
+	neg, err := media.Negotiate(ans, offered)
+	if err != nil {
+		return neg, err
+	}
+	return neg, sec.accept(ans, &neg)
 }
 
 func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -562,7 +589,7 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
 		return
 	}
-	neg, ok := l.srv.renegotiate(req, tx, l.neg)
+	neg, ok := l.srv.renegotiate(req, tx, l.neg, l.sec)
 	if !ok {
 		return
 	}

@@ -147,7 +147,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP}
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP, sec: newLegSecurity(ep)}
 	// A trunk leg may do what its caller may; a user's leg what the user may.
 	denied := ep.Denied
 	if ep.Trunk && o.Parent != nil {
@@ -186,14 +186,18 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: orDefault(t.Exten, ep.Name), Host: recipient.Host, Port: recipient.Port}}
 	dtmf := media.DefaultTelephoneEvent
-	offer := media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr:      sess.LocalAddr(),
 		Codecs:    ep.Codecs,
 		DTMF:      &dtmf,
 		Direction: media.SendRecv,
 		SessionID: sessionIDFor(ch),
 		Version:   1,
-	}.Marshal()
+	}
+	if err := l.sec.offer(&ld); err != nil {
+		s.log.Error("SRTP keys for an offer", "endpoint", ep.Name, "err", err)
+	}
+	offer := ld.Marshal()
 	req := sip.NewRequest(sip.INVITE, recipient)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
@@ -259,7 +263,8 @@ func latestBinding(bs []registrar.Binding) (registrar.Binding, bool) {
 // outLeg is the UAC side of a call the node places.
 type outLeg struct {
 	srv     *Server
-	release func() // the endpoint's max_calls count
+	sec     *legSecurity // media encryption
+	release func()       // the endpoint's max_calls count
 	ch      *channel.Channel
 	media   *media.Session
 	codecs  []media.Codec
@@ -318,6 +323,10 @@ func (l *outLeg) applySDP(body []byte) bool {
 		l.ch.Log().Warn("SDP answer has no codec we offered", "err", err)
 		return false
 	}
+	if err := l.sec.accept(ans, &neg); err != nil {
+		l.ch.Log().Warn("SDP answer refused: media encryption", "media_encryption", l.sec.mode, "profile", ans.Proto, "err", err)
+		return false
+	}
 	l.mu.Lock()
 	l.neg = neg
 	l.mu.Unlock()
@@ -372,7 +381,7 @@ func (l *outLeg) run(ctx context.Context) {
 		l.emit(channel.Progress{Kind: channel.Failed, Code: code, Cause: cause})
 		return
 	}
-	l.applySDP(l.dcs.InviteResponse.Body())
+	applied := l.applySDP(l.dcs.InviteResponse.Body())
 	ackCtx, cancel := context.WithTimeout(context.Background(), signallingTimeout)
 	ackErr := l.dcs.Ack(ackCtx)
 	cancel()
@@ -387,6 +396,13 @@ func (l *outLeg) run(ctx context.Context) {
 	if l.ch.IsHungUp() {
 		// Dial gave up while the 200 was on its way: end the call.
 		l.Hangup(q850.NormalClearing)
+		return
+	}
+	if !applied && l.sec.mode != "" {
+		// The callee answered without the encryption it must use: end
+		// the call (RFC 3264 section 6) rather than let audio go in clear.
+		l.Hangup(q850.IncompatibleDest)
+		l.emit(channel.Progress{Kind: channel.Failed, Code: 488, Cause: q850.IncompatibleDest})
 		return
 	}
 	l.ch.SetState(channel.StateUp)
@@ -432,7 +448,7 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Lock()
 	cur := l.neg
 	l.mu.Unlock()
-	neg, ok := l.srv.renegotiate(req, tx, cur)
+	neg, ok := l.srv.renegotiate(req, tx, cur, l.sec)
 	if !ok {
 		return
 	}
@@ -442,10 +458,12 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		l.mu.Unlock()
 		l.media.SetRemote(neg)
 	}
-	sdp := media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr: l.media.LocalAddr(), Codecs: []media.Codec{neg.Codec}, DTMF: neg.DTMF,
 		Direction: neg.Direction, SessionID: sessionIDFor(l.ch), Version: 2,
-	}.Marshal()
+	}
+	l.sec.describe(&ld)
+	sdp := ld.Marshal()
 	l.srv.respondReinvite(req, tx, sdp, 0)
 }
 

@@ -7,6 +7,7 @@ package sipua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,7 @@ type CallHandler interface {
 
 // Listener is one transport the server listens on.
 type Listener struct {
-	Transport string // udp or tcp
+	Transport string // udp, tcp, tls, ws or wss
 	Addr      netip.AddrPort
 }
 
@@ -76,6 +77,10 @@ type Options struct {
 	// Edge is the first look at every request: bans, per-method rates,
 	// scanners, force_rport (edge.go). Guard is its ban list and buckets.
 	Edge EdgeOptions
+	// TLS serves the tls and wss listeners (certificates that reload,
+	// client verification); ClientTLS dials TLS (trunks with transport
+	// tls) when the node does not peer (peering dials with its own).
+	TLS, ClientTLS *tls.Config
 }
 
 // Server is the SIP user agent of a node.
@@ -110,6 +115,7 @@ type Server struct {
 	calls   callCounter // endpoints' live calls (max_calls)
 
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
+	tlsNames  sync.Map // remote "ip:port" of a TLS client with a verified certificate -> its names
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -153,6 +159,8 @@ func New(opts Options) (*Server, error) {
 		// TLS connections sipgo dials go to other nodes only.
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(opts.Peer.TLS))
 		listeners = append(listeners[:len(listeners):len(listeners)], Listener{Transport: "tls", Addr: opts.Peer.Addr})
+	} else if opts.ClientTLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(opts.ClientTLS))
 	}
 	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
@@ -403,22 +411,11 @@ func (s *Server) Start(ctx context.Context) error {
 			}()
 			context.AfterFunc(ctx, func() { _ = pc.Close() })
 			waitServing(s.srv.TransportLayer(), pc.LocalAddr().String())
-		case "tcp":
-			ln, err := net.Listen("tcp", l.Addr.String())
-			if err != nil {
+		case "tcp", "tls", "ws", "wss":
+			if err := s.serveStream(ctx, l); err != nil {
 				s.cancel()
-				return fmt.Errorf("sipua: listen tcp %s: %w", l.Addr, err)
+				return err
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				// ServeTCP always returns an error, the listener's close
-				// among them.
-				if err := s.srv.ServeTCP(ln); ctx.Err() == nil {
-					s.log.Error("sip tcp server stopped", "addr", l.Addr, "err", err)
-				}
-			}()
-			context.AfterFunc(ctx, func() { _ = ln.Close() })
 		default:
 			s.cancel()
 			return fmt.Errorf("sipua: transport %q not supported", l.Transport)
