@@ -174,7 +174,7 @@ func (p *Process) openRepo(ctx context.Context) error {
 // startCentral serves the API on the repository.
 func (p *Process) startCentral(ctx context.Context, ctl control.Controller, nodes api.Nodes, stderr io.Writer) error {
 	c, err := central.Start(ctx, central.Options{Config: p.cfg, Store: p.Store, Repo: p.Repo, Billing: p.Billing, Controller: ctl, Nodes: nodes,
-		Logger: p.log, Stderr: stderr})
+		Logger: p.log, Stderr: stderr, Bans: p.Bans})
 	if err != nil {
 		return err
 	}
