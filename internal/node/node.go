@@ -51,6 +51,9 @@ type Node struct {
 	AGI      *agi.AGI
 	Control  *Controller
 	AMI      *ami.Server // nil when AMI is off (set by Start)
+	// Bans is the ban list the node's SIP side bans into (the process's,
+	// shared with AMI and the API, when one was given).
+	Bans     *acl.BanList
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	stopOnce sync.Once
@@ -144,6 +147,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
 	guard := sipGuard(cfg, o.Bans)
+	n.Bans = guard.Bans()
 	n.PBX = pbx.New(pbx.Options{
 		Channels:      n.Channels,
 		CDR:           n.CDR,
