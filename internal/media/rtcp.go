@@ -107,6 +107,13 @@ func (s *Session) handleRTCP(b []byte) bool {
 
 func (s *Session) sendReport(peer netip.AddrPort) {
 	dest := peer
+	w := s.webrtc.Load()
+	if w != nil {
+		// rtcp-mux: RTCP goes with the RTP, once it is keyed.
+		if dest = s.Remote(); !dest.IsValid() || s.crypt.Load() == nil {
+			return
+		}
+	}
 	if !dest.IsValid() {
 		r := s.Remote()
 		if !r.IsValid() || r.Port() == 65535 {
@@ -166,7 +173,11 @@ func (s *Session) sendReport(peer netip.AddrPort) {
 			return
 		}
 	}
-	if _, err := s.rtcp.WriteToUDPAddrPort(b, dest); err == nil {
+	conn := s.rtcp
+	if w != nil {
+		conn = s.rtp
+	}
+	if _, err := conn.WriteToUDPAddrPort(b, dest); err == nil {
 		st.reportsOut.Add(1)
 	}
 }

@@ -57,6 +57,21 @@ func (s *Session) readLoop() {
 }
 
 func (s *Session) handlePacket(rx *receiver, b []byte, src netip.AddrPort, now time.Time) {
+	if w := s.webrtc.Load(); w != nil {
+		if s.demux(w, b, src) {
+			return
+		}
+		if s.crypt.Load() == nil {
+			s.stats.dropped.Add(1) // before DTLS keyed SRTP nothing is accepted
+			return
+		}
+		if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
+			// rtcp-mux: RTCP types 200-204 show as payload types
+			// 72-76 (RFC 5761 section 4).
+			s.handleRTCP(b)
+			return
+		}
+	}
 	p := s.params.Load()
 	if p.generation != rx.generation {
 		rx.generation = p.generation

@@ -96,7 +96,11 @@ func (s *Session) writeLocked(dest netip.AddrPort, pt uint8, marker bool, ts uin
 	t.lastSend = now
 	t.lastTS = ts
 	pkt := t.buf[:hl+n]
-	if c := s.crypt.Load(); c != nil {
+	c := s.crypt.Load()
+	if c == nil && s.webrtc.Load() != nil {
+		return nil // a WebRTC stream sends nothing before DTLS keyed SRTP
+	}
+	if c != nil {
 		out, err := c.txRTP.EncryptRTP(c.encBuf[:0], pkt, &t.hdr)
 		if err != nil {
 			return fmt.Errorf("media: SRTP encrypt: %w", err)

@@ -95,6 +95,14 @@ type SessionDescription struct {
 	// RFC 4568; lines entVoice cannot use are left out).
 	Proto  string
 	Crypto []Crypto
+	// WebRTC (RFC 8829 section 5): ICE credentials, the DTLS certificate
+	// fingerprint (sha-256) and setup role, the audio stream's mid,
+	// rtcp-mux, and the mids of an a=group:BUNDLE.
+	ICEUfrag, ICEPwd string
+	Fingerprint      string
+	Setup, Mid       string
+	RTCPMux          bool
+	Bundle           []string
 
 	// Media lists every m= line in order; AudioIndex is the one described
 	// above (-1 when there is none).
@@ -148,6 +156,7 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 		}
 		d.AudioIndex = i
 		d.Proto = ml.Proto
+		d.parseWebRTC(s.Attributes, m.Attributes)
 		for _, a := range m.Attributes {
 			if a.Key == "crypto" {
 				if c, err := ParseCrypto(a.Value); err == nil {
@@ -165,7 +174,10 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 			dir = SendRecv
 		}
 		d.Direction = dir
-		d.Hold = addr.IsUnspecified() || !dir.CanRecv()
+		// A WebRTC stream's address is ICE's (its c= may be 0.0.0.0
+		// before candidates are known, RFC 8840); it holds only by
+		// direction.
+		d.Hold = (addr.IsUnspecified() && d.ICEUfrag == "") || !dir.CanRecv()
 		d.Ptime = attrInt(m.Attributes, "ptime")
 		if d.Ptime == 0 {
 			d.Ptime = sessPtime
@@ -181,7 +193,7 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 // and RTP/SAVP (RFC 3711), with or without feedback (AVPF, SAVPF).
 func audioProto(p string) bool {
 	switch strings.ToUpper(p) {
-	case "RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF":
+	case "RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
 		return true
 	}
 	return false
@@ -326,7 +338,7 @@ func Negotiate(offer *SessionDescription, supported []Codec) (Negotiated, error)
 		Hold:      offer.Hold,
 		Offer:     offer,
 	}
-	if offer.Addr.Addr().IsUnspecified() && n.Direction == SendRecv {
+	if offer.Addr.Addr().IsUnspecified() && offer.ICEUfrag == "" && n.Direction == SendRecv {
 		n.Direction = RecvOnly
 	}
 	if offer.DTMF != nil {
@@ -384,6 +396,18 @@ type LocalDescription struct {
 	// the a=crypto attributes of an SRTP stream (RFC 4568).
 	Proto  string
 	Crypto []Crypto
+	// WebRTC describes a WebRTC stream (ICE-lite, DTLS-SRTP, rtcp-mux).
+	WebRTC *LocalWebRTC
+}
+
+// LocalWebRTC is what our SDP says of a WebRTC stream (RFC 8829): we are
+// an ICE-lite agent with one host candidate, the DTLS server.
+type LocalWebRTC struct {
+	Ufrag, Pwd  string
+	Fingerprint string // sha-256
+	Setup       string // passive (answer) or actpass (offer)
+	Mid         string
+	Bundle      bool // answer the offer's a=group:BUNDLE
 }
 
 // Marshal renders the description as SDP (RFC 4566 with RFC 3264 rules):
@@ -409,6 +433,14 @@ func (l LocalDescription) Marshal() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=%s %d %d IN %s %s\r\ns=entVoice\r\nc=IN %s %s\r\nt=0 0\r\n",
 		user, l.SessionID, l.Version, ipVer, addr, ipVer, addr)
+	if w := l.WebRTC; w != nil {
+		// RFC 8445 section 5.1.2: a lite agent says so at session level.
+		b.WriteString("a=ice-lite\r\n")
+		if w.Bundle && w.Mid != "" {
+			fmt.Fprintf(&b, "a=group:BUNDLE %s\r\n", w.Mid)
+		}
+		b.WriteString("a=msid-semantic: WMS\r\n")
+	}
 	for _, m := range l.lines() {
 		if m == nil {
 			l.writeAudio(&b, dir)
@@ -463,6 +495,9 @@ func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
 	proto := l.Proto
 	if proto == "" {
 		proto = "RTP/AVP"
+		if l.WebRTC != nil {
+			proto = "UDP/TLS/RTP/SAVPF"
+		}
 	}
 	fmt.Fprintf(b, "m=audio %d %s", l.Addr.Port(), proto)
 	for _, c := range l.Codecs {
@@ -482,6 +517,55 @@ func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
 	for _, c := range l.Crypto {
 		fmt.Fprintf(b, "a=crypto:%s\r\n", c)
 	}
+	if w := l.WebRTC; w != nil {
+		fmt.Fprintf(b, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", w.Ufrag, w.Pwd)
+		fmt.Fprintf(b, "a=fingerprint:sha-256 %s\r\na=setup:%s\r\n", w.Fingerprint, w.Setup)
+		if w.Mid != "" {
+			fmt.Fprintf(b, "a=mid:%s\r\n", w.Mid)
+		}
+		b.WriteString("a=rtcp-mux\r\n")
+		// One host candidate: the RTP socket (RFC 8445 section 5.1.2.1
+		// priority for a host candidate, component 1).
+		fmt.Fprintf(b, "a=candidate:1 1 udp 2130706431 %s %d typ host\r\na=end-of-candidates\r\n", l.Addr.Addr().Unmap(), l.Addr.Port())
+	}
 	fmt.Fprintf(b, "a=ptime:%d\r\n", FrameDuration.Milliseconds())
 	fmt.Fprintf(b, "a=%s\r\n", dir)
+}
+
+// parseWebRTC reads the WebRTC attributes of the audio stream, media level
+// first, then session level (ice-ufrag, ice-pwd and fingerprint may be
+// either, RFC 8839 section 5.4, RFC 8122 section 5).
+func (d *SessionDescription) parseWebRTC(session, media []sdp.Attribute) {
+	get := func(key string) string {
+		for _, attrs := range [][]sdp.Attribute{media, session} {
+			for _, a := range attrs {
+				if a.Key == key {
+					return strings.TrimSpace(a.Value)
+				}
+			}
+		}
+		return ""
+	}
+	d.ICEUfrag, d.ICEPwd = get("ice-ufrag"), get("ice-pwd")
+	if alg, v, ok := strings.Cut(get("fingerprint"), " "); ok && strings.EqualFold(alg, "sha-256") {
+		d.Fingerprint = strings.TrimSpace(v)
+	}
+	d.Setup, d.Mid = get("setup"), get("mid")
+	for _, a := range media {
+		if a.Key == "rtcp-mux" {
+			d.RTCPMux = true
+		}
+	}
+	for _, a := range session {
+		if a.Key == "group" {
+			if f := strings.Fields(a.Value); len(f) > 1 && f[0] == "BUNDLE" {
+				d.Bundle = f[1:]
+			}
+		}
+	}
+}
+
+// WebRTC reports a WebRTC offer: DTLS-SRTP over ICE (RFC 8829).
+func (d *SessionDescription) WebRTC() bool {
+	return strings.HasPrefix(strings.ToUpper(d.Proto), "UDP/TLS/") && d.ICEUfrag != "" && d.Fingerprint != ""
 }

@@ -43,6 +43,9 @@ type Session struct {
 	// crypt is the SRTP of the session (nil: plain RTP), replaced by
 	// SetRemote when the keys change.
 	crypt atomic.Pointer[srtpSession]
+	// webrtc is set for a WebRTC stream (webrtc.go): ICE-lite, DTLS-SRTP,
+	// rtcp-mux on the one socket.
+	webrtc atomic.Pointer[webrtcState]
 
 	sink atomic.Pointer[func([]int16)]
 	fwd  atomic.Pointer[bridgeLeg]
@@ -122,6 +125,9 @@ func (s *Session) SetRemote(n Negotiated) {
 	}
 	old := s.params.Load()
 	s.params.Store(&sessionParams{neg: n, generation: old.generation + 1})
+	if s.webrtc.Load() != nil {
+		return // the destination is the ICE pair's, not the SDP's
+	}
 	var dest netip.AddrPort
 	if n.Remote.IsValid() && !n.Remote.Addr().IsUnspecified() && n.Remote.Port() != 0 {
 		dest = netip.AddrPortFrom(n.Remote.Addr().Unmap(), n.Remote.Port())
