@@ -81,7 +81,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// 13.2.1, RFC 3264): the offer goes in our 200 OK, the answer comes in
 	// the ACK, and until then no media flows.
 	delayed := len(req.Body()) == 0
-	sec := newLegSecurity(ep)
+	sec := s.newLegSecurity(ep)
 	var neg media.Negotiated
 	if delayed {
 		dtmf := media.DefaultTelephoneEvent
@@ -119,6 +119,12 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if !delayed {
 		sess.SetRemote(neg)
+		if err := sec.start(sess); err != nil {
+			s.log.Error("WebRTC stream not started", "endpoint", ep.Name, "err", err)
+			sess.Close()
+			s.respond(req, tx, 488, "Not Acceptable Here")
+			return
+		}
 	}
 	dua, _ := s.dialogUA(transportOf(req), ep.RewriteContact)
 	dtx, err := dua.ReadInvite(req, tx)
@@ -542,6 +548,9 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Unlock()
 	if changed || !established {
 		l.media.SetRemote(neg)
+		if err := l.sec.start(l.media); err != nil {
+			l.ch.Log().Warn("WebRTC stream not started", "err", err)
+		}
 	}
 	if !established {
 		l.ch.Log().Debug("delayed offer answered in the ACK", "codec", neg.Codec.Name, "remote", neg.Remote)
@@ -602,6 +611,9 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Unlock()
 	if changed {
 		l.media.SetRemote(neg)
+		if err := l.sec.start(l.media); err != nil {
+			l.ch.Log().Warn("WebRTC stream not restarted", "err", err)
+		}
 	}
 	l.armSessionTimer() // a re-INVITE or UPDATE refreshes the session
 	l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)

@@ -147,7 +147,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP, sec: newLegSecurity(ep)}
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP, sec: s.newLegSecurity(ep)}
 	// A trunk leg may do what its caller may; a user's leg what the user may.
 	denied := ep.Denied
 	if ep.Trunk && o.Parent != nil {
@@ -331,6 +331,10 @@ func (l *outLeg) applySDP(body []byte) bool {
 	l.neg = neg
 	l.mu.Unlock()
 	l.media.SetRemote(neg)
+	if err := l.sec.start(l.media); err != nil {
+		l.ch.Log().Warn("WebRTC stream not started", "err", err)
+		return false
+	}
 	return true
 }
 

@@ -114,6 +114,10 @@ type Server struct {
 	edge    *edge
 	calls   callCounter // endpoints' live calls (max_calls)
 
+	dtlsOnce sync.Once // the DTLS identity of WebRTC streams, made on first use
+	dtlsID   *media.DTLSIdentity
+	dtlsErr  error
+
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
 	tlsNames  sync.Map // remote "ip:port" of a TLS client with a verified certificate -> its names
 

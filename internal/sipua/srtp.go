@@ -3,6 +3,8 @@ package sipua
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/entvoice/entvoice/internal/media"
@@ -14,15 +16,67 @@ import (
 // contexts go on (RFC 4568 section 7.1.4 allows either).
 type legSecurity struct {
 	mode string
+	// identity is the node's DTLS certificate (mode dtls).
+	identity func() (*media.DTLSIdentity, error)
 
-	mu    sync.Mutex
-	keys  map[string]media.Crypto // ours, by suite
-	inUse *media.Crypto           // ours, in the description in force
-	proto string                  // the audio profile in force
+	mu sync.Mutex
+	// web is our side of a WebRTC stream (mode dtls) and params what
+	// the media session starts with.
+	web    *media.LocalWebRTC
+	params *media.WebRTCParams
+	keys   map[string]media.Crypto // ours, by suite
+	inUse  *media.Crypto           // ours, in the description in force
+	proto  string                  // the audio profile in force
 }
 
-func newLegSecurity(ep *Endpoint) *legSecurity {
-	return &legSecurity{mode: ep.MediaEncryption}
+func (s *Server) newLegSecurity(ep *Endpoint) *legSecurity {
+	return &legSecurity{mode: ep.MediaEncryption, identity: s.dtlsIdentity}
+}
+
+// dtlsIdentity is the node's DTLS certificate for WebRTC, made on first
+// use (RFC 8827 section 6.5: self-signed, bound by its SDP fingerprint).
+func (s *Server) dtlsIdentity() (*media.DTLSIdentity, error) {
+	s.dtlsOnce.Do(func() { s.dtlsID, s.dtlsErr = media.NewDTLSIdentity() })
+	return s.dtlsID, s.dtlsErr
+}
+
+// webrtcSide makes our side of a WebRTC stream for the peer's description
+// (setup: passive in an answer, actpass in an offer: we are always the
+// DTLS server, the browser the client).
+func (ls *legSecurity) webrtcSide(peer *media.SessionDescription, setup string) error {
+	id, err := ls.identity()
+	if err != nil {
+		return err
+	}
+	if ls.web == nil {
+		ufrag, pwd := media.NewICECredentials()
+		ls.web = &media.LocalWebRTC{Ufrag: ufrag, Pwd: pwd, Fingerprint: id.Fingerprint, Mid: "0"}
+	}
+	ls.web.Setup = setup
+	if peer != nil {
+		if peer.Mid != "" {
+			ls.web.Mid = peer.Mid
+		}
+		ls.web.Bundle = slices.Contains(peer.Bundle, ls.web.Mid)
+		ls.params = &media.WebRTCParams{Identity: id, LocalUfrag: ls.web.Ufrag, LocalPwd: ls.web.Pwd,
+			RemoteUfrag: peer.ICEUfrag, RemoteFingerprint: peer.Fingerprint}
+	}
+	return nil
+}
+
+// start starts a WebRTC stream's transport once the peer's description
+// is known (nothing for other modes).
+func (ls *legSecurity) start(sess *media.Session) error {
+	if ls == nil {
+		return nil
+	}
+	ls.mu.Lock()
+	p := ls.params
+	ls.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return sess.StartWebRTC(*p)
 }
 
 // local is our key for suite, made on first use.
@@ -63,7 +117,17 @@ func (ls *legSecurity) answer(offer *media.SessionDescription, neg *media.Negoti
 		neg.SRTP, ls.inUse, ls.proto = keys, &mine, offer.Proto
 		return nil
 	case "dtls":
-		return fmt.Errorf("%w (DTLS-SRTP is not available on this listener)", media.ErrSRTPRequired)
+		if !offer.WebRTC() || !offer.RTCPMux {
+			return fmt.Errorf("%w (a WebRTC offer: UDP/TLS/RTP/SAVPF with ICE, a fingerprint and rtcp-mux)", media.ErrSRTPRequired)
+		}
+		if strings.EqualFold(offer.Setup, "passive") {
+			return fmt.Errorf("%w (the peer wants to be the DTLS server; entVoice is always the server)", media.ErrSRTPRequired)
+		}
+		if err := ls.webrtcSide(offer, "passive"); err != nil {
+			return err
+		}
+		ls.proto = offer.Proto
+		return nil
 	default:
 		if media.Secure(offer.Proto) {
 			return media.ErrSRTPRefused
@@ -77,6 +141,15 @@ func (ls *legSecurity) answer(offer *media.SessionDescription, neg *media.Negoti
 func (ls *legSecurity) offer(ld *media.LocalDescription) error {
 	if ls == nil {
 		ls = &legSecurity{}
+	}
+	if ls.mode == "dtls" {
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		if err := ls.webrtcSide(nil, "actpass"); err != nil {
+			return err
+		}
+		ld.Proto, ld.WebRTC = "UDP/TLS/RTP/SAVPF", ls.web
+		return nil
 	}
 	if ls.mode != "sdes" {
 		return nil
@@ -101,6 +174,14 @@ func (ls *legSecurity) offer(ld *media.LocalDescription) error {
 func (ls *legSecurity) accept(ans *media.SessionDescription, neg *media.Negotiated) error {
 	if ls == nil {
 		ls = &legSecurity{}
+	}
+	if ls.mode == "dtls" {
+		if !ans.WebRTC() || !ans.RTCPMux || !strings.EqualFold(ans.Setup, "active") {
+			return fmt.Errorf("%w (a WebRTC answer with setup:active)", media.ErrSRTPRequired)
+		}
+		ls.mu.Lock()
+		defer ls.mu.Unlock()
+		return ls.webrtcSide(ans, "actpass")
 	}
 	if ls.mode != "sdes" {
 		if media.Secure(ans.Proto) {
@@ -137,6 +218,10 @@ func (ls *legSecurity) describe(ld *media.LocalDescription) {
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	if ls.web != nil {
+		ld.Proto, ld.WebRTC = "UDP/TLS/RTP/SAVPF", ls.web
+		return
+	}
 	if ls.inUse == nil {
 		return
 	}
