@@ -103,8 +103,10 @@ type HTTPEdge struct {
 // DefaultScannerUserAgents are the User-Agents of well-known SIP scanners
 // (sipvicious's svmap/svwar/svcrack and its kin), as Kamailio's secfilter
 // and fail2ban's asterisk filter lists have them.
-var DefaultScannerUserAgents = []string{"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipscan", "sundayddr",
-	"iwar", "sivus", "smap", "friendly-request", "vaxsipuseragent", "vaxipuseragent", "siparmyknife", "pplsip"}
+func DefaultScannerUserAgents() []string {
+	return []string{"friendly-scanner", "sipvicious", "sipcli", "sip-scan", "sipscan", "sundayddr",
+		"iwar", "sivus", "smap", "friendly-request", "vaxsipuseragent", "vaxipuseragent", "siparmyknife", "pplsip"}
+}
 
 // DefaultMethodRates are the per-source, per-method rates (requests/s).
 func DefaultMethodRates() map[string]int {
@@ -138,7 +140,7 @@ func (c *Config) securityDefaults() {
 		c.SIP.TLSVerifyClient = "none"
 	}
 	if c.Security.ScannerUserAgents == nil {
-		c.Security.ScannerUserAgents = DefaultScannerUserAgents
+		c.Security.ScannerUserAgents = DefaultScannerUserAgents()
 	}
 	if c.Security.AuditLog == "" {
 		c.Security.AuditLog = filepath.Join(c.DataDir, "audit.log")

@@ -33,23 +33,38 @@ type securitySpec struct {
 	optional []string
 }
 
-var securitySpecs = map[Kind]securitySpec{
-	FailedACL:               {version: 1, optional: []string{"Module", "ACLName", "SessionTV"}},
-	InvalidAccountID:        {version: 1, optional: []string{"Module", "SessionTV"}},
-	SessionLimit:            {version: 1, optional: []string{"Module", "SessionTV"}},
-	RequestNotSupported:     {version: 1, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV"}},
-	RequestNotAllowd:        {version: 1, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV", "RequestParams"}},
-	RequestBadFormat:        {version: 1, noAcct: true, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV", "AccountID", "RequestParams"}},
-	SuccessfulAuth:          {version: 1, info: true, required: []string{"UsingPassword"}, optional: []string{"Module", "SessionTV"}},
-	ChallengeResponseFailed: {version: 1, required: []string{"Challenge", "Response", "ExpectedResponse"}, optional: []string{"Module", "SessionTV"}},
-	InvalidPassword:         {version: 2, optional: []string{"Module", "SessionTV", "Challenge", "ReceivedChallenge", "ReceivedHash"}},
-	ChallengeSent:           {version: 1, info: true, required: []string{"Challenge"}, optional: []string{"Module", "SessionTV"}},
-	InvalidTransport:        {version: 1, required: []string{"AttemptedTransport"}, optional: []string{"Module", "SessionTV"}},
+// specOf is security_events.c's sec_events entry of a kind.
+func specOf(k Kind) (securitySpec, bool) {
+	switch k {
+	case FailedACL:
+		return securitySpec{version: 1, optional: []string{"Module", "ACLName", "SessionTV"}}, true
+	case InvalidAccountID:
+		return securitySpec{version: 1, optional: []string{"Module", "SessionTV"}}, true
+	case SessionLimit:
+		return securitySpec{version: 1, optional: []string{"Module", "SessionTV"}}, true
+	case RequestNotSupported:
+		return securitySpec{version: 1, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV"}}, true
+	case RequestNotAllowd:
+		return securitySpec{version: 1, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV", "RequestParams"}}, true
+	case RequestBadFormat:
+		return securitySpec{version: 1, noAcct: true, required: []string{"RequestType"}, optional: []string{"Module", "SessionTV", "AccountID", "RequestParams"}}, true
+	case SuccessfulAuth:
+		return securitySpec{version: 1, info: true, required: []string{"UsingPassword"}, optional: []string{"Module", "SessionTV"}}, true
+	case ChallengeResponseFailed:
+		return securitySpec{version: 1, required: []string{"Challenge", "Response", "ExpectedResponse"}, optional: []string{"Module", "SessionTV"}}, true
+	case InvalidPassword:
+		return securitySpec{version: 2, optional: []string{"Module", "SessionTV", "Challenge", "ReceivedChallenge", "ReceivedHash"}}, true
+	case ChallengeSent:
+		return securitySpec{version: 1, info: true, required: []string{"Challenge"}, optional: []string{"Module", "SessionTV"}}, true
+	case InvalidTransport:
+		return securitySpec{version: 1, required: []string{"AttemptedTransport"}, optional: []string{"Module", "SessionTV"}}, true
+	}
+	return securitySpec{}, false
 }
 
 // IsSecurity reports whether k is one of the security events.
 func IsSecurity(k Kind) bool {
-	_, ok := securitySpecs[k]
+	_, ok := specOf(k)
 	return ok
 }
 
@@ -135,7 +150,7 @@ func (s *Security) field(name string) string {
 // Fields returns the event's fields as Asterisk orders them (required,
 // then optional that are set), each a name and value.
 func (s *Security) Fields() [][2]string {
-	spec, ok := securitySpecs[s.Kind]
+	spec, ok := specOf(s.Kind)
 	if !ok {
 		return nil
 	}
@@ -187,7 +202,7 @@ func (s *Security) Log(log *slog.Logger) {
 	if log == nil {
 		return
 	}
-	spec := securitySpecs[s.Kind]
+	spec, _ := specOf(s.Kind)
 	level := slog.LevelWarn
 	if spec.info {
 		level = slog.LevelDebug

@@ -27,7 +27,7 @@ const (
 )
 
 // Suites are the supported crypto suites in order of preference.
-var Suites = []string{SuiteAESCM80, SuiteAESCM32, SuiteGCM128}
+func Suites() []string { return []string{SuiteAESCM80, SuiteAESCM32, SuiteGCM128} }
 
 // Errors of SRTP negotiation; the SIP layer answers 488.
 var (

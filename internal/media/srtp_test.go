@@ -83,7 +83,7 @@ func srtpConnect(t *testing.T, a, b *Session, offered []string) {
 // TestSRTPCall: a tone crosses an SRTP call with each suite, both ways,
 // and what goes on the wire is not the plain RTP.
 func TestSRTPCall(t *testing.T) {
-	for _, suite := range Suites {
+	for _, suite := range Suites() {
 		t.Run(suite, func(t *testing.T) {
 			env := newEnv(t)
 			a, b := env.session(t), env.session(t)
@@ -119,7 +119,7 @@ func TestSRTPCall(t *testing.T) {
 func TestSRTPRefusesForgedAndReplayed(t *testing.T) {
 	env := newEnv(t)
 	a, b := env.session(t), env.session(t)
-	srtpConnect(t, a, b, Suites)
+	srtpConnect(t, a, b, Suites())
 	// A tap between a and b: a sends to it, it forwards to b and keeps
 	// copies.
 	tap, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

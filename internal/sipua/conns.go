@@ -40,13 +40,16 @@ type streamListener struct {
 	// remembers each client's verified certificate names.
 	tls   *tls.Config
 	certs *sync.Map // remote "ip:port" -> []string verified names
+	// header bounds a message's (and a new connection's) time to its
+	// headers' end (default headerTimeout).
+	header time.Duration
 
 	mu  sync.Mutex
 	per map[netip.Addr]int
 }
 
 func (s *Server) streamListener(ln net.Listener, framed bool, tlsCfg *tls.Config) net.Listener {
-	return &streamListener{Listener: ln, edge: s.edge, framed: framed, tls: tlsCfg, certs: &s.tlsNames, per: map[netip.Addr]int{}}
+	return &streamListener{Listener: ln, edge: s.edge, framed: framed, tls: tlsCfg, certs: &s.tlsNames, per: map[netip.Addr]int{}, header: headerTimeout}
 }
 
 func (l *streamListener) Accept() (net.Conn, error) {
@@ -80,7 +83,7 @@ func (l *streamListener) Accept() (net.Conn, error) {
 		if idle <= 0 {
 			idle = 10 * time.Minute
 		}
-		g := &guardedConn{Conn: c, idle: idle, framed: l.framed, pendingSince: time.Now()}
+		g := &guardedConn{Conn: c, idle: idle, header: l.header, framed: l.framed, pendingSince: time.Now()}
 		remote := c.RemoteAddr().String()
 		g.release = func() {
 			l.mu.Lock()
@@ -131,6 +134,7 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 type guardedConn struct {
 	net.Conn
 	idle    time.Duration
+	header  time.Duration
 	framed  bool
 	release func()
 	once    sync.Once
@@ -144,7 +148,7 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	deadline := time.Now().Add(c.idle)
 	if c.framed && !c.pendingSince.IsZero() {
-		if d := c.pendingSince.Add(headerTimeout); d.Before(deadline) {
+		if d := c.pendingSince.Add(c.header); d.Before(deadline) {
 			deadline = d
 		}
 	}

@@ -56,16 +56,38 @@ func newEdge(o EdgeOptions, guard *acl.Guard, dir *atomic.Pointer[Directory], lo
 		scanner: b.Counter("sip.dropped_scanner"), refused: b.Counter("sip.refused_connections")}
 }
 
-// knownMethods gives a request's method as a constant string (no
-// allocation per datagram); others are "" and fall in the "*" bucket.
-var knownMethods = []string{"INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "UPDATE",
-	"SUBSCRIBE", "NOTIFY", "MESSAGE", "PRACK", "REFER", "PUBLISH"}
-
+// methodName gives a request's method as a constant string (no
+// allocation per datagram); others are "OTHER" and fall in the "*" bucket.
 func methodName(b []byte) string {
-	for _, m := range knownMethods {
-		if string(b) == m {
-			return m
-		}
+	switch string(b) {
+	case "INVITE":
+		return "INVITE"
+	case "ACK":
+		return "ACK"
+	case "BYE":
+		return "BYE"
+	case "CANCEL":
+		return "CANCEL"
+	case "REGISTER":
+		return "REGISTER"
+	case "OPTIONS":
+		return "OPTIONS"
+	case "INFO":
+		return "INFO"
+	case "UPDATE":
+		return "UPDATE"
+	case "SUBSCRIBE":
+		return "SUBSCRIBE"
+	case "NOTIFY":
+		return "NOTIFY"
+	case "MESSAGE":
+		return "MESSAGE"
+	case "PRACK":
+		return "PRACK"
+	case "REFER":
+		return "REFER"
+	case "PUBLISH":
+		return "PUBLISH"
 	}
 	return "OTHER"
 }

@@ -158,7 +158,7 @@ func (ls *legSecurity) offer(ld *media.LocalDescription) error {
 	defer ls.mu.Unlock()
 	ld.Proto = "RTP/SAVP"
 	ld.Crypto = nil
-	for i, s := range media.Suites {
+	for i, s := range media.Suites() {
 		c, err := ls.local(s)
 		if err != nil {
 			return err
