@@ -28,7 +28,7 @@ func answeredAt(t *testing.T, n *testNode, user string) string {
 	msg := natRequest(user, n.Port, via.port())
 	got := make(chan string, 2)
 	go func() {
-		if r := via.listen(1500 * time.Millisecond); len(r) > 0 {
+		if r := via.collect(1500*time.Millisecond, false); len(r) > 0 {
 			got <- "via: " + r[0]
 		}
 		got <- ""
@@ -78,18 +78,4 @@ func TestForceRport(t *testing.T) {
 			t.Errorf("1003 (force_rport: true): answered at %s, want source", got)
 		}
 	})
-}
-
-// listen collects what arrives until quiet passes without a datagram.
-func (r *rawUDP) listen(quiet time.Duration) []string {
-	var got []string
-	buf := make([]byte, 70000)
-	for {
-		_ = r.conn.SetReadDeadline(time.Now().Add(quiet))
-		n, _, err := r.conn.ReadFromUDP(buf)
-		if err != nil {
-			return got
-		}
-		got = append(got, string(buf[:n]))
-	}
 }
