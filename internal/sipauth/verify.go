@@ -129,7 +129,7 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 		// An unknown user costs what a known one does: the digest is
 		// computed against a stand-in HA1, so neither the answer nor its
 		// timing tells the two apart (Asterisk's artificial endpoint).
-		ha1 = c.standInHA1(alg, d.username)
+		ha1 = c.standInHA1(alg)
 	}
 	var ha2buf, rbuf [64]byte
 	ha2 := digest.Hex(alg, ha2buf[:0], string(req.Method), d.uri)
