@@ -22,7 +22,8 @@ packages=(sip-tester baresip-core sox libsox-fmt-all espeak-ng
   asterisk-core-sounds-en-wav asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav
   asterisk-core-sounds-it-wav
   pkg-config libpocketsphinx-dev pocketsphinx-en-us
-  curl) # voicemail: bench/voicemail.sh reads the API with curl
+  curl       # voicemail: bench/voicemail.sh reads the API with curl
+  chromium)  # the WebRTC tests drive Debian's chromium with playwright-core
 missing=()
 # Node.js may come from elsewhere (nodesource bundles npm); Debian's
 # nodejs and npm only when there is no npm at all.
@@ -39,8 +40,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm AMI/AGI clients the tests drive (asterisk-manager, asterisk-ami-client,
-# ding-dong), pinned by internal/testpeer/npm/package-lock.json.
-(cd internal/testpeer/npm && npm ci --no-audit --no-fund --loglevel=error)
+# ding-dong) and the WebRTC page's SIP.js and playwright-core, pinned by
+# internal/testpeer/npm/package-lock.json.
+# playwright-core drives Debian's chromium: no browser download.
+(cd internal/testpeer/npm && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
 # Debian ships no music on hold: a default class made with sox.
 ./scripts/moh-default.sh data/moh/default

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +64,21 @@ func (f *apiFlags) client() (*apiclient.Client, error) {
 	if f.output != "table" && f.output != "json" {
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("-o %q: want table or json", f.output)}
 	}
-	return apiclient.New(server, token), nil
+	c := apiclient.New(server, token)
+	// HTTPS with a certificate no system CA signed (the self-signed
+	// one made on first start): ENTVOICE_CACERT names it.
+	if ca := os.Getenv("ENTVOICE_CACERT"); ca != "" {
+		b, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("ENTVOICE_CACERT: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("ENTVOICE_CACERT %s: no PEM certificate", ca)}
+		}
+		c.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return c, nil
 }
 
 // call runs one API request under a timeout and maps failures to exit codes.

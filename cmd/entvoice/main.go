@@ -45,6 +45,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newServer(), newNodeToken(), newVersion(), newCDR())
 	root.AddCommand(newAPIVerbs()...)
 	root.AddCommand(newBillingVerbs()...)
+	root.AddCommand(newSecurityVerbs()...)
 	return root
 }
 

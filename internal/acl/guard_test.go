@@ -180,3 +180,80 @@ func TestGuardConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestGuardMethodRatesAndFloodBan(t *testing.T) {
+	clk := newFakeClock()
+	bans := NewBanList(BanListOptions{Clock: clk.Now})
+	g := NewGuard(GuardOptions{Service: "SIP", Bans: bans, RequestsPerSecond: 1000,
+		MethodRates: map[string]int{"INVITE": 2, "*": 5}, FloodBanDrops: 3, BanTime: time.Minute, Clock: clk.Now})
+	// INVITE: burst of twice the rate, then refused; OPTIONS has its own.
+	for i := range 4 {
+		if !g.AllowMethod(ipA, "INVITE") {
+			t.Fatalf("INVITE %d within the burst of 4 refused", i)
+		}
+	}
+	if g.AllowMethod(ipA, "INVITE") {
+		t.Fatal("5th INVITE in the same instant allowed")
+	}
+	if !g.AllowMethod(ipA, "OPTIONS") {
+		t.Fatal("OPTIONS refused because of INVITE's bucket")
+	}
+	if !g.AllowMethod(ipB, "INVITE") {
+		t.Fatal("another source refused")
+	}
+	if bans.Banned(ipA) {
+		t.Fatal("banned after one refusal")
+	}
+	g.AllowMethod(ipA, "INVITE")
+	g.AllowMethod(ipA, "INVITE") // third refusal: a flood
+	if !g.Banned(ipA) || !bans.Banned(ipA) {
+		t.Fatal("flooding source not banned after FloodBanDrops refusals")
+	}
+	if l := bans.List(); len(l) != 1 || l[0].Service != "SIP" || l[0].Reason != "flood" {
+		t.Fatalf("ban list %+v", l)
+	}
+	if g.AllowMethod(ipA, "OPTIONS") {
+		t.Fatal("banned source allowed")
+	}
+	clk.Add(time.Minute)
+	if !g.AllowMethod(ipA, "OPTIONS") {
+		t.Fatal("ban not lifted after BanTime")
+	}
+}
+
+func TestGuardAllowlist(t *testing.T) {
+	clk := newFakeClock()
+	bans := NewBanList(BanListOptions{Allow: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/28")}, Clock: clk.Now})
+	g := NewGuard(GuardOptions{Bans: bans, RequestsPerSecond: 1, Burst: 1, MaxAuthFailures: 1, Clock: clk.Now})
+	for range 10 {
+		if !g.Allow(ipA) {
+			t.Fatal("allowlisted source rate limited")
+		}
+		if g.AuthFailed(ipA) {
+			t.Fatal("allowlisted source banned")
+		}
+	}
+	if bans.Ban(ipA, "operator", "test", time.Hour) || g.Banned(ipA) {
+		t.Fatal("allowlisted source banned by hand")
+	}
+	if g.Len() != 0 {
+		t.Fatalf("allowlisted source tracked: %d entries", g.Len())
+	}
+}
+
+func TestGuardsShareBans(t *testing.T) {
+	bans := NewBanList(BanListOptions{})
+	sip := NewGuard(GuardOptions{Service: "SIP", Bans: bans, MaxAuthFailures: 2})
+	ami := NewGuard(GuardOptions{Service: "AMI", Bans: bans, MaxAuthFailures: 5})
+	sip.AuthFailed(ipA)
+	if !sip.AuthFailed(ipA) {
+		t.Fatal("not banned")
+	}
+	if !ami.Banned(ipA) || ami.Allow(ipA) {
+		t.Fatal("a SIP ban does not hold for AMI")
+	}
+	ami.Unban(ipA)
+	if sip.Banned(ipA) {
+		t.Fatal("unban through AMI's guard left the SIP ban")
+	}
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
-	"net"
 	"regexp"
 	"slices"
 	"sort"
@@ -126,30 +126,24 @@ func (ss *session) challengeAction(m *Message) bool {
 	return true
 }
 
-// addrText formats an address as Asterisk's security events do.
-func addrText(transport string, ap string) string {
-	host, port, _ := net.SplitHostPort(ap)
-	v := "IPV4"
-	if strings.Contains(host, ":") {
-		v = "IPV6"
-	}
-	return v + "/" + transport + "/" + host + "/" + port
-}
-
-func (ss *session) securityEvent(kind events.Kind, severity, version, account string, extra ...string) {
+// securityEvent raises one of Asterisk's security events for this session
+// (manager.c's report_* functions): SessionID is the session, SessionTV
+// when it started.
+func (ss *session) securityEvent(ev events.Security) {
 	tr := "TCP"
 	if ss.tls {
 		tr = "TLS"
 	}
-	now := time.Now()
-	tv := func(t time.Time) string { return t.Format("2006-01-02T15:04:05.000-0700") }
-	lines := []string{"EventTV: " + tv(now), "Severity: " + severity, "Service: AMI", "EventVersion: " + version,
-		"AccountID: " + account, fmt.Sprintf("SessionID: 0x%x", ss.id),
-		"LocalAddress: " + addrText(tr, ss.conn.LocalAddr().String()),
-		"RemoteAddress: " + addrText(tr, ss.conn.RemoteAddr().String())}
-	lines = append(lines, extra...)
-	lines = append(lines, "SessionTV: "+tv(ss.start))
-	ss.srv.publish(events.Event{Kind: kind, Time: now, Tenant: ss.user.Tenant, Extra: lines})
+	ev.Service = "AMI"
+	ev.SessionID = fmt.Sprintf("0x%x", ss.id)
+	ev.LocalAddr = events.SecurityAddr(tr, addrPortOf(ss.conn.LocalAddr()))
+	ev.RemoteAddr = events.SecurityAddr(tr, ss.remote)
+	ev.SessionTV = ss.start
+	if ev.Tenant == "" {
+		ev.Tenant = ss.user.Tenant
+	}
+	ev.Report(nil, ss.srv.log)
+	ss.srv.publish(ev.Event())
 }
 
 func (ss *session) login(m *Message) bool {
@@ -184,28 +178,33 @@ func (ss *session) login(m *Message) bool {
 			ss.srv.log.Error("AMI user lookup failed", "user", name, "err", err)
 		}
 		ss.srv.log.Info("AMI login with an unknown user", "user", name, "remote", ss.remote)
-		ss.securityEvent(events.InvalidPassword, "Error", "1", name)
+		ss.securityEvent(events.Security{Kind: events.InvalidAccountID, AccountID: name})
 		return fail("Authentication failed")
 	case u.ACL != nil && !u.ACL.Allowed(ss.remote.Addr().Unmap()):
 		ss.srv.log.Info("AMI login refused by the user's ACL", "user", name, "remote", ss.remote)
-		ss.securityEvent(events.RequestNotAllowd, "Error", "1", name)
+		ss.securityEvent(events.Security{Kind: events.FailedACL, AccountID: name})
 		return fail("Authentication failed")
 	case !u.MultiLogin && ss.srv.userLoggedIn(name):
 		return fail("Login Already In Use")
 	}
 	ok := false
+	failure := events.Security{Kind: events.InvalidPassword, AccountID: name, Tenant: u.Tenant}
 	if strings.EqualFold(m.Get("AuthType"), "MD5") {
 		key := m.Get("Key")
 		if key != "" && ss.challenge != "" && u.Secret != "" {
 			sum := md5.Sum([]byte(ss.challenge + u.Secret))
-			ok = hex.EncodeToString(sum[:]) == key
+			ok = subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(key))) == 1
 		}
+		// manager.c reports a wrong challenge response as such; the
+		// expected response (a hash of the secret) is left out.
+		failure = events.Security{Kind: events.ChallengeResponseFailed, AccountID: name, Tenant: u.Tenant,
+			Challenge: ss.challenge, Response: key}
 	} else if u.Secret != "" {
-		ok = m.Get("Secret") == u.Secret
+		ok = subtle.ConstantTimeCompare([]byte(m.Get("Secret")), []byte(u.Secret)) == 1
 	}
 	if !ok {
 		ss.srv.log.Info("AMI login failed", "user", name, "remote", ss.remote)
-		ss.securityEvent(events.InvalidPassword, "Error", "2", name)
+		ss.securityEvent(failure)
 		return fail("Authentication failed")
 	}
 	ss.srv.guard.AuthSucceeded(ss.remote.Addr().Unmap())
@@ -250,7 +249,7 @@ func (ss *session) login(m *Message) bool {
 	ss.qmu.Unlock()
 	ss.srv.log.Info("manager logged on", "user", name, "tenant", u.Tenant, "remote", ss.remote)
 	// Asterisk 22 reports UsingPassword: 0 even for a Secret login.
-	ss.securityEvent(events.SuccessfulAuth, "Informational", "1", name, "UsingPassword: 0")
+	ss.securityEvent(events.Security{Kind: events.SuccessfulAuth, AccountID: name})
 	return true
 }
 

@@ -13,6 +13,9 @@ import (
 // eventClass is the class an event is sent under (the EVENT_FLAG_* of the
 // Asterisk code that raises it).
 func eventClass(k events.Kind) Class {
+	if events.IsSecurity(k) {
+		return ClassSecurity
+	}
 	switch k {
 	case events.Newexten, events.VarSet:
 		return ClassDialplan
@@ -20,8 +23,6 @@ func eventClass(k events.Kind) Class {
 		return ClassCDR
 	case events.PeerStatus, events.ContactStatus, events.FullyBooted:
 		return ClassSystem
-	case events.InvalidPassword, events.SuccessfulAuth, events.ChallengeSent, events.RequestNotAllowd:
-		return ClassSecurity
 	case events.DTMFBegin, events.DTMFEnd:
 		return ClassDTMF
 	case events.UserEvent:

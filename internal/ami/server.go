@@ -55,6 +55,9 @@ type Options struct {
 	MaxAuthFailures int
 	FailureWindow   time.Duration
 	BanTime         time.Duration
+	// Bans is the process's ban list, shared with SIP and the API: an
+	// address banned by any of them cannot connect (nil: AMI's own).
+	Bans *acl.BanList
 
 	Users   UserSource
 	Bus     *events.Bus
@@ -157,7 +160,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, log: o.Logger.With("component", "ami"),
 		render: renderOpts{timestamps: o.TimestampEvents, systemName: o.SystemName}, actions: actionTable()}
-	s.guard = acl.NewGuard(acl.GuardOptions{MaxAuthFailures: o.MaxAuthFailures, FailureWindow: o.FailureWindow, BanTime: o.BanTime})
+	s.guard = acl.NewGuard(acl.GuardOptions{Service: "AMI", Bans: o.Bans, MaxAuthFailures: o.MaxAuthFailures, FailureWindow: o.FailureWindow, BanTime: o.BanTime})
 	s.reloaded.Store(o.Started.Unix())
 	s.sessions.Store(&[]*session{})
 	s.conns = map[*session]struct{}{}
@@ -260,11 +263,14 @@ func (s *Server) acceptLoop(ln net.Listener, isTLS bool) {
 	}
 }
 
-func remoteAddr(c net.Conn) netip.AddrPort {
-	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+func remoteAddr(c net.Conn) netip.AddrPort { return addrPortOf(c.RemoteAddr()) }
+
+// addrPortOf is a net.Addr as an address and port.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
 		return ta.AddrPort()
 	}
-	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	ap, _ := netip.ParseAddrPort(a.String())
 	return ap
 }
 

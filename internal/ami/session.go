@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/entvoice/entvoice/internal/events"
 )
 
 // session is one AMI connection.
@@ -273,11 +275,14 @@ func (ss *session) handle(m *Message) bool {
 	}
 	a, ok := ss.srv.actions[name]
 	if !ok {
+		// manager.c: report_req_bad_format, then the error.
+		ss.securityEvent(events.Security{Kind: events.RequestBadFormat, AccountID: ss.user.Name, RequestType: action})
 		ss.reply(errorResponse(m, "Invalid/unknown command: "+action+". Use Action: ListCommands to show available commands."))
 		return true
 	}
 	if a.authority != 0 && ss.user.Write&a.authority == 0 {
 		ss.reply(errorResponse(m, "Permission denied"))
+		ss.securityEvent(events.Security{Kind: events.RequestNotAllowd, AccountID: ss.user.Name, RequestType: action})
 		return true
 	}
 	return a.fn(ss, m)

@@ -13,6 +13,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/acl"
 	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/control"
 	"github.com/entvoice/entvoice/internal/provision"
@@ -57,6 +59,15 @@ type Options struct {
 	// Voicemail is the node's messages (mailboxes.go); nil answers the
 	// messages endpoints with 503.
 	Voicemail Voicemail
+
+	// Security edge (security.go). Guard bans addresses that send bad
+	// tokens, on the ban list SIP and AMI share (nil: the API's own);
+	// Audit records every change (nil: none); TLS serves HTTPS, with
+	// Strict-Transport-Security max-age HSTS.
+	Guard *acl.Guard
+	Audit *Audit
+	TLS   *tls.Config
+	HSTS  time.Duration
 }
 
 // API is the REST API's handler.
@@ -93,6 +104,9 @@ func New(o Options) (*API, error) {
 	if o.MaxImportBytes <= 0 {
 		o.MaxImportBytes = 64 << 20
 	}
+	if o.Guard == nil {
+		o.Guard = acl.NewGuard(acl.GuardOptions{Service: "API", MaxAuthFailures: 10})
+	}
 	spec, err := openAPIJSON()
 	if err != nil {
 		return nil, err
@@ -120,18 +134,27 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p *principal) erro
 func (a *API) handle(method, path string, h handlerFunc) {
 	a.route = append(a.route, Route{Method: method, Pattern: Prefix + path})
 	a.mux.HandleFunc(method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
+		if a.refuseBanned(w, r) {
+			return
+		}
 		p, err := a.authenticate(r)
 		if err != nil {
+			var pr *problem
+			if errors.As(err, &pr) && pr.Status == http.StatusUnauthorized {
+				a.authFailed(r, r.Header.Get("Authorization") != "")
+			}
 			a.fail(w, r, err)
 			return
 		}
-		if method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
-			a.idempotent(w, r, p, h)
-			return
-		}
-		if err := h(w, r, p); err != nil {
-			a.fail(w, r, err)
-		}
+		a.audited(w, r, p, func(w http.ResponseWriter) {
+			if method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
+				a.idempotent(w, r, p, h)
+				return
+			}
+			if err := h(w, r, p); err != nil {
+				a.fail(w, r, err)
+			}
+		})
 	})
 }
 
@@ -210,6 +233,16 @@ func (a *API) routes() {
 	a.grammarRoutes()
 	a.queueRoutes()
 	a.mailboxRoutes()
+
+	// The security edge: bans and counters shared with SIP and AMI, the
+	// audit log (security.go).
+	a.handle("GET", "/security", a.getSecurity)
+	a.handle("GET", "/security/bans", a.listBans)
+	a.handle("POST", "/security/bans", a.addBan)
+	a.handle("DELETE", "/security/bans", a.clearBans)
+	a.handle("DELETE", "/security/bans/{address}", a.removeBan)
+	a.handle("DELETE", "/security/counters", a.resetCounters)
+	a.handle("GET", "/audit", a.listAudit)
 }
 
 // allowed lists the methods routed for an (escaped) path, for 405's Allow.
@@ -342,6 +375,11 @@ func Start(ctx context.Context, o Options, listen string, getenv func(string) st
 	s, err := Listen(listen, a, o.Logger)
 	if err != nil {
 		return nil, err
+	}
+	if o.TLS != nil {
+		// HTTPS: the same listener, TLS on top; answers carry HSTS.
+		s.ln = tls.NewListener(s.ln, o.TLS)
+		s.srv.Handler = hsts(a, o.HSTS)
 	}
 	s.api = a
 	s.Start()

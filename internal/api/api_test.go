@@ -233,6 +233,8 @@ func TestTenantIsolation(t *testing.T) {
 			{"GET", "/api/v1/tenants/b/mailboxes/1001/messages/m1/audio"}, {"DELETE", "/api/v1/tenants/b/mailboxes/1001/messages/m1"},
 			// Nodes are the operator's: a tenant token sees none.
 			{"POST", "/api/v1/nodes/site-a/revoke"}, {"POST", "/api/v1/nodes/site-a/reload"},
+			// So are the bans SIP, AMI and the API share.
+			{"DELETE", "/api/v1/security/bans/192.0.2.1"},
 		}
 		covered := map[string]bool{}
 		for _, c := range cases {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/entvoice/entvoice/internal/acl"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/billing"
 	"github.com/entvoice/entvoice/internal/config"
@@ -43,6 +44,8 @@ type Options struct {
 	Logger    *slog.Logger
 	// Stderr receives the first admin token when one is generated.
 	Stderr io.Writer
+	// Bans is the process's ban list, shared with SIP and AMI.
+	Bans *acl.BanList
 }
 
 // Central is a running central server.
@@ -79,10 +82,14 @@ func Start(ctx context.Context, o Options) (*Central, error) {
 	} else {
 		close(c.done)
 	}
+	apiOpts := api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing,
+		Queues: o.Queues, Voicemail: o.Voicemail}
+	if err := apiSecurity(&apiOpts, o.Config, o.Bans, log); err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
 	var err error
-	c.API, err = api.Start(ctx, api.Options{Store: o.Store, Provision: repo, Controller: o.Controller, Nodes: o.Nodes, Logger: log, Billing: o.Billing, Queues: o.Queues,
-		Voicemail: o.Voicemail},
-		o.Config.HTTP.Listen, os.Getenv, stderr)
+	c.API, err = api.Start(ctx, apiOpts, o.Config.HTTP.Listen, os.Getenv, stderr)
 	if err != nil {
 		c.Close(ctx)
 		return nil, err

@@ -78,6 +78,9 @@ type Config struct {
 	// mailboxes only. SMTP is the relay of its e-mail notifications.
 	Voicemail string `yaml:"voicemail"`
 	SMTP      SMTP   `yaml:"smtp"`
+	// Security is what SIP, AMI and the API share: allowlist, scanner
+	// fingerprints, the audit log (security.go).
+	Security Security `yaml:"security"`
 
 	// path is the file the configuration was read from ("" for the demo).
 	path string
@@ -118,6 +121,8 @@ type SIP struct {
 	BanTime           Duration `yaml:"ban_time"`
 	// SessionTimers is the Session-Expires (RFC 4028) offered and accepted, seconds.
 	SessionExpires int `yaml:"session_expires"`
+	// SIPEdge: TLS, NAT, flood protection (security.go).
+	SIPEdge `yaml:",inline"`
 }
 
 // RTP configures media.
@@ -153,6 +158,9 @@ type User struct {
 	PickupGroup      string `yaml:"pickupgroup"`
 	NamedCallGroup   string `yaml:"named_callgroup"`
 	NamedPickupGroup string `yaml:"named_pickupgroup"`
+	// EndpointSecurity: media_encryption, force_rport, rewrite_contact,
+	// max_calls (security.go).
+	EndpointSecurity `yaml:",inline"`
 }
 
 // Trunk is an IP-identified peer: carrier, gateway or load generator.
@@ -165,6 +173,9 @@ type Trunk struct {
 	Transport string   `yaml:"transport"`
 	Codecs    []string `yaml:"codecs"`
 	Language  string   `yaml:"language"`
+	// EndpointSecurity: media_encryption, force_rport, rewrite_contact,
+	// max_calls (security.go).
+	EndpointSecurity `yaml:",inline"`
 
 	// Parsed by validate.
 	match []netip.Prefix
@@ -227,6 +238,8 @@ type Database struct {
 type HTTP struct {
 	// Listen is the API's "IP:PORT" (default 127.0.0.1:8080); "off" disables it.
 	Listen string `yaml:"listen"`
+	// HTTPEdge: HTTPS and the API's brute-force ban (security.go).
+	HTTPEdge `yaml:",inline"`
 }
 
 // AMI configures the Asterisk Manager Interface server (manager.conf).
@@ -546,6 +559,7 @@ func (c *Config) applyDefaults() error {
 			t.Language = "en"
 		}
 	}
+	c.securityDefaults()
 	return nil
 }
 
@@ -708,8 +722,8 @@ func (c *Config) validate(root *yaml.Node) error {
 			}
 			c.Trunks[i].host = h
 		}
-		if t.Transport != "udp" && t.Transport != "tcp" {
-			return fail(line, "trunk %q: transport %q is not udp or tcp", t.Name, t.Transport)
+		if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
+			return fail(line, "trunk %q: transport %q is not udp, tcp or tls", t.Name, t.Transport)
 		}
 		for _, cd := range t.Codecs {
 			if !knownCodec(cd) {
@@ -717,7 +731,7 @@ func (c *Config) validate(root *yaml.Node) error {
 			}
 		}
 	}
-	return nil
+	return c.validateSecurity(root)
 }
 
 func knownCodec(c string) bool {

@@ -20,9 +20,9 @@ func TestParseErrors(t *testing.T) {
 		want string // the whole error: "file:line: message"
 	}{
 		{
-			name: "a listen entry with a transport other than udp or tcp",
+			name: "a listen entry with a transport the node does not serve",
 			doc:  "sip:\n  listen: [\"sctp:127.0.0.1:5060\"]\n",
-			want: `entvoice.yaml:2: sip.listen "sctp:127.0.0.1:5060": transport "sctp" is not udp or tcp`,
+			want: `entvoice.yaml:2: sip.listen "sctp:127.0.0.1:5060": transport "sctp" is not udp, tcp, tls, ws or wss`,
 		},
 		{
 			name: "a listen entry without a transport",
@@ -176,8 +176,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "a trunk transport the node does not dial out on",
-			doc:  "trunks:\n  - {name: carrier, transport: tls}\n",
-			want: `entvoice.yaml:2: trunk "carrier": transport "tls" is not udp or tcp`,
+			doc:  "trunks:\n  - {name: carrier, transport: ws}\n",
+			want: `entvoice.yaml:2: trunk "carrier": transport "ws" is not udp, tcp or tls`,
 		},
 		{
 			name: "a trunk codec the media layer does not have",

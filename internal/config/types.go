@@ -46,7 +46,7 @@ func (d *Duration) orDefault(v time.Duration) {
 
 // Listener is one parsed sip.listen entry.
 type Listener struct {
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp", "tls", "ws" or "wss"
 	Addr      netip.AddrPort
 }
 
@@ -57,8 +57,10 @@ func parseListener(l string) (Listener, error) {
 		return Listener{}, fmt.Errorf("sip.listen %q: want transport:ip:port", l)
 	}
 	tr = strings.ToLower(tr)
-	if tr != "udp" && tr != "tcp" {
-		return Listener{}, fmt.Errorf("sip.listen %q: transport %q is not udp or tcp", l, tr)
+	switch tr {
+	case "udp", "tcp", "tls", "ws", "wss":
+	default:
+		return Listener{}, fmt.Errorf("sip.listen %q: transport %q is not udp, tcp, tls, ws or wss", l, tr)
 	}
 	ap, err := netip.ParseAddrPort(hp)
 	if err != nil {

@@ -41,6 +41,8 @@ type nodeSpec struct {
 	dialplan string
 	sounds   string // sounds_dir; default: the installed Asterisk sounds
 	sip      string // extra keys under sip:, e.g. "max_auth_failures: 1000"
+	// listen are extra sip.listen entries ("tls:127.0.0.1:PORT").
+	listen []string
 	// source, when set, is the node's realtime provisioning Source.
 	source provision.Source
 	// files are written in the node's directory before it starts
@@ -67,8 +69,12 @@ func startNode(t *testing.T, spec nodeSpec) *testNode {
 	if sounds == "" {
 		sounds = "/usr/share/asterisk/sounds"
 	}
+	extra := ""
+	for _, l := range spec.listen {
+		extra += fmt.Sprintf(", %q", l)
+	}
 	doc := fmt.Sprintf(`sip:
-  listen: ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]
+  listen: ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"%s]
   %s
 rtp:
   ports: "%d-%d"
@@ -76,7 +82,7 @@ data_dir: ./data
 sounds_dir: %s
 dialplan: extensions.conf
 log: {level: %s}
-%s`, port, port, spec.sip, rtp, rtp+199, sounds, logLevel(), spec.yaml)
+%s`, port, port, extra, spec.sip, rtp, rtp+199, sounds, logLevel(), spec.yaml)
 	path := filepath.Join(dir, "entvoice.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)

@@ -99,6 +99,12 @@ func (r *rawUDP) exchange(msg []byte, quiet time.Duration, stopAtFinal bool) []s
 	if _, err := r.conn.WriteToUDP(msg, r.dst); err != nil {
 		r.t.Fatalf("send: %v", err)
 	}
+	return r.collect(quiet, stopAtFinal)
+}
+
+// collect gathers the datagrams that arrive until quiet passes without one
+// (shortened once a final response arrives, when stopAtFinal is set).
+func (r *rawUDP) collect(quiet time.Duration, stopAtFinal bool) []string {
 	var got []string
 	buf := make([]byte, 70000)
 	for {

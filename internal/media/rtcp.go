@@ -76,6 +76,14 @@ func (s *Session) rtcpLoop() {
 }
 
 func (s *Session) handleRTCP(b []byte) bool {
+	if c := s.crypt.Load(); c != nil {
+		out, err := c.rxRTCP.DecryptRTCP(nil, b, nil)
+		if err != nil {
+			s.stats.srtpDropped.Add(1)
+			return false
+		}
+		b = out
+	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil {
 		return false
@@ -104,6 +112,13 @@ func (s *Session) handleRTCP(b []byte) bool {
 
 func (s *Session) sendReport(peer netip.AddrPort) {
 	dest := peer
+	w := s.webrtc.Load()
+	if w != nil {
+		// rtcp-mux: RTCP goes with the RTP, once it is keyed.
+		if dest = s.Remote(); !dest.IsValid() || s.crypt.Load() == nil {
+			return
+		}
+	}
 	if !dest.IsValid() {
 		r := s.Remote()
 		if !r.IsValid() || r.Port() == 65535 {
@@ -151,7 +166,23 @@ func (s *Session) sendReport(peer netip.AddrPort) {
 		s.logger.Debug("media: marshal RTCP", "rtp", s.local, "err", err)
 		return
 	}
-	if _, err := s.rtcp.WriteToUDPAddrPort(b, dest); err == nil {
+	if c := s.crypt.Load(); c != nil {
+		c.rtcpMu.Lock()
+		out, err := c.txRTCP.EncryptRTCP(c.rtcpBuf[:0], b, nil)
+		if err == nil {
+			b = append([]byte(nil), out...)
+		}
+		c.rtcpMu.Unlock()
+		if err != nil {
+			s.logger.Debug("media: SRTCP encrypt", "rtp", s.local, "err", err)
+			return
+		}
+	}
+	conn := s.rtcp
+	if w != nil {
+		conn = s.rtp
+	}
+	if _, err := conn.WriteToUDPAddrPort(b, dest); err == nil {
 		st.reportsOut.Add(1)
 	}
 }

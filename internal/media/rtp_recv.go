@@ -35,6 +35,8 @@ type receiver struct {
 	events eventDetector
 	pcm    [1500]int16
 	pkt    rtp.Packet
+	dec    [1500]byte // a decrypted SRTP packet
+	hdr    rtp.Header
 }
 
 func (s *Session) readLoop() {
@@ -55,10 +57,36 @@ func (s *Session) readLoop() {
 }
 
 func (s *Session) handlePacket(rx *receiver, b []byte, src netip.AddrPort, now time.Time) {
+	if w := s.webrtc.Load(); w != nil {
+		if s.demux(w, b, src) {
+			return
+		}
+		if s.crypt.Load() == nil {
+			s.stats.dropped.Add(1) // before DTLS keyed SRTP nothing is accepted
+			return
+		}
+		if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
+			// rtcp-mux: RTCP types 200-204 show as payload types
+			// 72-76 (RFC 5761 section 4).
+			s.handleRTCP(b)
+			return
+		}
+	}
 	p := s.params.Load()
 	if p.generation != rx.generation {
 		rx.generation = p.generation
 		rx.latched, rx.learnCount = false, 0
+	}
+	if c := s.crypt.Load(); c != nil {
+		out, err := c.rxRTP.DecryptRTP(rx.dec[:0], b, &rx.hdr)
+		if err != nil {
+			// Forged, replayed or keyed otherwise: dropped before
+			// anything (symmetric RTP learning included) sees it.
+			s.stats.srtpDropped.Add(1)
+			s.stats.dropped.Add(1)
+			return
+		}
+		b = out
 	}
 	if err := rx.pkt.Unmarshal(b); err != nil || rx.pkt.Version != 2 {
 		s.stats.dropped.Add(1)

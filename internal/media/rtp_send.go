@@ -95,7 +95,19 @@ func (s *Session) writeLocked(dest netip.AddrPort, pt uint8, marker bool, ts uin
 	t.seq++
 	t.lastSend = now
 	t.lastTS = ts
-	if _, err := s.rtp.WriteToUDPAddrPort(t.buf[:hl+n], dest); err != nil {
+	pkt := t.buf[:hl+n]
+	c := s.crypt.Load()
+	if c == nil && s.webrtc.Load() != nil {
+		return nil // a WebRTC stream sends nothing before DTLS keyed SRTP
+	}
+	if c != nil {
+		out, err := c.txRTP.EncryptRTP(c.encBuf[:0], pkt, &t.hdr)
+		if err != nil {
+			return fmt.Errorf("media: SRTP encrypt: %w", err)
+		}
+		c.encBuf, pkt = out[:0], out
+	}
+	if _, err := s.rtp.WriteToUDPAddrPort(pkt, dest); err != nil {
 		if s.isClosing() {
 			return ErrSessionClosed
 		}

@@ -90,6 +90,19 @@ type SessionDescription struct {
 	Hold bool
 	// Ptime is the a=ptime value in milliseconds (0 when absent).
 	Ptime int
+	// Proto is the audio stream's transport profile: RTP/AVP, or RTP/SAVP
+	// (SRTP, RFC 3711 section 12) with its Crypto attributes (SDES,
+	// RFC 4568; lines entVoice cannot use are left out).
+	Proto  string
+	Crypto []Crypto
+	// WebRTC (RFC 8829 section 5): ICE credentials, the DTLS certificate
+	// fingerprint (sha-256) and setup role, the audio stream's mid,
+	// rtcp-mux, and the mids of an a=group:BUNDLE.
+	ICEUfrag, ICEPwd string
+	Fingerprint      string
+	Setup, Mid       string
+	RTCPMux          bool
+	Bundle           []string
 
 	// Media lists every m= line in order; AudioIndex is the one described
 	// above (-1 when there is none).
@@ -130,8 +143,8 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 		if d.AudioIndex >= 0 || ml.Media != "audio" || ml.Port <= 0 || ml.Port > 65535 {
 			continue
 		}
-		if !strings.EqualFold(ml.Proto, "RTP/AVP") {
-			continue // SRTP/DTLS profiles are not supported here
+		if !audioProto(ml.Proto) {
+			continue
 		}
 		conn := m.ConnectionInformation
 		if conn == nil {
@@ -142,6 +155,15 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 			return nil, err
 		}
 		d.AudioIndex = i
+		d.Proto = ml.Proto
+		d.parseWebRTC(s.Attributes, m.Attributes)
+		for _, a := range m.Attributes {
+			if a.Key == "crypto" {
+				if c, err := ParseCrypto(a.Value); err == nil {
+					d.Crypto = append(d.Crypto, c)
+				}
+			}
+		}
 		d.Addr = netip.AddrPortFrom(addr, uint16(ml.Port))
 		d.Codecs, d.DTMF = parseFormats(ml.Formats, m.Attributes)
 		dir, ok := parseDirection(m.Attributes)
@@ -152,7 +174,10 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 			dir = SendRecv
 		}
 		d.Direction = dir
-		d.Hold = addr.IsUnspecified() || !dir.CanRecv()
+		// A WebRTC stream's address is ICE's (its c= may be 0.0.0.0
+		// before candidates are known, RFC 8840); it holds only by
+		// direction.
+		d.Hold = (addr.IsUnspecified() && d.ICEUfrag == "") || !dir.CanRecv()
 		d.Ptime = attrInt(m.Attributes, "ptime")
 		if d.Ptime == 0 {
 			d.Ptime = sessPtime
@@ -163,6 +188,19 @@ func ParseSDP(b []byte) (desc *SessionDescription, err error) {
 	}
 	return d, nil
 }
+
+// audioProto reports the audio transport profiles entVoice speaks: RTP/AVP
+// and RTP/SAVP (RFC 3711), with or without feedback (AVPF, SAVPF).
+func audioProto(p string) bool {
+	switch strings.ToUpper(p) {
+	case "RTP/AVP", "RTP/SAVP", "RTP/AVPF", "RTP/SAVPF", "UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF":
+		return true
+	}
+	return false
+}
+
+// Secure reports an SRTP transport profile.
+func Secure(proto string) bool { return strings.Contains(strings.ToUpper(proto), "SAVP") }
 
 func connAddr(c *sdp.ConnectionInformation) (netip.Addr, error) {
 	if c == nil || c.Address == nil {
@@ -259,6 +297,8 @@ type Negotiated struct {
 	Ptime int
 	// Hold mirrors SessionDescription.Hold.
 	Hold bool
+	// SRTP keys the stream (SDES or DTLS-SRTP); nil: plain RTP.
+	SRTP *SRTP
 
 	// Offer is the parsed offer; the answer keeps its m= line order.
 	Offer *SessionDescription
@@ -298,7 +338,7 @@ func Negotiate(offer *SessionDescription, supported []Codec) (Negotiated, error)
 		Hold:      offer.Hold,
 		Offer:     offer,
 	}
-	if offer.Addr.Addr().IsUnspecified() && n.Direction == SendRecv {
+	if offer.Addr.Addr().IsUnspecified() && offer.ICEUfrag == "" && n.Direction == SendRecv {
 		n.Direction = RecvOnly
 	}
 	if offer.DTMF != nil {
@@ -352,6 +392,22 @@ type LocalDescription struct {
 	// streams when answering a multi-stream offer.
 	AudioIndex int
 	Rejected   []RejectedMedia
+	// Proto is the audio transport profile (default RTP/AVP); Crypto are
+	// the a=crypto attributes of an SRTP stream (RFC 4568).
+	Proto  string
+	Crypto []Crypto
+	// WebRTC describes a WebRTC stream (ICE-lite, DTLS-SRTP, rtcp-mux).
+	WebRTC *LocalWebRTC
+}
+
+// LocalWebRTC is what our SDP says of a WebRTC stream (RFC 8829): we are
+// an ICE-lite agent with one host candidate, the DTLS server.
+type LocalWebRTC struct {
+	Ufrag, Pwd  string
+	Fingerprint string // sha-256
+	Setup       string // passive (answer) or actpass (offer)
+	Mid         string
+	Bundle      bool // answer the offer's a=group:BUNDLE
 }
 
 // Marshal renders the description as SDP (RFC 4566 with RFC 3264 rules):
@@ -377,6 +433,14 @@ func (l LocalDescription) Marshal() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=%s %d %d IN %s %s\r\ns=entVoice\r\nc=IN %s %s\r\nt=0 0\r\n",
 		user, l.SessionID, l.Version, ipVer, addr, ipVer, addr)
+	if w := l.WebRTC; w != nil {
+		// RFC 8445 section 5.1.2: a lite agent says so at session level.
+		b.WriteString("a=ice-lite\r\n")
+		if w.Bundle && w.Mid != "" {
+			fmt.Fprintf(&b, "a=group:BUNDLE %s\r\n", w.Mid)
+		}
+		b.WriteString("a=msid-semantic: WMS\r\n")
+	}
 	for _, m := range l.lines() {
 		if m == nil {
 			l.writeAudio(&b, dir)
@@ -428,7 +492,14 @@ func (l LocalDescription) lines() []*MediaLine {
 }
 
 func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
-	fmt.Fprintf(b, "m=audio %d RTP/AVP", l.Addr.Port())
+	proto := l.Proto
+	if proto == "" {
+		proto = "RTP/AVP"
+		if l.WebRTC != nil {
+			proto = "UDP/TLS/RTP/SAVPF"
+		}
+	}
+	fmt.Fprintf(b, "m=audio %d %s", l.Addr.Port(), proto)
 	for _, c := range l.Codecs {
 		fmt.Fprintf(b, " %d", c.PayloadType)
 	}
@@ -443,6 +514,58 @@ func (l LocalDescription) writeAudio(b *strings.Builder, dir Direction) {
 		fmt.Fprintf(b, "a=rtpmap:%d telephone-event/%d\r\n", l.DTMF.PayloadType, l.DTMF.ClockRate)
 		fmt.Fprintf(b, "a=fmtp:%d 0-16\r\n", l.DTMF.PayloadType)
 	}
+	for _, c := range l.Crypto {
+		fmt.Fprintf(b, "a=crypto:%s\r\n", c)
+	}
+	if w := l.WebRTC; w != nil {
+		fmt.Fprintf(b, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", w.Ufrag, w.Pwd)
+		fmt.Fprintf(b, "a=fingerprint:sha-256 %s\r\na=setup:%s\r\n", w.Fingerprint, w.Setup)
+		if w.Mid != "" {
+			fmt.Fprintf(b, "a=mid:%s\r\n", w.Mid)
+		}
+		b.WriteString("a=rtcp-mux\r\n")
+		// One host candidate: the RTP socket (RFC 8445 section 5.1.2.1
+		// priority for a host candidate, component 1).
+		fmt.Fprintf(b, "a=candidate:1 1 udp 2130706431 %s %d typ host\r\na=end-of-candidates\r\n", l.Addr.Addr().Unmap(), l.Addr.Port())
+	}
 	fmt.Fprintf(b, "a=ptime:%d\r\n", FrameDuration.Milliseconds())
 	fmt.Fprintf(b, "a=%s\r\n", dir)
+}
+
+// parseWebRTC reads the WebRTC attributes of the audio stream, media level
+// first, then session level (ice-ufrag, ice-pwd and fingerprint may be
+// either, RFC 8839 section 5.4, RFC 8122 section 5).
+func (d *SessionDescription) parseWebRTC(session, media []sdp.Attribute) {
+	get := func(key string) string {
+		for _, attrs := range [][]sdp.Attribute{media, session} {
+			for _, a := range attrs {
+				if a.Key == key {
+					return strings.TrimSpace(a.Value)
+				}
+			}
+		}
+		return ""
+	}
+	d.ICEUfrag, d.ICEPwd = get("ice-ufrag"), get("ice-pwd")
+	if alg, v, ok := strings.Cut(get("fingerprint"), " "); ok && strings.EqualFold(alg, "sha-256") {
+		d.Fingerprint = strings.TrimSpace(v)
+	}
+	d.Setup, d.Mid = get("setup"), get("mid")
+	for _, a := range media {
+		if a.Key == "rtcp-mux" {
+			d.RTCPMux = true
+		}
+	}
+	for _, a := range session {
+		if a.Key == "group" {
+			if f := strings.Fields(a.Value); len(f) > 1 && f[0] == "BUNDLE" {
+				d.Bundle = f[1:]
+			}
+		}
+	}
+}
+
+// WebRTC reports a WebRTC offer: DTLS-SRTP over ICE (RFC 8829).
+func (d *SessionDescription) WebRTC() bool {
+	return strings.HasPrefix(strings.ToUpper(d.Proto), "UDP/TLS/") && d.ICEUfrag != "" && d.Fingerprint != ""
 }

@@ -163,7 +163,7 @@ func TestParseSDPErrors(t *testing.T) {
 		"rejected":    sdpHead + "c=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 0 RTP/AVP 0\r\n",
 		"no c=":       sdpHead + "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
 		"bad address": sdpHead + "c=IN IP4 example.com\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
-		"srtp only":   sdpHead + "c=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n",
+		"sctp only":   sdpHead + "c=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 UDP/DTLS/SCTP webrtc-datachannel\r\n",
 		"empty":       "",
 		"bad port":    sdpHead + "c=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 99999 RTP/AVP 0\r\n",
 		"network ATM": sdpHead + "c=ATM NSAP 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",

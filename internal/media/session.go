@@ -40,6 +40,13 @@ type Session struct {
 	// dest is where RTP goes: the signalled address, or the learned one.
 	dest atomic.Pointer[netip.AddrPort]
 
+	// crypt is the SRTP of the session (nil: plain RTP), replaced by
+	// SetRemote when the keys change.
+	crypt atomic.Pointer[srtpSession]
+	// webrtc is set for a WebRTC stream (webrtc.go): ICE-lite, DTLS-SRTP,
+	// rtcp-mux on the one socket.
+	webrtc atomic.Pointer[webrtcState]
+
 	sink atomic.Pointer[func([]int16)]
 	fwd  atomic.Pointer[bridgeLeg]
 
@@ -111,8 +118,16 @@ func (s *Session) SSRC() uint32 { return s.tx.ssrc }
 // re-INVITE (hold, resume, new address or codec); symmetric-RTP learning
 // restarts each time.
 func (s *Session) SetRemote(n Negotiated) {
+	if err := s.setSRTP(n.SRTP); err != nil {
+		// Never fall back to sending in clear what was to be encrypted.
+		s.logger.Error("media: SRTP keys refused; the stream stays silent", "rtp", s.local, "err", err)
+		n.Direction = Inactive
+	}
 	old := s.params.Load()
 	s.params.Store(&sessionParams{neg: n, generation: old.generation + 1})
+	if s.webrtc.Load() != nil {
+		return // the destination is the ICE pair's, not the SDP's
+	}
 	var dest netip.AddrPort
 	if n.Remote.IsValid() && !n.Remote.Addr().IsUnspecified() && n.Remote.Port() != 0 {
 		dest = netip.AddrPortFrom(n.Remote.Addr().Unmap(), n.Remote.Port())
@@ -256,6 +271,9 @@ type Stats struct {
 	DTMFIn uint64
 	// Dropped counts packets ignored (wrong source, malformed, unknown PT).
 	Dropped uint64
+	// SRTPDropped counts SRTP and SRTCP packets that failed
+	// authentication or were replayed (RFC 3711 sections 3.3.2, 3.4).
+	SRTPDropped uint64
 	// RTCP: reports sent and received, and what the peer last reported
 	// about our stream (cumulative loss, jitter in timestamp units).
 	RTCPOut, RTCPIn          uint64
@@ -280,6 +298,7 @@ type counters struct {
 	clockRate            atomic.Uint32
 	dtmfIn               atomic.Uint64
 	dropped              atomic.Uint64
+	srtpDropped          atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -298,6 +317,7 @@ func (c *counters) snapshot() Stats {
 		JitterUnits: j,
 		DTMFIn:      c.dtmfIn.Load(),
 		Dropped:     c.dropped.Load(),
+		SRTPDropped: c.srtpDropped.Load(),
 	}
 }
 

@@ -60,8 +60,11 @@ type Node struct {
 	// Voicemail is the node's mailboxes and messages (voicemail.go).
 	Voicemail *voicemail.Service
 	// Queues are the call queues (queues.go).
-	Queues   *queue.Engine
-	qlog     *queuelog.Writer
+	Queues *queue.Engine
+	qlog   *queuelog.Writer
+	// Bans is the ban list the node's SIP side bans into (the process's,
+	// shared with AMI and the API, when one was given).
+	Bans     *acl.BanList
 	limits   *tenancy.Limits
 	pacer    *media.Pacer
 	ports    *media.PortPool
@@ -108,6 +111,9 @@ type Options struct {
 	// Charging authorizes the legs that leave through a trunk against the
 	// caller's balance (billing at central); nil: no billing.
 	Charging control.Charging
+	// Bans is the process's ban list, shared by SIP, AMI and the API
+	// (nil: the node's SIP side keeps its own).
+	Bans *acl.BanList
 }
 
 // New builds a node from a configuration. It fails, naming file and line,
@@ -176,10 +182,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("nonce key: %w", err)
 	}
-	guard := acl.NewGuard(acl.GuardOptions{
-		RequestsPerSecond: cfg.SIP.FloodRate, Burst: cfg.SIP.FloodBurst,
-		MaxAuthFailures: cfg.SIP.MaxAuthFailures, FailureWindow: cfg.SIP.AuthFailureWindow.Duration, BanTime: cfg.SIP.BanTime.Duration,
-	})
+	guard := sipGuard(cfg, o.Bans)
+	n.Bans = guard.Bans()
 	n.PBX = pbx.New(pbx.Options{
 		Channels:      n.Channels,
 		CDR:           n.CDR,
@@ -188,6 +192,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		LogUnanswered: cfg.CDR.Unanswered == nil || *cfg.CDR.Unanswered,
 		Congestion:    cfg.CDR.Congestion,
 	})
+	tlsServer, tlsClient, err := sipTLS(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	var listeners []sipua.Listener
 	for _, l := range cfg.Listeners() {
 		listeners = append(listeners, sipua.Listener{Transport: l.Transport, Addr: l.Addr})
@@ -199,7 +207,8 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 		Challenger: sipauth.NewChallenger(sipauth.Options{Realm: cfg.SIP.Realm, Key: key, NonceLifetime: cfg.SIP.NonceLifetime.Duration, Algorithms: cfg.SIP.AuthAlgorithms}),
 		MinExpires: cfg.SIP.MinExpires, MaxExpires: cfg.SIP.MaxExpires, DefaultExpires: cfg.SIP.DefaultExpires,
 		SessionExpires: cfg.SIP.SessionExpires, Logger: log, Peer: o.Peers, Directory: sipua.NewDirectory(eps),
-		MWI: mwiSource{n.Voicemail},
+		MWI:  mwiSource{n.Voicemail},
+		Edge: edgeOptions(cfg), TLS: tlsServer, ClientTLS: tlsClient,
 	})
 	if err != nil {
 		return nil, err
@@ -354,7 +363,7 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: user %q: %w", cfg.Path(), u.Name, err)
 		}
-		eps = append(eps, &sipua.Endpoint{
+		eps = append(eps, endpointSecurity(&sipua.Endpoint{
 			Name: u.Name, Enabled: true,
 			Credentials: sipauth.Credentials{
 				HA1MD5:    digest.HA1("MD5", u.Name, cfg.SIP.Realm, u.Secret),
@@ -363,13 +372,13 @@ func staticEndpoints(cfg *config.Config) ([]*sipua.Endpoint, error) {
 			ACL: list, MaxContacts: u.MaxContacts, Context: u.Context, Language: u.Language,
 			AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: codecs(u.Codecs),
 			Groups: groups,
-		})
+		}, u.EndpointSecurity))
 	}
 	for _, t := range cfg.Trunks {
-		eps = append(eps, &sipua.Endpoint{
+		eps = append(eps, endpointSecurity(&sipua.Endpoint{
 			Name: t.Name, Trunk: true, Enabled: true, Context: t.Context, Language: t.Language,
 			Codecs: codecs(t.Codecs), Match: t.MatchPrefixes(), Host: t.HostAddr(), Transport: t.Transport,
-		})
+		}, t.EndpointSecurity))
 	}
 	return eps, nil
 }

@@ -555,6 +555,8 @@ func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
 		ACL:         list, MaxContacts: u.MaxContacts, Context: qualified, Language: lang,
 		AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: cs,
 		Denied: denied(t.Services, u.Services), Groups: realtimeGroups(u),
+		// Provisioned users are phones: requests follow their source.
+		RewriteContact: true,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/sipauth"
 )
 
@@ -28,21 +29,23 @@ type contactUpdate struct {
 // response to send. It does no network I/O, so it serves both a sipgo
 // handler (tx.Respond(res)) and the stateless UDP path (WrapPacketConn).
 // It returns nil when the request must be dropped without an answer: the
-// source is over its rate or banned (acl.Guard), or the request has no Via
-// to answer to.
+// source is banned (acl.Guard; rates are the caller's edge), or the
+// request has no Via to answer to.
 //
-// Outcomes: 401 with SHA-256 and MD5 challenges when there are no
+// Outcomes: 401 with the configured challenges when there are no
 // credentials (for every username, known or not, so users cannot be
 // enumerated), 401 with stale=true for an expired nonce, 401 with a fresh
-// nonce for a wrong password (logged as a warning naming the source and
-// user, and counted by the Guard), 403 for an unknown user, a disabled
-// account, a source the account's ACL denies, a To user other than the
-// authenticated one, or too many contacts; 400 for malformed requests,
+// nonce for a wrong password and alike for an unknown user
+// (the same answer after the same work, as Asterisk's artificial endpoint
+// gives: nothing tells the two apart; logged as a warning naming the
+// source and user, and counted by the Guard), 403 for a source the
+// account's ACL denies, a disabled account (once its password is right), a To user other than the authenticated one, or
+// too many contacts; 400 for malformed requests,
 // 420 for Require, 423 with Min-Expires for too short an expiry, and 200
 // listing every current contact with its remaining expires and a Date.
 func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport string) *sip.Response {
 	ip := src.Addr().Unmap()
-	if r.guard != nil && !r.guard.Allow(ip) {
+	if r.guard.Banned(ip) {
 		return nil
 	}
 	if req.Via() == nil {
@@ -69,8 +72,9 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 	// checked only once a digest for our realm arrives, so the first 401
 	// looks the same for every username, as with Asterisk.
 	var (
-		acct   Account
-		denied string
+		acct      Account
+		denied    string
+		aclDenied bool
 	)
 	sc := Scope{Challenger: r.ch, Lookup: r.lookup}
 	if r.scope != nil {
@@ -81,23 +85,27 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 		switch {
 		case !ok:
 			denied = "unknown user"
-		case !a.Enabled:
-			denied = "account disabled"
 		case !a.ACL.Allowed(ip):
-			denied = "source address denied by ACL"
+			denied, aclDenied = "source address denied by ACL", true
 		default:
 			acct = a
 			return a.Credentials, true
 		}
 		return sipauth.Credentials{}, false
 	})
+	report := func(ev events.Security) {
+		if r.security != nil {
+			r.security(req, src, transport, ev)
+		}
+	}
 	switch v.Status {
 	case sipauth.OK:
 		r.guard.AuthSucceeded(ip)
+		report(events.Security{Kind: events.SuccessfulAuth, AccountID: v.Username, UsingPassword: true})
 	case sipauth.NoCredentials:
-		return r.challenge(sc.Challenger, req, src, false)
+		return r.challenge(sc.Challenger, req, src, false, report)
 	case sipauth.Stale:
-		return r.challenge(sc.Challenger, req, src, true)
+		return r.challenge(sc.Challenger, req, src, true, report)
 	case sipauth.NoAlgorithm:
 		var algs []string
 		if acct.Credentials.HA1SHA256 != "" {
@@ -117,13 +125,28 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 		return res
 	case sipauth.BadPassword:
 		r.authFailed(ip, src, v.Username, "wrong password")
-		return r.challenge(sc.Challenger, req, src, false)
+		report(events.Security{Kind: events.ChallengeResponseFailed, AccountID: v.Username, Challenge: v.Nonce, Response: v.Response})
+		return r.challenge(sc.Challenger, req, src, false, nil)
 	case sipauth.UnknownUser:
 		r.authFailed(ip, src, v.Username, denied)
-		return r.reply(req, src, sip.StatusForbidden, "Forbidden")
+		if aclDenied {
+			// Asterisk checks an endpoint's ACL before anything else and
+			// answers 403 (res_pjsip apply_endpoint_acl).
+			report(events.Security{Kind: events.FailedACL, AccountID: v.Username, ACLName: "acl"})
+			return r.reply(req, src, sip.StatusForbidden, "Forbidden")
+		}
+		report(events.Security{Kind: events.InvalidAccountID, AccountID: v.Username})
+		return r.challenge(sc.Challenger, req, src, false, nil)
 	default: // Malformed
 		r.log.Debug("REGISTER with malformed credentials", "source", src.String(), "user", v.Username)
+		report(events.Security{Kind: events.RequestBadFormat, AccountID: v.Username, RequestType: "REGISTER"})
 		return r.reply(req, src, sip.StatusBadRequest, "Bad Request")
+	}
+
+	if !acct.Enabled {
+		// Only the account's own password learns it is disabled.
+		r.log.Info("REGISTER of a disabled account refused", "source", src.String(), "user", acct.Username)
+		return r.reply(req, src, sip.StatusForbidden, "Forbidden")
 	}
 
 	// Step 5 (and Asterisk's AOR match): the authenticated user may only
@@ -245,10 +268,16 @@ func (r *Registrar) authFailed(ip netip.Addr, src netip.AddrPort, user, reason s
 	}
 }
 
-func (r *Registrar) challenge(ch *sipauth.Challenger, req *sip.Request, src netip.AddrPort, stale bool) *sip.Response {
+// challenge answers 401 with fresh challenges; report, when set, is told
+// of the ChallengeSent.
+func (r *Registrar) challenge(ch *sipauth.Challenger, req *sip.Request, src netip.AddrPort, stale bool, report func(events.Security)) *sip.Response {
 	res := r.reply(req, src, sip.StatusUnauthorized, "Unauthorized")
-	for _, h := range ch.Challenge(stale) {
+	hs := ch.Challenge(stale)
+	for _, h := range hs {
 		res.AppendHeader(h)
+	}
+	if report != nil {
+		report(events.Security{Kind: events.ChallengeSent, AccountID: "<unknown>", Challenge: sipauth.ChallengeNonce(hs)})
 	}
 	return res
 }

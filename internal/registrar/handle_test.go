@@ -108,22 +108,34 @@ func TestWrongPasswordAndBan(t *testing.T) {
 	wantStatus(t, f.registerFrom(other, "1001", "pass1001", contactA), 200)
 }
 
-func TestRateLimitDrops(t *testing.T) {
+func TestBannedSourceDropped(t *testing.T) {
 	clk := newFakeClock()
 	guard := acl.NewGuard(acl.GuardOptions{RequestsPerSecond: 2, Burst: 2, Clock: clk.Now})
 	f := newFixture(t, guard)
-	wantStatus(t, f.handle(f.regText("1001", contactA)), 401)
-	wantStatus(t, f.handle(f.regText("1001", contactA)), 401)
+	// Rates are the edge's (sipua): the registrar answers whatever it is
+	// handed, but never a banned source.
+	for range 5 {
+		wantStatus(t, f.handle(f.regText("1001", contactA)), 401)
+	}
+	guard.Ban(phone.Addr(), "test")
 	if res := f.handle(f.regText("1001", contactA)); res != nil {
-		t.Fatal("request over the rate answered")
+		t.Fatal("banned source answered")
 	}
 }
 
 func TestUnknownDisabledACL(t *testing.T) {
 	f := newFixture(t, nil)
-	// Unknown user: challenged first like anyone, 403 once it answers.
-	wantStatus(t, f.register("nobody", "x", contactA), 403)
+	// Unknown and disabled users are challenged first like anyone, and
+	// again once they answer, exactly as a wrong password is.
+	unknown := f.register("nobody", "x", contactA)
+	wantStatus(t, unknown, 401)
+	wrong := f.register("1001", "wrong", contactA)
+	if got, want := shape(unknown), shape(wrong); got != want {
+		t.Errorf("unknown user and wrong password answered differently:\n%s\n%s", got, want)
+	}
+	// A disabled account is refused once its own password is given.
 	wantStatus(t, f.register("off", "pw", contactA), 403)
+	wantStatus(t, f.register("off", "wrong", contactA), 401)
 	// ACL: denied source gets 403 even with the right password.
 	wantStatus(t, f.register("lan", "pw", contactA), 403)
 	if !strings.Contains(f.log.String(), "denied by ACL") {
@@ -342,4 +354,23 @@ func TestNewRegistrarDefaults(t *testing.T) {
 	res := r.Handle(req, phone, "UDP")
 	wantStatus(t, res, 401)
 	var _ sip.Header = res.GetHeader("WWW-Authenticate")
+}
+
+// shape is a response with its varying values (tags, nonces) blanked.
+func shape(res *sip.Response) string {
+	out := res.StartLine() + "\n"
+	for _, h := range res.Headers() {
+		v := h.Value()
+		switch strings.ToLower(h.Name()) {
+		case "to", "from", "call-id", "via", "cseq":
+			v = "*"
+		case "www-authenticate":
+			if i := strings.Index(v, `nonce="`); i >= 0 {
+				j := strings.Index(v[i+7:], `"`)
+				v = v[:i+7] + "*" + v[i+7+j:]
+			}
+		}
+		out += h.Name() + ": " + v + "\n"
+	}
+	return out
 }

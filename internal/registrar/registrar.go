@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/entvoice/entvoice/internal/acl"
+	"github.com/entvoice/entvoice/internal/events"
 	"github.com/entvoice/entvoice/internal/sipauth"
 )
 
@@ -85,6 +86,11 @@ type Options struct {
 	Guard  *acl.Guard
 	Logger *slog.Logger
 	Clock  func() time.Time
+	// Security, when set, is told of each authentication outcome as one
+	// of Asterisk's security events (ChallengeSent, SuccessfulAuth,
+	// InvalidAccountID, ChallengeResponseFailed, FailedACL,
+	// RequestBadFormat), for the caller to fill in and report.
+	Security func(req *sip.Request, src netip.AddrPort, transport string, ev events.Security)
 	// OnChange is called, outside any lock, after the bindings of aor
 	// change: added, refreshed, removed, expired or unregistered. bindings
 	// is a copy of the current set (empty when the AOR has none left).
@@ -104,6 +110,7 @@ type Registrar struct {
 	log            *slog.Logger
 	clock          func() time.Time
 	onChange       func(string, []Binding)
+	security       func(*sip.Request, netip.AddrPort, string, events.Security)
 
 	mu        sync.RWMutex
 	aors      map[string][]Binding
@@ -126,6 +133,7 @@ func NewRegistrar(o Options) *Registrar {
 		maxExp:   o.MaxExpires,
 		defExp:   o.DefaultExpires,
 		guard:    o.Guard,
+		security: o.Security,
 		log:      o.Logger,
 		clock:    o.Clock,
 		onChange: o.OnChange,

@@ -93,7 +93,7 @@ func (c *registerConn) badRequest(data []byte, src netip.AddrPort) *sip.Response
 	if !ok || req.Via() == nil || req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return nil
 	}
-	if c.r.guard != nil && !c.r.guard.Allow(src.Addr().Unmap()) {
+	if c.r.guard.Banned(src.Addr().Unmap()) {
 		return nil
 	}
 	req.SetSource(src.String())

@@ -57,6 +57,7 @@ type Challenger struct {
 	lifetime time.Duration
 	clock    func() time.Time
 	opaque   string
+	standIn  [2]string // MD5 and SHA-256 stand-in HA1s (Verify of unknown users)
 	macs     sync.Pool // of hash.Hash (HMAC-SHA256 keyed)
 }
 
@@ -102,6 +103,13 @@ func NewChallenger(o Options) *Challenger {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("opaque\x00" + c.realm))
 	c.opaque = hex.EncodeToString(m.Sum(nil)[:8])
+	// The stand-in HA1s unknown users are checked against: random, so no
+	// response matches them, and ready, so checking one costs what a known
+	// user's check does.
+	stand := make([]byte, 32)
+	_, _ = rand.Read(stand)
+	c.standIn = [2]string{string(digest.Hex(digest.AlgMD5, nil, hex.EncodeToString(stand))),
+		string(digest.Hex(digest.AlgSHA256, nil, hex.EncodeToString(stand)))}
 	return c
 }
 
@@ -221,4 +229,29 @@ func quoteEscape(s string) string {
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return r.Replace(s)
+}
+
+// standInHA1 is the HA1 an unknown user's digest is checked against.
+func (c *Challenger) standInHA1(alg digest.Alg) string {
+	if alg == digest.AlgSHA256 {
+		return c.standIn[1]
+	}
+	return c.standIn[0]
+}
+
+// ChallengeNonce is the nonce of a challenge header (Challenge's), for
+// security events; "" when it has none.
+func ChallengeNonce(hs []sip.Header) string {
+	for _, h := range hs {
+		v := h.Value()
+		i := strings.Index(v, `nonce="`)
+		if i < 0 {
+			continue
+		}
+		v = v[i+len(`nonce="`):]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			return v[:j]
+		}
+	}
+	return ""
 }

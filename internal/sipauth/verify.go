@@ -71,6 +71,8 @@ type Result struct {
 	Status    Status
 	Username  string
 	Algorithm string
+	// Nonce and Response are the credentials' (for security events).
+	Nonce, Response string
 }
 
 // Verify checks the credentials of req (RFC 3261 section 22.4, RFC 7616
@@ -95,7 +97,7 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 	if err != nil {
 		return Result{Status: Malformed, Username: d.username}
 	}
-	res := Result{Username: d.username}
+	res := Result{Username: d.username, Nonce: d.nonce, Response: d.response}
 	alg := digest.ParseAlg(d.algorithm)
 	if alg == digest.Unknown || d.username == "" || d.nonce == "" || d.response == "" || d.uri == "" {
 		res.Status = Malformed
@@ -117,14 +119,17 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 		return res
 	}
 	creds, ok := lookup(d.username)
-	if !ok {
-		res.Status = UnknownUser
-		return res
-	}
-	ha1 := creds.ha1(alg)
-	if ha1 == "" {
-		res.Status = NoAlgorithm
-		return res
+	var ha1 string
+	if ok {
+		if ha1 = creds.ha1(alg); ha1 == "" {
+			res.Status = NoAlgorithm
+			return res
+		}
+	} else {
+		// An unknown user costs what a known one does: the digest is
+		// computed against a stand-in HA1, so neither the answer nor its
+		// timing tells the two apart (Asterisk's artificial endpoint).
+		ha1 = c.standInHA1(alg)
 	}
 	var ha2buf, rbuf [64]byte
 	ha2 := digest.Hex(alg, ha2buf[:0], string(req.Method), d.uri)
@@ -134,8 +139,11 @@ func (c *Challenger) Verify(req *sip.Request, lookup func(username string) (Cred
 	} else {
 		want = digest.Hex(alg, rbuf[:0], ha1, d.nonce, bytesToString(ha2))
 	}
-	if !equalHexFold(want, d.response) {
+	if match := equalHexFold(want, d.response); !ok || !match {
 		res.Status = BadPassword
+		if !ok {
+			res.Status = UnknownUser
+		}
 		return res
 	}
 	if c.checkNonce(d.nonce) != nonceValid {

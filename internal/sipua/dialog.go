@@ -20,7 +20,7 @@ func (s *Server) serverHeader() sip.Header {
 
 // renegotiate answers a re-INVITE or UPDATE offer against the codec already
 // in use. A request without a body is a session refresh and keeps neg.
-func (s *Server) renegotiate(req *sip.Request, tx sip.ServerTransaction, cur media.Negotiated) (media.Negotiated, bool) {
+func (s *Server) renegotiate(req *sip.Request, tx sip.ServerTransaction, cur media.Negotiated, sec *legSecurity) (media.Negotiated, bool) {
 	if len(req.Body()) == 0 {
 		return cur, true
 	}
@@ -32,6 +32,10 @@ func (s *Server) renegotiate(req *sip.Request, tx sip.ServerTransaction, cur med
 	neg, err := media.Negotiate(offer, []media.Codec{cur.Codec})
 	if err != nil {
 		s.respond(req, tx, 488, "Not Acceptable Here")
+		return cur, false
+	}
+	if err := sec.answer(offer, &neg); err != nil {
+		s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `305 entvoice "Incompatible media format: `+encryptionWarning(err)+`"`))
 		return cur, false
 	}
 	return neg, true

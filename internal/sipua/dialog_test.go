@@ -1,6 +1,9 @@
 package sipua
 
 import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -55,8 +58,15 @@ func TestInviteRefused(t *testing.T) {
 			code: 403,
 		},
 		{
+			// Challenged like a known user (Asterisk's artificial
+			// endpoint), and again once it answers: nothing tells it
+			// from a wrong password.
 			name: "an unknown user from an unknown address", user: "mallory", src: strangerSrc, exten: "100",
-			code: 403,
+			code: 401,
+		},
+		{
+			name: "an unknown user answering the challenge", user: "mallory", src: strangerSrc, exten: "100",
+			auth: "mallory:guess", code: 401,
 		},
 		{
 			name: "a trunk's address with no codec in common", user: "carrier", src: trunkSrc, exten: "100",
@@ -78,6 +88,36 @@ func TestInviteRefused(t *testing.T) {
 				e.limits.SetMax(map[string]int{"default": 1})
 				if _, err := e.limits.Acquire("default"); err != nil {
 					e.t.Fatal(err)
+				}
+			},
+			code: 503,
+		},
+		{
+			name: "SDES required (media_encryption sdes) but plain RTP offered", user: "carrier", src: trunkSrc, exten: "100",
+			setup: func(e *sipEnv) { e.trunk().MediaEncryption = "sdes" },
+			code:  488, header: "Warning: 305",
+		},
+		{
+			name: "SRTP offered to an endpoint without media_encryption", user: "carrier", src: trunkSrc, exten: "100",
+			sdp:  sdesOffer(media.SuiteAESCM80),
+			code: 488, header: "Warning: 305",
+		},
+		{
+			name: "SDES with no suite the node takes", user: "carrier", src: trunkSrc, exten: "100",
+			setup: func(e *sipEnv) { e.trunk().MediaEncryption = "sdes" },
+			sdp:   strings.Replace(sdesOffer(media.SuiteAESCM80), "AES_CM_128_HMAC_SHA1_80", "F8_128_HMAC_SHA1_80", 1),
+			code:  488,
+		},
+		{
+			name: "a trunk at its max_calls", user: "carrier", src: trunkSrc, exten: "100",
+			setup: func(e *sipEnv) {
+				tr := e.trunk()
+				tr.MaxCalls = 1
+				if _, err := e.srv.calls.acquire(tr); err != nil {
+					e.t.Fatal(err)
+				}
+				if _, err := e.srv.calls.acquire(tr); err == nil {
+					e.t.Fatal("a second call past max_calls 1 counted")
 				}
 			},
 			code: 503,
@@ -436,4 +476,62 @@ func TestHandleInfo(t *testing.T) {
 			t.Errorf("%s: digit %q, want %q", tc.name, got, tc.digit)
 		}
 	}
+}
+
+// TestInviteSDES: a trunk with media_encryption sdes offering two suites
+// gets an RTP/SAVP answer with one crypto line of its first suite, under
+// the offer's tag and with a key of the node's; the session is keyed.
+func TestInviteSDES(t *testing.T) {
+	e := newSIPEnv(t)
+	e.trunk().MediaEncryption = "sdes"
+	d := newDialog(t, "carrier", trunkSrc, "100")
+	tx, done := e.send(d.request("INVITE", 0, sdesOffer(media.SuiteAESCM32, media.SuiteAESCM80)))
+	ch := e.nextCall()
+	res := tx.final(t)
+	if res.StatusCode != 200 {
+		t.Fatalf("got %d", res.StatusCode)
+	}
+	ans, err := media.ParseSDP(res.Body())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Proto != "RTP/SAVP" || len(ans.Crypto) != 1 || ans.Crypto[0].Tag != 1 || ans.Crypto[0].Suite != media.SuiteAESCM32 {
+		t.Fatalf("answer %s %+v", ans.Proto, ans.Crypto)
+	}
+	if string(ans.Crypto[0].Key) == string(offerKey) {
+		t.Fatal("the answer echoes the offer's key")
+	}
+	if l, ok := ch.Driver().(interface{ Media() *media.Session }); !ok || !l.Media().Encrypted() {
+		t.Error("the call's media is not keyed")
+	}
+	d.established(res)
+	e.ack(d.request("ACK", d.cseq, ""))
+	// A re-INVITE repeating the keys is answered with the same line.
+	re := e.sendIn(d.request("INVITE", 0, sdesOffer(media.SuiteAESCM32))).final(t)
+	if again, err := media.ParseSDP(re.Body()); err != nil || len(again.Crypto) != 1 || string(again.Crypto[0].Key) != string(ans.Crypto[0].Key) {
+		t.Errorf("re-INVITE answer %d %+v %v", re.StatusCode, again, err)
+	}
+	e.ack(d.request("ACK", d.cseq, ""))
+	if res := e.sendIn(d.request("BYE", 0, "")).final(t); res.StatusCode != 200 {
+		t.Fatalf("BYE: %d", res.StatusCode)
+	}
+	wait(t, done, "the INVITE handler")
+}
+
+// offerKey is the key of sdesOffer's crypto lines (30 bytes).
+var offerKey = []byte("0123456789abcdef0123456789abcd")
+
+// sdesOffer is an RTP/SAVP offer of PCMU with one crypto line per suite
+// (AES-CM keys only), tags from 1.
+func sdesOffer(suites ...string) string {
+	o := strings.Replace(offer("0 101", "sendrecv"), "RTP/AVP", "RTP/SAVP", 1)
+	for i, su := range suites {
+		o += fmt.Sprintf("a=crypto:%d %s inline:%s\r\n", i+1, su, base64.StdEncoding.EncodeToString(offerKey))
+	}
+	return o
+}
+
+func (e *sipEnv) trunk() *Endpoint {
+	tr, _ := e.srv.Directory().TrunkFor(netip.MustParseAddr("198.51.100.7"))
+	return tr
 }

@@ -38,7 +38,23 @@ type Endpoint struct {
 	// ringing calls, *8).
 	Groups channel.Groups
 
+	// NAT handling (Asterisk's endpoint options): ForceRport overrides
+	// the edge's default when set; RewriteContact sends requests to where
+	// the endpoint's REGISTER or INVITE came from, not to its Contact.
+	ForceRport     *bool
+	RewriteContact bool
+	// MediaEncryption is "" (plain RTP), "sdes" or "dtls": calls that do
+	// not offer it are refused (488), calls to the endpoint offer it.
+	MediaEncryption string
+	// MaxCalls bounds the endpoint's concurrent calls, inbound and
+	// outbound together (0: no limit).
+	MaxCalls int
+
 	// Trunks only.
+	// TLSVerify: calls from the trunk must come over TLS with a verified
+	// client certificate, named TLSName when set.
+	TLSVerify bool
+	TLSName   string
 	Match     []netip.Prefix
 	Host      netip.AddrPort
 	Transport string
@@ -67,6 +83,9 @@ type Directory struct {
 	byName   map[string]*Endpoint // trunks by name
 	tenants  map[string]*Tenant
 	byDomain map[string]*Tenant
+	// natOverrides: some endpoint sets its own force_rport (the edge
+	// then looks the endpoint up per request).
+	natOverrides bool
 }
 
 type userKey struct{ tenant, name string }
@@ -93,6 +112,9 @@ func NewHostedDirectory(tenants []*Tenant, endpoints []*Endpoint) *Directory {
 		}
 	}
 	for _, e := range endpoints {
+		if e.ForceRport != nil {
+			d.natOverrides = true
+		}
 		if e.Trunk {
 			d.trunks = append(d.trunks, e)
 			d.byName[e.Name] = e

@@ -35,15 +35,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	src := source(req)
-	if g := s.opts.Guard; g != nil {
-		if g.Banned(src.Addr()) {
-			return // a banned source gets nothing back, as fail2ban would do
-		}
-		if !g.Allow(src.Addr()) {
-			s.respond(req, tx, 503, "Service Unavailable", sip.NewHeader("Retry-After", "5"))
-			return
-		}
-	}
 	if s.draining.Load() {
 		s.respond(req, tx, 503, "Service Unavailable")
 		return
@@ -59,10 +50,6 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case peer:
 		ep, linked, ok = s.identifyPeer(dir, node, req, tx)
 		fromNode = node
-	case transportOf(req) == "tls":
-		// The TLS listener is the nodes' own: nothing else gets a call
-		// through it.
-		s.respond(req, tx, 403, "Forbidden")
 	default:
 		ep, ok = s.identify(dir, req, tx, src.String())
 	}
@@ -78,6 +65,14 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	defer release()
+	releaseEP, err := s.calls.acquire(ep)
+	if err != nil {
+		s.log.Warn("call refused", "endpoint", ep.Name, "err", err)
+		s.security(req, ep.Tenant, events.Security{Kind: events.SessionLimit, AccountID: ep.Name})
+		s.respond(req, tx, 503, "Service Unavailable")
+		return
+	}
+	defer releaseEP()
 	exten := req.Recipient.User
 	if exten == "" {
 		exten = "s"
@@ -86,6 +81,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// 13.2.1, RFC 3264): the offer goes in our 200 OK, the answer comes in
 	// the ACK, and until then no media flows.
 	delayed := len(req.Body()) == 0
+	sec := s.newLegSecurity(ep)
 	var neg media.Negotiated
 	if delayed {
 		dtmf := media.DefaultTelephoneEvent
@@ -102,6 +98,13 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 entvoice "Media type not available"`))
 			return
 		}
+		if err := sec.answer(offer, &neg); err != nil {
+			// media_encryption required but not offered, or SRTP
+			// offered to an endpoint without it (RFC 3261 21.4.26).
+			s.log.Info("call refused: media encryption", "endpoint", ep.Name, "from", src, "media_encryption", ep.MediaEncryption, "profile", offer.Proto, "err", err)
+			s.respond(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `305 entvoice "Incompatible media format: `+encryptionWarning(err)+`"`))
+			return
+		}
 	}
 	if !s.opts.Handler.Exists(ep.Context, exten) {
 		s.log.Info("call to unknown extension", "endpoint", ep.Name, "exten", exten, "context", ep.Context)
@@ -116,8 +119,15 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if !delayed {
 		sess.SetRemote(neg)
+		if err := sec.start(sess); err != nil {
+			s.log.Error("WebRTC stream not started", "endpoint", ep.Name, "err", err)
+			sess.Close()
+			s.respond(req, tx, 488, "Not Acceptable Here")
+			return
+		}
 	}
-	dtx, err := s.dialogUAs[transportOf(req)].ReadInvite(req, tx)
+	dua, _ := s.dialogUA(transportOf(req), ep.RewriteContact)
+	dtx, err := dua.ReadInvite(req, tx)
 	if err != nil {
 		sess.Close()
 		s.respond(req, tx, 400, "Bad Request")
@@ -130,7 +140,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		callerNum = req.From().Address.User
 		callerName = strings.Trim(req.From().DisplayName, `"`)
 	}
-	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1, established: !delayed, codecs: ep.Codecs}
+	l := &inLeg{srv: s, dtx: dtx, req: req, media: sess, neg: neg, sdpVersion: 1, established: !delayed, codecs: ep.Codecs, sec: sec}
 	if delayed {
 		l.offered = ep.Codecs
 	}
@@ -176,6 +186,11 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // (else the Request-URI) names, and the From user is looked up among that
 // tenant's users only and challenged in its realm (Asterisk identifies
 // by From user alone; its endpoint names are global).
+//
+// A From user that is neither a user nor a trunk's address is challenged
+// like a user whose password nobody knows (Asterisk's artificial
+// endpoint): a scanner cannot tell an unknown user from a wrong password,
+// by the answer or by its timing.
 func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransaction, src string) (*Endpoint, bool) {
 	addr := source(req).Addr()
 	fromUser := ""
@@ -185,62 +200,86 @@ func (s *Server) identify(dir *Directory, req *sip.Request, tx sip.ServerTransac
 		fromURI = &f.Address
 	}
 	tid := tenantOfRequest(dir, fromURI, req)
-	if u, ok := dir.UserIn(tid, fromUser); ok {
-		challenger := s.challengerFor(dir, tid)
-		if u.ACL != nil && !u.ACL.Allowed(addr) {
-			s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
-			s.bus.Publish(events.Event{Kind: events.RequestNotAllowd, Peer: "PJSIP/" + u.Name, Address: src})
-			s.respond(req, tx, 403, "Forbidden")
-			return nil, false
-		}
-		res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
-			e, ok := dir.UserIn(tid, name)
-			if !ok {
-				return sipauth.Credentials{}, false
-			}
-			return e.Credentials, true
-		})
-		switch res.Status {
-		case sipauth.OK:
-			if res.Username != u.Name {
-				s.log.Warn("INVITE authenticated as another user", "from", u.Name, "auth", res.Username, "source", src)
+	u, known := dir.UserIn(tid, fromUser)
+	if !known {
+		if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
+			if !s.trunkCertOK(t, req) {
+				s.log.Warn("trunk call refused: no verified client certificate", "trunk", t.Name, "source", src, "tls_name", t.TLSName)
+				s.security(req, "", events.Security{Kind: events.FailedACL, AccountID: t.Name, ACLName: "tls_verify"})
 				s.respond(req, tx, 403, "Forbidden")
 				return nil, false
 			}
-			if s.opts.Guard != nil {
-				s.opts.Guard.AuthSucceeded(addr)
-			}
-		case sipauth.NoCredentials:
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
-			return nil, false
-		case sipauth.Stale:
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(true)...)
-			return nil, false
-		case sipauth.Malformed:
-			s.respond(req, tx, 400, "Bad Request")
-			return nil, false
-		default: // wrong password, unknown auth user
-			s.log.Warn("failed to authenticate INVITE", "endpoint", u.Name, "source", src, "result", res.Status)
-			s.bus.Publish(events.Event{Kind: events.InvalidPassword, Peer: "PJSIP/" + u.Name, Address: src})
-			if s.opts.Guard != nil && s.opts.Guard.AuthFailed(addr) {
-				s.log.Warn("source banned after repeated authentication failures", "source", src)
-			}
-			s.respond(req, tx, 401, "Unauthorized", challenger.Challenge(false)...)
-			return nil, false
+			return t, true
 		}
-		if !u.Enabled {
-			s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenancy.Of(u.Tenant), "source", src)
+	}
+	challenger := s.challengerFor(dir, tid)
+	if known && u.ACL != nil && !u.ACL.Allowed(addr) {
+		s.log.Warn("call refused by ACL", "endpoint", u.Name, "source", src)
+		s.security(req, tid, events.Security{Kind: events.FailedACL, AccountID: u.Name, ACLName: "acl"})
+		s.respond(req, tx, 403, "Forbidden")
+		return nil, false
+	}
+	res := challenger.Verify(req, func(name string) (sipauth.Credentials, bool) {
+		e, ok := dir.UserIn(tid, name)
+		if !ok {
+			return sipauth.Credentials{}, false
+		}
+		return e.Credentials, true
+	})
+	account := fromUser
+	if !known {
+		account = "<unknown>"
+		// res_pjsip's distributor reports every request of the
+		// artificial endpoint; the source's failures count toward its ban.
+		s.security(req, tid, events.Security{Kind: events.InvalidAccountID, AccountID: fromUser})
+		if res.Status == sipauth.OK {
+			res.Status = sipauth.UnknownUser // authenticated as someone, but the From user is no one
+		}
+		if s.opts.Guard.AuthFailed(addr) {
+			s.log.Warn("source banned after repeated authentication failures", "source", src)
+		}
+	}
+	challenge := func(stale bool) {
+		hs := challenger.Challenge(stale)
+		s.respond(req, tx, 401, "Unauthorized", hs...)
+		s.security(req, tid, events.Security{Kind: events.ChallengeSent, AccountID: account, Challenge: sipauth.ChallengeNonce(hs)})
+	}
+	switch res.Status {
+	case sipauth.OK:
+		if res.Username != u.Name {
+			s.log.Warn("INVITE authenticated as another user", "from", u.Name, "auth", res.Username, "source", src)
 			s.respond(req, tx, 403, "Forbidden")
 			return nil, false
 		}
-		return u, true
+		s.opts.Guard.AuthSucceeded(addr)
+		s.security(req, tid, events.Security{Kind: events.SuccessfulAuth, AccountID: u.Name, UsingPassword: true})
+	case sipauth.NoCredentials:
+		challenge(false)
+		return nil, false
+	case sipauth.Stale:
+		challenge(true)
+		return nil, false
+	case sipauth.Malformed:
+		s.security(req, tid, events.Security{Kind: events.RequestBadFormat, AccountID: fromUser, RequestType: "INVITE"})
+		s.respond(req, tx, 400, "Bad Request")
+		return nil, false
+	default: // wrong password, unknown auth user
+		if known {
+			s.log.Warn("failed to authenticate INVITE", "endpoint", u.Name, "source", src, "result", res.Status)
+			s.security(req, tid, events.Security{Kind: events.ChallengeResponseFailed, AccountID: u.Name, Challenge: res.Nonce, Response: res.Response})
+			if s.opts.Guard.AuthFailed(addr) {
+				s.log.Warn("source banned after repeated authentication failures", "source", src)
+			}
+		}
+		challenge(false)
+		return nil, false
 	}
-	if t, ok := dir.TrunkFor(addr); ok && t.Enabled {
-		return t, true
+	if !u.Enabled {
+		s.log.Info("call from disabled user refused", "endpoint", u.Name, "tenant", tenancy.Of(u.Tenant), "source", src)
+		s.respond(req, tx, 403, "Forbidden")
+		return nil, false
 	}
-	s.log.Warn("INVITE from unknown endpoint refused", "from", fromUser, "source", src)
-	s.respond(req, tx, 403, "Forbidden")
-	return nil, false
+	return u, true
 }
 
 // sessionExpires returns the session interval to confirm in the 200 OK
@@ -269,6 +308,7 @@ func sessionExpires(req *sip.Request, ours int) int {
 
 // inLeg is the UAS side of a call: the caller's leg.
 type inLeg struct {
+	sec            *legSecurity // media encryption
 	srv            *Server
 	dtx            dialogServer
 	req            *sip.Request
@@ -349,14 +389,22 @@ func (l *inLeg) localSDP() []byte {
 		// An offer states what we are willing to do: send and receive.
 		codecs, dir = offered, media.SendRecv
 	}
-	return media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr:      l.media.LocalAddr(),
 		Codecs:    codecs,
 		DTMF:      neg.DTMF,
 		Direction: dir,
 		SessionID: sessionIDFor(l.ch),
 		Version:   v,
-	}.Marshal()
+	}
+	if offered != nil {
+		if err := l.sec.offer(&ld); err != nil {
+			l.ch.Log().Error("SRTP keys for our offer", "err", err)
+		}
+	} else {
+		l.sec.describe(&ld)
+	}
+	return ld.Marshal()
 }
 
 // awaitingAnswer reports whether our offer's answer is still to come in
@@ -484,7 +532,7 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if offered == nil {
 		return
 	}
-	neg, err := answerOf(req.Body(), offered)
+	neg, err := answerOf(req.Body(), offered, l.sec)
 	if err != nil {
 		if !established {
 			l.ch.Log().Warn("ACK without a usable answer to our offer, ending the call", "err", err)
@@ -500,6 +548,9 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Unlock()
 	if changed || !established {
 		l.media.SetRemote(neg)
+		if err := l.sec.start(l.media); err != nil {
+			l.ch.Log().Warn("WebRTC stream not started", "err", err)
+		}
 	}
 	if established {
 		// The answer to our re-offer may hold the call (RFC 3264
@@ -512,7 +563,7 @@ func (l *inLeg) onAck(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 // answerOf reads the answer to our offer of offered.
-func answerOf(body []byte, offered []media.Codec) (media.Negotiated, error) {
+func answerOf(body []byte, offered []media.Codec, sec *legSecurity) (media.Negotiated, error) {
 	if len(body) == 0 {
 		return media.Negotiated{}, errors.New("no SDP answer")
 	}
@@ -520,7 +571,11 @@ func answerOf(body []byte, offered []media.Codec) (media.Negotiated, error) {
 	if err != nil {
 		return media.Negotiated{}, err
 	}
-	return media.Negotiate(ans, offered)
+	neg, err := media.Negotiate(ans, offered)
+	if err != nil {
+		return neg, err
+	}
+	return neg, sec.accept(ans, &neg)
 }
 
 func (l *inLeg) onBye(req *sip.Request, tx sip.ServerTransaction) {
@@ -548,7 +603,7 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)
 		return
 	}
-	neg, ok := l.srv.renegotiate(req, tx, l.neg)
+	neg, ok := l.srv.renegotiate(req, tx, l.neg, l.sec)
 	if !ok {
 		return
 	}
@@ -561,6 +616,9 @@ func (l *inLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Unlock()
 	if changed {
 		l.media.SetRemote(neg)
+		if err := l.sec.start(l.media); err != nil {
+			l.ch.Log().Warn("WebRTC stream not restarted", "err", err)
+		}
 	}
 	l.armSessionTimer() // a re-INVITE or UPDATE refreshes the session
 	l.srv.respondReinvite(req, tx, l.localSDP(), l.sessionExpires)

@@ -107,7 +107,8 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 			if err := sip.ParseUri(strings.Trim(b.Contact, "<>"), &recipient); err != nil {
 				return nil, unavailable(fmt.Errorf("contact %q of %s: %w", b.Contact, ep.Name, err))
 			}
-			dest, transport = b.Source, b.Transport
+			transport = b.Transport
+			dest = contactTarget(recipient, b.Source, strings.ToLower(transport), ep.RewriteContact)
 		} else {
 			// Not registered here: maybe on another node of the cluster,
 			// unless this call already came from one (one hop: a stale
@@ -128,19 +129,25 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if transport == "" {
 		transport = "udp"
 	}
-	dua, ok := s.dialogUAs[transport]
+	// Calls to another node follow its Contact (its peer listener).
+	dua, ok := s.dialogUA(transport, ep.RewriteContact && peer.Node == "")
 	if !ok {
 		return nil, unavailable(fmt.Errorf("no %s listener to reach %s", transport, ep.Name))
 	}
+	releaseEP, err := s.calls.acquire(ep)
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	sess, err := media.NewSession(s.opts.Ports, s.opts.Pacer, s.log)
 	if err != nil {
+		releaseEP()
 		return nil, &channel.RequestError{Cause: q850.Congestion, Err: fmt.Errorf("rtp: %w", err)}
 	}
 	linked := ""
 	if o.Parent != nil {
 		linked = o.Parent.LinkedID()
 	}
-	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8)}
+	l := &outLeg{srv: s, media: sess, codecs: ep.Codecs, events: make(chan channel.Progress, 8), release: releaseEP, sec: s.newLegSecurity(ep)}
 	// A trunk leg may do what its caller may; a user's leg what the user may.
 	denied := ep.Denied
 	if ep.Trunk && o.Parent != nil {
@@ -179,14 +186,18 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := &sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: orDefault(t.Exten, ep.Name), Host: recipient.Host, Port: recipient.Port}}
 	dtmf := media.DefaultTelephoneEvent
-	offer := media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr:      sess.LocalAddr(),
 		Codecs:    ep.Codecs,
 		DTMF:      &dtmf,
 		Direction: media.SendRecv,
 		SessionID: sessionIDFor(ch),
 		Version:   1,
-	}.Marshal()
+	}
+	if err := l.sec.offer(&ld); err != nil {
+		s.log.Error("SRTP keys for an offer", "endpoint", ep.Name, "err", err)
+	}
+	offer := ld.Marshal()
 	req := sip.NewRequest(sip.INVITE, recipient)
 	req.AppendHeader(from)
 	req.AppendHeader(to)
@@ -208,6 +219,7 @@ func (s *Server) Call(ctx context.Context, d channel.Destination, o channel.Requ
 	if err != nil {
 		cancel()
 		sess.Close()
+		releaseEP()
 		ch.RemoteHangup(q850.DestOutOfOrder)
 		s.opts.Channels.Remove(ch)
 		return nil, &channel.RequestError{Cause: q850.DestOutOfOrder, Err: fmt.Errorf("INVITE to %s: %w", ep.Name, err)}
@@ -251,6 +263,8 @@ func latestBinding(bs []registrar.Binding) (registrar.Binding, bool) {
 // outLeg is the UAC side of a call the node places.
 type outLeg struct {
 	srv     *Server
+	sec     *legSecurity // media encryption
+	release func()       // the endpoint's max_calls count
 	ch      *channel.Channel
 	media   *media.Session
 	codecs  []media.Codec
@@ -309,10 +323,18 @@ func (l *outLeg) applySDP(body []byte) bool {
 		l.ch.Log().Warn("SDP answer has no codec we offered", "err", err)
 		return false
 	}
+	if err := l.sec.accept(ans, &neg); err != nil {
+		l.ch.Log().Warn("SDP answer refused: media encryption", "media_encryption", l.sec.mode, "profile", ans.Proto, "err", err)
+		return false
+	}
 	l.mu.Lock()
 	l.neg = neg
 	l.mu.Unlock()
 	l.media.SetRemote(neg)
+	if err := l.sec.start(l.media); err != nil {
+		l.ch.Log().Warn("WebRTC stream not started", "err", err)
+		return false
+	}
 	return true
 }
 
@@ -363,7 +385,7 @@ func (l *outLeg) run(ctx context.Context) {
 		l.emit(channel.Progress{Kind: channel.Failed, Code: code, Cause: cause})
 		return
 	}
-	l.applySDP(l.dcs.InviteResponse.Body())
+	applied := l.applySDP(l.dcs.InviteResponse.Body())
 	ackCtx, cancel := context.WithTimeout(context.Background(), signallingTimeout)
 	ackErr := l.dcs.Ack(ackCtx)
 	cancel()
@@ -380,6 +402,13 @@ func (l *outLeg) run(ctx context.Context) {
 		l.Hangup(q850.NormalClearing)
 		return
 	}
+	if !applied && l.sec.mode != "" {
+		// The callee answered without the encryption it must use: end
+		// the call (RFC 3264 section 6) rather than let audio go in clear.
+		l.Hangup(q850.IncompatibleDest)
+		l.emit(channel.Progress{Kind: channel.Failed, Code: 488, Cause: q850.IncompatibleDest})
+		return
+	}
 	l.ch.SetState(channel.StateUp)
 	l.emit(channel.Progress{Kind: channel.Answered})
 }
@@ -388,6 +417,7 @@ func (l *outLeg) run(ctx context.Context) {
 func (l *outLeg) cleanupWhenDone() {
 	go func() {
 		<-l.ch.Done()
+		l.release()
 		// Let BYE/CANCEL finish before the leg disappears.
 		deadline := time.NewTimer(signallingTimeout)
 		defer deadline.Stop()
@@ -422,7 +452,7 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.mu.Lock()
 	cur := l.neg
 	l.mu.Unlock()
-	neg, ok := l.srv.renegotiate(req, tx, cur)
+	neg, ok := l.srv.renegotiate(req, tx, cur, l.sec)
 	if !ok {
 		return
 	}
@@ -432,10 +462,12 @@ func (l *outLeg) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		l.mu.Unlock()
 		l.media.SetRemote(neg)
 	}
-	sdp := media.LocalDescription{
+	ld := media.LocalDescription{
 		Addr: l.media.LocalAddr(), Codecs: []media.Codec{neg.Codec}, DTMF: neg.DTMF,
 		Direction: neg.Direction, SessionID: sessionIDFor(l.ch), Version: 2,
-	}.Marshal()
+	}
+	l.sec.describe(&ld)
+	sdp := ld.Marshal()
 	l.srv.respondReinvite(req, tx, sdp, 0)
 	// The called party holds or resumes the call (RFC 3264 section 8.4);
 	// the bridge it is in decides what the other party hears.

@@ -7,6 +7,7 @@ package sipua
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,7 @@ type CallHandler interface {
 
 // Listener is one transport the server listens on.
 type Listener struct {
-	Transport string // udp or tcp
+	Transport string // udp, tcp, tls, ws or wss
 	Addr      netip.AddrPort
 }
 
@@ -75,6 +76,14 @@ type Options struct {
 	// MWI, when set, is the message waiting the node's phones are told
 	// of: SUBSCRIBE/NOTIFY message-summary and unsolicited NOTIFYs (mwi.go).
 	MWI MWI
+
+	// Edge is the first look at every request: bans, per-method rates,
+	// scanners, force_rport (edge.go). Guard is its ban list and buckets.
+	Edge EdgeOptions
+	// TLS serves the tls and wss listeners (certificates that reload,
+	// client verification); ClientTLS dials TLS (trunks with transport
+	// tls) when the node does not peer (peering dials with its own).
+	TLS, ClientTLS *tls.Config
 }
 
 // Server is the SIP user agent of a node.
@@ -85,13 +94,15 @@ type Server struct {
 	srv       *sipgo.Server
 	clients   map[string]*sipgo.Client // by transport
 	dialogUAs map[string]*sipgo.DialogUA
-	reg       *registrar.Registrar
-	dir       atomic.Pointer[Directory]
-	bus       *events.Bus
-	draining  atomic.Bool
-	contact   map[string]sip.ContactHeader
-	laddr     map[string]netip.AddrPort
-	udp       net.PacketConn // first UDP listener, set by Start
+	// natDialogUAs rewrite the contact (endpoints with rewrite_contact).
+	natDialogUAs map[string]*sipgo.DialogUA
+	reg          *registrar.Registrar
+	dir          atomic.Pointer[Directory]
+	bus          *events.Bus
+	draining     atomic.Bool
+	contact      map[string]sip.ContactHeader
+	laddr        map[string]netip.AddrPort
+	udp          net.PacketConn // first UDP listener, set by Start
 
 	mu   sync.Mutex
 	legs map[string]leg // by dialog id
@@ -103,8 +114,15 @@ type Server struct {
 	contacts   map[string]map[string]bool // AOR -> registered contact URIs
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
+	edge    *edge
+	calls   callCounter // endpoints' live calls (max_calls)
+
+	dtlsOnce sync.Once // the DTLS identity of WebRTC streams, made on first use
+	dtlsID   *media.DTLSIdentity
+	dtlsErr  error
 
 	peerConns sync.Map // remote "ip:port" of a peer TLS connection -> node name
+	tlsNames  sync.Map // remote "ip:port" of a TLS client with a verified certificate -> its names
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -150,6 +168,8 @@ func New(opts Options) (*Server, error) {
 		// TLS connections sipgo dials go to other nodes only.
 		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(opts.Peer.TLS))
 		listeners = append(listeners[:len(listeners):len(listeners)], Listener{Transport: "tls", Addr: opts.Peer.Addr})
+	} else if opts.ClientTLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(opts.ClientTLS))
 	}
 	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
@@ -160,23 +180,25 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("sipua: server: %w", err)
 	}
 	s := &Server{
-		opts:      opts,
-		log:       opts.Logger,
-		ua:        ua,
-		srv:       srv,
-		clients:   map[string]*sipgo.Client{},
-		dialogUAs: map[string]*sipgo.DialogUA{},
-		bus:       opts.Channels.Bus(),
-		legs:      map[string]leg{},
-		contact:   map[string]sip.ContactHeader{},
-		laddr:     map[string]netip.AddrPort{},
-		closed:    make(chan struct{}),
-		realms:    map[string]*sipauth.Challenger{},
+		opts:         opts,
+		log:          opts.Logger,
+		ua:           ua,
+		srv:          srv,
+		clients:      map[string]*sipgo.Client{},
+		dialogUAs:    map[string]*sipgo.DialogUA{},
+		natDialogUAs: map[string]*sipgo.DialogUA{},
+		bus:          opts.Channels.Bus(),
+		legs:         map[string]leg{},
+		contact:      map[string]sip.ContactHeader{},
+		laddr:        map[string]netip.AddrPort{},
+		closed:       make(chan struct{}),
+		realms:       map[string]*sipauth.Challenger{},
 	}
 	if opts.Directory == nil {
 		opts.Directory = NewDirectory(nil)
 	}
 	s.dir.Store(opts.Directory)
+	s.edge = newEdge(opts.Edge, opts.Guard, &s.dir, opts.Logger)
 	for _, l := range listeners {
 		if _, ok := s.clients[l.Transport]; ok {
 			continue
@@ -200,6 +222,7 @@ func New(opts Options) (*Server, error) {
 		s.contact[l.Transport] = ch
 		s.laddr[l.Transport] = l.Addr
 		s.dialogUAs[l.Transport] = &sipgo.DialogUA{Client: c, ContactHDR: ch}
+		s.natDialogUAs[l.Transport] = &sipgo.DialogUA{Client: c, ContactHDR: ch, RewriteContact: true}
 	}
 	s.reg = registrar.NewRegistrar(registrar.Options{
 		Realm:          opts.Realm,
@@ -212,6 +235,7 @@ func New(opts Options) (*Server, error) {
 		Guard:          opts.Guard,
 		Logger:         opts.Logger,
 		OnChange:       s.onRegistrationChange,
+		Security:       s.registerSecurity,
 	})
 	// ACK and CANCEL are exempt from the checks (RFC 3261 8.2.2.3).
 	s.routes = map[sip.RequestMethod]sipgo.RequestHandler{
@@ -231,10 +255,15 @@ func New(opts Options) (*Server, error) {
 	if opts.MWI != nil {
 		s.mwi = newMWIManager(s, opts.MWI)
 	}
+	// Requests over stream transports meet the edge here (UDP ones did
+	// before parsing).
+	for method, h := range s.routes {
+		s.routes[method] = s.admitted(h)
+	}
 	for method, h := range s.routes {
 		srv.OnRequest(method, h)
 	}
-	srv.OnNoRoute(s.onNoRoute)
+	srv.OnNoRoute(s.admitted(s.onNoRoute))
 	return s, nil
 }
 
@@ -395,7 +424,7 @@ func (s *Server) Start(ctx context.Context) error {
 			if s.udp == nil {
 				s.udp = pc
 			}
-			wrapped := &closingConn{PacketConn: registrar.WrapPacketConn(pc, s.reg), closing: &s.closing}
+			wrapped := registrar.WrapPacketConn(&edgeConn{PacketConn: pc, edge: s.edge, closing: &s.closing}, s.reg)
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -405,22 +434,11 @@ func (s *Server) Start(ctx context.Context) error {
 			}()
 			context.AfterFunc(ctx, func() { _ = pc.Close() })
 			waitServing(s.srv.TransportLayer(), pc.LocalAddr().String())
-		case "tcp":
-			ln, err := net.Listen("tcp", l.Addr.String())
-			if err != nil {
+		case "tcp", "tls", "ws", "wss":
+			if err := s.serveStream(ctx, l); err != nil {
 				s.cancel()
-				return fmt.Errorf("sipua: listen tcp %s: %w", l.Addr, err)
+				return err
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				// ServeTCP always returns an error, the listener's close
-				// among them.
-				if err := s.srv.ServeTCP(ln); ctx.Err() == nil {
-					s.log.Error("sip tcp server stopped", "addr", l.Addr, "err", err)
-				}
-			}()
-			context.AfterFunc(ctx, func() { _ = ln.Close() })
 		default:
 			s.cancel()
 			return fmt.Errorf("sipua: transport %q not supported", l.Transport)
@@ -577,6 +595,10 @@ func transportOf(req *sip.Request) string {
 		return "tcp"
 	case "tls":
 		return "tls"
+	case "ws":
+		return "ws"
+	case "wss":
+		return "wss"
 	default:
 		return "udp"
 	}
@@ -595,9 +617,6 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 // onOptions answers OPTIONS pings (RFC 3261 section 11) with our capabilities.
 func (s *Server) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if s.opts.Guard != nil && !s.opts.Guard.Allow(source(req).Addr()) {
-		return
-	}
 	s.respond(req, tx, 200, "OK",
 		sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, SUBSCRIBE"),
 		sip.NewHeader("Allow-Events", mwiEvent),
@@ -636,19 +655,3 @@ func (s *Server) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 
 // deadline bounds the time a signalling goroutine may take.
 const signallingTimeout = 32 * time.Second
-
-// closingConn is a UDP listener that discards datagrams once the server
-// is closing, so that sipgo starts no transaction while its layers close.
-type closingConn struct {
-	net.PacketConn
-	closing *atomic.Bool
-}
-
-func (c *closingConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, addr, err := c.PacketConn.ReadFrom(p)
-		if err != nil || !c.closing.Load() {
-			return n, addr, err
-		}
-	}
-}

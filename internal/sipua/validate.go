@@ -5,6 +5,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/entvoice/entvoice/internal/events"
 )
 
 // supportedOptions are the option tags the node implements; it advertises
@@ -20,12 +22,14 @@ var supportedOptions = []string{"timer", "replaces"}
 func (s *Server) validated(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		if len(req.GetHeaders("Content-Length")) > 1 {
+			s.badFormat(req, "Content-Length twice")
 			s.respond(req, tx, 400, "Bad Request")
 			return
 		}
 		if cs := req.CSeq(); cs != nil && cs.MethodName != req.Method {
 			// RFC 3261 8.1.1.5: the CSeq method matches the request's
 			// (RFC 4475 mismatch01 expects 400).
+			s.badFormat(req, "CSeq method "+string(cs.MethodName))
 			s.respond(req, tx, 400, "Bad Request")
 			return
 		}
@@ -65,4 +69,10 @@ func unsupportedRequire(req *sip.Request) []string {
 		}
 	}
 	return bad
+}
+
+// badFormat reports a request refused as malformed (RequestBadFormat,
+// Asterisk's security event for a request it cannot take as written).
+func (s *Server) badFormat(req *sip.Request, params string) {
+	s.security(req, "", events.Security{Kind: events.RequestBadFormat, RequestType: string(req.Method), RequestParams: params})
 }

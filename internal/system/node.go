@@ -104,7 +104,10 @@ func Node(ctx context.Context, cfg *config.Config, o Options) (*Process, error) 
 // newNode builds the process's node on its store: started by Start,
 // drained and flushed by Stop.
 func (p *Process) newNode(ctx context.Context, o node.Options) (*node.Node, error) {
-	o.Store, o.Logger = p.Store, p.log
+	o.Store, o.Logger, o.Bans = p.Store, p.log, p.Bans
+	if o.AMI != nil {
+		o.AMI.Bans = p.Bans
+	}
 	n, err := node.New(ctx, p.cfg, o)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)

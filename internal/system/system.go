@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entvoice/entvoice/internal/acl"
 	"github.com/entvoice/entvoice/internal/ami"
 	"github.com/entvoice/entvoice/internal/api"
 	"github.com/entvoice/entvoice/internal/astdb"
@@ -60,6 +61,9 @@ type Process struct {
 	// Billing rates the CDRs central stores, keeps the accounts and
 	// authorizes calls (serve and server).
 	Billing *billing.Service
+	// Bans is the process's one ban list: SIP, AMI and the API ban into
+	// it and refuse what it holds (docs/config.md, "Security").
+	Bans *acl.BanList
 	nodePart
 
 	// starts run in order by Run; stops in reverse, each with the grace
@@ -127,7 +131,7 @@ func newProcess(cfg *config.Config, o Options) *Process {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Process{cfg: cfg, log: o.Logger}
+	return &Process{cfg: cfg, log: o.Logger, Bans: acl.NewBanList(acl.BanListOptions{Allow: cfg.Security.AllowPrefixes()})}
 }
 
 // openStore opens the process's database (SQLite in data_dir, or the
@@ -170,7 +174,7 @@ func (p *Process) openRepo(ctx context.Context) error {
 // startCentral serves the API on the repository.
 func (p *Process) startCentral(ctx context.Context, ctl control.Controller, nodes api.Nodes, queues control.Queues, vm api.Voicemail, stderr io.Writer) error {
 	c, err := central.Start(ctx, central.Options{Config: p.cfg, Store: p.Store, Repo: p.Repo, Billing: p.Billing, Controller: ctl, Nodes: nodes,
-		Queues: queues, Voicemail: vm, Logger: p.log, Stderr: stderr})
+		Queues: queues, Voicemail: vm, Logger: p.log, Stderr: stderr, Bans: p.Bans})
 	if err != nil {
 		return err
 	}
@@ -231,7 +235,7 @@ func Server(ctx context.Context, cfg *config.Config, o Options) (*Process, error
 		return p.fail(err)
 	}
 	if amiOpts != nil {
-		amiOpts.Bus, amiOpts.Control, amiOpts.DB, amiOpts.Logger = bus, remote, astdb.New(p.Store), p.log
+		amiOpts.Bus, amiOpts.Control, amiOpts.DB, amiOpts.Logger, amiOpts.Bans = bus, remote, astdb.New(p.Store), p.log, p.Bans
 		srv, err := ami.New(*amiOpts)
 		if err != nil {
 			return p.fail(err)

@@ -35,6 +35,13 @@ type BaresipOptions struct {
 	// MWI loads baresip's mwi module: it subscribes to message-summary
 	// once registered and reports each NOTIFY as an MWI_NOTIFY event.
 	MWI bool
+	// Transport is the account's SIP transport: udp (default), tcp or
+	// tls; CAFile is the PEM bundle the registrar's TLS certificate is
+	// checked against (sip_cafile).
+	Transport, CAFile string
+	// MediaEnc is the account's mediaenc: "" (plain RTP) or srtp-mand
+	// (SDES, RFC 4568; the srtp module is loaded).
+	MediaEnc string
 }
 
 // BaresipEvent is an event sent by ctrl_tcp.
@@ -122,6 +129,12 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:%d
 `, sipPort, audio, rtpBase, rtpBase+39, ctrlPort)
+	if opts.CAFile != "" {
+		conf += "sip_cafile\t\t" + opts.CAFile + "\n"
+	}
+	if opts.MediaEnc != "" {
+		conf += "module\t\t\tsrtp.so\n"
+	}
 	if opts.RecordDir != "" {
 		conf += "module\t\t\tsndfile.so\nsnd_path\t\t" + opts.RecordDir + "\n"
 	}
@@ -140,8 +153,15 @@ ctrl_tcp_listen		127.0.0.1:%d
 	if opts.Registrar != "" {
 		host, regint = opts.Registrar, "600"
 	}
-	account := fmt.Sprintf("<sip:%s@%s>;auth_pass=%s;answermode=%s;regint=%s;audio_codecs=pcmu,pcma\n",
-		user, host, opts.Pass, mode, regint)
+	uri := "sip:" + user + "@" + host
+	if opts.Transport != "" && opts.Transport != "udp" {
+		uri += ";transport=" + opts.Transport
+	}
+	account := fmt.Sprintf("<%s>;auth_pass=%s;answermode=%s;regint=%s;audio_codecs=pcmu,pcma", uri, opts.Pass, mode, regint)
+	if opts.MediaEnc != "" {
+		account += ";mediaenc=" + opts.MediaEnc
+	}
+	account += "\n"
 	for name, body := range map[string]string{"config": conf, "accounts": account, "contacts": ""} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)

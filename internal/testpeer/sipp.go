@@ -61,6 +61,12 @@ type SIPpOptions struct {
 	StopGrace time.Duration
 	// ExtraArgs are appended to the command line.
 	ExtraArgs []string
+	// LocalIP is the address SIPp sends from (-i; default 127.0.0.1):
+	// another loopback address is another source to the node.
+	LocalIP string
+	// Quiet leaves out the message and log traces (a flood of 100,000
+	// requests would spend its time writing them).
+	Quiet bool
 	// Dir is the working directory; default a new t.TempDir(). It gets a
 	// pcap symlink to /usr/share/sip-tester (SIPp's bundled pcaps) and all
 	// logs.
@@ -208,12 +214,17 @@ func prepare(t testing.TB, opts SIPpOptions, defTimeout time.Duration) *sippRun 
 		a = append(a, opts.Target)
 	}
 	a = append(a, scenArgs...)
-	a = append(a, "-i", sippLoopback, "-mi", sippLoopback, "-nostdin",
+	local := sippLoopback
+	if opts.LocalIP != "" {
+		local = opts.LocalIP
+	}
+	a = append(a, "-i", local, "-mi", local, "-nostdin",
 		"-trace_stat", "-stf", "stat.csv", "-fd", "1",
 		"-trace_err", "-error_file", "errors.log",
-		"-trace_msg", "-message_file", "messages.log",
-		"-trace_logs", "-log_file", "logs.log",
 		"-timeout", fmt.Sprintf("%dms", timeout.Milliseconds()), "-timeout_error")
+	if !opts.Quiet {
+		a = append(a, "-trace_msg", "-message_file", "messages.log", "-trace_logs", "-log_file", "logs.log")
+	}
 	if opts.Service != "" {
 		a = append(a, "-s", opts.Service)
 	}
@@ -274,6 +285,8 @@ func defaultKeys(keys map[string]string, mport int, play time.Duration) {
 		"digits":   "",
 		"code":     "any",
 		"expires":  "3600",
+		// uac_flood
+		"user_agent": "entVoice-testpeer-SIPp",
 	}
 	for k, v := range def {
 		if _, ok := keys[k]; !ok {
