@@ -18,10 +18,10 @@ const dateFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
 
 // contactUpdate is one Contact of a REGISTER, resolved.
 type contactUpdate struct {
-	key    string
-	uri    sip.Uri
-	params sip.HeaderParams
-	exp    time.Duration
+	key     string
+	contact string // the URI, rendered
+	params  sip.HeaderParams
+	exp     time.Duration
 }
 
 // Handle processes one REGISTER (RFC 3261 section 10.3) that arrived from
@@ -197,9 +197,13 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 			tooBrief = true
 		}
 		exp = min(exp, r.maxExp)
-		params := c.Params.Clone()
-		params.Remove("expires")
-		updates = append(updates, contactUpdate{key: contactKey(&c.Address), uri: *c.Address.Clone(), params: params, exp: exp})
+		var params sip.HeaderParams
+		for _, p := range c.Params {
+			if !strings.EqualFold(p.K, "expires") {
+				params = append(params, sip.HeaderKV{K: strings.Clone(p.K), V: strings.Clone(p.V)})
+			}
+		}
+		updates = append(updates, contactUpdate{key: contactKey(&c.Address), contact: c.Address.String(), params: params, exp: exp})
 	}
 	if tooBrief {
 		// Section 10.3 step 7: reject the whole request, change nothing.
@@ -216,23 +220,27 @@ func (r *Registrar) Handle(req *sip.Request, src netip.AddrPort, transport strin
 		return r.reply(req, src, sip.StatusForbidden, "Forbidden")
 	}
 
+	// Clones: a binding outlives the request, whose parsed strings may
+	// share the received datagram's memory.
 	in := regInput{
-		aor: aor, callID: callID, cseq: cseq, now: now, src: src, transport: transport,
-		userAgent: headerValue(req, "user-agent"), maxContacts: maxContacts,
+		aor: aor, callID: strings.Clone(callID), cseq: cseq, now: now, src: src, transport: transport,
+		userAgent: strings.Clone(headerValue(req, "user-agent")), maxContacts: maxContacts,
 	}
-	current, changed := r.apply(in, updates, wildcard)
+	prev, current, changed := r.apply(in, updates, wildcard)
 	if changed && r.onChange != nil {
-		r.onChange(aor, cloneBindings(current))
+		r.onChange(aor, prev, cloneBindings(current))
 	}
 
 	res := r.reply(req, src, sip.StatusOK, "OK")
 	for i := range current {
 		b := &current[i]
 		left := (b.Expires.Sub(now) + time.Second - 1) / time.Second
-		params := make(sip.HeaderParams, 0, len(b.params)+1)
-		params = append(params, b.params...)
-		params.Add("expires", strconv.Itoa(int(left)))
-		res.AppendHeader(&sip.ContactHeader{Address: b.uri, Params: params})
+		h := &sip.ContactHeader{Params: make(sip.HeaderParams, 0, len(b.params)+1)}
+		if err := sip.ParseUri(b.Contact, &h.Address); err != nil {
+			continue // stored from a parsed URI: cannot happen
+		}
+		h.Params = append(append(h.Params, b.params...), sip.HeaderKV{K: "expires", V: strconv.Itoa(int(left))})
+		res.AppendHeader(h)
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(dateFormat)))
 	return res

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +66,7 @@ type fixture struct {
 	log      *syncBuffer
 	accounts map[string]Account
 	changes  []changeRec
+	last     map[string][]string // contacts after the last change, by AOR
 	mu       sync.Mutex
 	cseq     uint32
 	callID   string
@@ -94,13 +96,31 @@ func newFixture(t *testing.T, guard *acl.Guard) *fixture {
 		Guard:  guard,
 		Logger: slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:  f.clk.Now,
-		OnChange: func(aor string, bs []Binding) {
+		OnChange: func(aor string, before, bs []Binding) {
 			f.mu.Lock()
+			defer f.mu.Unlock()
+			// before is what the last change left: every test checks it.
+			if got, want := bindingContacts(before), f.last[aor]; !slices.Equal(got, want) {
+				t.Errorf("OnChange(%s): before %v, but the last change left %v", aor, got, want)
+			}
+			if f.last == nil {
+				f.last = map[string][]string{}
+			}
+			f.last[aor] = bindingContacts(bs)
 			f.changes = append(f.changes, changeRec{aor, len(bs)})
-			f.mu.Unlock()
 		},
 	})
 	return f
+}
+
+// bindingContacts is the sorted contacts of bs.
+func bindingContacts(bs []Binding) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, b.Contact)
+	}
+	slices.Sort(out)
+	return out
 }
 
 var phone = netip.MustParseAddrPort("203.0.113.7:40000")

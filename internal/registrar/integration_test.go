@@ -68,7 +68,7 @@ func integrationRegistrar(algs []string) (*Registrar, *[]int, *sync.Mutex) {
 			return Account{Username: u, Credentials: sipauth.CredentialsFromPassword(u, realm, "pass1001"), Enabled: true}, true
 		},
 		Logger: slog.New(slog.DiscardHandler),
-		OnChange: func(_ string, bs []Binding) {
+		OnChange: func(_ string, _, bs []Binding) {
 			mu.Lock()
 			changes = append(changes, len(bs))
 			mu.Unlock()

@@ -61,9 +61,12 @@ type Binding struct {
 	CallID    string
 	CSeq      uint32
 
-	uri     sip.Uri          // parsed Contact URI for rendering
-	params  sip.HeaderParams // Contact header params, minus expires
-	ckey    string           // contactKey of uri
+	// params are the Contact header's parameters but expires (nil when
+	// none). The URI is kept as text only (Contact) and parsed again for a
+	// 200 OK: a parsed sip.Uri per binding was a tenth of a contact's
+	// memory.
+	params  sip.HeaderParams
+	ckey    string // contactKey of the URI
 	updated time.Time
 }
 
@@ -92,10 +95,11 @@ type Options struct {
 	// RequestBadFormat), for the caller to fill in and report.
 	Security func(req *sip.Request, src netip.AddrPort, transport string, ev events.Security)
 	// OnChange is called, outside any lock, after the bindings of aor
-	// change: added, refreshed, removed, expired or unregistered. bindings
-	// is a copy of the current set (empty when the AOR has none left).
-	// Calls for different AORs may run concurrently.
-	OnChange func(aor string, bindings []Binding)
+	// change: added, refreshed, removed, expired or unregistered. before
+	// and after are copies of the set before and after the change (after
+	// is empty when the AOR has none left), so a listener needs no copy
+	// of its own. Calls for different AORs may run concurrently.
+	OnChange func(aor string, before, after []Binding)
 }
 
 // Registrar holds the location service. It is safe for concurrent use.
@@ -109,7 +113,7 @@ type Registrar struct {
 	guard          *acl.Guard
 	log            *slog.Logger
 	clock          func() time.Time
-	onChange       func(string, []Binding)
+	onChange       func(aor string, before, after []Binding)
 	security       func(*sip.Request, netip.AddrPort, string, events.Security)
 
 	mu        sync.RWMutex
@@ -188,14 +192,14 @@ func (r *Registrar) Lookup(aor string) []Binding {
 // disabled or deleted). It reports whether there were any.
 func (r *Registrar) Unregister(aor string) bool {
 	r.mu.Lock()
-	n := len(r.aors[aor])
+	before := r.aors[aor]
 	delete(r.aors, aor)
-	r.total -= n
+	r.total -= len(before)
 	r.mu.Unlock()
-	if n > 0 && r.onChange != nil {
-		r.onChange(aor, []Binding{})
+	if len(before) > 0 && r.onChange != nil {
+		r.onChange(aor, before, []Binding{})
 	}
-	return n > 0
+	return len(before) > 0
 }
 
 // Count returns the number of bindings, after collecting expired ones if a
@@ -219,8 +223,8 @@ func (r *Registrar) Sweep() {
 		return
 	}
 	type change struct {
-		aor string
-		bs  []Binding
+		aor           string
+		before, after []Binding
 	}
 	var changes []change
 	r.mu.Lock()
@@ -230,14 +234,22 @@ func (r *Registrar) Sweep() {
 	}
 	r.nextSweep = now.Add(sweepInterval)
 	for aor, bs := range r.aors {
+		expired := false
+		for _, b := range bs {
+			expired = expired || !b.Expires.After(now)
+		}
+		if !expired {
+			continue
+		}
+		var before []Binding
+		if r.onChange != nil {
+			before = cloneBindings(bs)
+		}
 		kept := bs[:0]
 		for _, b := range bs {
 			if b.Expires.After(now) {
 				kept = append(kept, b)
 			}
-		}
-		if len(kept) == len(bs) {
-			continue
 		}
 		clear(bs[len(kept):])
 		r.total -= len(bs) - len(kept)
@@ -247,12 +259,12 @@ func (r *Registrar) Sweep() {
 			r.aors[aor] = kept
 		}
 		if r.onChange != nil {
-			changes = append(changes, change{aor, cloneBindings(kept)})
+			changes = append(changes, change{aor, before, cloneBindings(kept)})
 		}
 	}
 	r.mu.Unlock()
 	for _, c := range changes {
-		r.onChange(c.aor, c.bs)
+		r.onChange(c.aor, c.before, c.after)
 	}
 }
 

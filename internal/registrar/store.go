@@ -19,19 +19,20 @@ type regInput struct {
 }
 
 // apply updates the bindings of in.aor (RFC 3261 section 10.3 steps 6 and
-// 7) and returns a copy of the current set and whether it changed.
+// 7) and returns copies of the set before and after, and whether it
+// changed.
 //
 // An update whose Call-ID equals the binding's and whose CSeq is not higher
 // is ignored (out of order, or a retransmission answered statelessly): the
 // binding stays as it is and the response lists it, which keeps REGISTER
 // idempotent. RFC 3261 says such a request "fails"; answering 200 with the
 // current state is what stateless registrars do with retransmissions.
-func (r *Registrar) apply(in regInput, updates []contactUpdate, wildcard bool) ([]Binding, bool) {
+func (r *Registrar) apply(in regInput, updates []contactUpdate, wildcard bool) (prev, cur []Binding, changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	bs := r.aors[in.aor]
 	before := len(bs)
-	changed := false
+	prev = cloneBindings(bs)
 	stale := func(b *Binding) bool { return b.CallID == in.callID && in.cseq <= b.CSeq }
 
 	// Drop bindings that have expired but were not swept yet.
@@ -80,8 +81,7 @@ func (r *Registrar) apply(in regInput, updates []contactUpdate, wildcard bool) (
 				changed = true
 				continue
 			}
-			b.uri, b.params, b.Contact = u.uri, u.params, u.uri.String()
-			b.ckey = u.key
+			b.params, b.Contact, b.ckey = u.params, u.contact, u.key
 			r.fill(b, in, u.exp)
 			changed = true
 			continue
@@ -89,7 +89,7 @@ func (r *Registrar) apply(in regInput, updates []contactUpdate, wildcard bool) (
 		if u.exp == 0 {
 			continue // removing a binding we do not have
 		}
-		b := Binding{AOR: in.aor, Contact: u.uri.String(), uri: u.uri, params: u.params, ckey: u.key}
+		b := Binding{AOR: in.aor, Contact: u.contact, params: u.params, ckey: u.key}
 		r.fill(&b, in, u.exp)
 		bs = append(bs, b)
 		changed = true
@@ -121,9 +121,9 @@ func (r *Registrar) apply(in regInput, updates []contactUpdate, wildcard bool) (
 		r.aors[in.aor] = bs
 	}
 	r.total += len(bs) - before
-	out := cloneBindings(bs)
-	sortNewestFirst(out)
-	return out, changed
+	cur = cloneBindings(bs)
+	sortNewestFirst(cur)
+	return prev, cur, changed
 }
 
 func (r *Registrar) fill(b *Binding, in regInput, exp time.Duration) {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,9 +110,6 @@ type Server struct {
 
 	realmMu sync.Mutex
 	realms  map[string]*sipauth.Challenger // hosted tenants' challengers by realm
-
-	contactsMu sync.Mutex
-	contacts   map[string]map[string]bool // AOR -> registered contact URIs
 
 	closing atomic.Bool // set by Close: UDP listeners drop what they read
 	edge    *edge
@@ -356,40 +354,28 @@ func (s *Server) registerScope(req *sip.Request) registrar.Scope {
 // TenantCalls is the number of live legs of a tenant.
 func (s *Server) TenantCalls(tid string) int { return s.opts.Limits.Count(tid) }
 
-func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) {
+func (s *Server) onRegistrationChange(aor string, prev, bindings []registrar.Binding) {
 	// Events name the endpoint as its tenant knows it (PJSIP/1001), with
 	// the tenant beside it, as channel events do.
 	tid, name := tenancy.SplitAOR(aor)
 	// ContactStatus for each contact added or removed (res_pjsip's
-	// Created/Removed); a refresh changes nothing and raises nothing.
-	now := map[string]bool{}
-	for _, b := range bindings {
-		now[strings.Trim(b.Contact, "<>")] = true
-	}
-	s.contactsMu.Lock()
-	before := s.contacts[aor]
-	if len(now) == 0 {
-		delete(s.contacts, aor)
-	} else {
-		if s.contacts == nil {
-			s.contacts = map[string]map[string]bool{}
-		}
-		s.contacts[aor] = now
-	}
-	s.contactsMu.Unlock()
+	// Created/Removed); a refresh changes nothing and raises nothing. The
+	// registrar hands over the set before the change, so no copy of every
+	// contact is kept here.
+	before, now := contactURIs(prev), contactURIs(bindings)
 	contact := func(uri, status string) {
 		s.bus.Publish(events.Event{Kind: events.ContactStatus, Tenant: tid, Peer: "PJSIP/" + name, Status: status, URI: uri})
 	}
-	for uri := range now {
-		if !before[uri] {
+	for _, uri := range now {
+		if !slices.Contains(before, uri) {
 			contact(uri, "Created")
 			if s.mwi != nil {
 				s.mwi.contactRegistered(aor, uri, bindings)
 			}
 		}
 	}
-	for uri := range before {
-		if !now[uri] {
+	for _, uri := range before {
+		if !slices.Contains(now, uri) {
 			contact(uri, "Removed")
 		}
 	}
@@ -401,6 +387,17 @@ func (s *Server) onRegistrationChange(aor string, bindings []registrar.Binding) 
 		}
 		s.bus.Publish(events.Event{Kind: events.PeerStatus, Peer: "PJSIP/" + name, Status: status, Tenant: tid})
 	}
+}
+
+// contactURIs is the contact URIs of bs, without angle brackets, each once.
+func contactURIs(bs []registrar.Binding) []string {
+	out := make([]string, 0, len(bs))
+	for _, b := range bs {
+		if u := strings.Trim(b.Contact, "<>"); !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // Start listens on every configured transport. It returns once the sockets
