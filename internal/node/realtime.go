@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,11 +63,14 @@ type realtime struct {
 	have    bool
 	rev     int64
 	tenants map[string]provision.Tenant
-	users   map[int64]provision.User
-	eps     map[int64]*sipua.Endpoint // built endpoints, by user id
-	rows    map[string]map[int64]provision.Extension
-	rowCtx  map[int64]string // row id -> node context name
-	plan    *dialplan.Dialplan
+	users   map[int64]*rtUser // by user id
+	// shared holds one copy of what many endpoints have alike (codec
+	// lists, tenant-qualified context names), so that 100,000 users do
+	// not carry 100,000 copies of the same few values.
+	shared map[string]any
+	rows   map[string]map[int64]provision.Extension
+	rowCtx map[int64]string // row id -> node context name
+	plan   *dialplan.Dialplan
 	// grammars are the tenants' speech grammars (grammars.go), parsed
 	// and put in force through speech.
 	grammars     map[string]map[string]*speech.Grammar
@@ -122,8 +126,7 @@ func newRealtime(src provision.Source, n *Node, static *dialplan.Dialplan, stati
 
 func (r *realtime) reset() {
 	r.tenants = map[string]provision.Tenant{}
-	r.users = map[int64]provision.User{}
-	r.eps = map[int64]*sipua.Endpoint{}
+	r.users = map[int64]*rtUser{}
 	r.rows = map[string]map[int64]provision.Extension{}
 	r.rowCtx = map[int64]string{}
 	r.dirtyCtx = map[string]bool{}
@@ -252,7 +255,7 @@ func (r *realtime) snapshot(ctx context.Context) bool {
 		r.tenants[t.ID] = t
 	}
 	for _, u := range s.Users {
-		r.users[u.ID] = u
+		r.users[u.ID] = r.newUser(u)
 	}
 	for _, x := range s.Extensions {
 		r.putRow(x)
@@ -291,10 +294,10 @@ func (r *realtime) apply(c *provision.Change) {
 		} else {
 			r.tenants[c.Tenant.ID] = *c.Tenant
 		}
-		// Its users' status, realm, limits and switches follow the tenant.
-		for id, u := range r.users {
-			if tenancy.Of(u.Tenant) == tenancy.Of(c.Tenant.ID) {
-				delete(r.eps, id)
+		// Its users' status, language and switches follow the tenant.
+		for _, u := range r.users {
+			if u.own.tenant == tenancy.Of(c.Tenant.ID) {
+				u.ep = r.withTenant(*u.ep, u.own)
 			}
 		}
 		r.dirtyUsers, r.dirtySvc = true, true
@@ -305,7 +308,7 @@ func (r *realtime) apply(c *provision.Change) {
 		id := c.User.ID
 		if id == 0 { // a delete keyed by tenant and name
 			for uid, u := range r.users {
-				if tenancy.Of(u.Tenant) == tenancy.Of(c.User.Tenant) && u.Name == c.User.Name {
+				if u.own.tenant == tenancy.Of(c.User.Tenant) && u.ep.Name == c.User.Name {
 					id = uid
 				}
 			}
@@ -313,9 +316,8 @@ func (r *realtime) apply(c *provision.Change) {
 		if c.Deleted {
 			delete(r.users, id)
 		} else {
-			r.users[id] = *c.User
+			r.users[id] = r.newUser(*c.User)
 		}
-		delete(r.eps, id)
 		r.dirtyUsers, r.dirtySvc = true, true
 	case provision.EntityExtension:
 		if c.Extension == nil {
@@ -484,16 +486,11 @@ func (r *realtime) buildPlan() *dialplan.Dialplan {
 func (r *realtime) buildDirectory() *sipua.Directory {
 	eps := make([]*sipua.Endpoint, 0, len(r.staticEPs)+len(r.users))
 	eps = append(eps, r.staticEPs...)
-	for id, u := range r.users {
-		if tenancy.Of(u.Tenant) == tenancy.Default && r.staticByName[u.Name] {
+	for _, u := range r.users {
+		if u.own.tenant == tenancy.Default && r.staticByName[u.ep.Name] {
 			continue // shadowed by a static user
 		}
-		ep := r.eps[id]
-		if ep == nil {
-			ep = r.endpoint(u)
-			r.eps[id] = ep
-		}
-		eps = append(eps, ep)
+		eps = append(eps, u.ep)
 	}
 	tenants := make([]*sipua.Tenant, 0, len(r.tenants))
 	for _, t := range r.tenants {
@@ -515,13 +512,58 @@ func (r *realtime) maxCalls() map[string]int {
 
 // endpoint turns a realtime user into a SIP endpoint. A user of a tenant
 // that is suspended or unknown is disabled: it cannot register or call.
-func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
-	tid := tenancy.Of(u.Tenant)
-	t, haveTenant := r.tenants[tid]
-	enabled := u.Enabled
-	if tid != tenancy.Default && (!haveTenant || t.Status == "suspended") {
-		enabled = false
+// sharedCodecs is the codec list of names (PCMU and PCMA when none is
+// known), one slice per distinct list. Endpoints never modify it.
+func (r *realtime) sharedCodecs(names []string) []media.Codec {
+	key := "codecs:" + strings.ToLower(strings.Join(names, ","))
+	if v, ok := r.shared[key].([]media.Codec); ok {
+		return v
 	}
+	cs := codecs(names)
+	if len(cs) == 0 {
+		cs = []media.Codec{media.PCMU, media.PCMA}
+	}
+	r.share(key, cs)
+	return cs
+}
+
+// sharedString is s, one copy per distinct value.
+func (r *realtime) sharedString(s string) string {
+	if v, ok := r.shared["s:"+s].(string); ok {
+		return v
+	}
+	r.share("s:"+s, s)
+	return s
+}
+
+func (r *realtime) share(key string, v any) {
+	if r.shared == nil {
+		r.shared = map[string]any{}
+	}
+	r.shared[key] = v
+}
+
+// rtUser is what the node keeps of a provisioned user: its endpoint, and
+// what of the user its tenant may override, to rebuild the endpoint when
+// the tenant changes. The provision.User itself is not kept (with 100,000
+// users it was 40% of their memory, beside the endpoints).
+type rtUser struct {
+	ep  *sipua.Endpoint
+	own userOwn
+}
+
+// userOwn is a user's own settings that its tenant's change affects.
+type userOwn struct {
+	tenant   string // tenancy.Of
+	language string // "": the tenant's
+	enabled  bool   // the user's switch, and its configuration is usable
+	services provision.Switches
+}
+
+// newUser builds a user's endpoint.
+func (r *realtime) newUser(u provision.User) *rtUser {
+	tid := tenancy.Of(u.Tenant)
+	own := userOwn{tenant: tid, language: u.Language, enabled: u.Enabled, services: u.Services}
 	ctxName := u.Context
 	if ctxName == "" {
 		ctxName = "default"
@@ -529,35 +571,42 @@ func (r *realtime) endpoint(u provision.User) *sipua.Endpoint {
 	qualified, ok := tenancy.Context(tid, ctxName)
 	if !ok {
 		r.log.Warn("realtime user disabled: its context names a tenant's", "user", u.Name, "context", u.Context)
-		enabled = false
+		own.enabled = false
 	}
 	var list *acl.List
 	if len(u.Permit) > 0 || len(u.Deny) > 0 {
 		l, err := acl.ParseList(u.Permit, u.Deny)
 		if err != nil {
 			r.log.Warn("realtime user disabled: bad permit/deny", "tenant", tid, "user", u.Name, "err", err)
-			enabled = false
+			own.enabled = false
 		}
 		list = l
 	}
 	name, num := pbx.SplitCallerID(u.CallerID)
-	cs := codecs(u.Codecs)
-	if len(cs) == 0 {
-		cs = []media.Codec{media.PCMU, media.PCMA}
-	}
-	lang := u.Language
-	if lang == "" {
-		lang = t.Language
-	}
-	return &sipua.Endpoint{
-		Name: u.Name, Tenant: tid, Enabled: enabled,
+	ep := sipua.Endpoint{
+		Name: u.Name, Tenant: tid,
 		Credentials: sipauth.Credentials{HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256},
-		ACL:         list, MaxContacts: u.MaxContacts, Context: qualified, Language: lang,
-		AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: cs,
-		Denied: denied(t.Services, u.Services), Groups: realtimeGroups(u),
+		ACL:         list, MaxContacts: u.MaxContacts, Context: r.sharedString(qualified),
+		AccountCode: u.AccountCode, CallerNum: num, CallerName: name, Codecs: r.sharedCodecs(u.Codecs),
+		Groups: realtimeGroups(u),
 		// Provisioned users are phones: requests follow their source.
 		RewriteContact: true,
 	}
+	return &rtUser{ep: r.withTenant(ep, own), own: own}
+}
+
+// withTenant is ep with what its tenant decides: whether it may be used
+// (a hosted tenant must exist and not be suspended), its language when
+// the user has none, and the services both allow.
+func (r *realtime) withTenant(ep sipua.Endpoint, own userOwn) *sipua.Endpoint {
+	t, haveTenant := r.tenants[own.tenant]
+	ep.Enabled = own.enabled && (own.tenant == tenancy.Default || haveTenant && t.Status != "suspended")
+	ep.Language = own.language
+	if ep.Language == "" {
+		ep.Language = t.Language
+	}
+	ep.Denied = denied(t.Services, own.services)
+	return &ep
 }
 
 // denied is the services switched off by a tenant's and a user's
