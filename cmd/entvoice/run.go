@@ -8,6 +8,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only when ENTVOICE_PPROF is set
 	"os"
+	"sync"
 	"time"
 
 	"github.com/entvoice/entvoice/internal/config"
@@ -22,14 +23,18 @@ import (
 func runProcess(ctx context.Context, p *system.Process, cfg *config.Config, log *slog.Logger, started func()) error {
 	live, end := context.WithCancel(context.Background())
 	defer end()
-	defer memory.Apply(memoryPolicy(cfg.Memory))()
+	policy, headroom := memoryPolicy(cfg.Memory)
+	defer memory.Apply(policy)()
 	if err := p.Start(live); err != nil {
 		return err
 	}
+	var memWork sync.WaitGroup
+	defer func() { end(); memWork.Wait() }()
+	if headroom > 0 {
+		memWork.Go(func() { (&memory.Tuner{Headroom: headroom, Floor: policy.GCPercent}).Run(live) })
+	}
 	if cfg.Memory.TrimEnabled() {
-		trimmed := make(chan struct{})
-		go func() { defer close(trimmed); memory.NewTrimmer(log, memory.TrimOptions{}).Run(live) }()
-		defer func() { end(); <-trimmed }()
+		memWork.Go(func() { memory.NewTrimmer(log, memory.TrimOptions{}).Run(live) })
 	}
 	started()
 	defer servePprof(log)()
@@ -40,17 +45,20 @@ func runProcess(ctx context.Context, p *system.Process, cfg *config.Config, log 
 	return nil
 }
 
-// memoryPolicy is the configured runtime memory policy; GOGC and
-// GOMEMLIMIT in the environment win, as an operator who sets them means.
-func memoryPolicy(m config.Memory) memory.Policy {
-	var p memory.Policy
+// memoryPolicy is the configured runtime memory policy and GC headroom
+// (bytes); GOGC and GOMEMLIMIT in the environment win, as an operator who
+// sets them means (GOGC turns the headroom off).
+func memoryPolicy(m config.Memory) (p memory.Policy, headroom int64) {
 	if os.Getenv("GOGC") == "" {
 		p.GCPercent = m.GCPercent
+		if m.GCHeadroomMB != nil {
+			headroom = *m.GCHeadroomMB << 20
+		}
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		p.Limit = m.LimitMB << 20
 	}
-	return p
+	return p, headroom
 }
 
 func newLogger(w io.Writer, c config.Log) *slog.Logger {

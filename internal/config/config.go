@@ -197,9 +197,13 @@ type Log struct {
 // Memory sets the Go runtime's memory policy (internal/memory).
 type Memory struct {
 	// GCPercent is GOGC, how far the heap may grow past the live heap
-	// before a collection: default 200 (the runtime's is 100). GOGC in
-	// the environment overrides it.
+	// before a collection, in percent (default 100, the runtime's); GOGC
+	// in the environment overrides it and GCHeadroomMB.
 	GCPercent int `yaml:"gc_percent"`
+	// GCHeadroomMB lets the heap grow at least this many MB past the live
+	// heap before a collection (default 64; 0 keeps GCPercent alone): a
+	// small heap is collected rarely, a large one at GCPercent.
+	GCHeadroomMB *int64 `yaml:"gc_headroom_mb"`
 	// LimitMB is a soft limit on the process's memory in MB (GOMEMLIMIT,
 	// which overrides it): the collector works harder as the process
 	// nears it. Default 0: none.
@@ -487,7 +491,11 @@ func (c *Config) applyDefaults() error {
 	c.SMTP.Timeout.orDefault(30 * time.Second)
 	c.Shutdown.Grace.orDefault(10 * time.Second)
 	if c.Memory.GCPercent == 0 {
-		c.Memory.GCPercent = 200
+		c.Memory.GCPercent = 100
+	}
+	if c.Memory.GCHeadroomMB == nil {
+		headroom := int64(64)
+		c.Memory.GCHeadroomMB = &headroom
 	}
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = "127.0.0.1:8080"
@@ -653,6 +661,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Memory.GCPercent < -1 {
 		return fail(lineOf("memory", "gc_percent"), "memory.gc_percent %d: want a percentage, or -1 (off, as GOGC=off)", c.Memory.GCPercent)
+	}
+	if *c.Memory.GCHeadroomMB < 0 {
+		return fail(lineOf("memory", "gc_headroom_mb"), "memory.gc_headroom_mb %d is negative", *c.Memory.GCHeadroomMB)
 	}
 	if c.Memory.LimitMB < 0 {
 		return fail(lineOf("memory", "limit_mb"), "memory.limit_mb %d is negative", c.Memory.LimitMB)

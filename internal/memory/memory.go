@@ -4,10 +4,12 @@
 // The garbage collector runs when the heap has grown by GCPercent since
 // the last collection (GOGC). A PBX's live heap is small (tens of MB), so
 // at the default of 100 it collects many times a second under load, and
-// that work was the largest runtime cost per call after scheduling. A
-// higher percentage collects less often for a larger heap under load; the
-// Trimmer takes that heap back once the load is over, and a soft Limit
-// (GOMEMLIMIT) bounds it whatever the percentage.
+// that work was the largest runtime cost per call after scheduling. The
+// Tuner lets a small heap grow by at least a fixed headroom (64 MB by
+// default) before a collection, while a large one (a node holding 100,000
+// registrations) keeps the runtime's proportional policy: RSS stays
+// within twice the live heap where that matters, and collections are rare
+// where the heap is small. A soft Limit (GOMEMLIMIT) bounds it all.
 //
 // After a burst the runtime keeps the pages it grew into: it returns them
 // only as its background scavenger finds them free, and they are found
@@ -31,7 +33,7 @@ import (
 // setting (including GOGC and GOMEMLIMIT from the environment) alone.
 type Policy struct {
 	// GCPercent is GOGC: how far the heap grows past the live heap before
-	// a collection.
+	// a collection (the Tuner's floor).
 	GCPercent int
 	// Limit is GOMEMLIMIT, in bytes: a soft limit on the memory the Go
 	// runtime maps, which makes it collect harder as it nears.
@@ -54,6 +56,68 @@ func Apply(p Policy) (restore func()) {
 		}
 		if prevLimit >= 0 {
 			debug.SetMemoryLimit(prevLimit)
+		}
+	}
+}
+
+// Tuner raises the GC percentage while the live heap is small, so that the
+// heap may always grow by Headroom bytes before a collection: percent =
+// max(Floor, 100*Headroom/live), at most Ceiling.
+type Tuner struct {
+	// Headroom is the growth allowed past the live heap (bytes).
+	Headroom int64
+	// Floor is the least percentage (GOGC; default 100).
+	Floor int
+	// Ceiling bounds the percentage (default 1000).
+	Ceiling int
+	// Every is how often the live heap is looked at (default 500 ms);
+	// the percentage changes only after a collection.
+	Every time.Duration
+	// Set applies a percentage (default debug.SetGCPercent).
+	Set func(int) int
+}
+
+// percent is the percentage for a live heap of live bytes.
+func (t *Tuner) percent(live uint64) int {
+	p := t.Floor
+	if live > 0 {
+		p = max(p, int(min(uint64(t.Headroom)*100/live, uint64(t.Ceiling))))
+	}
+	return min(p, t.Ceiling)
+}
+
+// Run tunes until ctx ends.
+func (t *Tuner) Run(ctx context.Context) {
+	if t.Floor <= 0 {
+		t.Floor = 100
+	}
+	if t.Ceiling <= 0 {
+		t.Ceiling = 1000
+	}
+	if t.Every <= 0 {
+		t.Every = 500 * time.Millisecond
+	}
+	if t.Set == nil {
+		t.Set = debug.SetGCPercent
+	}
+	samples := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}, {Name: "/gc/heap/live:bytes"}}
+	tick := time.NewTicker(t.Every)
+	defer tick.Stop()
+	var cycles uint64
+	current := -1
+	for {
+		metrics.Read(samples)
+		if c := samples[0].Value.Uint64(); c != cycles || current < 0 {
+			cycles = c
+			if p := t.percent(samples[1].Value.Uint64()); p != current {
+				t.Set(p)
+				current = p
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -76,3 +76,45 @@ func TestTrimmerFreesAfterABurst(t *testing.T) {
 		t.Fatalf("trimmed %d times, want 2: no more once the rounds are spent", n)
 	}
 }
+
+func TestTunerPercent(t *testing.T) {
+	tu := &Tuner{Headroom: 64 << 20, Floor: 100, Ceiling: 1000}
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 100}, // no collection yet: the floor
+		{4 << 20, 1000},
+		{16 << 20, 400},
+		{32 << 20, 200},
+		{64 << 20, 100},
+		{512 << 20, 100},
+	} {
+		if got := tu.percent(c.live); got != c.want {
+			t.Errorf("live %d MB: percent %d, want %d", c.live>>20, got, c.want)
+		}
+	}
+}
+
+func TestTunerSetsAfterCollections(t *testing.T) {
+	set := make(chan int, 16)
+	tu := &Tuner{Headroom: 1 << 40, Every: 10 * time.Millisecond, Set: func(p int) int { set <- p; return 100 }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); tu.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case p := <-set:
+		if p != 1000 {
+			t.Fatalf("first percentage %d, want the ceiling 1000 for a huge headroom", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the tuner set no percentage")
+	}
+	runtime.GC()
+	select {
+	case p := <-set:
+		t.Fatalf("percentage set again to %d although it did not change", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
