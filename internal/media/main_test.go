@@ -41,7 +41,7 @@ type testEnv struct {
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
-	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 30000+int(time.Now().UnixNano()%5000)*2, 42000, PoolOptions{})
+	pool, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 30000+int(time.Now().UnixNano()%5000)*2, 42000, PoolOptions{Keep: -1}) // a wide range: hold no idle ports other tests may want
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,8 @@ type PoolOptions struct {
 	// rested is closed instead of reused: its old peer is still sending.
 	Quarantine time.Duration
 	// MaxIdle closes released pairs nobody took for this long (default
-	// 60 s), so a burst does not leave its sockets bound for ever.
+	// 10 s), so a burst does not leave its sockets bound: the pool's
+	// range is the node's, but another program may want a port of it.
 	MaxIdle time.Duration
 }
 
@@ -48,6 +49,7 @@ type PortPool struct {
 	inUse   map[int]struct{} // allocated or resting in idle
 	idle    []idlePair       // released pairs, oldest first
 	resting map[int]bool     // ports in idle
+	janitor *time.Timer      // closes pairs past MaxIdle while any rest
 	closed  bool
 }
 
@@ -81,7 +83,7 @@ func NewPortPool(ip netip.Addr, min, max int, o PoolOptions) (*PortPool, error) 
 		o.Quarantine = 2 * time.Second
 	}
 	if o.MaxIdle <= 0 {
-		o.MaxIdle = time.Minute
+		o.MaxIdle = 10 * time.Second
 	}
 	return &PortPool{ip: ip, min: min, max: last, o: o, next: min, inUse: map[int]struct{}{}, resting: map[int]bool{}}, nil
 }
@@ -136,13 +138,7 @@ func (p *PortPool) unreserve(port int) {
 // at all, with force), and closes pairs idle past MaxIdle.
 func (p *PortPool) takeIdle(now time.Time, force bool) (idlePair, bool) {
 	p.mu.Lock()
-	var expired []idlePair
-	for len(p.idle) > 0 && now.Sub(p.idle[0].since) > p.o.MaxIdle {
-		expired = append(expired, p.idle[0])
-		delete(p.inUse, p.idle[0].port)
-		delete(p.resting, p.idle[0].port)
-		p.idle = p.idle[1:]
-	}
+	expired := p.expiredLocked(now)
 	var pair idlePair
 	ok := len(p.idle) > 0 && (force || now.Sub(p.idle[0].since) >= p.o.Quarantine)
 	if ok {
@@ -258,6 +254,9 @@ func (p *PortPool) Release(rtp, rtcp *net.UDPConn) {
 	if keep {
 		p.idle = append(p.idle, idlePair{rtp: rtp, rtcp: rtcp, port: port, since: time.Now()})
 		p.resting[port] = true
+		if p.janitor == nil {
+			p.janitor = time.AfterFunc(p.o.MaxIdle, p.expire)
+		}
 	}
 	p.mu.Unlock()
 	if !keep {
@@ -270,6 +269,35 @@ func (p *PortPool) discard(rtp, rtcp *net.UDPConn) {
 	closePair(rtp, rtcp)
 	if rtp != nil {
 		p.unreserve(rtp.LocalAddr().(*net.UDPAddr).Port)
+	}
+}
+
+// expiredLocked takes the pairs idle past MaxIdle out of the pool, for the
+// caller to close once unlocked.
+func (p *PortPool) expiredLocked(now time.Time) []idlePair {
+	var expired []idlePair
+	for len(p.idle) > 0 && now.Sub(p.idle[0].since) > p.o.MaxIdle {
+		expired = append(expired, p.idle[0])
+		delete(p.inUse, p.idle[0].port)
+		delete(p.resting, p.idle[0].port)
+		p.idle[0] = idlePair{}
+		p.idle = p.idle[1:]
+	}
+	return expired
+}
+
+// expire is the janitor: it closes the pairs idle past MaxIdle when no
+// call comes to do it, and comes back while any rest.
+func (p *PortPool) expire() {
+	p.mu.Lock()
+	expired := p.expiredLocked(time.Now())
+	p.janitor = nil
+	if len(p.idle) > 0 && !p.closed {
+		p.janitor = time.AfterFunc(max(p.o.MaxIdle-time.Since(p.idle[0].since), 0)+time.Millisecond, p.expire)
+	}
+	p.mu.Unlock()
+	for _, e := range expired {
+		closePair(e.rtp, e.rtcp)
 	}
 }
 
@@ -293,6 +321,10 @@ func (p *PortPool) Close() {
 		delete(p.resting, e.port)
 	}
 	p.closed = true
+	if p.janitor != nil {
+		p.janitor.Stop()
+		p.janitor = nil
+	}
 	p.mu.Unlock()
 	for _, e := range idle {
 		closePair(e.rtp, e.rtcp)

@@ -275,3 +275,26 @@ func TestPortPoolFullRangeTakesRestingPair(t *testing.T) {
 	}
 	p.Release(r2, c2)
 }
+
+func TestPortPoolJanitorClosesIdlePairs(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43500, 43599, PoolOptions{MaxIdle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	r, c, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Release(r, c)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Idle() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p.Idle() != 0 {
+		t.Fatal("an idle pair outlived MaxIdle with no call to close it")
+	}
+	if _, _, err := r.ReadFromUDP(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("expired pair not closed: %v", err)
+	}
+}

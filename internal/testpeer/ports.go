@@ -16,10 +16,17 @@ import (
 // ephemeral range (32768-60999), so the kernel never hands them out to other
 // sockets between the check and the peer's bind. A candidate is used only
 // after binding it succeeded.
+//
+// Wide blocks (a node's RTP range) come from the top of that range and
+// everything else from below: a node binds and keeps RTP ports of its
+// block at any time (its pool reuses released pairs), which must never be
+// a port another test just found free for a listener.
 const (
-	portLow  = 21000
-	portHigh = 32700
-	attempts = 500
+	portLow   = 21000
+	blockLow  = 27000
+	portHigh  = 32700
+	wideBlock = 16
+	attempts  = 500
 )
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 (and the wildcard address)
@@ -66,7 +73,11 @@ func freePorts(t testing.TB, count, width int, udp, tcp bool) []int {
 		if len(out) == count {
 			break
 		}
-		base := portLow + rand.IntN((portHigh-portLow-width)/2)*2
+		lo, hi := portLow, blockLow
+		if width >= wideBlock {
+			lo, hi = blockLow, portHigh
+		}
+		base := lo + rand.IntN((hi-lo-width)/2)*2
 		var block []interface{ Close() error }
 		ok := true
 		for p := base; p < base+width && ok; p++ {

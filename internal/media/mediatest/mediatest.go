@@ -37,7 +37,7 @@ func Logger() *slog.Logger {
 func NewEnv(t testing.TB) *Env {
 	t.Helper()
 	base := 20000 + int(time.Now().UnixNano()/1000%15000)*2
-	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), base, 65000, media.PoolOptions{})
+	pool, err := media.NewPortPool(netip.MustParseAddr("127.0.0.1"), base, 65000, media.PoolOptions{Keep: -1}) // a wide range: hold no idle ports other tests may want
 	if err != nil {
 		t.Fatal(err)
 	}
