@@ -373,16 +373,8 @@ func hangupThroughAPI(t *testing.T, c *centralProc, n *nodeProc) {
 	}
 }
 
-// amiEvents logs in to central's AMI and collects the events it sends
-// until stop is called, which returns them.
-func amiEvents(t *testing.T, c *centralProc) (stop func() []map[string]string) {
-	t.Helper()
-	_, stop = amiWatch(t, c)
-	return stop
-}
-
-// amiWatch is amiEvents with peek, which returns the events so far and
-// keeps the session.
+// amiWatch logs in to central's AMI and collects the events it sends:
+// peek returns them so far, stop ends the session and returns them all.
 func amiWatch(t *testing.T, c *centralProc) (peek, stop func() []map[string]string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", c.ami, 5*time.Second)
@@ -592,14 +584,14 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 	// Central's API lists node B's call and hangs it up over the link.
 	hangupThroughAPI(t, c, b)
 	// Central's AMI carries both nodes' events (uniqueids name the node).
-	stop := amiEvents(t, c)
+	peek, stop := amiWatch(t, c)
 	for _, n := range both {
 		n.calls(t, 1)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		seen := map[string]bool{}
-		for _, e := range stop() {
+		for _, e := range peek() {
 			if e["Event"] == "Hangup" {
 				for _, node := range []string{"site-a", "site-b"} {
 					if strings.HasPrefix(e["Uniqueid"], node+"-") {
@@ -616,6 +608,7 @@ func TestClusterNodeSurvivesCentral(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	stop()
 
 	// Central crashes with 100 calls up (50 per node, 6 s each): no call fails, and the nodes keep
 	// serving afterwards.

@@ -74,7 +74,7 @@ func callFailure(t *testing.T, bobMode string, dialFor time.Duration, dispositio
 	defer cancel()
 	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
-	bob.onInvite = bobMode
+	bob.setOnInvite(bobMode)
 	alice.register(ctx)
 	bob.register(ctx)
 	_, code, err := alice.dial(ctx, "1002")

@@ -47,7 +47,7 @@ func ringing(t *testing.T, n *testNode) (alice, bob *phone, answered chan dialRe
 	defer cancel()
 	alice = n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	bob = n.phone(t, "1002", "pass1002", testpeer.PCMA, 700)
-	bob.onInvite = "ignore"
+	bob.setOnInvite("ignore")
 	bob.register(ctx)
 	answered = make(chan dialResult, 1)
 	go func() {

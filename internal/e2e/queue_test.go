@@ -381,7 +381,7 @@ func TestQueueBusyAgentSkipped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	agents := agentPhones(t, n, ctx, "1001", "1002", "1003")
-	agents["1002"].onInvite = "ignore"
+	agents["1002"].setOnInvite("ignore")
 	other := n.phone(t, "2004", "pass2004", testpeer.PCMU, 800)
 	other.register(ctx)
 	// 1001 calls 2004: it is in use.

@@ -225,6 +225,14 @@ func remoteOf(body []byte) (*net.UDPAddr, int, error) {
 	return &net.UDPAddr{IP: net.ParseIP(string(c[1])), Port: port}, pt, nil
 }
 
+// setOnInvite changes how the phone answers calls (see onInvite), safely
+// while it may be called.
+func (p *phone) setOnInvite(mode string) {
+	p.mu.Lock()
+	p.onInvite = mode
+	p.mu.Unlock()
+}
+
 func (p *phone) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.mu.Lock()
 	p.invites++

@@ -188,7 +188,7 @@ func TestVoicemailDemo(t *testing.T) {
 	defer cancel()
 	alice := n.phone(t, "1001", "pass1001", testpeer.PCMU, 1000)
 	bob := n.phone(t, "1002", "pass1002", testpeer.PCMA, 1400)
-	bob.onInvite = "busy"
+	bob.setOnInvite("busy")
 	bob.register(ctx)
 
 	leaveVoicemail(t, ctx, alice, "1002", 3*time.Second, true)
