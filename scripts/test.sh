@@ -40,6 +40,7 @@ fuzz ./internal/media FuzzParseSDP
 fuzz ./internal/media FuzzReadWAV
 fuzz ./internal/sipauth FuzzParseDigest
 fuzz ./internal/registrar FuzzHandle
+fuzz ./internal/sipua FuzzEdgeDatagram
 fuzz ./internal/prompts FuzzSayNumber
 fuzz ./internal/prompts FuzzSayAlpha
 fuzz ./internal/speech/jsgf FuzzParse
