@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,26 +68,7 @@ type mailboxPatch struct {
 }
 
 func (a *API) listMailboxes(w http.ResponseWriter, r *http.Request, p *principal) error {
-	tid := r.PathValue("tenant")
-	if err := a.scope(r, p, tid); err != nil {
-		return err
-	}
-	if err := checkQuery(r, "limit", "cursor"); err != nil {
-		return err
-	}
-	limit, err := pageLimit(r)
-	if err != nil {
-		return err
-	}
-	after, err := cursorID(r)
-	if err != nil {
-		return err
-	}
-	ms, err := a.repo.ListMailboxes(r.Context(), tid, after, limit+1)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, page(ms, limit, func(x provision.Mailbox) string { return strconv.FormatInt(x.ID, 10) }))
+	return listByID(a, w, r, p, a.repo.ListMailboxes, func(x provision.Mailbox) int64 { return x.ID })
 }
 
 func (a *API) createMailbox(w http.ResponseWriter, r *http.Request, p *principal) error {

@@ -146,14 +146,6 @@ type memberPatch struct {
 	RingInUse      *bool   `json:"ringinuse"`
 }
 
-func memberID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil {
-		return 0, notFound("queue member %q not found", r.PathValue("id"))
-	}
-	return id, nil
-}
-
 func (a *API) listQueueMembers(w http.ResponseWriter, r *http.Request, p *principal) error {
 	tid := r.PathValue("tenant")
 	if err := a.scope(r, p, tid); err != nil {
@@ -193,7 +185,7 @@ func (a *API) getQueueMember(w http.ResponseWriter, r *http.Request, p *principa
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := memberID(r)
+	id, err := pathID(r, "queue member")
 	if err != nil {
 		return err
 	}
@@ -209,7 +201,7 @@ func (a *API) patchQueueMember(w http.ResponseWriter, r *http.Request, p *princi
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := memberID(r)
+	id, err := pathID(r, "queue member")
 	if err != nil {
 		return err
 	}
@@ -240,7 +232,7 @@ func (a *API) deleteQueueMember(w http.ResponseWriter, r *http.Request, p *princ
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := memberID(r)
+	id, err := pathID(r, "queue member")
 	if err != nil {
 		return err
 	}

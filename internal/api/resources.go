@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -415,6 +416,13 @@ type userPatch struct {
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return listByID(a, w, r, p, a.repo.ListUsers, func(x provision.User) int64 { return x.ID })
+}
+
+// listByID serves a tenant's collection paged by id (?limit=&cursor=):
+// list returns up to limit items with ids above after.
+func listByID[T any](a *API, w http.ResponseWriter, r *http.Request, p *principal,
+	list func(ctx context.Context, tid string, after int64, limit int) ([]T, error), id func(T) int64) error {
 	tid := r.PathValue("tenant")
 	if err := a.scope(r, p, tid); err != nil {
 		return err
@@ -430,11 +438,11 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request, p *principal) er
 	if err != nil {
 		return err
 	}
-	us, err := a.repo.ListUsers(r.Context(), tid, after, limit+1)
+	items, err := list(r.Context(), tid, after, limit+1)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page(us, limit, func(x provision.User) string { return strconv.FormatInt(x.ID, 10) }))
+	return writeJSON(w, http.StatusOK, page(items, limit, func(x T) string { return strconv.FormatInt(id(x), 10) }))
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -583,10 +591,11 @@ type extPatch struct {
 	AppData  *string `json:"appdata"`
 }
 
-func extID(r *http.Request) (int64, error) {
+// pathID is the {id} of the path; what names the resource in the 404.
+func pathID(r *http.Request, what string) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		return 0, notFound("extension %q not found", r.PathValue("id"))
+		return 0, notFound("%s %q not found", what, r.PathValue("id"))
 	}
 	return id, nil
 }
@@ -638,7 +647,7 @@ func (a *API) getExtension(w http.ResponseWriter, r *http.Request, p *principal)
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := extID(r)
+	id, err := pathID(r, "extension")
 	if err != nil {
 		return err
 	}
@@ -654,7 +663,7 @@ func (a *API) patchExtension(w http.ResponseWriter, r *http.Request, p *principa
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := extID(r)
+	id, err := pathID(r, "extension")
 	if err != nil {
 		return err
 	}
@@ -682,7 +691,7 @@ func (a *API) deleteExtension(w http.ResponseWriter, r *http.Request, p *princip
 	if err := a.scope(r, p, tid); err != nil {
 		return err
 	}
-	id, err := extID(r)
+	id, err := pathID(r, "extension")
 	if err != nil {
 		return err
 	}
