@@ -3,9 +3,11 @@ package media
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -28,6 +30,12 @@ type PoolOptions struct {
 	// do not reach the next one. A pair that received anything while it
 	// rested is closed instead of reused: its old peer is still sending.
 	Quarantine time.Duration
+	// PollSend sends RTP through the RTP port's net.UDPConn. By default
+	// it goes through a second socket on the port that Go's poller does
+	// not watch (rawsend.go): a third less CPU per packet sent.
+	PollSend bool
+	// Logger reports a kernel that refuses the second socket (once).
+	Logger *slog.Logger
 	// MaxIdle closes released pairs nobody took for this long (default
 	// 10 s), so a burst does not leave its sockets bound: the pool's
 	// range is the node's, but another program may want a port of it.
@@ -44,20 +52,37 @@ type PortPool struct {
 	min, max int // even RTP ports in [min, max]; RTCP max+1 <= upper bound
 	o        PoolOptions
 
-	mu      sync.Mutex
-	next    int
-	inUse   map[int]struct{} // allocated or resting in idle
-	idle    []idlePair       // released pairs, oldest first
-	resting map[int]bool     // ports in idle
-	janitor *time.Timer      // closes pairs past MaxIdle while any rest
-	closed  bool
+	mu        sync.Mutex
+	next      int
+	inUse     map[int]struct{} // allocated or resting in idle
+	idle      []idlePair       // released pairs, oldest first
+	resting   map[int]bool     // ports in idle
+	janitor   *time.Timer      // closes pairs past MaxIdle while any rest
+	log       *slog.Logger
+	warnedRaw atomic.Bool
+	closed    bool
+}
+
+// Pair is an RTP/RTCP socket pair handed out by a PortPool: RTP on an
+// even port, RTCP on the next.
+type Pair struct {
+	RTP, RTCP *net.UDPConn
+	// send sends RTP from the RTP port outside Go's poller (rawsend.go);
+	// nil where the kernel refused one: RTP.Write does the job.
+	send *rawSender
+	port int
+}
+
+// close closes the pair's sockets.
+func (pr *Pair) close() {
+	pr.send.close()
+	closePair(pr.RTP, pr.RTCP)
 }
 
 // idlePair is a released pair resting before reuse.
 type idlePair struct {
-	rtp, rtcp *net.UDPConn
-	port      int
-	since     time.Time
+	*Pair
+	since time.Time
 }
 
 // NewPortPool creates a pool of RTP ports in [min, max] on ip. min is rounded
@@ -85,7 +110,10 @@ func NewPortPool(ip netip.Addr, min, max int, o PoolOptions) (*PortPool, error) 
 	if o.MaxIdle <= 0 {
 		o.MaxIdle = 10 * time.Second
 	}
-	return &PortPool{ip: ip, min: min, max: last, o: o, next: min, inUse: map[int]struct{}{}, resting: map[int]bool{}}, nil
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &PortPool{ip: ip, min: min, max: last, o: o, log: o.Logger, next: min, inUse: map[int]struct{}{}, resting: map[int]bool{}}, nil
 }
 
 // Size returns the number of RTP port pairs in the pool.
@@ -149,7 +177,7 @@ func (p *PortPool) takeIdle(now time.Time, force bool) (idlePair, bool) {
 	}
 	p.mu.Unlock()
 	for _, e := range expired {
-		closePair(e.rtp, e.rtcp)
+		e.close()
 	}
 	return pair, ok
 }
@@ -158,14 +186,14 @@ func (p *PortPool) takeIdle(now time.Time, force bool) (idlePair, bool) {
 // there is one, else a freshly bound one. Ports the operating system
 // reports busy are skipped; ErrNoPorts is returned when the whole range has
 // been tried.
-func (p *PortPool) Allocate() (rtp, rtcp *net.UDPConn, err error) {
+func (p *PortPool) Allocate() (*Pair, error) {
 	for {
 		pair, ok := p.takeIdle(time.Now(), false)
 		if !ok {
 			break
 		}
-		if r, c, ok := p.reuse(pair); ok {
-			return r, c, nil
+		if p.reuse(pair) {
+			return pair.Pair, nil
 		}
 	}
 	busy := map[int]bool{}
@@ -174,12 +202,12 @@ func (p *PortPool) Allocate() (rtp, rtcp *net.UDPConn, err error) {
 		if !ok {
 			// The range is taken: rather a pair still resting than none.
 			if pair, ok := p.takeIdle(time.Now(), true); ok {
-				if r, c, ok := p.reuse(pair); ok {
-					return r, c, nil
+				if p.reuse(pair) {
+					return pair.Pair, nil
 				}
 				continue
 			}
-			return nil, nil, ErrNoPorts
+			return nil, ErrNoPorts
 		}
 		// Bind outside the lock: the port is ours in the pool while we try.
 		rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
@@ -195,22 +223,28 @@ func (p *PortPool) Allocate() (rtp, rtcp *net.UDPConn, err error) {
 			busy[port] = true
 			continue
 		}
-		return rtp, rtcp, nil
+		pair := &Pair{RTP: rtp, RTCP: rtcp, port: port}
+		if !p.o.PollSend {
+			if pair.send, err = newRawSender(rtp); err != nil && !p.warnedRaw.Swap(true) {
+				p.log.Info("media: RTP sent through Go's poller: the kernel refused a second socket on the port", "err", err)
+			}
+		}
+		return pair, nil
 	}
 }
 
 // reuse readies a rested pair for a new call: it must have received
 // nothing while it rested (else it is closed and its port freed), and its
 // read deadlines are cleared.
-func (p *PortPool) reuse(pair idlePair) (rtp, rtcp *net.UDPConn, ok bool) {
-	if drain(pair.rtp) || drain(pair.rtcp) {
-		closePair(pair.rtp, pair.rtcp)
+func (p *PortPool) reuse(pair idlePair) bool {
+	if drain(pair.RTP) || drain(pair.RTCP) {
+		pair.close()
 		p.unreserve(pair.port)
-		return nil, nil, false
+		return false
 	}
-	_ = pair.rtp.SetReadDeadline(time.Time{})
-	_ = pair.rtcp.SetReadDeadline(time.Time{})
-	return pair.rtp, pair.rtcp, true
+	_ = pair.RTP.SetReadDeadline(time.Time{})
+	_ = pair.RTCP.SetReadDeadline(time.Time{})
+	return true
 }
 
 // drain empties c's receive queue without blocking and reports whether
@@ -235,40 +269,30 @@ func drain(c *net.UDPConn) (had bool) {
 
 // Release takes back a pair returned by Allocate, once nothing reads from
 // it any more. It is kept bound for reuse (the caller must not close it)
-// while fewer than Keep pairs rest, else closed and its port freed. Either
-// connection may be nil (the pair is then closed); releasing twice is
-// harmless.
-func (p *PortPool) Release(rtp, rtcp *net.UDPConn) {
-	if rtp == nil || rtcp == nil {
-		p.discard(rtp, rtcp)
+// while fewer than Keep pairs rest, else closed and its port freed.
+// Releasing twice is harmless.
+func (p *PortPool) Release(pair *Pair) {
+	if pair == nil {
 		return
 	}
-	port := rtp.LocalAddr().(*net.UDPAddr).Port
 	p.mu.Lock()
-	if p.resting[port] {
+	if p.resting[pair.port] {
 		p.mu.Unlock()
 		return
 	}
-	_, ours := p.inUse[port]
+	_, ours := p.inUse[pair.port]
 	keep := ours && !p.closed && len(p.idle) < p.o.Keep
 	if keep {
-		p.idle = append(p.idle, idlePair{rtp: rtp, rtcp: rtcp, port: port, since: time.Now()})
-		p.resting[port] = true
+		p.idle = append(p.idle, idlePair{Pair: pair, since: time.Now()})
+		p.resting[pair.port] = true
 		if p.janitor == nil {
 			p.janitor = time.AfterFunc(p.o.MaxIdle, p.expire)
 		}
 	}
 	p.mu.Unlock()
 	if !keep {
-		p.discard(rtp, rtcp)
-	}
-}
-
-// discard closes a pair and frees its port.
-func (p *PortPool) discard(rtp, rtcp *net.UDPConn) {
-	closePair(rtp, rtcp)
-	if rtp != nil {
-		p.unreserve(rtp.LocalAddr().(*net.UDPAddr).Port)
+		pair.close()
+		p.unreserve(pair.port)
 	}
 }
 
@@ -297,7 +321,7 @@ func (p *PortPool) expire() {
 	}
 	p.mu.Unlock()
 	for _, e := range expired {
-		closePair(e.rtp, e.rtcp)
+		e.close()
 	}
 }
 
@@ -327,6 +351,6 @@ func (p *PortPool) Close() {
 	}
 	p.mu.Unlock()
 	for _, e := range idle {
-		closePair(e.rtp, e.rtcp)
+		e.close()
 	}
 }

@@ -17,10 +17,11 @@ func TestPortPoolBasics(t *testing.T) {
 	if _, err := NewPortPool(netip.Addr{}, 5000, 6000, PoolOptions{}); err == nil {
 		t.Error("invalid IP accepted")
 	}
-	p, err := NewPortPool(lo, 41001, 41010, PoolOptions{Keep: -1}) // even ports 41002..41008, no reuse
+	pp, err := NewPortPool(lo, 41001, 41010, PoolOptions{Keep: -1}) // even ports 41002..41008, no reuse
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	if p.Size() != 4 {
 		t.Fatalf("size %d, want 4", p.Size())
 	}
@@ -73,10 +74,11 @@ func TestPortPoolBasics(t *testing.T) {
 }
 
 func TestPortPoolConcurrent(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 42100, 42299, PoolOptions{Quarantine: time.Millisecond}) // 100 pairs
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 42100, 42299, PoolOptions{Quarantine: time.Millisecond}) // 100 pairs
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	defer p.Close()
 	const workers, rounds = 32, 40
 	var mu sync.Mutex
@@ -124,10 +126,11 @@ func TestPortPoolConcurrent(t *testing.T) {
 func port(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
 
 func TestPortPoolReusesRestedPairs(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43100, 43199, PoolOptions{Quarantine: 100 * time.Millisecond})
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43100, 43199, PoolOptions{Quarantine: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	defer p.Close()
 	r, c, err := p.Allocate()
 	if err != nil {
@@ -175,10 +178,11 @@ func TestPortPoolReusesRestedPairs(t *testing.T) {
 }
 
 func TestPortPoolClosesPairsStillReceiving(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43200, 43299, PoolOptions{Quarantine: 50 * time.Millisecond})
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43200, 43299, PoolOptions{Quarantine: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	defer p.Close()
 	r, c, err := p.Allocate()
 	if err != nil {
@@ -216,10 +220,11 @@ func TestPortPoolClosesPairsStillReceiving(t *testing.T) {
 }
 
 func TestPortPoolKeepAndMaxIdle(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43300, 43399, PoolOptions{Keep: 2, MaxIdle: 50 * time.Millisecond})
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43300, 43399, PoolOptions{Keep: 2, MaxIdle: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	var pairs [][2]*net.UDPConn
 	for range 3 {
 		r, c, err := p.Allocate()
@@ -253,10 +258,11 @@ func TestPortPoolKeepAndMaxIdle(t *testing.T) {
 }
 
 func TestPortPoolFullRangeTakesRestingPair(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43401, 43404, PoolOptions{Quarantine: time.Hour}) // one pair: 43402/43403
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43401, 43404, PoolOptions{Quarantine: time.Hour}) // one pair: 43402/43403
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	defer p.Close()
 	r, c, err := p.Allocate()
 	if err != nil {
@@ -277,10 +283,11 @@ func TestPortPoolFullRangeTakesRestingPair(t *testing.T) {
 }
 
 func TestPortPoolJanitorClosesIdlePairs(t *testing.T) {
-	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43500, 43599, PoolOptions{MaxIdle: 50 * time.Millisecond})
+	pp, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43500, 43599, PoolOptions{MaxIdle: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := wrapPool(pp)
 	defer p.Close()
 	r, c, err := p.Allocate()
 	if err != nil {
@@ -297,4 +304,81 @@ func TestPortPoolJanitorClosesIdlePairs(t *testing.T) {
 	if _, _, err := r.ReadFromUDP(make([]byte, 1)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("expired pair not closed: %v", err)
 	}
+}
+
+// testPool is a PortPool handing out bare socket pairs, as the tests
+// written for them want.
+type testPool struct {
+	*PortPool
+	mu    sync.Mutex
+	pairs map[*net.UDPConn]*Pair
+}
+
+func wrapPool(p *PortPool) *testPool { return &testPool{PortPool: p, pairs: map[*net.UDPConn]*Pair{}} }
+
+func (p *testPool) Allocate() (rtp, rtcp *net.UDPConn, err error) {
+	pr, err := p.PortPool.Allocate()
+	if err != nil {
+		return nil, nil, err
+	}
+	p.mu.Lock()
+	p.pairs[pr.RTP] = pr
+	p.mu.Unlock()
+	return pr.RTP, pr.RTCP, nil
+}
+
+func (p *testPool) Release(rtp, _ *net.UDPConn) {
+	p.mu.Lock()
+	pr := p.pairs[rtp]
+	p.mu.Unlock()
+	p.PortPool.Release(pr)
+}
+
+// TestRawSenderSharesThePort: what a pair sends leaves from its RTP port
+// through the raw sender, and everything arriving on the port reaches the
+// RTP socket, none the sender (the reuseport steering program).
+func TestRawSenderSharesThePort(t *testing.T) {
+	p, err := NewPortPool(netip.MustParseAddr("127.0.0.1"), 43600, 43699, PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pr, err := p.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Release(pr)
+	if pr.send == nil {
+		t.Skip("this kernel refuses a second socket on the port (SO_ATTACH_REUSEPORT_CBPF)")
+	}
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if err := pr.send.send([]byte("out"), peer.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	_ = peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 16)
+	n, from, err := peer.ReadFromUDP(buf)
+	if err != nil || string(buf[:n]) != "out" {
+		t.Fatalf("peer read %q, %v", buf[:n], err)
+	}
+	if from.Port != port(pr.RTP) {
+		t.Fatalf("sent from port %d, want the RTP port %d", from.Port, port(pr.RTP))
+	}
+	const count = 200
+	for i := range count {
+		if _, err := peer.WriteToUDP([]byte{byte(i)}, pr.RTP.LocalAddr().(*net.UDPAddr)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = pr.RTP.SetReadDeadline(time.Now().Add(2 * time.Second))
+	for i := range count {
+		if _, _, err := pr.RTP.ReadFromUDP(buf); err != nil {
+			t.Fatalf("RTP socket got %d of %d datagrams: %v", i, count, err)
+		}
+	}
+	_ = pr.RTP.SetReadDeadline(time.Time{})
 }

@@ -107,7 +107,17 @@ func (s *Session) writeLocked(dest netip.AddrPort, pt uint8, marker bool, ts uin
 		}
 		c.encBuf, pkt = out[:0], out
 	}
-	if _, err := s.rtp.WriteToUDPAddrPort(pkt, dest); err != nil {
+	if s.isClosing() {
+		// Close waits for the sender's lock before releasing the ports:
+		// past this check none is sent on a released (or recycled) fd.
+		return ErrSessionClosed
+	}
+	if raw := s.ports.send; raw != nil {
+		err = raw.send(pkt, dest)
+	} else {
+		_, err = s.rtp.WriteToUDPAddrPort(pkt, dest)
+	}
+	if err != nil {
 		if s.isClosing() {
 			return ErrSessionClosed
 		}

@@ -31,8 +31,9 @@ type Session struct {
 	pool   *PortPool
 	pacer  *Pacer
 	logger *slog.Logger
-	rtp    *net.UDPConn
-	rtcp   *net.UDPConn
+	ports  *Pair
+	rtp    *net.UDPConn // ports.RTP
+	rtcp   *net.UDPConn // ports.RTCP
 	local  netip.AddrPort
 
 	// params is what the sender and reader use; replaced by SetRemote.
@@ -84,17 +85,18 @@ func NewSession(pool *PortPool, pacer *Pacer, logger *slog.Logger) (*Session, er
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rtpConn, rtcpConn, err := pool.Allocate()
+	ports, err := pool.Allocate()
 	if err != nil {
 		return nil, fmt.Errorf("media: new session: %w", err)
 	}
-	local := rtpConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	local := ports.RTP.LocalAddr().(*net.UDPAddr).AddrPort()
 	s := &Session{
 		pool:    pool,
 		pacer:   pacer,
 		logger:  logger, // "rtp" is added per message: a With per call costs a handler clone
-		rtp:     rtpConn,
-		rtcp:    rtcpConn,
+		ports:   ports,
+		rtp:     ports.RTP,
+		rtcp:    ports.RTCP,
 		local:   netip.AddrPortFrom(local.Addr().Unmap(), local.Port()),
 		dtmf:    make(chan DTMF, dtmfQueue),
 		closing: make(chan struct{}),
@@ -235,7 +237,11 @@ func (s *Session) Close() error {
 		_ = s.rtp.SetReadDeadline(aLongTimeAgo)
 		_ = s.rtcp.SetReadDeadline(aLongTimeAgo)
 		s.wg.Wait()
-		s.pool.Release(s.rtp, s.rtcp)
+		// A packet being sent finishes; later ones see closing (writeLocked).
+		s.tx.mu.Lock()
+		//lint:ignore SA2001 an empty critical section: a barrier for senders
+		s.tx.mu.Unlock()
+		s.pool.Release(s.ports)
 		s.dtmfMu.Lock()
 		s.dtmfClosed = true
 		close(s.dtmf)

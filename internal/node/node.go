@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	}()
 
 	lo, hi := cfg.RTPPorts()
-	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi, media.PoolOptions{})
+	pool, err := media.NewPortPool(cfg.MediaAddr(), lo, hi, media.PoolOptions{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("rtp.ports: %w", err)
 	}
